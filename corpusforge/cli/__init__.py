@@ -1,0 +1,27 @@
+"""Command-line interface. `corpusforge --help` lists the commands; each lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+
+from corpusforge.cli.app import app
+from corpusforge.errors import BuildError, ConfigError, CorpusforgeError, InputError
+
+# importing a command module registers its command(s) on `app`
+from corpusforge.cli import build as _build  # noqa: E402,F401,I001
+from corpusforge.cli import push as _push  # noqa: E402,F401
+from corpusforge.cli import label as _label  # noqa: E402,F401
+from corpusforge.cli import train as _train  # noqa: E402,F401
+
+EXIT_CODES = {ConfigError: 2, InputError: 3, BuildError: 4}
+
+
+def main() -> None:
+    """Console entry point: corpusforge's own errors become a clear message and an exit code, not a traceback."""
+    try:
+        app()
+    except CorpusforgeError as e:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"error: {e}", style="bold red", highlight=False, markup=False)
+        sys.exit(EXIT_CODES.get(type(e), 1))

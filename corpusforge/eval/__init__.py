@@ -1,0 +1,1 @@
+"""Scoring predictions the way the official benchmarks do."""

@@ -1,0 +1,1 @@
+"""Parsers of real source formats used outside the datatrove readers (labeler, evaluation, stage 3)."""

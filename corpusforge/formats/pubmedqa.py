@@ -1,0 +1,192 @@
+"""PubMedQA in its real layouts.
+
+- the original `ori_pqal.json` / `ori_pqau.json`: one JSON object keyed by PMID, with QUESTION, CONTEXTS,
+  LABELS, MESHES, YEAR, LONG_ANSWER and (PQA-L only) final_decision;
+- the Hub layout of `qiaojin/PubMedQA` (parquet, or JSON lines with the same columns): pubid, question,
+  context{contexts, labels, meshes}, long_answer, final_decision;
+- `test_ground_truth.json`: the official 500-PMID test split, PMID -> label. The test set is always selected by
+  these PMIDs, never by row position.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corpusforge.errors import InputError
+
+LABELS = ("yes", "no", "maybe")
+
+
+class MalformedItem(ValueError):
+    """One PubMedQA item that cannot be used; the message names the PMID/row and the field."""
+
+
+@dataclass
+class PubMedQAItem:
+    pmid: str
+    question: str
+    contexts: list[str]
+    context_labels: list[str] = field(default_factory=list)
+    meshes: list[str] = field(default_factory=list)
+    long_answer: str = ""
+    final_decision: str | None = None
+    year: str | None = None
+
+    @property
+    def context(self) -> str:
+        """The abstract as one text (sections joined by blank lines)."""
+        return "\n\n".join(self.contexts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _as_str_list(value: Any, name: str, where: str) -> list[str]:
+    if value is None:
+        return []
+    if hasattr(value, "tolist"):  # numpy arrays from parquet
+        value = value.tolist()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise MalformedItem(f"{where}: field {name!r} must be a list of strings")
+    return value
+
+
+def item_from_original(pmid: str, data: Any, where: str = "") -> PubMedQAItem:
+    """One entry of ori_pqal.json / ori_pqau.json (keys QUESTION, CONTEXTS, ...)."""
+    where = where or f"PMID {pmid}"
+    if not isinstance(data, dict):
+        raise MalformedItem(f"{where}: expected an object, got {type(data).__name__}")
+    question = data.get("QUESTION")
+    if not isinstance(question, str) or not question.strip():
+        raise MalformedItem(f"{where}: missing field 'QUESTION'")
+    decision = data.get("final_decision")
+    if decision is not None and decision not in LABELS:
+        raise MalformedItem(f"{where}: final_decision {decision!r} is not one of {LABELS}")
+    return PubMedQAItem(
+        pmid=str(pmid),
+        question=question,
+        contexts=_as_str_list(data.get("CONTEXTS"), "CONTEXTS", where),
+        context_labels=_as_str_list(data.get("LABELS"), "LABELS", where),
+        meshes=_as_str_list(data.get("MESHES"), "MESHES", where),
+        long_answer=data.get("LONG_ANSWER") or "",
+        final_decision=decision,
+        year=str(data["YEAR"]) if data.get("YEAR") is not None else None,
+    )
+
+
+def item_from_hub(row: dict[str, Any], where: str = "") -> PubMedQAItem:
+    """One row of the Hub layout (pubid, question, context{contexts, labels, meshes}, long_answer, ...)."""
+    pmid = row.get("pubid")
+    where = where or f"pubid {pmid}"
+    if pmid is None:
+        raise MalformedItem(f"{where}: missing field 'pubid'")
+    question = row.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise MalformedItem(f"{where}: missing field 'question'")
+    context = row.get("context") or {}
+    if not isinstance(context, dict):
+        raise MalformedItem(f"{where}: field 'context' must be an object")
+    decision = row.get("final_decision")
+    if decision is not None and decision not in LABELS:
+        raise MalformedItem(f"{where}: final_decision {decision!r} is not one of {LABELS}")
+    return PubMedQAItem(
+        pmid=str(pmid),
+        question=question,
+        contexts=_as_str_list(context.get("contexts"), "context.contexts", where),
+        context_labels=_as_str_list(context.get("labels"), "context.labels", where),
+        meshes=_as_str_list(context.get("meshes"), "context.meshes", where),
+        long_answer=row.get("long_answer") or "",
+        final_decision=decision,
+    )
+
+
+def item_from_any(row: dict[str, Any], where: str) -> PubMedQAItem:
+    """A JSON-lines row in either layout (the Hub columns, or an original entry with a `pmid`/`PMID` key)."""
+    if "pubid" in row:
+        return item_from_hub(row, where)
+    pmid = row.get("pmid", row.get("PMID"))
+    if pmid is None:
+        raise MalformedItem(f"{where}: no 'pubid' or 'pmid' field")
+    return item_from_original(str(pmid), row, where)
+
+
+def iter_items(path: str | Path) -> Iterator[tuple[str, PubMedQAItem | MalformedItem, Any]]:
+    """Yield (location, item or the MalformedItem explaining why not, raw record) for every record in `path`.
+
+    `path` is an original .json dict, a .jsonl file, a .parquet file, or a folder of parquet files.
+    Bad records are yielded, not raised, so the caller can count and keep them.
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.rglob("*.parquet"))
+        if not files:
+            raise InputError(f"{path}: no .parquet files in this folder")
+        for file in files:
+            yield from iter_items(file)
+        return
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    suffixes = "".join(path.suffixes[-2:])
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        for i, row in enumerate(table.to_pylist()):
+            where = f"{path}:row {i}"
+            try:
+                yield where, item_from_hub(row, where), row
+            except MalformedItem as e:
+                yield where, e, row
+    elif ".jsonl" in suffixes:
+        with open(path, "rb") as f:
+            for line_no, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                where = f"{path}:{line_no}"
+                try:
+                    row = json.loads(line)
+                    if not isinstance(row, dict):
+                        raise MalformedItem(f"{where}: expected a JSON object")
+                    yield where, item_from_any(row, where), row
+                except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                    yield where, MalformedItem(f"{where}: invalid JSON ({e})"), line.decode("utf-8", "replace")
+                except MalformedItem as e:
+                    yield where, e, row
+    else:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise InputError(f"{path}: not a valid PubMedQA JSON file ({e})") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: expected an object keyed by PMID (the ori_pqal.json layout)")
+        for pmid, entry in data.items():
+            where = f"{path}:PMID {pmid}"
+            try:
+                yield where, item_from_original(pmid, entry, where), entry
+            except MalformedItem as e:
+                yield where, e, entry
+
+
+def load_items(path: str | Path) -> list[PubMedQAItem]:
+    """All items of `path`; raises InputError on the first malformed record (use iter_items to keep going)."""
+    items = []
+    for _, item, _ in iter_items(path):
+        if isinstance(item, MalformedItem):
+            raise InputError(str(item))
+        items.append(item)
+    return items
+
+
+def load_test_ground_truth(path: str | Path) -> dict[str, str]:
+    """The official test split: {PMID: label} from test_ground_truth.json."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found (the official test_ground_truth.json)")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not all(v in LABELS for v in data.values()):
+        raise InputError(f"{path}: expected an object PMID -> one of {LABELS}")
+    return {str(k): v for k, v in data.items()}

@@ -1,0 +1,69 @@
+"""Dataset cards: YAML metadata the Hub and `datasets` understand, then a readable report.
+
+The `configs` block maps each config and split to its parquet files, which is what makes
+`datasets.load_dataset(OUTPUT_DIR)` (and the Hub viewer) load the data shards and nothing else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+DEFAULT_TEMPLATE = "dataset_card.md.jinja"
+
+
+def card_metadata(
+    configs: dict[str, dict[str, str | list[str]]],
+    *,
+    license: str | None = None,
+    language: list[str] | None = None,
+    tags: list[str] | None = None,
+    task_categories: list[str] | None = None,
+    pretty_name: str | None = None,
+) -> dict[str, Any]:
+    """The YAML header: `configs` is {config_name: {split: glob or list of paths}}."""
+    meta: dict[str, Any] = {}
+    if pretty_name:
+        meta["pretty_name"] = pretty_name
+    if license:
+        meta["license"] = license
+    if language:
+        meta["language"] = language
+    if task_categories:
+        meta["task_categories"] = task_categories
+    if tags:
+        meta["tags"] = tags
+    meta["configs"] = [
+        {
+            "config_name": name,
+            **({"default": True} if i == 0 else {}),
+            "data_files": [{"split": split, "path": path} for split, path in splits.items()],
+        }
+        for i, (name, splits) in enumerate(configs.items())
+    ]
+    return meta
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_card(metadata: dict[str, Any], title: str, sections: list[tuple[str, str]], intro: str = "") -> str:
+    """YAML front matter + `# title` + intro + one `## heading` per (heading, markdown body) section."""
+    env = Environment(loader=PackageLoader("corpusforge", "templates"), undefined=StrictUndefined)
+    body = env.get_template(DEFAULT_TEMPLATE).render(title=title, intro=intro, sections=sections)
+    header = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True)
+    return f"---\n{header}---\n\n{body.strip()}\n"
+
+
+def read_card_metadata(path: str | Path) -> dict[str, Any]:
+    text = Path(path).read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        return {}
+    header, _, _ = text[4:].partition("\n---")
+    return yaml.safe_load(header) or {}

