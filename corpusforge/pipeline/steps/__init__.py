@@ -11,3 +11,4 @@ from corpusforge.pipeline.steps import decontam as _decontam  # noqa: F401
 from corpusforge.pipeline.steps import exam as _exam  # noqa: F401
 from corpusforge.pipeline.steps import filters as _filters  # noqa: F401
 from corpusforge.pipeline.steps import kg as _kg  # noqa: F401
+from corpusforge import instruct as _instruct  # noqa: F401,E402

@@ -1,0 +1,1 @@
+"""Stage-2/3 instruction adapters (being written)."""
