@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from corpusforge.cli.app import app
-from corpusforge.errors import BuildError, ConfigError, CorpusforgeError, InputError
-
 # importing a command module registers its command(s) on `app`
 from corpusforge.cli import build as _build  # noqa: E402,F401,I001
-from corpusforge.cli import push as _push  # noqa: E402,F401
 from corpusforge.cli import label as _label  # noqa: E402,F401
+from corpusforge.cli import push as _push  # noqa: E402,F401
 from corpusforge.cli import train as _train  # noqa: E402,F401
+from corpusforge.cli.app import app
+from corpusforge.errors import BuildError, ConfigError, CorpusforgeError, InputError
 
 EXIT_CODES = {ConfigError: 2, InputError: 3, BuildError: 4}
 

@@ -12,3 +12,8 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
+
+
+@app.callback()
+def _root() -> None:
+    """Turn raw medical text into LLM training data: build corpora, pseudo-label with LLMs, train, evaluate."""

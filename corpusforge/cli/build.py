@@ -1,1 +1,100 @@
-"""(being written)"""
+"""`corpusforge build RECIPE`: run a recipe's datatrove pipelines into a Hugging Face dataset directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from corpusforge.cli.app import app
+from corpusforge.errors import BuildError
+
+
+@app.command()
+def build(
+    recipe: Annotated[Path, typer.Argument(help="YAML recipe, e.g. recipes/stage1.yaml")],
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Output directory (overrides output.path)")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="Override a recipe key: --set sources.pubmed.reader.path=DIR (repeatable)"),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the resolved recipe and plan; touch nothing")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail the build if any input record was quarantined")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an output directory built from a different recipe")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show datatrove's logs instead of filing them")
+    ] = False,
+) -> None:
+    """Build a dataset from a recipe: read sources, clean, filter, deduplicate, write parquet + card + manifest.
+
+    A rerun of the same recipe into the same output resumes where a killed run stopped.
+    """
+    from corpusforge.build.recipe import load_recipe
+    from corpusforge.build.runner import build as run_build
+    from corpusforge.build.runner import describe_plan
+
+    console = Console()
+    parsed = load_recipe(recipe, overrides=set_ or [], output=output)
+    if dry_run:
+        console.print(describe_plan(parsed), markup=False, highlight=False)
+        return
+    result = run_build(parsed, strict=strict, overwrite=overwrite, console=console, quiet_logs=not verbose)
+    if result.manifest is None:
+        return
+    print_report(console, result.manifest, result.plan.output_dir)
+    if result.manifest["status"] == "unbalanced":
+        raise BuildError(f"the counts do not add up (see {result.plan.output_dir}/manifest.json): this is a bug")
+    if result.manifest["status"] == "failed_strict":
+        raise BuildError(
+            f"--strict: {result.manifest['totals']['quarantined']} input records were quarantined "
+            f"(see {result.plan.output_dir}/quarantine/)"
+        )
+
+
+def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
+    """What was kept, dropped and quarantined, per source, with the balance that proves it."""
+    from rich.table import Table
+
+    table = Table(title=f"{manifest['recipe']}: {output_dir}", title_justify="left")
+    for column in ("source", "input", "kept", "dropped", "quarantined", "balance"):
+        table.add_column(column, justify="right" if column not in ("source", "balance") else "left")
+    for name, s in manifest["sources"].items():
+        table.add_row(
+            name,
+            str(s["input"]),
+            str(s["kept"]),
+            str(sum(s["dropped"].values())),
+            str(s["quarantined"]),
+            "ok" if s["balanced"] else "MISMATCH",
+        )
+    console.print(table)
+    for name, s in manifest["sources"].items():
+        console.print(f"  {name}: {s['balance']}", markup=False, highlight=False)
+    t = manifest["totals"]
+    verdict = (
+        "input = kept + dropped + quarantined for every source"
+        if manifest["status"] != "unbalanced"
+        else "COUNTS DO NOT ADD UP"
+    )
+    console.print(
+        f"total: {t['input']} input = {t['kept']} kept + {t['dropped']} dropped + {t['quarantined']} quarantined "
+        f"({verdict}); {manifest['rows_written']} rows in {len(manifest['files'])} parquet files",
+        markup=False,
+        highlight=False,
+    )
+    if manifest["dropped_by_reason"]:
+        console.print(
+            "dropped by reason: " + ", ".join(f"{r} {n}" for r, n in manifest["dropped_by_reason"].items()),
+            markup=False,
+            highlight=False,
+        )

@@ -39,11 +39,11 @@ def read_manifest(output_dir: str | Path) -> dict[str, Any]:
 
 
 def split_files(output_dir: str | Path) -> dict[str, list[str]]:
-    """{split: [relative parquet paths]} found under data/, from file names `<split>-*.parquet`."""
+    """{split: [relative parquet paths]} under data/: `data/<split>/*.parquet` or `data/<split>-*.parquet`."""
     splits: dict[str, list[str]] = {}
     data = Path(output_dir) / DATA_DIR
     for path in sorted(data.rglob("*.parquet")):
-        rel = path.relative_to(output_dir).as_posix()
-        split = path.name.split("-", 1)[0]
-        splits.setdefault(split, []).append(rel)
+        rel = path.relative_to(data)
+        split = rel.parts[0] if len(rel.parts) > 1 else path.name.split("-", 1)[0]
+        splits.setdefault(split, []).append(path.relative_to(output_dir).as_posix())
     return splits

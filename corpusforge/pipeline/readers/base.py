@@ -109,7 +109,7 @@ class QuarantineWriter:
             return
         if self._file is None:
             self.folder.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.folder / f"{self._rank:05d}.jsonl", "w", encoding="utf-8")
+            self._file = open(self.folder / f"{self._rank:05d}.jsonl", "w", encoding="utf-8")  # noqa: SIM115
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def close(self) -> None:

@@ -1,6 +1,7 @@
 """Importing this package registers every built-in step and reader under its stable name."""
 
 from corpusforge.pipeline.readers import books as _read_books  # noqa: F401
+from corpusforge.pipeline.readers import jsonl as _read_jsonl  # noqa: F401
 from corpusforge.pipeline.readers import kg as _read_kg  # noqa: F401
 from corpusforge.pipeline.readers import pubmed as _read_pubmed  # noqa: F401
 from corpusforge.pipeline.readers import records as _read_records  # noqa: F401

@@ -1,1 +1,143 @@
-"""(being written)"""
+"""Quality filters shared by every source: corpusforge's own, and datatrove's offline ones under stable names.
+
+Each is a datatrove BaseFilter that returns a reason with every drop, so drops are counted per reason. Of
+datatrove's filters only those that work offline are registered by default; LanguageFilter (fastText model),
+C4BadWordsFilter and UnigramLogProbFilter need downloads and are registered under `filter.network.*` for users
+who have the network.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Literal
+
+from datatrove.data import Document
+from datatrove.pipeline.filters import (
+    C4BadWordsFilter,
+    C4QualityFilter,
+    FineWebQualityFilter,
+    GopherQualityFilter,
+    GopherRepetitionFilter,
+    LanguageFilter,
+)
+from datatrove.pipeline.filters.base_filter import BaseFilter
+from pydantic import create_model
+
+from corpusforge.pipeline.registry import StepParams, register
+
+
+@register("filter.length")
+class LengthFilter(BaseFilter):
+    """Drop documents shorter than `min_chars` (too_short) or longer than `max_chars` (too_long)."""
+
+    name = "filter.length"
+
+    class Params(StepParams):
+        type: Literal["filter.length"] = "filter.length"
+        min_chars: int = 1
+        max_chars: int | None = None
+
+    def __init__(self, min_chars: int = 1, max_chars: int | None = None):
+        super().__init__()
+        self.min_chars = min_chars
+        self.max_chars = max_chars
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        n = len(doc.text)
+        if n < self.min_chars:
+            return False, "too_short"
+        if self.max_chars is not None and n > self.max_chars:
+            return False, "too_long"
+        return True
+
+
+@register("filter.bad_characters")
+class BadCharactersFilter(BaseFilter):
+    """Drop documents with too many U+FFFD replacement characters or too few letters (garbled/binary text)."""
+
+    name = "filter.bad_characters"
+
+    class Params(StepParams):
+        type: Literal["filter.bad_characters"] = "filter.bad_characters"
+        max_replacement_ratio: float = 0.01
+        min_letter_ratio: float = 0.3
+        """letters (any script) / non-space characters; tables of numbers and binary junk fall below it"""
+
+    def __init__(self, max_replacement_ratio: float = 0.01, min_letter_ratio: float = 0.3):
+        super().__init__()
+        self.max_replacement_ratio = max_replacement_ratio
+        self.min_letter_ratio = min_letter_ratio
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        text = doc.text
+        non_space = sum(1 for c in text if not c.isspace()) or 1
+        if text.count("\ufffd") / non_space > self.max_replacement_ratio:
+            return False, "replacement_characters"
+        if sum(1 for c in text if c.isalpha()) / non_space < self.min_letter_ratio:
+            return False, "few_letters"
+        return True
+
+
+def _params_from_signature(name: str, cls: type) -> type[StepParams]:
+    """A strict params model mirroring the constructor of a datatrove filter (minus its exclusion writer)."""
+    fields: dict[str, Any] = {"type": (Literal[name], name)}  # type: ignore[valid-type]
+    for pname, p in inspect.signature(cls.__init__).parameters.items():
+        if pname in ("self", "exclusion_writer") or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        annotation = p.annotation if p.annotation is not inspect.Parameter.empty else Any
+        if isinstance(annotation, str):
+            annotation = Any
+        default = p.default if p.default is not inspect.Parameter.empty else ...
+        fields[pname] = (annotation, default)
+    model_name = "".join(part.capitalize() for part in name.replace(".", "_").split("_")) + "Params"
+    return create_model(model_name, __base__=StepParams, **fields)
+
+
+def _register_datatrove(name: str, cls: type, doc: str, attr: str) -> type:
+    """Register a datatrove filter under a stable corpusforge name, its params taken from its signature.
+
+    The subclass is made importable as `corpusforge.pipeline.steps.filters.<attr>` so that executors can pickle it.
+    """
+    namespace = {"__doc__": doc, "__module__": __name__, "__qualname__": attr}
+    wrapper = type(attr, (cls,), {**namespace, "Params": _params_from_signature(name, cls)})
+    wrapper.Params.__module__ = __name__
+    globals()[attr] = register(name)(wrapper)
+    return wrapper
+
+
+_register_datatrove(
+    "filter.gopher_quality",
+    GopherQualityFilter,
+    "datatrove's Gopher quality rules (word counts, symbols, stop words).",
+    "GopherQuality",
+)
+_register_datatrove(
+    "filter.gopher_repetition",
+    GopherRepetitionFilter,
+    "datatrove's Gopher repetition rules (duplicate lines, n-grams).",
+    "GopherRepetition",
+)
+_register_datatrove(
+    "filter.c4_quality",
+    C4QualityFilter,
+    "datatrove's C4 rules (terminal punctuation, short lines, boilerplate).",
+    "C4Quality",
+)
+_register_datatrove(
+    "filter.fineweb_quality",
+    FineWebQualityFilter,
+    "datatrove's FineWeb rules (line punctuation, short lines, dup chars).",
+    "FineWebQuality",
+)
+_register_datatrove(
+    "filter.network.language",
+    LanguageFilter,
+    "datatrove's fastText language filter (downloads its model: needs network).",
+    "NetworkLanguage",
+)
+_register_datatrove(
+    "filter.network.c4_badwords",
+    C4BadWordsFilter,
+    "datatrove's C4 bad-words filter (downloads word lists: needs network).",
+    "NetworkC4BadWords",
+)

@@ -1,0 +1,209 @@
+"""Per-source accounting from datatrove's per-task stats: where every input record went.
+
+For each source, documents flow through segments. The first segment counts the reader's records; a step that
+changes the number of documents (a book into chunks, triples into subgraphs) closes a segment and opens the next,
+in its own unit. In every segment:
+
+    in = out + dropped (by reason)  [+ quarantined, in the first segment]
+
+and the last segment's `out` is what the source keeps. Drops after the sources are merged (deduplication) are
+attributed per source by the counters placed around them. `balanced` is checked, not assumed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corpusforge.build.plan import BuildPlan, Stage
+
+ACCOUNTING_KEYS = {"records", "documents", "total", "forwarded", "dropped", "documents_in", "documents_out",
+                   "expanded", "doc_len", "doc_len_tokens", "input_files", "quarantined", "changed"}  # fmt: skip
+
+
+def _total(value: Any) -> float:
+    if isinstance(value, dict):
+        return value.get("total", 0)
+    return value or 0
+
+
+def read_stage_stats(logs_dir: Path) -> list[dict[str, float]]:
+    """Sum each step's stats over every finished task of a stage (from stats/<rank>.json, resume-proof)."""
+    per_step: list[Counter] = []
+    for path in sorted((logs_dir / "stats").glob("*.json")):
+        steps = json.loads(path.read_text())
+        while len(per_step) < len(steps):
+            per_step.append(Counter())
+        for counter, step in zip(per_step, steps):
+            for key, value in step.get("stats", {}).items():
+                counter[key] += _total(value)
+    return [dict(c) for c in per_step]
+
+
+def _reasons(stats: dict[str, float], default: str) -> dict[str, int]:
+    """`dropped_<reason>` counts; drops with no reason are attributed to the step itself."""
+    reasons = {k.removeprefix("dropped_"): int(v) for k, v in stats.items() if k.startswith("dropped_") and v}
+    unexplained = int(stats.get("dropped", 0)) - sum(reasons.values())
+    if unexplained > 0:
+        reasons[default] = reasons.get(default, 0) + unexplained
+    return reasons
+
+
+@dataclass
+class Segment:
+    unit: str
+    input: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    output: int = 0
+    quarantined: int = 0
+
+    @property
+    def balanced(self) -> bool:
+        return self.input == self.output + sum(self.dropped.values()) + self.quarantined
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "input": self.input,
+            "quarantined": self.quarantined,
+            "dropped": dict(sorted(self.dropped.items())),
+            "output": self.output,
+            "balanced": self.balanced,
+        }
+
+
+@dataclass
+class SourceAccount:
+    source: str
+    segments: list[Segment]
+    quarantined_by_reason: dict[str, int]
+    details: dict[str, dict[str, float]]
+
+    @property
+    def input(self) -> int:
+        return self.segments[0].input
+
+    @property
+    def kept(self) -> int:
+        return self.segments[-1].output
+
+    @property
+    def quarantined(self) -> int:
+        return self.segments[0].quarantined
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        total: Counter = Counter()
+        for seg in self.segments:
+            total.update(seg.dropped)
+        return dict(sorted(total.items()))
+
+    @property
+    def balanced(self) -> bool:
+        return all(seg.balanced for seg in self.segments)
+
+    def balance_line(self) -> str:
+        parts = []
+        for i, seg in enumerate(self.segments):
+            dropped = sum(seg.dropped.values())
+            terms = [f"{seg.output} {'kept' if i == len(self.segments) - 1 else 'expanded'}", f"{dropped} dropped"]
+            if i == 0:
+                terms.append(f"{seg.quarantined} quarantined")
+            mark = "ok" if seg.balanced else "MISMATCH"
+            parts.append(f"{seg.input} {seg.unit} = " + " + ".join(terms) + f" [{mark}]")
+        return " -> ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "kept": self.kept,
+            "dropped": self.dropped,
+            "quarantined": self.quarantined,
+            "quarantined_by_reason": dict(sorted(self.quarantined_by_reason.items())),
+            "balanced": self.balanced,
+            "balance": self.balance_line(),
+            "segments": [seg.to_dict() for seg in self.segments],
+            "details": self.details,
+        }
+
+
+def account_source(stage: Stage, stats: list[dict[str, float]], merged: dict[str, dict[str, float]]) -> SourceAccount:
+    """Walk one source's stage step by step, then apply the cross-source counters of the write stage."""
+    source = stage.source
+    assert source is not None
+    stats = stats + [{}] * (len(stage.steps) - len(stats))
+    reader = stats[0]
+    first = Segment(
+        unit="records", input=int(reader.get("records", 0)), quarantined=int(reader.get("quarantined", 0))
+    )
+    first.dropped = _reasons(reader, default=stage.steps[0].name)
+    quarantined_by_reason = {
+        k.removeprefix("quarantined_"): int(v) for k, v in reader.items() if k.startswith("quarantined_") and v
+    }
+    segments = [first]
+    details: dict[str, dict[str, float]] = {}
+    written = 0
+    for info, step_stats in zip(stage.steps, stats):
+        extra = {
+            k: v
+            for k, v in step_stats.items()
+            if k not in ACCOUNTING_KEYS and not k.startswith(("dropped", "quarantined", "source_out/"))
+        }
+        if extra and info.role not in ("count", "write"):
+            details[info.name] = extra
+        if info.role == "count":
+            written = int(step_stats.get(f"source_out/{source}", 0))
+        elif info.role == "expand":  # closes the segment; the next one counts this step's output documents
+            segments[-1].dropped = _merge(segments[-1].dropped, _reasons(step_stats, info.name))
+            segments[-1].output = int(step_stats.get("expanded", 0))
+            segments.append(Segment(unit=f"documents ({info.name})", input=int(step_stats.get("documents_out", 0))))
+        elif info.role in ("filter", "step"):  # a 1:1 step may also drop, with counted reasons
+            segments[-1].dropped = _merge(segments[-1].dropped, _reasons(step_stats, info.name))
+
+    last = segments[-1]
+    counts = {checkpoint: int(values.get(source, 0)) for checkpoint, values in merged.items()}
+    if counts:
+        # drops by deduplication, attributed by the per-source counters around each dedup filter; counting from
+        # `merged` (not `written`) means documents lost between stages show up as an imbalance, not as a reason
+        previous = counts.get("merged", 0)
+        for checkpoint, reason in (("after_exact_dedup", "exact_duplicate"), ("after_near_dedup", "near_duplicate")):
+            if checkpoint in counts:
+                if previous - counts[checkpoint]:
+                    last.dropped[reason] = last.dropped.get(reason, 0) + previous - counts[checkpoint]
+                previous = counts[checkpoint]
+        last.output = counts.get("kept", 0)
+    else:
+        last.output = written
+    return SourceAccount(source, segments, quarantined_by_reason, details)
+
+
+def _merge(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = out.get(k, 0) + v
+    return out
+
+
+def merged_counters(stats: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """{checkpoint: {source: count}} from the SourceCounters of the write stage."""
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for step in stats:
+        for key, value in step.items():
+            if "/" in key:
+                checkpoint, _, source = key.partition("/")
+                if checkpoint in ("merged", "after_exact_dedup", "after_near_dedup", "kept"):
+                    out[checkpoint][source] = value
+    return dict(out)
+
+
+def account_plan(plan: BuildPlan) -> dict[str, SourceAccount]:
+    write_stage = next(s for s in plan.stages if s.name == "write")
+    merged = merged_counters(read_stage_stats(plan.stage_logs(write_stage)))
+    accounts = {}
+    for stage in plan.stages:
+        if stage.source is not None:
+            accounts[stage.source] = account_source(stage, read_stage_stats(plan.stage_logs(stage)), merged)
+    return accounts

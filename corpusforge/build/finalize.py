@@ -1,0 +1,171 @@
+"""The last step of a build: manifest.json (the counts) and README.md (the dataset card), from the stats."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from corpusforge import __version__
+from corpusforge.build.accounting import SourceAccount, account_plan
+from corpusforge.build.plan import BuildPlan
+from corpusforge.config import dump_yaml
+from corpusforge.output.card import card_metadata, markdown_table, render_card
+from corpusforge.output.dataset_dir import (
+    CARD,
+    MANIFEST,
+    QUARANTINE_DIR,
+    split_files,
+    write_json_atomic,
+    write_text_atomic,
+)
+from corpusforge.output.schemas import validation_errors
+
+DEDUP_REASONS = ("exact_duplicate", "near_duplicate")
+
+
+def parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: bool) -> dict[str, Any]:
+    out = plan.output_dir
+    files = [
+        {"path": rel, "split": split, "rows": parquet_rows(out / rel)}
+        for split, paths in split_files(out).items()
+        for rel in paths
+    ]
+    dropped_by_reason: dict[str, int] = {}
+    for account in accounts.values():
+        for reason, n in account.dropped.items():
+            dropped_by_reason[reason] = dropped_by_reason.get(reason, 0) + n
+    totals = {
+        "input": sum(a.input for a in accounts.values()),
+        "kept": sum(a.kept for a in accounts.values()),
+        "dropped": sum(dropped_by_reason.values()),
+        "quarantined": sum(a.quarantined for a in accounts.values()),
+    }
+    status = "ok"
+    if not all(a.balanced for a in accounts.values()) or totals["kept"] != sum(f["rows"] for f in files):
+        status = "unbalanced"
+    elif strict and totals["quarantined"]:
+        status = "failed_strict"
+    quarantine_root = out / QUARANTINE_DIR
+    manifest = {
+        "corpusforge_version": __version__,
+        "recipe": plan.recipe.name,
+        "kind": plan.recipe.kind,
+        "status": status,
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "totals": totals,
+        "rows_written": sum(f["rows"] for f in files),
+        "sources": {name: account.to_dict() for name, account in accounts.items()},
+        "dropped_by_reason": dict(sorted(dropped_by_reason.items())),
+        "deduplication": {r: dropped_by_reason.get(r, 0) for r in DEDUP_REASONS},
+        "decontamination": {r: n for r, n in sorted(dropped_by_reason.items()) if r.startswith(("pqal_", "eval_"))},
+        "files": files,
+        "quarantine_files": sorted(
+            p.relative_to(out).as_posix() for p in quarantine_root.rglob("*.jsonl") if p.stat().st_size
+        )
+        if quarantine_root.is_dir()
+        else [],
+        "tokenized": _tokenized_summary(out),
+    }
+    errors = validation_errors("manifest", manifest)
+    if errors:  # a bug in corpusforge, not in the input
+        raise AssertionError(f"manifest does not match schemas/manifest.schema.json: {errors}")
+    return manifest
+
+
+def _tokenized_summary(out: Path) -> dict[str, Any] | None:
+    folder = out / "tokenized"
+    if not folder.is_dir():
+        return None
+    tokens = 0
+    for meta in folder.glob("*.metadata"):
+        first = meta.read_text().splitlines()[:2]
+        if len(first) == 2 and first[1].strip().isdigit():
+            tokens += int(first[1])
+    return {"folder": "tokenized", "files": len(list(folder.glob("*.ds"))), "tokens": tokens}
+
+
+def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
+    recipe = plan.recipe
+    spec = recipe.output.card
+    splits = {split: f"data/{split}/*.parquet" for split in sorted({f["split"] for f in manifest["files"]})}
+    meta = card_metadata(
+        {"default": splits or {"train": "data/train/*.parquet"}},
+        license=spec.license,
+        language=spec.language or None,
+        tags=spec.tags or None,
+        task_categories=["text-generation"],
+        pretty_name=spec.title or recipe.name,
+    )
+    t = manifest["totals"]
+    summary = (
+        f"**{t['kept']:,}** documents kept from **{t['input']:,}** input records "
+        f"({t['dropped']:,} dropped with a reason, {t['quarantined']:,} quarantined as malformed). "
+        f"Status: `{manifest['status']}`."
+    )
+    source_rows = [
+        [name, s["input"], s["kept"], sum(s["dropped"].values()), s["quarantined"], "yes" if s["balanced"] else "NO"]
+        for name, s in manifest["sources"].items()
+    ]
+    sections = [
+        ("Summary", summary),
+        (
+            "Sources",
+            markdown_table(["source", "input", "kept", "dropped", "quarantined", "balanced"], source_rows)
+            + "\n\nPer source: "
+            + "; ".join(f"`{n}`: {s['balance']}" for n, s in manifest["sources"].items()),
+        ),
+        (
+            "Dropped, by reason",
+            markdown_table(["reason", "documents"], [[r, n] for r, n in manifest["dropped_by_reason"].items()])
+            if manifest["dropped_by_reason"]
+            else "Nothing was dropped.",
+        ),
+        ("Deduplication", markdown_table(["kind", "documents dropped"], list(manifest["deduplication"].items()))),
+        (
+            "Decontamination",
+            markdown_table(["check", "documents dropped"], list(manifest["decontamination"].items()))
+            if manifest["decontamination"]
+            else "No decontamination step in this recipe.",
+        ),
+        (
+            "Quarantine",
+            f"{t['quarantined']} malformed input records are kept raw with their location in `quarantine/` "
+            "(not part of the dataset); see schemas/quarantine.schema.json.",
+        ),
+        (
+            "Record format",
+            "Each row follows corpusforge's `schemas/document.schema.json`: `id`, `text`, `source`, `provenance` "
+            "(file and line/offset/element/PMID), `transforms` (the steps applied, in order) and `meta` "
+            "(JSON text of source-specific extras).",
+        ),
+        ("Loading", f'```python\nfrom datasets import load_dataset\nds = load_dataset("{plan.output_dir}")\n```'),
+        (
+            "Recipe",
+            f"Built by corpusforge {__version__} from this resolved recipe:\n\n```yaml\n{dump_yaml(recipe)}```",
+        ),
+    ]
+    return render_card(meta, spec.title or recipe.name, sections, intro=spec.description or recipe.description)
+
+
+def finalize(plan: BuildPlan, strict: bool = False) -> dict[str, Any]:
+    """Write manifest.json and README.md; return the manifest."""
+    manifest = build_manifest(plan, account_plan(plan), strict)
+    write_json_atomic(plan.output_dir / MANIFEST, manifest)
+    card = plan.output_dir / CARD
+    if manifest["status"] == "ok":
+        write_text_atomic(card, build_card(plan, manifest))
+    elif card.exists():  # never leave the card of an earlier, good build next to a bad one
+        card.unlink()
+    return manifest
+
+
+def manifest_json(manifest: dict[str, Any]) -> str:
+    return json.dumps(manifest, indent=2, ensure_ascii=False)

@@ -1,0 +1,290 @@
+"""A recipe as an ordered list of stages, each one datatrove pipeline run over a number of tasks.
+
+    source/<name>         reader -> the source's own steps -> shared filters -> intermediate JSONL
+    dedup/exact-signatures, dedup/exact-find          (datatrove exact dedup, over all sources)
+    dedup/minhash-signatures, -buckets, -clusters      (datatrove MinHash near-dedup, after exact dedup)
+    write                 exact filter -> MinHash filter -> parquet shards of the dataset
+    tokenize              optional: datatrove's DocumentTokenizer over the written shards
+
+Steps are built when a stage runs (`Stage.build()`), so a dry run only describes them. Every stage logs into its
+own fixed folder under OUTPUT/.corpusforge/logs, which is what lets a rerun skip the tasks that finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datatrove.data import Document
+from datatrove.pipeline.base import PipelineStep
+
+from corpusforge.build.recipe import RecipeBase
+from corpusforge.output.dataset_dir import DATA_DIR, STATE_DIR
+from corpusforge.pipeline.registry import BuildContext, build_step, registered
+
+
+@dataclass
+class StepInfo:
+    """What accounting needs to know about one step of a stage, by position."""
+
+    name: str
+    role: str  # reader | step | filter | expand | count | write
+
+
+@dataclass
+class Stage:
+    name: str
+    tasks: int
+    describe: list[str]
+    factory: Callable[[], list[PipelineStep]]
+    source: str | None = None
+    steps: list[StepInfo] = field(default_factory=list)
+
+    def build(self) -> list[PipelineStep]:
+        return self.factory()
+
+    @property
+    def log_folder(self) -> str:
+        return self.name.replace("/", "__")
+
+
+@dataclass
+class BuildPlan:
+    recipe: RecipeBase
+    output_dir: Path
+    stages: list[Stage]
+
+    @property
+    def state_dir(self) -> Path:
+        return self.output_dir / STATE_DIR
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.state_dir / "work"
+
+    def stage_logs(self, stage: Stage) -> Path:
+        return self.logs_dir / stage.log_folder
+
+    def describe(self) -> str:
+        lines = [f"output: {self.output_dir}", f"executor: {self.recipe.executor.type}", "stages:"]
+        for i, stage in enumerate(self.stages, 1):
+            lines.append(f"  {i}. {stage.name}  (tasks: {stage.tasks})")
+            lines += [f"       - {d}" for d in stage.describe]
+        return "\n".join(lines)
+
+
+def dedup_content(doc: Document) -> str:
+    """What exact dedup compares: the text with whitespace runs collapsed."""
+    return " ".join(doc.text.split())
+
+
+def _step_role(step_params) -> str:
+    """filter: drops with reasons; expand: changes the number of documents; step: 1:1 transform."""
+    from datatrove.pipeline.filters.base_filter import BaseFilter
+
+    cls = registered()[step_params.type].cls
+    if getattr(cls, "changes_cardinality", False):
+        return "expand"
+    return "filter" if issubclass(cls, BaseFilter) else "step"
+
+
+def _requires_single_task(step_params) -> bool:
+    return bool(getattr(registered()[step_params.type].cls, "requires_single_task", False))
+
+
+def make_plan(recipe: RecipeBase) -> BuildPlan:
+    output_dir = Path(recipe.output.path)
+    plan = BuildPlan(recipe=recipe, output_dir=output_dir, stages=[])
+    work = plan.work_dir
+    sources_dir = work / "sources"
+    tasks = recipe.executor.tasks
+
+    for name, source in recipe.enabled_sources().items():
+        plan.stages.append(_source_stage(recipe, name, source, output_dir, sources_dir, tasks))
+
+    exact = recipe.dedup.exact.enabled
+    minhash = recipe.dedup.minhash.enabled
+    if exact:
+        plan.stages += _exact_dedup_stages(sources_dir, work / "exact", tasks)
+    if minhash:
+        plan.stages += _minhash_stages(recipe, sources_dir, work, tasks, exact)
+    plan.stages.append(_write_stage(recipe, sources_dir, work, output_dir, tasks, exact, minhash))
+    if recipe.output.tokenize:
+        plan.stages.append(_tokenize_stage(recipe, output_dir, tasks))
+    return plan
+
+
+def _source_stage(recipe, name, source, output_dir, sources_dir, tasks) -> Stage:
+    shared = [f for f in recipe.filters if f.type not in source.skip_shared_filters]
+    own = list(source.steps)
+    single = any(_requires_single_task(p) for p in own + shared)
+    ctx = BuildContext(source=name, output_dir=output_dir, work_dir=sources_dir.parent, seed=recipe.seed)
+
+    def factory() -> list[PipelineStep]:
+        from datatrove.pipeline.writers import JsonlWriter
+
+        from corpusforge.pipeline.steps.accounting import SourceCounter
+
+        steps = [build_step(source.reader, ctx)]
+        steps += [build_step(p, ctx) for p in own + shared]
+        steps.append(SourceCounter("source_out"))
+        steps.append(JsonlWriter(str(sources_dir / name), output_filename="${rank}.jsonl", compression=None))
+        return steps
+
+    infos = [StepInfo(source.reader.type, "reader")]
+    infos += [StepInfo(p.type, _step_role(p)) for p in own + shared]
+    infos += [StepInfo("count:source_out", "count"), StepInfo("write:intermediate", "write")]
+    describe = [f"{i.name}" + (" (shared filter)" if p in shared else "") for i, p in zip(infos[1:], own + shared)]
+    return Stage(
+        name=f"source/{name}",
+        tasks=1 if single else tasks,
+        describe=[f"{source.reader.type}: {source.reader.path}", *describe, f"-> {sources_dir / name}"],
+        factory=factory,
+        source=name,
+        steps=infos,
+    )
+
+
+def _intermediate_reader(sources_dir: Path):
+    from datatrove.pipeline.readers import JsonlReader
+
+    return JsonlReader(str(sources_dir), glob_pattern="*/*.jsonl", recursive=True, add_file_path=False)
+
+
+def _exact_config():
+    from datatrove.pipeline.dedup.exact_dedup import ExactDedupConfig
+
+    return ExactDedupConfig(content_getter=dedup_content)
+
+
+def _exact_dedup_stages(sources_dir: Path, exact_dir: Path, tasks: int) -> list[Stage]:
+    def signatures() -> list[PipelineStep]:
+        from datatrove.pipeline.dedup.exact_dedup import ExactDedupSignature
+
+        return [_intermediate_reader(sources_dir), ExactDedupSignature(str(exact_dir / "sigs"), _exact_config())]
+
+    def find() -> list[PipelineStep]:
+        from datatrove.pipeline.dedup.exact_dedup import ExactFindDedups
+
+        return [ExactFindDedups(str(exact_dir / "sigs"), str(exact_dir / "dups"), _exact_config())]
+
+    return [
+        Stage("dedup/exact-signatures", tasks, ["hash every document's whitespace-normalized text"], signatures),
+        Stage("dedup/exact-find", 1, ["find documents with identical hashes"], find),
+    ]
+
+
+def _minhash_config(recipe: RecipeBase):
+    from datatrove.pipeline.dedup.minhash import MinhashConfig
+
+    spec = recipe.dedup.minhash
+    return MinhashConfig(
+        n_grams=spec.n_grams,
+        num_buckets=spec.num_buckets,
+        hashes_per_bucket=spec.hashes_per_bucket,
+        seed=recipe.seed + 1,
+    )
+
+
+def _exact_filter(work: Path):
+    from datatrove.pipeline.dedup.exact_dedup import ExactDedupFilter
+
+    return ExactDedupFilter(str(work / "exact" / "dups"), _exact_config())
+
+
+def _minhash_stages(recipe: RecipeBase, sources_dir: Path, work: Path, tasks: int, after_exact: bool) -> list[Stage]:
+    mh = work / "minhash"
+    spec = recipe.dedup.minhash
+
+    def signatures() -> list[PipelineStep]:
+        from datatrove.pipeline.dedup.minhash import MinhashDedupSignature
+
+        steps = [_intermediate_reader(sources_dir)]
+        if after_exact:  # MinHash indexes documents by position: it must see the stream the write stage sees
+            steps.append(_exact_filter(work))
+        steps.append(MinhashDedupSignature(str(mh / "sigs"), _minhash_config(recipe), language=spec.language))
+        return steps
+
+    def buckets() -> list[PipelineStep]:
+        from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets
+
+        return [MinhashDedupBuckets(str(mh / "sigs"), str(mh / "buckets"), config=_minhash_config(recipe))]
+
+    def clusters() -> list[PipelineStep]:
+        from datatrove.pipeline.dedup.minhash import MinhashDedupCluster
+
+        return [MinhashDedupCluster(str(mh / "buckets"), str(mh / "remove_ids"), config=_minhash_config(recipe))]
+
+    sig_note = f"{spec.num_buckets}x{spec.hashes_per_bucket} MinHash signatures of word {spec.n_grams}-grams"
+    return [
+        Stage("dedup/minhash-signatures", tasks, [sig_note], signatures),
+        Stage("dedup/minhash-buckets", spec.num_buckets, ["match signatures bucket by bucket"], buckets),
+        Stage("dedup/minhash-clusters", 1, ["cluster near-duplicates, keep one per cluster"], clusters),
+    ]
+
+
+def _write_stage(recipe, sources_dir, work, output_dir, tasks, exact, minhash) -> Stage:
+    out = recipe.output
+
+    def factory() -> list[PipelineStep]:
+        from datatrove.pipeline.dedup.minhash import MinhashDedupFilter
+        from datatrove.pipeline.writers import ParquetWriter
+
+        from corpusforge.build.records import arrow_schema, checked_document_record, unchecked_document_record
+        from corpusforge.pipeline.steps.accounting import SourceCounter
+
+        steps: list[PipelineStep] = [_intermediate_reader(sources_dir), SourceCounter("merged")]
+        if exact:
+            steps += [_exact_filter(work), SourceCounter("after_exact_dedup")]
+        if minhash:
+            steps += [MinhashDedupFilter(str(work / "minhash" / "remove_ids")), SourceCounter("after_near_dedup")]
+        steps.append(SourceCounter("kept"))
+        steps.append(
+            ParquetWriter(
+                str(output_dir / DATA_DIR),
+                output_filename="train/${rank}.parquet",
+                adapter=checked_document_record if out.validate_records else unchecked_document_record,
+                schema=arrow_schema(),
+                compression=out.compression,
+                max_file_size=out.max_shard_mb * 2**20,
+            )
+        )
+        return steps
+
+    describe = ["read all sources' intermediate documents"]
+    describe += ["drop exact duplicates (exact_duplicate)"] if exact else []
+    describe += ["drop near-duplicates (near_duplicate)"] if minhash else []
+    describe.append(f"-> {output_dir / DATA_DIR}/train/*.parquet (schemas/document.schema.json)")
+    return Stage("write", tasks, describe, factory)
+
+
+def _tokenize_stage(recipe, output_dir, tasks) -> Stage:
+    spec = recipe.output.tokenize
+
+    def factory() -> list[PipelineStep]:
+        from datatrove.pipeline.readers import ParquetReader
+        from datatrove.pipeline.tokens import DocumentTokenizer
+
+        return [
+            ParquetReader(str(output_dir / DATA_DIR), glob_pattern="train/*.parquet", add_file_path=False),
+            DocumentTokenizer(
+                str(output_dir / "tokenized"),
+                tokenizer_name_or_path=spec.tokenizer_file,
+                eos_token=spec.eos_token,
+                max_tokens_per_file=spec.max_tokens_per_file,
+                shuffle_documents=spec.shuffle,
+                seed=recipe.seed,
+            ),
+        ]
+
+    return Stage(
+        "tokenize",
+        tasks,
+        [f"tokenize with {spec.tokenizer_file} -> {output_dir / 'tokenized'} (datatrove .ds shards)"],
+        factory,
+    )

@@ -1,0 +1,213 @@
+"""The recipe schema.
+
+A recipe names its sources (each: a reader and the blocks it goes through), the filters every source shares,
+deduplication, the output, and the executor. It is validated as a whole, before any file is read or written:
+unknown keys and unknown step names are errors that name their YAML path and the valid choices.
+
+Relative paths in a recipe are relative to the directory you run `corpusforge` from.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, field_validator
+
+from corpusforge.config import StrictModel, apply_overrides, load_yaml, validate
+from corpusforge.errors import ConfigError
+from corpusforge.pipeline.registry import params_union, registered
+
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+
+
+# ---- executors ------------------------------------------------------------------------------------------------
+class LocalExecutorSpec(StrictModel):
+    """datatrove's LocalPipelineExecutor: `tasks` shards, `workers` processes at a time on this machine."""
+
+    type: Literal["local"] = "local"
+    tasks: int = Field(2, ge=1)
+    workers: int = Field(-1, description="-1: as many as tasks")
+
+
+class SlurmExecutorSpec(StrictModel):
+    """datatrove's SlurmPipelineExecutor: each stage becomes a job array; stages are chained by dependencies."""
+
+    type: Literal["slurm"]
+    tasks: int = Field(..., ge=1)
+    workers: int = -1
+    partition: str
+    time: str = "12:00:00"
+    cpus_per_task: int = 1
+    mem_per_cpu_gb: int = 2
+    qos: str = "normal"
+    venv_path: str | None = None
+    condaenv: str | None = None
+    env_command: str | None = None
+    sbatch_args: dict[str, Any] = Field(default_factory=dict)
+
+
+class RayExecutorSpec(StrictModel):
+    """datatrove's RayPipelineExecutor on a Ray cluster (`address`) or a local Ray instance (no address)."""
+
+    type: Literal["ray"]
+    tasks: int = Field(2, ge=1)
+    workers: int = -1
+    address: str | None = Field(None, description="e.g. ray://head:10001 or auto; none starts a local instance")
+    num_cpus: int | None = Field(None, description="CPUs of a local instance (none: all)")
+    cpus_per_task: int = 1
+    mem_per_cpu_gb: float = 1
+
+
+ExecutorSpec = Annotated[Union[LocalExecutorSpec, SlurmExecutorSpec, RayExecutorSpec], Field(discriminator="type")]  # noqa: UP007
+
+
+# ---- output, dedup -------------------------------------------------------------------------------------------
+class CardSpec(StrictModel):
+    title: str | None = None
+    description: str = ""
+    license: str | None = None
+    language: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+
+class TokenizeSpec(StrictModel):
+    """Optional packed training shards made with datatrove's DocumentTokenizer from a local tokenizer.json FILE."""
+
+    tokenizer_file: str
+    eos_token: str | None = Field(None, description="appended after each document; none: the tokenizer's own")
+    max_tokens_per_file: int | None = None
+    shuffle: bool = False
+
+
+class OutputSpec(StrictModel):
+    path: str = "out/dataset"
+    max_shard_mb: int = Field(512, ge=1, description="parquet shards rotate at this size")
+    compression: Literal["zstd", "snappy", "gzip", None] = "zstd"
+    validate_records: bool = Field(True, description="check every written record against its JSON Schema")
+    card: CardSpec = Field(default_factory=CardSpec)
+    tokenize: TokenizeSpec | None = None
+
+
+class ExactDedupSpec(StrictModel):
+    enabled: bool = True
+
+
+class MinhashDedupSpec(StrictModel):
+    """datatrove's MinHash near-dedup; the defaults match datatrove's (~0.72 Jaccard at 50% detection)."""
+
+    enabled: bool = True
+    n_grams: int = 5
+    num_buckets: int = 14
+    hashes_per_bucket: int = 8
+    language: str = "eng"
+
+
+class DedupSpec(StrictModel):
+    exact: ExactDedupSpec = Field(default_factory=ExactDedupSpec)
+    minhash: MinhashDedupSpec = Field(default_factory=MinhashDedupSpec)
+
+
+# ---- the recipe ----------------------------------------------------------------------------------------------
+class RecipeBase(StrictModel):
+    name: str
+    description: str = ""
+    kind: Literal["pretrain"] = "pretrain"
+    seed: int = 0
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    executor: ExecutorSpec = Field(default_factory=LocalExecutorSpec)
+    dedup: DedupSpec = Field(default_factory=DedupSpec)
+
+    # set by `recipe_model()`: sources: dict[str, SourceSpec]; filters: list[step params]
+
+    def enabled_sources(self) -> dict[str, Any]:
+        return {name: spec for name, spec in self.sources.items() if spec.enabled}  # type: ignore[attr-defined]
+
+
+def recipe_model() -> type[RecipeBase]:
+    """The recipe model, with step lists typed by every step registered at this point."""
+    return _recipe_model(tuple(registered()))
+
+
+@cache
+def _recipe_model(step_names: tuple[str, ...]) -> type[RecipeBase]:
+    reader_union = params_union("reader")
+    step_union = params_union("step")
+
+    class SourceSpec(StrictModel):
+        reader: reader_union  # type: ignore[valid-type]
+        steps: list[step_union] = Field(default_factory=list)  # type: ignore[valid-type]
+        skip_shared_filters: list[str] = Field(
+            default_factory=list, description="names of shared filters this source does not go through"
+        )
+        enabled: bool = True
+
+    class Recipe(RecipeBase):
+        sources: dict[str, SourceSpec] = Field(..., min_length=1)
+        filters: list[step_union] = Field(default_factory=list)  # type: ignore[valid-type]
+
+        @field_validator("sources")
+        @classmethod
+        def _source_names(cls, sources: dict[str, Any]) -> dict[str, Any]:
+            for name in sources:
+                if not SOURCE_NAME.match(name):
+                    raise ValueError(f"source name {name!r}: use lowercase letters, digits, '_' and '-'")
+            return sources
+
+    return Recipe
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None, output: str | None = None) -> RecipeBase:
+    """Read, override (`--set`, `--output`) and validate a recipe. Reads only the YAML file itself."""
+    data = apply_overrides(load_yaml(path), overrides or [])
+    if output is not None:
+        data.setdefault("output", {})
+        if not isinstance(data["output"], dict):
+            raise ConfigError("output: must be a section (with at least `path:`)", source=str(path))
+        data["output"]["path"] = output
+    return validate(recipe_model(), data, source=str(path))
+
+
+def check_inputs(recipe: RecipeBase) -> list[str]:
+    """Problems with the files a recipe names (missing paths, globs matching nothing), as `yaml.path: message`."""
+    problems = []
+    for name, source in recipe.sources.items():  # type: ignore[attr-defined]
+        if not source.enabled:
+            continue
+        problems += _check_path_fields(f"sources.{name}.reader", source.reader)
+        for i, step in enumerate(source.steps):
+            problems += _check_path_fields(f"sources.{name}.steps.{i}", step)
+    for i, step in enumerate(recipe.filters):  # type: ignore[attr-defined]
+        problems += _check_path_fields(f"filters.{i}", step)
+    if recipe.output.tokenize and not os.path.isfile(recipe.output.tokenize.tokenizer_file):
+        problems.append(
+            f"output.tokenize.tokenizer_file: {recipe.output.tokenize.tokenizer_file}: file not found "
+            "(a tokenizer.json FILE; a folder or Hub name would need the network)"
+        )
+    return problems
+
+
+def _check_path_fields(where: str, params: StrictModel) -> list[str]:
+    """Every field named `path` or ending in `_path` must point at something that exists."""
+    problems = []
+    for field_name in type(params).model_fields:
+        if field_name != "path" and not field_name.endswith("_path"):
+            continue
+        value = getattr(params, field_name)
+        if not value:
+            continue
+        glob_value = getattr(params, "glob", None) if field_name == "path" else None
+        if glob.has_magic(value):
+            if not glob.glob(value, recursive=True):
+                problems.append(f"{where}.{field_name}: {value}: no file matches this pattern")
+        elif not os.path.exists(value):
+            problems.append(f"{where}.{field_name}: {value}: file or folder not found")
+        elif os.path.isdir(value):
+            pattern = os.path.join(value, "**", glob_value or "*")
+            if not any(os.path.isfile(p) for p in glob.iglob(pattern, recursive=True)):
+                problems.append(f"{where}.{field_name}: {value}: no input files in this folder")
+    return problems

@@ -1,0 +1,192 @@
+"""Run a build plan: refuse to mix two recipes in one output, run the stages with progress, then finalize.
+
+A rerun of the same recipe into the same output resumes: every stage skips the tasks whose completion marker
+exists (datatrove's mechanism), unfinished tasks are redone from scratch (their files are rewritten, never
+appended), and the manifest and card are recomputed from all tasks' stats.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from corpusforge.build.executors import make_executor, start_ray
+from corpusforge.build.finalize import finalize
+from corpusforge.build.plan import BuildPlan, Stage, make_plan
+from corpusforge.build.recipe import RecipeBase, check_inputs
+from corpusforge.config import dump_yaml
+from corpusforge.errors import BuildError, ConfigError
+from corpusforge.output.dataset_dir import STATE_DIR, write_json_atomic, write_text_atomic
+
+FINGERPRINT = "recipe.fingerprint.json"
+
+
+@dataclass
+class BuildResult:
+    plan: BuildPlan
+    manifest: dict[str, Any] | None  # None when the stages were only submitted (Slurm)
+
+
+def recipe_fingerprint(recipe: RecipeBase) -> str:
+    """What must not change between a run and its resume: everything but how many processes run at once."""
+    data = recipe.model_dump(mode="json")
+    data["executor"] = {"tasks": data["executor"]["tasks"]}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def prepare_output(plan: BuildPlan, overwrite: bool) -> None:
+    out, state = plan.output_dir, plan.state_dir
+    fingerprint = recipe_fingerprint(plan.recipe)
+    if out.exists() and any(out.iterdir()):
+        if not state.is_dir():
+            raise BuildError(
+                f"{out} exists and is not a corpusforge output; choose another --output (nothing was written)"
+            )
+        previous = (
+            json.loads((state / FINGERPRINT).read_text()).get("fingerprint")
+            if (state / FINGERPRINT).exists()
+            else None
+        )
+        if previous != fingerprint:
+            if not overwrite:
+                raise BuildError(
+                    f"{out} holds a build of a different recipe (or different settings); rerun with --overwrite "
+                    "to replace it, or choose another --output"
+                )
+            shutil.rmtree(out)
+    state.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(state / FINGERPRINT, {"fingerprint": fingerprint})
+    write_text_atomic(state / "recipe.resolved.yaml", dump_yaml(plan.recipe))
+
+
+@contextlib.contextmanager
+def stderr_to(path: Path | None):
+    """Send file descriptor 2 (datatrove's and its workers' logs) to `path`; progress stays on stdout."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "a") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _completed(plan: BuildPlan, stage: Stage) -> int:
+    folder = plan.stage_logs(stage) / "completions"
+    return len(list(folder.iterdir())) if folder.is_dir() else 0
+
+
+def run_stages(plan: BuildPlan, console: Console) -> bool:
+    """Run every stage; returns False when the stages were only submitted (Slurm)."""
+    spec = plan.recipe.executor
+    if spec.type == "ray":
+        start_ray(spec)
+    depends = None
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("tasks"),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as progress:
+        for i, stage in enumerate(plan.stages, 1):
+            label = f"[{i}/{len(plan.stages)}] {stage.name}"
+            bar = progress.add_task(label, total=stage.tasks, completed=_completed(plan, stage))
+            executor = make_executor(
+                spec, stage.build(), stage.tasks, plan.stage_logs(stage), f"corpusforge-{stage.log_folder}", depends
+            )
+            if spec.type == "slurm":
+                executor.run()
+                depends = executor
+                continue
+            done = threading.Event()
+
+            def poll(stage=stage, bar=bar, done=done):
+                while not done.wait(0.5):
+                    progress.update(bar, completed=_completed(plan, stage))
+
+            watcher = threading.Thread(target=poll, daemon=True)
+            watcher.start()
+            started = time.time()
+            try:
+                executor.run()
+            finally:
+                done.set()
+                watcher.join()
+            progress.update(bar, completed=_completed(plan, stage))
+            if not console.is_terminal:
+                console.print(
+                    f"{label}: {_completed(plan, stage)}/{stage.tasks} tasks done ({time.time() - started:.1f}s)"
+                )
+            if _completed(plan, stage) < stage.tasks:
+                raise BuildError(
+                    f"stage {stage.name}: only {_completed(plan, stage)}/{stage.tasks} tasks finished; "
+                    f"see the logs in {plan.stage_logs(stage)}"
+                )
+    return spec.type != "slurm"
+
+
+def build(
+    recipe: RecipeBase,
+    *,
+    strict: bool = False,
+    overwrite: bool = False,
+    console: Console | None = None,
+    quiet_logs: bool = False,
+) -> BuildResult:
+    """Build the dataset a recipe describes. Raises ConfigError before any I/O when inputs are missing."""
+    console = console or Console()
+    problems = check_inputs(recipe)
+    if problems:
+        raise ConfigError(problems)
+    plan = make_plan(recipe)
+    prepare_output(plan, overwrite)
+    log = plan.state_dir / "build.log" if quiet_logs else None
+    try:
+        with stderr_to(log):
+            finished = run_stages(plan, console)
+    except Exception as e:
+        if log is not None and not isinstance(e, BuildError):
+            console.print(f"[red]a stage failed[/]; datatrove's logs are in {log} and {plan.logs_dir}")
+        raise
+    if not finished:
+        console.print(
+            f"submitted {len(plan.stages)} Slurm stages; run the same command again when they finish "
+            "to write the manifest and card"
+        )
+        return BuildResult(plan, None)
+    manifest = finalize(plan, strict=strict)
+    return BuildResult(plan, manifest)
+
+
+def describe_plan(recipe: RecipeBase) -> str:
+    """The dry run: the resolved recipe and the stages it would run, touching nothing."""
+    plan = make_plan(recipe)
+    problems = check_inputs(recipe)
+    text = f"# resolved recipe\n{dump_yaml(recipe)}\n# plan\n{plan.describe()}\n"
+    if problems:
+        text += "\n# problems (the build would stop here)\n" + "\n".join(f"  - {p}" for p in problems) + "\n"
+    return text
+
+
+__all__ = ["BuildResult", "build", "describe_plan", "STATE_DIR"]
