@@ -1,0 +1,210 @@
+"""Multiple-choice exam sources: MedQA, MedMCQA, CMExam, MMLU (clinical subjects) and any mapped source.
+
+Parsing is corpusforge/formats/multiple_choice.py's (one MCQuestion for every layout); this module reads files,
+renders the question with the recipe's template and maps parse failures onto the accounting:
+a MalformedQuestion is quarantined as `missing_field` / `bad_field` with a message naming the field; a CMExam row
+with several answers is well-formed but unusable for single-answer training and is dropped as `multi_answer`;
+MMLU rows of non-clinical subjects are dropped as `other_subject`.
+
+Ids: MedMCQA rows have ids; MedQA, CMExam and MMLU rows do not, so their id is `<file name>#<line or row>`.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Any, Literal
+
+from corpusforge.formats import multiple_choice as mcf
+from corpusforge.instruct.adapters.base import DroppedRecord, InstructReader, MCParams, file_kind
+from corpusforge.instruct.adapters.free_qa import location_id
+from corpusforge.pipeline.readers.base import MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.pipeline.registry import register
+
+# MMLU's clinical topics as used by Med-PaLM (Singhal et al.) and the paper (section 3.3.1)
+CLINICAL_SUBJECTS = (
+    "anatomy",
+    "clinical_knowledge",
+    "college_biology",
+    "college_medicine",
+    "medical_genetics",
+    "professional_medicine",
+)
+
+
+def as_malformed(error: mcf.MalformedQuestion) -> Exception:
+    """The accounting outcome of a parse failure: a counted drop or a quarantine with a stable reason."""
+    if isinstance(error, mcf.MultiAnswerQuestion):
+        return DroppedRecord("multi_answer")
+    reason = "missing_field" if isinstance(error, mcf.MissingField) else "bad_field"
+    return MalformedRecord(reason, str(error))
+
+
+class MCReader(InstructReader):
+    """Shared by the exam adapters: parse a row with `parse_question`, then render and build the record."""
+
+    default_template = "mc_lines_en"
+
+    def parse_question(self, row: Any, record: RawRecord) -> mcf.MCQuestion:
+        raise NotImplementedError
+
+    def row_of(self, record: RawRecord) -> Any:
+        return self.load_row(record)
+
+    def parse_row(self, record: RawRecord) -> ParsedRecord:
+        row = self.row_of(record)
+        try:
+            question = self.parse_question(row, record)
+        except mcf.MalformedQuestion as e:
+            raise as_malformed(e) from None
+        return self.build_mc(record, question.id or location_id(record), question)
+
+
+class MedQAParams(MCParams):
+    type: Literal["instruct.medqa"] = "instruct.medqa"
+
+
+@register("instruct.medqa", kind="reader")
+class MedQAReader(MCReader):
+    """MedQA JSONL (question, options {A..E}, answer, answer_idx, meta_info) -> multiple-choice records."""
+
+    name = "instruct.medqa"
+    default_task = "medqa"
+    Params = MedQAParams
+
+    def parse_question(self, row: Any, record: RawRecord) -> mcf.MCQuestion:
+        return mcf.parse_medqa(row)
+
+
+class MedMCQAParams(MCParams):
+    type: Literal["instruct.medmcqa"] = "instruct.medmcqa"
+    cop_base: Literal[0, 1, "auto"] = "auto"
+
+
+@register("instruct.medmcqa", kind="reader")
+class MedMCQAReader(MCReader):
+    """MedMCQA JSON lines / Hub parquet (question, opa..opd, cop, exp, ...) -> multiple-choice records.
+
+    `cop_base: auto` looks at the whole file's `cop` values (0 appears only in the Hub release, 4 only in the
+    GitHub one); when a file cannot tell, parquet files are taken as the Hub release (0-3), others as GitHub (1-4).
+    """
+
+    name = "instruct.medmcqa"
+    default_task = "medmcqa"
+    Params = MedMCQAParams
+
+    def __init__(self, *args, cop_base: Literal[0, 1, "auto"] = "auto", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cop_base = cop_base
+        self._file_cop_base = 1
+
+    def read_file(self, filepath: str):
+        self._file_cop_base = self.cop_base if self.cop_base != "auto" else self.detect_cop_base(filepath)
+        yield from super().read_file(filepath)
+
+    def detect_cop_base(self, filepath: str) -> int:
+        """One extra pass over the file's `cop` values (cheap next to parsing and rendering)."""
+        cops = []
+        for raw in self.iter_raw(filepath):
+            try:
+                cops.append(self.load_row(raw).get("cop"))
+            except MalformedRecord:
+                continue
+        detected = mcf.detect_cop_base(cops)
+        if detected is None:
+            detected = 0 if file_kind(filepath) == "parquet" else 1
+            self.stat_update("cop_base_guessed")
+        return detected
+
+    def parse_question(self, row: Any, record: RawRecord) -> mcf.MCQuestion:
+        return mcf.parse_medmcqa(row, cop_base=self._file_cop_base)
+
+
+class CMExamParams(MCParams):
+    type: Literal["instruct.cmexam"] = "instruct.cmexam"
+    encoding: str = "utf-8-sig"
+
+
+@register("instruct.cmexam", kind="reader")
+class CMExamReader(MCReader):
+    """CMExam CSV (Question, Options "A xxx\\nB xxx", Answer, Explanation, annotations) -> records (zh).
+
+    Encoding: `utf-8-sig` by default (plain UTF-8 with or without a BOM); set `encoding: gb18030` for GBK exports.
+    """
+
+    name = "instruct.cmexam"
+    default_task = "cmexam"
+    default_language = "zh"
+    default_template = "mc_lines_zh"
+    Params = CMExamParams
+
+    def parse_question(self, row: Any, record: RawRecord) -> mcf.MCQuestion:
+        return mcf.parse_cmexam(row)
+
+
+class MMLUParams(MCParams):
+    type: Literal["instruct.mmlu"] = "instruct.mmlu"
+    subjects: list[str] = list(CLINICAL_SUBJECTS)
+
+
+@register("instruct.mmlu", kind="reader")
+class MMLUReader(MCReader):
+    """MMLU per-subject CSV (no header; subject from the file name) or Hub parquet, clinical subjects only."""
+
+    name = "instruct.mmlu"
+    default_task = "mmlu"
+    csv_header = False
+    Params = MMLUParams
+
+    def __init__(self, *args, subjects: list[str] = CLINICAL_SUBJECTS, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.subjects = set(subjects)
+
+    @staticmethod
+    def subject_of_file(file: str) -> str:
+        """`test/anatomy_test.csv` -> `anatomy`; Hub files `anatomy/test-0000.parquet` -> `anatomy`."""
+        path = PurePath(file)
+        stem = path.name.split(".")[0]
+        for suffix in ("_test", "_dev", "_val"):
+            if stem.endswith(suffix):
+                return stem.removesuffix(suffix)
+        return path.parent.name
+
+    def row_of(self, record: RawRecord) -> Any:
+        if file_kind(str(record.location.get("file", ""))) == "csv":
+            data = self.parse_json(self.decode(record.raw))
+            if not isinstance(data, list):
+                raise MalformedRecord("bad_row", "expected a CSV row")
+            return data
+        return self.load_row(record)
+
+    def parse_question(self, row: Any, record: RawRecord) -> mcf.MCQuestion:
+        file_subject = self.subject_of_file(str(record.location.get("file", "")))
+        if isinstance(row, list):
+            question = mcf.parse_mmlu_csv(row, subject=file_subject)
+        else:
+            question = mcf.parse_mmlu_hub(row)
+        subject = question.meta.get("subject") or file_subject
+        question.meta["subject"] = subject
+        if subject not in self.subjects:
+            raise DroppedRecord("other_subject")
+        return question
+
+
+class MappedMCParams(MCParams):
+    type: Literal["instruct.mapped_mc"] = "instruct.mapped_mc"
+    fields: mcf.FieldMap
+
+
+@register("instruct.mapped_mc", kind="reader")
+class MappedMCReader(MCReader):
+    """Any multiple-choice source of known shape: the recipe maps its field names (see FieldMap)."""
+
+    name = "instruct.mapped_mc"
+    Params = MappedMCParams
+
+    def __init__(self, *args, fields: mcf.FieldMap | dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields = fields if isinstance(fields, mcf.FieldMap) else mcf.FieldMap.model_validate(fields)
+
+    def parse_question(self, row: Any, record: RawRecord) -> mcf.MCQuestion:
+        return mcf.parse_mapped(row, self.fields)
