@@ -17,6 +17,7 @@ from corpusforge.output.schemas import validation_errors
 
 Language = Literal["en", "zh", "multi"]
 SCHEMA = "instruction"
+PROVENANCE_FIELDS = {"file": str, "line": int, "row": int, "pmid": str, "record_id": str}
 
 
 def messages_from(user: str, assistant: str, system: str | None = None) -> list[dict[str, str]]:
@@ -37,7 +38,14 @@ def make_record(
     mc: MCQuestion | None = None,
     meta: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An instruction record as a plain dict (field order as in the schema); `meta` becomes JSON text."""
+    """An instruction record as a plain dict (field order as in the schema); `meta` becomes JSON text.
+
+    Provenance keeps the schema's fields (file, line, row, pmid, record_id; absent ones are null) so every record
+    has the same shape in parquet; any other location detail goes into meta as `location`.
+    """
+    extra = {k: v for k, v in provenance.items() if k not in PROVENANCE_FIELDS and v is not None}
+    if extra:
+        meta = {**(meta or {}), "location": extra}
     return {
         "id": id,
         "source": source,
@@ -46,7 +54,7 @@ def make_record(
         "language": language,
         "messages": [dict(m) for m in messages],
         "mc": mc.to_record() if mc else None,
-        "provenance": {k: v for k, v in provenance.items() if v is not None},
+        "provenance": {k: provenance.get(k) for k in PROVENANCE_FIELDS},
         "meta": json.dumps(meta, ensure_ascii=False, sort_keys=True) if meta else None,
     }
 

@@ -6,25 +6,17 @@ each into one complete instruction record (schemas/instruction.schema.json), car
 quarantined and counted by the base class; rows that are well-formed but unusable for training are dropped with a
 counted reason (raise `DroppedRecord(reason)`: counted as `dropped_<reason>`, like a filter's drop).
 
-File layouts (chosen by file name, so one adapter reads a source in every layout it is published in):
-- `.jsonl`, `.ndjson` (optionally compressed): one JSON object per line;
-- `.json`: JSON lines (MedMCQA and PromptCBLUE ship JSON lines named .json), a JSON array of objects, or one
-  object keyed by id (the original PubMedQA layout) - told apart by content, see `iter_json`;
-- `.csv`: rows with a header (CMExam) or without (MMLU, `csv_header: false`), read with the `encoding` parameter;
-- `.parquet`: rows (the Hub layouts).
+File layouts (JSON lines, JSON, CSV, parquet) are read by corpusforge/instruct/layouts.py.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Iterator
-from pathlib import PurePath
 from typing import Any, ClassVar
 
 from corpusforge.errors import ConfigError
 from corpusforge.formats.multiple_choice import MCQuestion
+from corpusforge.instruct.layouts import iter_records
 from corpusforge.instruct.record import Language, flat_text, make_record, record_errors
 from corpusforge.instruct.render import Target, UnknownTemplate, load_template, render_mc, render_qa
 from corpusforge.instruct.tasks import UnknownTask, resolve_task_id
@@ -58,15 +50,6 @@ class MCParams(InstructParams):
     template: str | None = None
     target: Target = "sentence"
     with_explanation: bool = False
-
-
-def file_kind(filepath: str) -> str:
-    """`jsonl`, `json`, `csv` or `parquet`, from the name (compression suffixes ignored)."""
-    suffixes = [s.lower() for s in PurePath(filepath).suffixes if s.lower() not in (".gz", ".bz2", ".zst", ".xz")]
-    last = suffixes[-1] if suffixes else ""
-    return {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}.get(
-        last, "jsonl"
-    )
 
 
 class InstructReader(SourceReader):
@@ -116,88 +99,16 @@ class InstructReader(SourceReader):
             source=ctx.source, quarantine_dir=ctx.quarantine_dir, task_table=ctx.extra.get("task_ids"), **kwargs
         )
 
-    # ---- layouts -------------------------------------------------------------------------------------------------
+    # ---- layouts (see corpusforge/instruct/layouts.py) -------------------------------------------------------
     def iter_raw(self, filepath: str) -> Iterator[RawRecord]:
-        kind = file_kind(filepath)
-        if kind == "json":
-            yield from self.iter_json(filepath)
-        elif kind == "csv":
-            yield from self.iter_csv(filepath)
-        elif kind == "parquet":
-            yield from self.iter_parquet(filepath)
-        else:
-            yield from self.iter_lines(filepath)
+        def opener():
+            return self.data_folder.open(filepath, "rb", compression="infer")
 
-    def iter_json(self, filepath: str) -> Iterator[RawRecord]:
-        """A `.json` file: JSON lines when its first line is a whole object, else one array or one keyed object."""
-        with self.data_folder.open(filepath, "rb", compression="infer") as f:
-            first = f.readline()
-        stripped = first.strip()
-        if stripped.startswith(b"{") and _is_json_object(stripped):
-            yield from self.iter_lines(filepath)
-            return
-        file = self.display_path(filepath)
-        with self.data_folder.open(filepath, "rb", compression="infer") as f:
-            data = self.parse_json(self.decode(f.read()))
-        if isinstance(data, list):
-            for i, item in enumerate(data):
-                yield RawRecord(json.dumps(item, ensure_ascii=False), {"file": file, "row": i})
-        elif isinstance(data, dict):
-            for key, item in data.items():
-                yield RawRecord(json.dumps(item, ensure_ascii=False), {"file": file, "key": key})
-        else:
-            raise MalformedRecord("bad_json", f"{file}: expected a JSON array or object, got {type(data).__name__}")
-
-    def iter_csv(self, filepath: str) -> Iterator[RawRecord]:
-        """CSV rows as JSON text of {column: value} (header) or [values] (no header), with row and line numbers.
-
-        The file is decoded with `encoding` and errors kept as surrogates, so a row with bad bytes is quarantined
-        on its own (raw bytes kept) instead of failing the whole file.
-        """
-        file = self.display_path(filepath)
-        with self.data_folder.open(filepath, "rb", compression="infer") as f:
-            text = io.TextIOWrapper(f, encoding=self.encoding, errors="surrogateescape", newline="")
-            reader = csv.reader(text)
-            header = None
-            if self.csv_header:
-                header = next(reader, None)
-                if header is None:
-                    return
-            row_no, line = 0, reader.line_num + 1
-            for values in reader:
-                start, line = line, reader.line_num + 1
-                if not any(v.strip() for v in values):
-                    continue
-                buf = io.StringIO()
-                csv.writer(buf).writerow(values)
-                raw = buf.getvalue().rstrip("\r\n")
-                location = {"file": file, "row": row_no, "line": start}
-                row_no += 1
-                if _has_surrogates(raw):
-                    yield RawRecord(raw.encode(self.encoding, errors="surrogateescape"), location)
-                    continue
-                row: Any = dict(zip(header, values, strict=False)) if header else values
-                if header and len(values) != len(header):
-                    row = {"__columns__": header, "__values__": values}
-                yield RawRecord(json.dumps(row, ensure_ascii=False), location)
-
-    def iter_parquet(self, filepath: str) -> Iterator[RawRecord]:
-        import pyarrow.parquet as pq
-
-        file = self.display_path(filepath)
-        with self.data_folder.open(filepath, "rb") as f:
-            parquet = pq.ParquetFile(f)
-            row_no = 0
-            for batch in parquet.iter_batches(batch_size=1024):
-                for row in batch.to_pylist():
-                    yield RawRecord(json.dumps(row, ensure_ascii=False, default=str), {"file": file, "row": row_no})
-                    row_no += 1
+        yield from iter_records(opener, self.display_path(filepath), self.encoding, self.csv_header)
 
     # ---- helpers for parse() ---------------------------------------------------------------------------------
     def load_row(self, record: RawRecord) -> dict[str, Any]:
         """The raw record as a dict (decoding and JSON errors become MalformedRecord)."""
-        if isinstance(record.raw, bytes) and file_kind(str(record.location.get("file", ""))) == "csv":
-            self.decode(record.raw)  # a CSV row kept as bytes had undecodable bytes: report them
         data = self.parse_json(self.decode(record.raw))
         if isinstance(data, dict) and "__columns__" in data:
             cols, vals = data["__columns__"], data["__values__"]
@@ -281,14 +192,3 @@ class InstructReader(SourceReader):
                 self.stat_update("dropped", f"dropped_{reason}")
                 continue
             yield doc
-
-
-def _is_json_object(line: bytes) -> bool:
-    try:
-        return isinstance(json.loads(line), dict)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return False
-
-
-def _has_surrogates(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)

@@ -15,8 +15,9 @@ from pathlib import PurePath
 from typing import Any, Literal
 
 from corpusforge.formats import multiple_choice as mcf
-from corpusforge.instruct.adapters.base import DroppedRecord, InstructReader, MCParams, file_kind
+from corpusforge.instruct.adapters.base import DroppedRecord, InstructReader, MCParams
 from corpusforge.instruct.adapters.free_qa import location_id
+from corpusforge.instruct.layouts import file_kind
 from corpusforge.pipeline.readers.base import MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.registry import register
 
