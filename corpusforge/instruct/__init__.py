@@ -4,6 +4,7 @@ Importing this package registers the adapters (`instruct.*` readers) and steps (
 `filter.label_quality`) so recipes can name them.
 """
 
+from corpusforge.instruct import eval_sets as _eval_sets  # noqa: F401
 from corpusforge.instruct import steps as _steps  # noqa: F401
 from corpusforge.instruct.adapters import free_qa as _free_qa  # noqa: F401
 from corpusforge.instruct.adapters import multiple_choice as _multiple_choice  # noqa: F401

@@ -1,0 +1,357 @@
+"""Decontamination of instruction data against evaluation sets, and the contamination report of the card.
+
+Evaluation sets (each named in the recipe; the name goes into the drop reasons):
+- `pubmedqa`: the official test split = the PMIDs of test_ground_truth.json (`test_ground_truth`), with their
+  questions and abstracts read from `path` (ori_pqal.json or the Hub parquet; optional: without it only the PMIDs
+  are checked). Never selected by position.
+- `medqa`: a MedQA JSONL file (the test split: `questions/US/test.jsonl`);
+- `medmcqa`: MedMCQA dev (`dev.json`, JSON lines, or Hub parquet); rows need no answer;
+- `mmlu`: MMLU test CSVs / Hub parquet, restricted to `subjects` (default: every subject found);
+- `mapped`: any file, with `question_field` / `context_field` / `id_field`.
+
+Two checks, in this order, per training record (its split in `keep_splits`, e.g. the official test split of a
+stage-3 build, is left alone):
+1. by id (reason `eval_id_<set>`): the record's PMID, its source id, or its normalized question text equals one
+   of the set's (`pmid:`, `id:` and `q:` keys; the question key catches sources that have no ids, like MedQA);
+2. by n-gram overlap (reason `eval_ngram_<set>`): the record's question + context shares an n-gram (13 tokens by
+   default, see corpusforge/decontam.py) with an evaluation question or context.
+Every hit is written to `<work_dir>/contamination/<source>/<rank>.jsonl` (record id, set, check, matched
+reference), from which `ContaminationReport` makes the card's table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import xxhash
+from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
+from pydantic import Field
+
+from corpusforge.config import StrictModel
+from corpusforge.decontam import DEFAULT_NGRAM, NGramIndex, normalize_tokens
+from corpusforge.errors import InputError
+from corpusforge.formats import pubmedqa as pqa
+from corpusforge.instruct.layouts import iter_records, local_opener, row_from_raw
+from corpusforge.instruct.record import question_text
+from corpusforge.output.card import markdown_table
+from corpusforge.pipeline.readers.base import MalformedRecord, QuarantineWriter
+from corpusforge.pipeline.registry import BuildContext, StepParams, register
+
+CONTAMINATION_DIR = "contamination"
+
+
+class EvalSetSpec(StrictModel):
+    """One evaluation set to keep out of training data."""
+
+    name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_]*$", description="goes into reasons: eval_id_<name>")
+    kind: Literal["pubmedqa", "medqa", "medmcqa", "mmlu", "mapped"]
+    path: str | None = None
+    test_ground_truth: str | None = None
+    subjects: list[str] | None = None
+    question_field: str = "question"
+    context_field: str | None = None
+    id_field: str | None = None
+    encoding: str = "utf-8"
+
+
+@dataclass
+class EvalItem:
+    """One evaluation question: its reference (for reports), its id keys and the text n-grams are taken from."""
+
+    ref: str
+    keys: set[str]
+    text: str
+
+
+def question_key(text: str) -> str:
+    """`q:<hash>` of a question's normalized tokens: equal for texts that differ only in case/punctuation/space."""
+    return f"q:{xxhash.xxh64_hexdigest(' '.join(normalize_tokens(text)))}"
+
+
+def record_keys(record: dict[str, Any]) -> set[str]:
+    """The id keys of a training record (see the module docstring)."""
+    keys = set()
+    prov = record.get("provenance") or {}
+    if prov.get("pmid"):
+        keys.add(f"pmid:{prov['pmid']}")
+    if prov.get("record_id"):
+        keys.add(f"id:{prov['record_id']}")
+    mc = record.get("mc")
+    question = mc["question"] if mc else next((m["content"] for m in record["messages"] if m["role"] == "user"), "")
+    if question:
+        keys.add(question_key(question))
+    return keys
+
+
+# ---- loaders -------------------------------------------------------------------------------------------------
+def _files(path: str | Path) -> list[Path]:
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = [p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(".")]
+        if files:
+            return files
+    raise InputError(f"{path}: evaluation set not found (no such file, or an empty folder)")
+
+
+def _rows(spec: EvalSetSpec, csv_header: bool = True) -> Iterator[tuple[str, Any, dict[str, Any]]]:
+    """(where, row, location) for every record of the set's files; a malformed row is an error naming file and line."""
+    for file in _files(spec.path):
+        for raw in iter_records(local_opener(file), str(file), spec.encoding, csv_header):
+            where = f"{file}:" + str(raw.location.get("line", raw.location.get("row", raw.location.get("key"))))
+            try:
+                yield where, row_from_raw(raw, spec.encoding), raw.location
+            except MalformedRecord as e:
+                raise InputError(f"{where}: evaluation set {spec.name!r}: {e.detail}") from None
+
+
+def _item(ref: str, question: str, context: str | None = None, ids: Iterable[str] = ()) -> EvalItem:
+    keys = {question_key(question), *ids}
+    return EvalItem(ref, keys, "\n".join(p for p in (question, context) if p))
+
+
+def _text(row: dict, name: str, where: str) -> str:
+    value = row.get(name) if isinstance(row, dict) else None
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{where}: evaluation row has no {name!r} text")
+    return value
+
+
+def load_pubmedqa(spec: EvalSetSpec) -> list[EvalItem]:
+    if not spec.test_ground_truth:
+        raise InputError(f"evaluation set {spec.name!r}: `test_ground_truth` (test_ground_truth.json) is required")
+    pmids = pqa.load_test_ground_truth(spec.test_ground_truth)
+    texts: dict[str, tuple[str, str]] = {}
+    if spec.path:
+        for _, item, _ in pqa.iter_items(spec.path):
+            if isinstance(item, pqa.MalformedItem):
+                raise InputError(f"evaluation set {spec.name!r}: {item}")
+            if item.pmid in pmids:
+                texts[item.pmid] = (item.question, item.context)
+    items = []
+    for pmid in pmids:
+        question, context = texts.get(pmid, ("", ""))
+        keys = {f"pmid:{pmid}"} | ({question_key(question)} if question else set())
+        items.append(EvalItem(f"pmid:{pmid}", keys, "\n".join(p for p in (question, context) if p)))
+    return items
+
+
+def load_medqa(spec: EvalSetSpec) -> list[EvalItem]:
+    return [_item(where, _text(row, "question", where)) for where, row, _ in _rows(spec)]
+
+
+def load_medmcqa(spec: EvalSetSpec) -> list[EvalItem]:
+    items = []
+    for where, row, _ in _rows(spec):
+        ids = [f"id:{row['id']}"] if isinstance(row, dict) and row.get("id") else []
+        items.append(_item(ids[0][3:] if ids else where, _text(row, "question", where), ids=ids))
+    return items
+
+
+def load_mmlu(spec: EvalSetSpec) -> list[EvalItem]:
+    from corpusforge.instruct.adapters.multiple_choice import MMLUReader
+
+    items = []
+    for where, row, location in _rows(spec, csv_header=False):
+        if isinstance(row, list):
+            if not row or not str(row[0]).strip():
+                raise InputError(f"{where}: MMLU row without a question")
+            question, subject = str(row[0]), MMLUReader.subject_of_file(str(location["file"]))
+        else:
+            question, subject = _text(row, "question", where), row.get("subject") or ""
+        if spec.subjects is None or subject in spec.subjects:
+            items.append(_item(where, question))
+    return items
+
+
+def load_mapped(spec: EvalSetSpec) -> list[EvalItem]:
+    items = []
+    for where, row, _ in _rows(spec):
+        question = _text(row, spec.question_field, where)
+        context = row.get(spec.context_field) if spec.context_field else None
+        if isinstance(context, list):
+            context = "\n\n".join(str(c) for c in context)
+        ids = [f"id:{row[spec.id_field]}"] if spec.id_field and row.get(spec.id_field) else []
+        items.append(_item(where, question, context if isinstance(context, str) else None, ids))
+    return items
+
+
+LOADERS = {
+    "pubmedqa": load_pubmedqa,
+    "medqa": load_medqa,
+    "medmcqa": load_medmcqa,
+    "mmlu": load_mmlu,
+    "mapped": load_mapped,
+}
+
+
+def load_eval_set(spec: EvalSetSpec) -> list[EvalItem]:
+    if spec.kind != "pubmedqa" and not spec.path:
+        raise InputError(f"evaluation set {spec.name!r}: `path` is required for kind {spec.kind!r}")
+    return LOADERS[spec.kind](spec)
+
+
+# ---- the filter ----------------------------------------------------------------------------------------------
+@dataclass
+class EvalIndex:
+    """Every evaluation set's id keys and n-grams, in one lookup table and one n-gram index."""
+
+    ngram: int = DEFAULT_NGRAM
+    ids: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (set name, ref)
+    ngrams: NGramIndex | None = None
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, sets: list[EvalSetSpec], ngram: int = DEFAULT_NGRAM) -> EvalIndex:
+        index = cls(ngram=ngram, ngrams=NGramIndex(ngram))
+        for spec in sets:
+            items = load_eval_set(spec)
+            index.sizes[spec.name] = len(items)
+            for item in items:
+                for key in item.keys:
+                    index.ids.setdefault(key, (spec.name, item.ref))
+                if item.text:
+                    index.ngrams.add(item.text, f"{spec.name}\t{item.ref}")
+        return index
+
+    def match_id(self, record: dict[str, Any]) -> tuple[str, str] | None:
+        for key in sorted(record_keys(record)):
+            if key in self.ids:
+                return self.ids[key]
+        return None
+
+    def match_ngram(self, record: dict[str, Any]) -> tuple[str, str, int] | None:
+        found = self.ngrams.match(question_text(record)) if self.ngrams is not None else None
+        if found is None:
+            return None
+        name, _, ref = found.ref_id.partition("\t")
+        return name, ref, found.ngrams
+
+
+@register("decontam.eval_sets")
+class EvalSetFilter(BaseFilter):
+    """Drop instruction records that contain evaluation questions (by id, then by n-gram overlap)."""
+
+    name = "decontam.eval_sets"
+
+    class Params(StepParams):
+        type: Literal["decontam.eval_sets"] = "decontam.eval_sets"
+        sets: list[EvalSetSpec] = Field(..., min_length=1)
+        ngram: int = Field(DEFAULT_NGRAM, ge=1)
+        check_ids: bool = True
+        check_ngrams: bool = True
+        keep_splits: list[str] = Field(default_factory=lambda: ["test"])
+
+    def __init__(
+        self,
+        sets: list[EvalSetSpec | dict],
+        ngram: int = DEFAULT_NGRAM,
+        check_ids: bool = True,
+        check_ngrams: bool = True,
+        keep_splits: list[str] = ("test",),
+        source: str = "",
+        report_dir: str | Path | None = None,
+    ):
+        super().__init__()
+        self.sets = [s if isinstance(s, EvalSetSpec) else EvalSetSpec.model_validate(s) for s in sets]
+        names = [s.name for s in self.sets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"evaluation set names must be distinct, got {names}")
+        self.ngram = ngram
+        self.check_ids = check_ids
+        self.check_ngrams = check_ngrams
+        self.keep_splits = set(keep_splits)
+        self.source = source
+        self.hits = QuarantineWriter(report_dir)  # same job: per-task JSONL, opened on first use, rewritten on rerun
+
+    @classmethod
+    def from_params(cls, params: Params, ctx: BuildContext) -> EvalSetFilter:
+        return cls(
+            **params.model_dump(exclude={"type"}),
+            source=ctx.source,
+            report_dir=ctx.work_dir / CONTAMINATION_DIR / ctx.source,
+        )
+
+    @cached_property
+    def index(self) -> EvalIndex:
+        """Loaded once per task, on the first document (an unreadable set is an InputError naming the file)."""
+        return EvalIndex.build(self.sets, self.ngram)
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        record = doc.metadata.get("record")
+        if record is None or doc.metadata.get("split") in self.keep_splits:
+            return True
+        if self.check_ids:
+            hit = self.index.match_id(record)
+            if hit:
+                self._log(doc, hit[0], "id", hit[1])
+                return False, f"eval_id_{hit[0]}"
+        if self.check_ngrams:
+            hit = self.index.match_ngram(record)
+            if hit:
+                self._log(doc, hit[0], "ngram", hit[1], ngrams=hit[2])
+                return False, f"eval_ngram_{hit[0]}"
+        return True
+
+    def _log(self, doc: Document, eval_set: str, check: str, ref: str, **extra) -> None:
+        source = doc.metadata.get("source", self.source)
+        self.hits.write({"id": doc.id, "source": source, "eval_set": eval_set, "check": check, "ref": ref, **extra})
+
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        self.hits.set_rank(rank)
+        try:
+            yield from super().run(data, rank, world_size)
+        finally:
+            self.hits.close()
+
+
+# ---- the report ------------------------------------------------------------------------------------------------
+@dataclass
+class ContaminationReport:
+    """Hits per (eval set, source, check), with a few example record ids each, for the card and the manifest."""
+
+    counts: Counter = field(default_factory=Counter)
+    examples: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    max_examples: int = 5
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, max_examples: int = 5) -> ContaminationReport:
+        """Read every hit file under `folder` (= <work_dir>/contamination)."""
+        report = cls(max_examples=max_examples)
+        for path in sorted(Path(folder).rglob("*.jsonl")):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    report.add(json.loads(line))
+        for key in report.examples:
+            report.examples[key] = sorted(report.examples[key])[:max_examples]
+        return report
+
+    def add(self, hit: dict[str, Any]) -> None:
+        self.counts[(hit["eval_set"], hit["source"], hit["check"])] += 1
+        self.examples[(hit["eval_set"], hit["source"])].append(hit["id"])
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for (eval_set, source, check), n in sorted(self.counts.items()):
+            entry = out.setdefault(eval_set, {}).setdefault(source, {"id": 0, "ngram": 0, "examples": []})
+            entry[check] += n
+            entry["examples"] = self.examples[(eval_set, source)]
+        return out
+
+    def to_markdown(self) -> str:
+        if not self.counts:
+            return "No training record matched an evaluation set."
+        rows = []
+        for eval_set, sources in self.to_dict().items():
+            for source, entry in sources.items():
+                examples = ", ".join(f"`{e}`" for e in entry["examples"])
+                rows.append([eval_set, source, entry["id"], entry["ngram"], examples])
+        return markdown_table(["evaluation set", "source", "dropped by id", "dropped by n-gram", "examples"], rows)
