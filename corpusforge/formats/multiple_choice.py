@@ -33,6 +33,10 @@ class MalformedQuestion(ValueError):
         self.field = field_name
 
 
+class MissingField(MalformedQuestion):
+    """A required field is absent or empty (readers count it as `missing_field`, not as a bad value)."""
+
+
 class MultiAnswerQuestion(MalformedQuestion):
     """The answer names several options (CMExam has ~3% of these, e.g. "ABD").
 
@@ -135,13 +139,13 @@ def _text(row: Mapping[str, Any], key: str) -> str:
     """A required, non-empty text field (numbers are accepted as text)."""
     value = _get(row, key)
     if _is_missing(value):
-        raise MalformedQuestion(key, "missing")
+        raise MissingField(key, "missing")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
         raise MalformedQuestion(key, f"must be text, got {type(value).__name__}")
     if not value.strip():
-        raise MalformedQuestion(key, "empty")
+        raise MissingField(key, "empty")
     return value.strip()
 
 
@@ -159,8 +163,10 @@ def _optional_text(row: Mapping[str, Any], key: str | None) -> str | None:
 
 
 def _int(value: Any, key: str) -> int:
-    if isinstance(value, bool) or _is_missing(value):
-        raise MalformedQuestion(key, "missing")
+    if _is_missing(value):
+        raise MissingField(key, "missing")
+    if isinstance(value, bool):
+        raise MalformedQuestion(key, f"must be an integer, got {value!r}")
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
@@ -272,8 +278,10 @@ def parse_options_text(text: str, key: str = "Options") -> list[tuple[str, str]]
 
 def split_answer_letters(value: Any, key: str) -> list[str]:
     """ "B" -> ["B"]; "ABD", "A,B,D", "A、B" -> ["A", "B", "D"]."""
-    if _is_missing(value) or not isinstance(value, str) or not value.strip():
-        raise MalformedQuestion(key, "missing")
+    if _is_missing(value) or (isinstance(value, str) and not value.strip()):
+        raise MissingField(key, "missing")
+    if not isinstance(value, str):
+        raise MalformedQuestion(key, f"expected option letter(s), got {value!r}")
     letters = [c for c in value.upper() if c in KEYS]
     rest = re.sub(r"[A-Z\s,，、;；/\.]", "", value.upper())
     if not letters or rest:
@@ -293,6 +301,8 @@ def parse_medqa(row: Mapping[str, Any], id: str | None = None) -> MCQuestion:
     if not isinstance(row, Mapping):
         raise MalformedQuestion("(row)", f"expected an object, got {type(row).__name__}")
     question = _text(row, "question")
+    if _is_missing(_get(row, "options")):
+        raise MissingField("options", "missing")
     options = options_from_mapping(_get(row, "options"), "options")
     answer_text = _optional_text(row, "answer")
     if not _is_missing(_get(row, "answer_idx")):
@@ -302,7 +312,7 @@ def parse_medqa(row: Mapping[str, Any], id: str | None = None) -> MCQuestion:
     elif answer_text is not None:
         answer = text_key(answer_text, options, "answer")
     else:
-        raise MalformedQuestion("answer_idx", "missing (and no 'answer' text either)")
+        raise MissingField("answer_idx", "missing (and no 'answer' text either)")
     meta = {k: _plain(v) for k, v in row.items() if k not in MEDQA_FIELDS and k != "id"}
     row_id = _optional_text(row, "id") if "id" in row else None
     return MCQuestion(question, options, answer, id=row_id or id, meta=meta)
@@ -347,7 +357,7 @@ def parse_medmcqa(row: Mapping[str, Any], cop_base: int = 1, id: str | None = No
         options.append((KEYS[i], _text(row, name)))
     cop = _get(row, "cop")
     if _is_missing(cop) or (isinstance(cop, (int, float)) and cop < 0):
-        raise MalformedQuestion("cop", "no answer (the unlabelled test split has none)")
+        raise MissingField("cop", "no answer (the unlabelled test split has none)")
     answer = index_key(cop, "cop", len(options), cop_base)
     meta = {k: _plain(row[k]) for k in MEDMCQA_META_FIELDS if k in row}
     return MCQuestion(
@@ -444,7 +454,7 @@ def _mapped_options(row: Mapping[str, Any], spec: str | list[str]) -> list[tuple
         return [(KEYS[i], _text(row, name)) for i, name in enumerate(spec)]
     value = _plain(_get(row, spec))
     if _is_missing(value):
-        raise MalformedQuestion(spec, "missing")
+        raise MissingField(spec, "missing")
     if isinstance(value, Mapping):
         return options_from_mapping(value, spec)
     if isinstance(value, list):
