@@ -15,13 +15,28 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from corpusforge.pipeline.readers.base import MalformedRecord, ParsedRecord, RawRecord, ReaderParams
 from corpusforge.pipeline.readers.records import BrokenRecord, DroppingReader, RecordsReader, dropped
 from corpusforge.pipeline.registry import register
 
 ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
+
+
+_XML_CHUNK = 1 << 16
+
+
+def xml_events(f: BinaryIO) -> Iterator[tuple[str, ET.Element]]:
+    """(event, element) pairs of a stream, fed in chunks with `read1` so that a truncated .gz still gives up
+    every article before the break (a plain `read` of a large block loses the block when the stream ends early)."""
+    parser = ET.XMLPullParser(events=("start", "end"))
+    read = getattr(f, "read1", f.read)
+    while chunk := read(_XML_CHUNK):
+        parser.feed(chunk)
+        yield from parser.read_events()
+    parser.close()
+    yield from parser.read_events()
 
 
 def element_text(element: ET.Element | None) -> str:
@@ -58,11 +73,10 @@ class PubMedXMLReader(DroppingReader):
         file = self.display_path(filepath)
         index = 0
         current: ET.Element | None = None
+        root: ET.Element | None = None
         with self.data_folder.open(filepath, "rb", compression="infer") as f:
-            events = ET.iterparse(f, events=("start", "end"))
-            root: ET.Element | None = None
             try:
-                for event, element in events:
+                for event, element in xml_events(f):
                     if root is None:
                         root = element
                     if event == "start":
@@ -71,7 +85,7 @@ class PubMedXMLReader(DroppingReader):
                         continue
                     if element.tag in ARTICLE_TAGS:
                         index += 1
-                        pmid = element.findtext("MedlineCitation/PMID")
+                        pmid = element.findtext("MedlineCitation/PMID") or element.findtext("BookDocument/PMID")
                         location = {"file": file, "element": index, "pmid": pmid.strip() if pmid else None}
                         yield RawRecord(ET.tostring(element, encoding="utf-8"), location)
                         current = None

@@ -23,11 +23,12 @@ from corpusforge.pipeline.registry import StepParams, register
 
 
 def document_pmid(doc: Document) -> str | None:
-    """The PMID a document claims: provenance or metadata `pmid`, else its id within the source if numeric."""
+    """The PMID a document claims: provenance or metadata `pmid`, else its id within the source when that is a
+    bare number (`pubmed:12345`; never a `file:line` id, whose line number is no PMID)."""
     provenance = doc.metadata.get("provenance") or {}
     pmid = provenance.get("pmid") or doc.metadata.get("pmid")
     if pmid is None and doc.id:
-        local_id = str(doc.id).rsplit(":", 1)[-1]
+        local_id = str(doc.id).split(":", 1)[-1]
         pmid = local_id if local_id.isdigit() else None
     return str(pmid).strip() if pmid is not None else None
 
