@@ -98,8 +98,12 @@ def format_validation_error(error: ValidationError) -> list[str]:
     problems = []
     for err in error.errors():
         loc = [str(p) for p in err["loc"]]
-        # pydantic puts the union tag into the path (`steps.0.books.chunk.max_chars`); it reads fine as is.
-        path = ".".join(loc) or "(top level)"
+        # pydantic puts a discriminated union's tag into the path (`steps.0.books.chunk.max_chars`); registered
+        # names are the only path parts with dots, so take them out and say which type the key belongs to
+        tags = [p for p in loc if "." in p]
+        path = ".".join(p for p in loc if "." not in p) or "(top level)"
+        if tags:
+            path += f" (type {tags[-1]})"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see the recipe reference in the README)"

@@ -71,7 +71,7 @@ class ReaderParams(StepParams):
 
 
 def split_path(path: str, glob: str | None) -> tuple[str, str | None]:
-    """A recipe path may be a file, a folder, or a glob: -> (folder to read, glob relative to it)."""
+    """A recipe path may be a file, a folder (read recursively), or a glob: -> (folder, glob relative to it)."""
     if has_magic(path):
         parts = Path(path).parts
         first_magic = next(i for i, p in enumerate(parts) if has_magic(p))
@@ -82,6 +82,8 @@ def split_path(path: str, glob: str | None) -> tuple[str, str | None]:
         # character class makes the pattern match exactly this file
         name = Path(path).name
         return str(Path(path).parent), f"[{name[0]}]{glob_escape(name[1:])}"
+    if glob and "/" not in glob:
+        glob = f"**/{glob}"  # a folder is read recursively: `*.jsonl` also matches `sub/part.jsonl`
     return path, glob
 
 
