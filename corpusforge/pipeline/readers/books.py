@@ -19,6 +19,7 @@ from corpusforge.pipeline.registry import register
 
 COMPRESSION_SUFFIXES = {".gz", ".bz2", ".xz", ".zst", ".lz4"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
+BOOK_SUFFIXES = (".txt", ".md", ".markdown")
 
 
 def book_suffix(path: str) -> str:
@@ -44,11 +45,11 @@ class BooksReader(SourceReader):
         type: Literal["read.books"] = "read.books"
         # files with other suffixes in the folder (images, PDFs, licences) are skipped and counted in
         # `skipped_files`; they are not records
-        extensions: list[str] = [".txt", ".md", ".markdown"]
+        extensions: list[str] = list(BOOK_SUFFIXES)
 
     def __init__(self, *args, extensions: list[str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.extensions = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in (extensions or [".txt"])}
+        self.extensions = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in (extensions or BOOK_SUFFIXES)}
 
     def iter_raw(self, filepath: str) -> Iterator[RawRecord]:
         """The whole file as one record; at most `max_record_bytes + 1` bytes are read, so a huge file cannot

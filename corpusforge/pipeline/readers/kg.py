@@ -133,6 +133,9 @@ class KGTriplesReader(SourceReader):
             self._header_problem = f"header line {record.location.get('line')}: {e.detail}"
             return
         wanted = self.columns.resolved(by_position=False)
+        for part in TYPE_PARTS:  # type columns named head_type / tail_type are used unless mapped otherwise
+            if part not in wanted and part in names:
+                wanted[part] = part
         missing = [f"{part}={name!r}" for part, name in wanted.items() if name not in names]
         if missing:
             self._header_problem = (

@@ -660,6 +660,16 @@ def missing_model_message(model: str) -> str:
     )
 
 
+def spacy_language_available(language: str) -> bool:
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("spacy")
+    if spec is None or not spec.origin or not re.fullmatch(r"[a-z]{2,3}", language):
+        return False
+    return (Path(spec.origin).parent / "lang" / language / "__init__.py").is_file()
+
+
 def spacy_model_available(model: str) -> bool:
     import importlib.util
     from pathlib import Path
@@ -703,13 +713,12 @@ class BookChunker(PipelineStep):
 
     @classmethod
     def from_params(cls, params: Params, ctx: BuildContext) -> BookChunker:
-        import spacy
-
+        """Checks the language / model without importing spaCy (its import pulls in torch through thinc)."""
         if params.spacy_model is None:
-            try:
-                spacy.blank(params.language)
-            except Exception as e:  # spaCy raises ImportError/ValueError for unknown codes
-                raise ConfigError(f"books.chunk.language: spaCy has no language {params.language!r} ({e})") from None
+            if not spacy_language_available(params.language):
+                raise ConfigError(
+                    f"books.chunk.language: spaCy has no language {params.language!r} (e.g. en, zh, de, fr, xx)"
+                )
         elif not spacy_model_available(params.spacy_model):
             raise ConfigError(missing_model_message(params.spacy_model))
         return cls(**params.model_dump(exclude={"type"}))
