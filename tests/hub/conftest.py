@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.hub.fake_hub import FakeHub
+from tests.instruct.helpers import records_from_samples, write_dataset_dir  # noqa: F401
 
 TOKEN = "hf_corpusforgeSecretTestToken7Qx2Z"  # distinctive, so a leak is found by a plain substring search
 
@@ -37,39 +36,6 @@ def hub_env(fake_hub, tmp_path) -> dict[str, str]:
     return env
 
 
-def write_dataset_dir(out: Path, splits: dict[str, list[dict]], title: str = "test dataset") -> Path:
-    """A built dataset dir like a stage-2 build writes: data/<split>/*.parquet, manifest.json, README.md card."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from corpusforge.instruct.output import arrow_schema
-    from corpusforge.output.card import card_metadata, markdown_table, render_card
-
-    for split, records in splits.items():
-        (out / "data" / split).mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(records, schema=arrow_schema()), out / "data" / split / "00000.parquet")
-    manifest = {"recipe": "test", "totals": {split: len(r) for split, r in splits.items()}}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    meta = card_metadata({"default": {s: f"data/{s}/*.parquet" for s in splits}}, license="apache-2.0")
-    rows = [[s, len(r)] for s, r in splits.items()]
-    card = render_card(meta, title, [("Splits", markdown_table(["split", "records"], rows))])
-    (out / "README.md").write_text(card, encoding="utf-8")
-    (out / "quarantine" / "src").mkdir(parents=True)
-    (out / "quarantine" / "src" / "00000.jsonl").write_text('{"raw": "x"}\n')
-    (out / ".corpusforge").mkdir()
-    (out / ".corpusforge" / "state.json").write_text("{}")
-    return out
-
-
 @pytest.fixture(scope="session")
 def sample_records(tmp_path_factory) -> list[dict]:
-    """Instruction records from two adapters on the bundled samples (multiple choice and free-form)."""
-    from tests.instruct.helpers import SAMPLES, read
-
-    tmp = tmp_path_factory.mktemp("records")
-    mc = read("instruct.medmcqa", tmp, path=str(SAMPLES / "medmcqa" / "train.json"), source="medmcqa").records
-    qa = read("instruct.promptcblue", tmp, path=str(SAMPLES / "promptcblue" / "train.json"), source="pcb").records
-    return mc + qa
-
-
-PYTHON = sys.executable
+    return records_from_samples(tmp_path_factory.mktemp("records"))

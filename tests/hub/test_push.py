@@ -7,6 +7,7 @@ huggingface_hub and datasets read their endpoint and offline mode when imported.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,8 @@ import pytest
 from corpusforge.errors import ConfigError
 from corpusforge.hub.card import merge_card, split_card
 from corpusforge.hub.token import redact, resolve_token
-from tests.hub.conftest import TOKEN, write_dataset_dir
+from tests.hub.conftest import TOKEN
+from tests.instruct.helpers import write_dataset_dir
 
 CLI = "from corpusforge.cli import main; main()"
 
@@ -120,7 +122,8 @@ def test_configs_share_a_repo_and_visibility_and_stale_shards(fake_hub, hub_env,
     assert "## Config `stage2`" in card_body and "## Config `stage3`" in card_body
 
     # a rebuild of stage 2 without its validation split: the stale shard goes, stage 3 is untouched
-    (stage2 / "data/validation/00000.parquet").unlink()
+    shutil.rmtree(stage2)
+    write_dataset_dir(stage2, {"train": sample_records[:4]})
     run(["push", str(stage2), repo, "--config-name", "stage2", "--token-file", str(token_file)], env, tmp_path)
     files = set(fake_hub.files(repo))
     assert "stage2/data/validation/00000.parquet" not in files
