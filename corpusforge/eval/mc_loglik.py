@@ -1,0 +1,268 @@
+"""Multiple-choice evaluation by option log-likelihood, the lm-evaluation-harness way.
+
+For each item, the prompt (the record's user turns rendered with the tokenizer's chat template and the
+generation prompt) is followed by each option's answer text (a jinja template, `{{ key }}) {{ text }}` by
+default); the option whose tokens have the highest summed log-probability is the prediction. Items come from
+stage-3 instruction records (`mc` filled) or from PubMedQA's original files, where the official test split is
+selected by the PMIDs of test_ground_truth.json. Scores are accuracy, macro-F1 and the confusion matrix of
+corpusforge.eval.metrics (over yes/no/maybe when every item has those options, else over option keys).
+
+torch is imported inside the scoring functions, so importing this module stays light.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from corpusforge.errors import InputError
+from corpusforge.eval.metrics import ClassificationReport, classification_report
+
+TEMPLATES = Path(__file__).parent / "templates"
+PUBMEDQA_OPTIONS = (("A", "yes"), ("B", "no"), ("C", "maybe"))
+
+
+@dataclass
+class MCItem:
+    id: str
+    messages: list[dict[str, str]]  # the prompt turns, without the answer
+    options: list[tuple[str, str]]  # (key, text)
+    answer: str | None  # gold key
+    task_id: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def key_to_text(self) -> dict[str, str]:
+        return dict(self.options)
+
+
+@cache
+def load_template(path: str | Path):
+    import jinja2
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: template not found")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    return env.from_string(path.read_text(encoding="utf-8"))
+
+
+def item_from_record(record: dict[str, Any], where: str = "") -> MCItem:
+    """A stage-3 instruction record (schemas/instruction.schema.json) with `mc` filled -> MCItem."""
+    where = where or str(record.get("id"))
+    mc = record.get("mc")
+    if not isinstance(mc, dict):
+        raise InputError(f"{where}: field 'mc' is empty; only multiple-choice records can be scored")
+    messages = [{"role": m["role"], "content": m["content"]} for m in record.get("messages") or []]
+    while messages and messages[-1]["role"] == "assistant":
+        messages.pop()  # the gold answer is what is scored, not part of the prompt
+    if not messages:
+        raise InputError(f"{where}: field 'messages' has no prompt turn")
+    options = [(o["key"], o["text"]) for o in mc.get("options") or []]
+    if len(options) < 2:
+        raise InputError(f"{where}: field 'mc.options' needs at least two options")
+    return MCItem(
+        id=str(record["id"]),
+        messages=messages,
+        options=options,
+        answer=mc.get("answer"),
+        task_id=int(record.get("task_id") or 0),
+    )
+
+
+def items_from_records(records: Iterable[dict[str, Any]], source: str = "") -> list[MCItem]:
+    return [item_from_record(r, f"{source} row {i}") for i, r in enumerate(records)]
+
+
+def pubmedqa_record(item, task_id: int = 0, prompt_template: str | Path | None = None) -> dict[str, Any]:
+    """A PubMedQA item as a stage-3 record: user turn from the prompt template, assistant turn the gold answer."""
+    options = [{"key": k, "text": t} for k, t in PUBMEDQA_OPTIONS]
+    prompt = load_template(prompt_template or TEMPLATES / "pubmedqa_prompt.jinja").render(
+        context=item.context, question=item.question, options=options
+    )
+    gold = next((k for k, t in PUBMEDQA_OPTIONS if t == item.final_decision), None)
+    messages = [{"role": "user", "content": prompt}]
+    if gold is not None:
+        messages.append({"role": "assistant", "content": answer_text(gold, item.final_decision)})
+    return {
+        "id": f"pubmedqa:{item.pmid}",
+        "source": "pubmedqa",
+        "task": "pubmedqa",
+        "task_id": task_id,
+        "language": "en",
+        "messages": messages,
+        "mc": {
+            "question": item.question,
+            "context": item.context,
+            "options": options,
+            "answer": gold,
+            "explanation": None,
+        },
+        "provenance": {"file": "", "pmid": item.pmid},
+        "meta": None,
+    }
+
+
+def pubmedqa_test_items(pqal: str | Path, ground_truth: str | Path, task_id: int = 0) -> list[MCItem]:
+    """The official test split: exactly the PMIDs of test_ground_truth.json, gold labels from that file."""
+    from corpusforge.formats.pubmedqa import MalformedItem, iter_items, load_test_ground_truth
+
+    gold = load_test_ground_truth(ground_truth)
+    found, malformed = {}, []
+    for _, item, _ in iter_items(pqal):
+        if isinstance(item, MalformedItem):
+            malformed.append(str(item))
+        elif item.pmid in gold:
+            found[item.pmid] = item
+    missing = sorted(set(gold) - set(found))
+    if missing:
+        why = f"; malformed records: {malformed[:3]}" if malformed else ""
+        raise InputError(f"{pqal}: {len(missing)} test PMIDs of {ground_truth} are missing, e.g. {missing[:5]}{why}")
+    items = []
+    for pmid in sorted(gold):
+        record = pubmedqa_record(found[pmid], task_id)
+        record["mc"]["answer"] = next(k for k, t in PUBMEDQA_OPTIONS if t == gold[pmid])
+        items.append(item_from_record(record))
+    return items
+
+
+def answer_text(key: str, text: str, template: str | Path | None = None) -> str:
+    return load_template(template or TEMPLATES / "mc_answer.jinja").render(key=key, text=text)
+
+
+@dataclass
+class Encoded:
+    item: int
+    option: int
+    ids: list[int]
+    n_continuation: int
+
+
+def encode_options(tokenizer, item: MCItem, index: int, max_length: int, answer_template=None) -> list[Encoded]:
+    """Token ids of prompt + each option; the last `n_continuation` tokens are the option. Long prompts lose their
+    beginning (the question and options sit at the end), as lm-evaluation-harness truncates."""
+    prompt = tokenizer.apply_chat_template(item.messages, tokenize=False, add_generation_prompt=True)
+    context = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    out = []
+    for o, (key, text) in enumerate(item.options):
+        whole = tokenizer(prompt + answer_text(key, text, answer_template), add_special_tokens=False)["input_ids"]
+        n_cont = max(len(whole) - len(context), 1)
+        if n_cont >= max_length:
+            raise InputError(f"{item.id}: option {key} alone is longer than max_length {max_length}")
+        out.append(Encoded(index, o, whole[-max_length:], n_cont))
+    return out
+
+
+def score_encoded(logits_fn: Callable, encoded: list[Encoded], task_ids: list[int], pad_id: int, batch_size: int):
+    """Summed log-probability of each encoded option's continuation; left-padded batches, logits of the tail only.
+
+    `logits_fn(input_ids, attention_mask, position_ids, task_ids, keep)` returns logits of the last `keep`
+    positions. Returns one float per entry of `encoded`, in order.
+    """
+    import torch
+
+    scores = [0.0] * len(encoded)
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].ids))
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        width = max(len(encoded[i].ids) for i in chunk)
+        keep = max(encoded[i].n_continuation for i in chunk) + 1
+        ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for row, i in enumerate(chunk):
+            seq = encoded[i].ids
+            ids[row, width - len(seq) :] = torch.as_tensor(seq)
+            mask[row, width - len(seq) :] = 1
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+        tasks = torch.as_tensor([task_ids[i] for i in chunk], dtype=torch.long)
+        with torch.no_grad():
+            logits = logits_fn(ids, mask, position_ids, tasks, keep).float()
+        logprobs = torch.log_softmax(logits[:, -keep:-1, :], dim=-1)  # predicts the last keep-1 tokens
+        targets = ids[:, width - keep + 1 :].to(logprobs.device)
+        token_lp = logprobs.gather(-1, targets[..., None])[..., 0]
+        for row, i in enumerate(chunk):
+            n = encoded[i].n_continuation
+            scores[i] = float(token_lp[row, -n:].sum())
+    return scores
+
+
+def score_items(
+    logits_fn: Callable,
+    tokenizer,
+    items: list[MCItem],
+    max_length: int = 1024,
+    batch_size: int = 16,
+    answer_template: str | Path | None = None,
+) -> list[list[float]]:
+    """Log-likelihood of every option of every item."""
+    encoded = [
+        e for i, item in enumerate(items) for e in encode_options(tokenizer, item, i, max_length, answer_template)
+    ]
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    flat = score_encoded(logits_fn, encoded, [items[e.item].task_id for e in encoded], pad_id, batch_size)
+    scores: list[list[float]] = [[0.0] * len(item.options) for item in items]
+    for e, s in zip(encoded, flat):
+        scores[e.item][e.option] = s
+    return scores
+
+
+def predict(items: list[MCItem], scores: list[list[float]]) -> dict[str, str]:
+    """Item id -> the key of its most likely option."""
+    return {item.id: item.options[max(range(len(s)), key=s.__getitem__)][0] for item, s in zip(items, scores)}
+
+
+def report(items: list[MCItem], predicted: dict[str, str]) -> ClassificationReport:
+    """Accuracy / macro-F1 / confusion over option texts when all items share the same option texts (PubMedQA:
+    yes/no/maybe, as the official metric), else over option keys."""
+    texts = {tuple(t for _, t in item.options) for item in items}
+    by_text = len(texts) == 1
+    labels = list(next(iter(texts))) if by_text else sorted({k for item in items for k, _ in item.options})
+    gold, pred = [], []
+    for item in items:
+        if item.answer is None:
+            raise InputError(f"{item.id}: no gold answer to score against")
+        names = item.key_to_text() if by_text else {k: k for k, _ in item.options}
+        gold.append(names[item.answer])
+        pred.append(names.get(predicted.get(item.id)) if predicted.get(item.id) else None)
+    return classification_report(gold, pred, labels)
+
+
+def hf_logits_fn(model) -> Callable:
+    """Adapt a transformers causal LM (or train's TrainModule) to score_encoded's logits_fn."""
+
+    def logits_fn(input_ids, attention_mask, position_ids, task_ids, keep):
+        device = next(model.parameters()).device
+        kwargs = dict(
+            input_ids=input_ids.to(device),
+            attention_mask=attention_mask.to(device),
+            position_ids=position_ids.to(device),
+            logits_to_keep=keep,
+        )
+        if hasattr(model, "task_context"):  # train.methods.base.TrainModule (C-Poly routes by task)
+            return model.logits(**kwargs, task_ids=task_ids.to(device))
+        return model(**kwargs).logits
+
+    return logits_fn
+
+
+def read_records(path: str | Path, split: str = "test") -> Iterator[dict[str, Any]]:
+    """Stage-3 records from a .jsonl file or a dataset directory / Hub id (datasets.load_dataset)."""
+    path_obj = Path(path)
+    if path_obj.is_file() and path_obj.suffix == ".jsonl":
+        with open(path_obj, encoding="utf-8") as f:
+            for line_no, line in enumerate(f, start=1):
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise InputError(f"{path}:{line_no}: not valid JSON ({e})") from None
+        return
+    import datasets
+
+    try:
+        yield from datasets.load_dataset(str(path), split=split)
+    except (ValueError, FileNotFoundError, datasets.exceptions.DatasetNotFoundError) as e:
+        raise InputError(f"{path}: cannot read split {split!r} ({e})") from None

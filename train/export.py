@@ -1,0 +1,58 @@
+"""The final export (a Hugging Face model directory) and loading it back for evaluation.
+
+OUTPUT/export/ holds the model (adapters merged where the method allows it), the tokenizer, `train_config.yaml`
+(the resolved config) and `export.json` (what the method did: merged or not, and why). Under ZeRO-3 the weights
+are gathered first; rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger("train")
+
+DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
+
+
+def _gathered(module, zero3: bool):
+    if not zero3:
+        return contextlib.nullcontext()
+    import deepspeed
+
+    return deepspeed.zero.GatheredParameters(list(module.parameters()), modifier_rank=0)
+
+
+def export_model(module, config, tokenizer, out_dir: Path, rank: int, zero3: bool, config_yaml: str) -> None:
+    import torch
+
+    from train.methods import export_module
+
+    out_dir = Path(out_dir)
+    with _gathered(module, zero3):
+        if rank == 0:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            module.eval()
+            info = export_module(module, config.method, out_dir, getattr(torch, DTYPES[config.train.export_dtype]))
+            tokenizer.save_pretrained(out_dir)
+            (out_dir / "train_config.yaml").write_text(config_yaml, encoding="utf-8")
+            (out_dir / "export.json").write_text(json.dumps({"method": config.method.name, **info}, indent=2) + "\n")
+            log.info(f"exported {config.method.name} model to {out_dir} ({info})")
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
+def load_model(model_dir: str | Path, dtype: str = "float32", device: str = "cpu"):
+    """An exported model ready to score: a plain causal LM, or a task-routed TrainModule for C-Poly exports."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from train.methods import cpoly
+
+    model_dir = Path(model_dir)
+    lm = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype))
+    if (model_dir / cpoly.CONFIG_FILE).is_file():
+        lm = cpoly.load(lm, model_dir)
+    return lm.to(device).eval()

@@ -1,0 +1,231 @@
+"""Train one stage: `deepspeed train/run.py --config train/configs/<preset>.yaml [--set KEY=VALUE ...]`.
+
+One loop, top to bottom: config -> process group -> tokenizer/model -> method -> data -> DeepSpeed engine ->
+(resume) -> steps with logging, evaluation and checkpoints -> export. Logs come from rank 0 only; rank 0 also
+appends every logged step to OUTPUT/metrics.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable without an install
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from corpusforge.config import dump_yaml  # noqa: E402
+from train.config import TrainConfig, load_train_config  # noqa: E402
+
+log = logging.getLogger("train")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="the stage's YAML config")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def load_tokenizer(config: TrainConfig):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(
+        config.model.tokenizer or config.model.path, trust_remote_code=config.model.trust_remote_code
+    )
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_lm(config: TrainConfig):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kwargs = {"dtype": getattr(torch, config.model.dtype), "trust_remote_code": config.model.trust_remote_code}
+    if config.model.attn_implementation:
+        kwargs["attn_implementation"] = config.model.attn_implementation
+    lm = AutoModelForCausalLM.from_pretrained(config.model.path, **kwargs)
+    if config.model.gradient_checkpointing:
+        lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        lm.config.use_cache = False
+    return lm
+
+
+def param_groups(module, weight_decay: float) -> list[dict]:
+    """Decay matrices; never biases, norms or 1-d gates."""
+    decay, no_decay = [], []
+    for p in module.parameters():
+        if p.requires_grad:
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def total_steps(config: TrainConfig, steps_per_epoch: int) -> int:
+    """train.max_steps when set (it overrides epochs, as in transformers), else epochs x steps per epoch."""
+    return config.train.max_steps or math.ceil(config.train.epochs * steps_per_epoch)
+
+
+class MetricsLog:
+    """Rank 0's record of every logged step (JSON lines), next to the human log."""
+
+    def __init__(self, output_dir: Path, rank: int):
+        self.path = output_dir / "metrics.jsonl" if rank == 0 else None
+
+    def write(self, record: dict) -> None:
+        if self.path is not None:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = load_train_config(args.config, args.overrides)
+    config_yaml = dump_yaml(config)
+
+    from train.runtime import device_for, init_distributed, prepare_environment, setup_logging
+
+    accelerator = prepare_environment(config.runtime)
+    import deepspeed
+    import torch
+
+    rank, world, local_rank = init_distributed(config.runtime, accelerator)
+    setup_logging(rank)
+    device = device_for(accelerator, local_rank)
+    output_dir = Path(config.train.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        (output_dir / "train_config.yaml").write_text(config_yaml, encoding="utf-8")
+    log.info(f"stage {config.stage}, method {config.method.name}, {world} process(es) on {accelerator}")
+
+    from train import checkpointing
+    from train.config import gradient_accumulation, resolved_deepspeed_config, zero_stage
+    from train.data import load_split_data, make_schedule
+    from train.evaluate import eval_loss, load_mc_items, mc_eval
+    from train.export import export_model
+    from train.methods import build_module
+    from train.methods.base import trainable_summary
+    from train.schedule import build_scheduler
+
+    torch.manual_seed(config.train.seed)
+    tokenizer = load_tokenizer(config)
+    module = build_module(load_lm(config), config.method)
+    log.info(trainable_summary(module))
+
+    with_task_ids = config.method.name == "cpoly"
+    train_data = load_split_data(config, tokenizer, config.data.train_split, config.data.max_examples, with_task_ids)
+    log.info(f"train data: {train_data.report}")
+    eval_data = None
+    if config.data.eval_split:
+        eval_data = load_split_data(
+            config, tokenizer, config.data.eval_split, config.data.eval_max_examples, with_task_ids
+        )
+        log.info(f"eval data: {eval_data.report}")
+    mc_items = load_mc_items(config.mc_eval) if config.mc_eval else None
+    if rank == 0:
+        report = {"train": train_data.report, "eval": eval_data.report if eval_data else None}
+        (output_dir / "data_report.json").write_text(json.dumps(report, indent=2) + "\n")
+
+    accumulation = gradient_accumulation(config, world)
+    schedule = make_schedule(train_data, config, world, accumulation)
+    if schedule.steps_per_epoch == 0:
+        from corpusforge.errors import InputError
+
+        raise InputError(
+            f"{config.data.path}: {len(train_data.rows)} rows are fewer than one global batch ({config.batch.global_size})"
+        )
+    n_steps = total_steps(config, schedule.steps_per_epoch)
+    ds_config = resolved_deepspeed_config(config, world)
+    log.info(
+        f"{len(train_data.rows)} rows, {schedule.steps_per_epoch} steps/epoch, {n_steps} steps; global batch "
+        f"{config.batch.global_size} = micro {config.batch.micro_size} x accumulation {accumulation} x {world}"
+    )
+
+    groups = param_groups(module, config.optimizer.weight_decay)
+    optimizer = None
+    if config.optimizer.impl == "torch":
+        opt = config.optimizer
+        optimizer = torch.optim.AdamW(groups, lr=opt.lr, betas=opt.betas, eps=opt.eps)
+    engine, optimizer, _, scheduler = deepspeed.initialize(
+        model=module,
+        model_parameters=groups,
+        optimizer=optimizer,
+        config=ds_config,
+        lr_scheduler=lambda opt: build_scheduler(opt, config.schedule, n_steps),  # stepped and saved by DeepSpeed
+    )
+    frozen = any(not p.requires_grad for p in module.parameters())
+
+    step = 0
+    if config.train.resume == "auto":
+        step = checkpointing.resume(engine, output_dir, rank, frozen)
+    metrics = MetricsLog(output_dir, rank)
+
+    def evaluate(at_step: int) -> None:
+        results = {}
+        if eval_data is not None:
+            results.update(eval_loss(engine, eval_data, config.batch.micro_size, rank, world, device))
+        if mc_items:
+            results.update(mc_eval(engine, engine.module, tokenizer, mc_items, config.mc_eval, rank, world))
+        if results:
+            log.info(f"eval step {at_step}: {results}")
+            metrics.write({"step": at_step, **results})
+
+    engine.train()
+    epoch_batches, epoch_of_batches = None, -1
+    tokens_seen, window_start = 0, time.perf_counter()
+    while step < n_steps:
+        epoch, in_epoch = divmod(step, schedule.steps_per_epoch)
+        if epoch != epoch_of_batches:
+            epoch_batches, epoch_of_batches = schedule.epoch_micro_batches(epoch), epoch
+        parts_sum: dict[str, float] = {}
+        for rows in schedule.step_micro_batches(epoch_batches, in_epoch, rank):
+            batch, real_tokens, _ = train_data.collate(rows)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            loss, parts = engine(**batch)
+            engine.backward(loss)
+            engine.step()
+            tokens_seen += real_tokens
+            for k, v in {"loss": loss.detach(), **parts}.items():
+                parts_sum[k] = parts_sum.get(k, 0.0) + float(v) / accumulation
+        step += 1
+        if step % config.train.log_every == 0 or step == n_steps:
+            values = torch.tensor(list(parts_sum.values()), dtype=torch.float64, device=device)
+            counted = torch.tensor([tokens_seen], dtype=torch.float64, device=device)
+            if world > 1:
+                torch.distributed.all_reduce(values)
+                torch.distributed.all_reduce(counted)
+                values /= world
+            elapsed = time.perf_counter() - window_start
+            record = {"step": step, "epoch": epoch, **dict(zip(parts_sum, values.tolist()))}
+            record.update(lr=scheduler.get_last_lr()[0], tokens_per_s=float(counted[0]) / max(elapsed, 1e-9))
+            log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+            metrics.write(record)
+            tokens_seen, window_start = 0, time.perf_counter()
+        if config.train.eval_every and step % config.train.eval_every == 0 and step < n_steps:
+            evaluate(step)
+        if config.train.save_every and step % config.train.save_every == 0 and step < n_steps:
+            checkpointing.save(engine, output_dir, step, config_yaml, rank, config.train.keep_checkpoints, frozen)
+
+    evaluate(step)
+    checkpointing.save(engine, output_dir, step, config_yaml, rank, config.train.keep_checkpoints, frozen)
+    if config.train.export:
+        export_model(
+            engine.module, config, tokenizer, output_dir / "export", rank, zero_stage(ds_config) == 3, config_yaml
+        )
+    log.info("done")
+    return 0
+
+
+if __name__ == "__main__":
+    from corpusforge.errors import CorpusforgeError
+
+    try:
+        sys.exit(main())
+    except CorpusforgeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit({"ConfigError": 2, "InputError": 3}.get(type(e).__name__, 4))

@@ -1,0 +1,86 @@
+"""Process setup: the accelerator, the distributed backend, rank-0-only logging.
+
+The same code runs on CUDA with NCCL and on CPU with gloo; the choice comes from the config's `runtime` section
+(auto picks CUDA and NCCL when a GPU is visible). Started without a launcher (`python train/run.py`), the
+process makes itself rank 0 of a world of one, so DeepSpeed does not go looking for MPI.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+
+log = logging.getLogger("train")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare_environment(runtime) -> str:
+    """Set DS_ACCELERATOR and the single-process rendezvous variables; returns the accelerator name."""
+    accelerator = runtime.accelerator
+    if accelerator == "auto":
+        accelerator = os.environ.get("DS_ACCELERATOR") or ("cuda" if _cuda_available() else "cpu")
+    os.environ["DS_ACCELERATOR"] = accelerator
+    if "RANK" not in os.environ and "OMPI_COMM_WORLD_RANK" not in os.environ:
+        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1")
+        os.environ.setdefault("MASTER_PORT", str(free_port()))
+    return accelerator
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def dist_backend(runtime, accelerator: str) -> str:
+    if runtime.dist_backend != "auto":
+        return runtime.dist_backend
+    return "nccl" if accelerator == "cuda" else "gloo"
+
+
+def init_distributed(runtime, accelerator: str) -> tuple[int, int, int]:
+    """Start the process group; returns (rank, world size, local rank) and binds this process's device."""
+    from datetime import timedelta
+
+    import deepspeed
+    import torch
+
+    deepspeed.init_distributed(
+        dist_backend=dist_backend(runtime, accelerator), timeout=timedelta(seconds=runtime.dist_timeout_s)
+    )
+    rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if accelerator == "cuda":
+        torch.cuda.set_device(local_rank)
+    return rank, world, local_rank
+
+
+def device_for(accelerator: str, local_rank: int):
+    import torch
+
+    return torch.device("cuda", local_rank) if accelerator == "cuda" else torch.device("cpu")
+
+
+def setup_logging(rank: int) -> None:
+    """INFO from rank 0; the other ranks only report warnings and errors."""
+    level = logging.INFO if rank == 0 else logging.WARNING
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter(f"%(asctime)s [rank{rank}] %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("train")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    for noisy in ("DeepSpeed", "deepspeed", "datasets", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if rank == 0 else logging.ERROR)
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
