@@ -57,28 +57,59 @@ _LEN_SALT = np.uint64(0xD6E8FEB86659FD93)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finalizer: spreads the bits of the polynomial combination over the whole word."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    """splitmix64's finalizer (in place): spreads the bits of the polynomial combination over the whole word."""
+    with np.errstate(over="ignore"):
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return x
+
+
+def ngram_hashes_by_length(token_hashes: np.ndarray, lengths: list[int]) -> list[np.ndarray]:
+    """64-bit hashes of every run of L consecutive tokens, for each L in `lengths` (ascending), in one pass:
+    the polynomial accumulator of windows of length L extends the one of length L-1 by one token."""
+    wanted = set(lengths)
+    total = len(token_hashes)
+    acc = np.zeros(total, dtype=np.uint64)
+    raw: list[np.ndarray] = []
+    with np.errstate(over="ignore"):
+        for length in range(1, max(lengths) + 1):
+            count = total - length + 1
+            if count <= 0:
+                break
+            acc = acc[:count]
+            acc *= _MULT
+            acc += token_hashes[length - 1 : length - 1 + count]
+            if length in wanted:
+                raw.append(acc + np.uint64(length) * _LEN_SALT)
+        sizes = [len(r) for r in raw]
+        mixed = np.split(_mix(np.concatenate(raw)), np.cumsum(sizes)[:-1]) if raw else []
+    return list(mixed) + [np.empty(0, dtype=np.uint64) for _ in range(len(lengths) - len(raw))]
 
 
 def ngram_hashes(token_hashes: np.ndarray, n: int) -> np.ndarray:
     """64-bit hashes of every run of `n` consecutive tokens (empty when there are fewer than n tokens)."""
-    count = len(token_hashes) - n + 1
-    if count <= 0:
-        return np.empty(0, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        acc = np.full(count, np.uint64(n) * _LEN_SALT, dtype=np.uint64)
-        for i in range(n):
-            acc = acc * _MULT + token_hashes[i : i + count]
-        return _mix(acc)
+    return ngram_hashes_by_length(token_hashes, [n])[0]
+
+
+_TOKEN_CACHE: dict[str, int] = {}
+_TOKEN_CACHE_MAX = 1 << 20
 
 
 def token_hashes(tokens: list[str]) -> np.ndarray:
-    return np.fromiter((_token_hash(t) for t in tokens), dtype=np.uint64, count=len(tokens))
+    """Each token's 64-bit hash (cached: token frequencies are Zipfian, so most lookups hit)."""
+    cache = _TOKEN_CACHE
+    if len(cache) > _TOKEN_CACHE_MAX:
+        cache.clear()
+    values = []
+    for token in tokens:
+        value = cache.get(token)
+        if value is None:
+            value = cache[token] = _token_hash(token)
+        values.append(value)
+    return np.array(values, dtype=np.uint64)
 
 
 @dataclass(frozen=True)
@@ -146,9 +177,11 @@ class NGramIndex:
 
     def _candidate_hashes(self, text: str) -> np.ndarray:
         tokens = token_hashes(normalize_tokens(text))
-        parts = [ngram_hashes(tokens, self.n)]
-        parts.extend(ngram_hashes(tokens, length) for length in sorted(self._short_lengths))
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if not self._short_lengths:
+            return ngram_hashes(tokens, self.n)
+        lengths = sorted(self._short_lengths | {self.n})
+        parts = ngram_hashes_by_length(tokens, lengths)
+        return np.concatenate([parts[-1], *parts[:-1]])  # n-grams first: "first match" follows reading order
 
     def _lookup(self, hashes: np.ndarray) -> np.ndarray:
         """Positions in `self._hashes` of each candidate hash, -1 where absent."""
