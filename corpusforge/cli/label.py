@@ -1,1 +1,229 @@
-"""(being written)"""
+"""`corpusforge label ...`: pseudo-label questions with an LLM (vLLM, an OpenAI-compatible server, transformers).
+
+    corpusforge label pqa-u --input ori_pqau.json --model PATH --strategy voc --output out/pqa-u-voc
+    corpusforge label pqa-l --eval --input ori_pqal.json --ground-truth test_ground_truth.json --model PATH ...
+    corpusforge label run recipes/label_pqa_u.yaml --set model.name=PATH --output out/x
+
+Flags override the recipe (or the preset's defaults); `--set a.b=VALUE` overrides any key.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from corpusforge.cli.app import app
+from corpusforge.errors import ConfigError
+
+label_app = typer.Typer(
+    help="Pseudo-label questions with an LLM (AntGLM-Med's LLM-annotated PQA-U: long-answer, VoC, CoT, PPL).",
+    no_args_is_help=True,
+)
+app.add_typer(label_app, name="label")
+
+SHARED_PUBMEDQA_CANDIDATES = (Path.cwd().parent / "shared" / "data" / "pubmedqa",)
+
+InputOpt = Annotated[
+    str | None, typer.Option("--input", "-i", help="Local file/folder, or a Hub dataset name (qiaojin/PubMedQA)")
+]
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model path or name (served name for openai)")]
+BackendOpt = Annotated[str | None, typer.Option("--backend", "-b", help="vllm | openai | transformers")]
+StrategyOpt = Annotated[str | None, typer.Option("--strategy", help="long-answer | voc | cot | ppl | ensemble")]
+OutputOpt = Annotated[str | None, typer.Option("--output", "-o", help="Output dataset directory")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", "-n", help="Only the first N input records")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a job key: --set a.b=VALUE")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the resolved job and plan; load and write nothing")]
+RecipeOpt = Annotated[Path | None, typer.Option("--recipe", "-r", help="A label recipe YAML to start from")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")]
+
+
+@label_app.command("pqa-u")
+def label_pqa_u(
+    input: InputOpt = None,
+    model: ModelOpt = None,
+    backend: BackendOpt = None,
+    strategy: StrategyOpt = None,
+    output: OutputOpt = None,
+    limit: LimitOpt = None,
+    recipe: RecipeOpt = None,
+    set_: SetOpt = None,
+    dry_run: DryRunOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Label PubMedQA's unlabelled PQA-U (ori_pqau.json, the Hub pqa_unlabeled parquet, or JSONL) as yes/no/maybe."""
+    preset = {"task": {"name": "pqa-u"}}
+    job = build_job(preset, recipe, input, model, backend, strategy, output, limit, set_ or [])
+    _run(job, dry_run, quiet, ground_truth=None)
+
+
+@label_app.command("pqa-l")
+def label_pqa_l(
+    eval_: Annotated[
+        bool, typer.Option("--eval", help="Score the labels on the official test PMIDs (accuracy, macro-F1)")
+    ] = False,
+    ground_truth: Annotated[
+        str | None, typer.Option("--ground-truth", help="test_ground_truth.json (the official 500 test PMIDs)")
+    ] = None,
+    input: InputOpt = None,
+    model: ModelOpt = None,
+    backend: BackendOpt = None,
+    strategy: StrategyOpt = None,
+    output: OutputOpt = None,
+    limit: LimitOpt = None,
+    recipe: RecipeOpt = None,
+    set_: SetOpt = None,
+    dry_run: DryRunOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Label PQA-L (ori_pqal.json); with --eval, only its official test split, scored per strategy."""
+    shared = next((p for p in SHARED_PUBMEDQA_CANDIDATES if (p / "ori_pqal.json").is_file()), None)
+    preset: dict[str, Any] = {"task": {"name": "pqa-l"}}
+    if shared is not None:
+        preset["input"] = {"path": str(shared / "ori_pqal.json")}
+        preset["eval"] = {"ground_truth": str(shared / "test_ground_truth.json")}
+    overrides = list(set_ or [])
+    if ground_truth:
+        overrides.append(f"eval.ground_truth={ground_truth}")
+    job = build_job(preset, recipe, input, model, backend, strategy, output, limit, overrides)
+    if eval_ and not job.eval.ground_truth:
+        raise ConfigError("eval.ground_truth: --eval needs --ground-truth test_ground_truth.json")
+    _run(job, dry_run, quiet, ground_truth=job.eval.ground_truth if eval_ else None)
+
+
+@label_app.command("run")
+def label_run(
+    recipe: Annotated[Path, typer.Argument(help="A label recipe, e.g. recipes/label_pqa_u.yaml")],
+    input: InputOpt = None,
+    model: ModelOpt = None,
+    backend: BackendOpt = None,
+    strategy: StrategyOpt = None,
+    output: OutputOpt = None,
+    limit: LimitOpt = None,
+    set_: SetOpt = None,
+    eval_: Annotated[bool, typer.Option("--eval", help="Score against eval.ground_truth (PQA-L test PMIDs)")] = False,
+    dry_run: DryRunOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run any label recipe (other yes/no/maybe or multiple-choice jobs need a recipe, not code)."""
+    job = build_job({}, recipe, input, model, backend, strategy, output, limit, set_ or [])
+    if eval_ and not job.eval.ground_truth:
+        raise ConfigError("eval.ground_truth: --eval needs eval.ground_truth in the recipe or --set")
+    _run(job, dry_run, quiet, ground_truth=job.eval.ground_truth if eval_ else None)
+
+
+def build_job(
+    preset: dict[str, Any],
+    recipe: Path | None,
+    input: str | None,
+    model: str | None,
+    backend: str | None,
+    strategy: str | None,
+    output: str | None,
+    limit: int | None,
+    overrides: list[str],
+):
+    """Preset defaults <- recipe <- flags <- --set, validated as a whole (errors name the key)."""
+    from corpusforge.config import apply_overrides, load_yaml, validate
+    from corpusforge.label.config import LabelJob
+
+    data = _merge(preset, load_yaml(recipe) if recipe else {})
+    if input is not None:
+        data["input"] = {**data.get("input", {}), **_input_section(input)}
+        data["input"].pop("path" if "hub" in _input_section(input) else "hub", None)
+    if model is not None:
+        data.setdefault("model", {})["name"] = model
+    if backend is not None:
+        section = data.setdefault("model", {})
+        if (section.get("backend") or {}).get("type") != backend:
+            section["backend"] = {"type": backend}
+    if strategy is not None:
+        data["strategy"] = strategy
+    if output is not None:
+        data.setdefault("run", {})["output"] = output
+    if limit is not None:
+        data.setdefault("run", {})["limit"] = limit
+    data = apply_overrides(data, overrides)
+    job = validate(LabelJob, data, source=str(recipe) if recipe else "command line")
+    if not job.run.output:
+        raise ConfigError("run.output: give --output DIR (or run.output in the recipe)")
+    return job
+
+
+def _input_section(value: str) -> dict[str, str]:
+    """A local path when it exists, else a Hub dataset name (owner/name), else a clear error."""
+    if Path(value).exists():
+        return {"path": value}
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", value):
+        return {"hub": value}
+    raise ConfigError(f"input.path: {value}: file not found")
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None) -> None:
+    from corpusforge.label.job import describe_job, run_label_job
+    from corpusforge.label.summary import summary_lines
+
+    console = Console()
+    if dry_run:
+        console.print(describe_job(job), markup=False, highlight=False)
+        if ground_truth:
+            console.print(f"# evaluation: test PMIDs of {ground_truth}", markup=False, highlight=False)
+        return
+
+    def log(message: str) -> None:
+        console.print(message, markup=False, highlight=False)
+
+    factory = None if quiet else (lambda total: RichProgress(console, total))
+    if ground_truth:
+        from corpusforge.label.evaluation import eval_markdown, run_label_eval
+
+        run, reports = run_label_eval(job, ground_truth, progress_factory=factory, log=log)
+    else:
+        run, reports = run_label_job(job, progress_factory=factory, log=log), None
+    for line in summary_lines(run.summary):
+        console.print(line, markup=False, highlight=False)
+    if reports:
+        console.print(eval_markdown(reports), markup=False, highlight=False)
+    console.print(f"wrote {run.output_dir} (manifest.json, README.md, data/)", markup=False, highlight=False)
+
+
+class RichProgress:
+    """Items done overall, and the requests of the wave being computed."""
+
+    def __init__(self, console: Console, total: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        )
+        self.bar.start()
+        self.items = self.bar.add_task("items", total=total)
+        self.requests = None
+
+    def items_done(self, n: int) -> None:
+        self.bar.advance(self.items, n)
+
+    def close(self) -> None:
+        self.bar.stop()
+
+    def wave(self, description: str, total: int) -> None:
+        if self.requests is not None:
+            self.bar.remove_task(self.requests)
+        self.requests = self.bar.add_task(f"  wave: {description}", total=total)
+
+    def request_done(self) -> None:
+        if self.requests is not None:
+            self.bar.advance(self.requests)

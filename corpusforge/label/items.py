@@ -1,0 +1,126 @@
+"""Input items for labelling, from PubMedQA's real layouts, generic JSON lines, or a Hub dataset.
+
+Every input record ends up either as a LabelItem or as a Quarantined entry (raw record, location, reason): a bad
+record is counted and kept, never silently skipped, and never stops the run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from corpusforge.errors import InputError
+from corpusforge.label.config import InputSpec
+
+
+@dataclass(frozen=True)
+class LabelItem:
+    id: str
+    question: str
+    context: str
+    long_answer: str
+    location: str
+    gold: str | None = None  # a reference label when the input has one (PQA-L's final_decision)
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    location: str
+    reason: str
+    detail: str
+    raw: Any
+
+
+def iter_input(spec: InputSpec) -> Iterator[LabelItem | Quarantined]:
+    """Every record of the input, in input order, as an item or a quarantined record."""
+    if spec.hub is not None:
+        yield from _iter_hub(spec)
+    elif spec.format == "pubmedqa":
+        yield from _iter_pubmedqa(Path(spec.path))
+    else:
+        yield from _iter_jsonl(Path(spec.path), spec.fields)
+
+
+def _iter_pubmedqa(path: Path) -> Iterator[LabelItem | Quarantined]:
+    from corpusforge.formats.pubmedqa import MalformedItem, iter_items
+
+    for where, item, raw in iter_items(path):
+        if isinstance(item, MalformedItem):
+            yield Quarantined(where, "malformed_item", str(item), raw)
+        else:
+            yield LabelItem(
+                id=item.pmid,
+                question=item.question,
+                context=item.context,
+                long_answer=item.long_answer,
+                location=where,
+                gold=item.final_decision,
+            )
+
+
+def _iter_hub(spec: InputSpec) -> Iterator[LabelItem | Quarantined]:
+    """A Hub dataset in the qiaojin/PubMedQA layout; offline machines get a clear error, not a traceback."""
+    from corpusforge.formats.pubmedqa import MalformedItem, item_from_hub
+
+    try:
+        import datasets
+
+        dataset = datasets.load_dataset(spec.hub, spec.hub_config, split=spec.hub_split)
+    except Exception as e:  # offline, unknown name, or no access: all mean "cannot use this input"
+        raise InputError(
+            f"input.hub {spec.hub!r} (config {spec.hub_config!r}, split {spec.hub_split!r}) could not be loaded: "
+            f"{type(e).__name__}: {e}. Without network access, download it elsewhere and pass --input PATH "
+            "(ori_pqau.json, the pqa_unlabeled parquet folder, or JSONL)."
+        ) from None
+    for i, row in enumerate(dataset):
+        where = f"{spec.hub}:{spec.hub_split}:row {i}"
+        try:
+            item = item_from_hub(row, where)
+        except MalformedItem as e:
+            yield Quarantined(where, "malformed_item", str(e), row)
+            continue
+        yield LabelItem(item.pmid, item.question, item.context, item.long_answer, where, item.final_decision)
+
+
+def _iter_jsonl(path: Path, fields: dict[str, str]) -> Iterator[LabelItem | Quarantined]:
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    with open(path, "rb") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{line_no}"
+            try:
+                row = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                yield Quarantined(where, "bad_json", str(e), line.decode("utf-8", "replace"))
+                continue
+            item = _item_from_fields(row, fields, where)
+            yield item
+
+
+def _item_from_fields(row: Any, fields: dict[str, str], where: str) -> LabelItem | Quarantined:
+    if not isinstance(row, dict):
+        return Quarantined(where, "bad_field", "expected a JSON object", row)
+    values = {}
+    for name, column in fields.items():
+        value = row.get(column)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = "\n\n".join(value)
+        if value is not None and not isinstance(value, (str, int)):
+            return Quarantined(where, "bad_field", f"field {column!r} must be text", row)
+        values[name] = "" if value is None else str(value)
+    for required in ("id", "question"):
+        if not values.get(required, "").strip():
+            return Quarantined(where, "missing_field", f"field {fields[required]!r} is missing or empty", row)
+    return LabelItem(
+        id=values["id"],
+        question=values["question"],
+        context=values.get("context", ""),
+        long_answer=values.get("long_answer", ""),
+        location=where,
+        gold=values.get("gold") or None,
+    )

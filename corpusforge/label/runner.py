@@ -1,0 +1,210 @@
+"""Drives the strategies of many items in lockstep waves, through the cache, into records.
+
+Items are taken `run.chunk_size` at a time. Every (item, strategy) pair is a generator; a wave collects the
+requests all of them are waiting on, answers what it can from the cache, sends the rest to the backend as one
+batch, and stores each result in the cache the moment the backend reports it. So the backend always sees the
+largest batch the strategies allow, and a killed run loses at most the requests that were still running.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+from corpusforge.label.backends.base import Backend
+from corpusforge.label.cache import RequestCache
+from corpusforge.label.config import LabelJob
+from corpusforge.label.items import LabelItem, Quarantined
+from corpusforge.label.records import Ledger, RecordContext, build_record
+from corpusforge.label.requests import GenerateResult, Request, Result, cache_key
+from corpusforge.label.strategies import StrategyContext, StrategyOutcome, run_strategy
+
+
+@dataclass
+class RunCounters:
+    """Totals for the summary; token counts cover only what the backend computed in this run."""
+
+    items: int = 0
+    requests: int = 0
+    cache_hits: int = 0
+    sent: int = 0
+    deduplicated: int = 0
+    prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    completion_tokens: int = 0
+    backend_seconds: float = 0.0
+    waves: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def computed_prompt_tokens(self) -> int:
+        return self.prompt_tokens - self.cached_prompt_tokens
+
+
+class Progress:
+    """Progress callbacks (the CLI shows a rich bar; tests and benches pass nothing)."""
+
+    def items_done(self, n: int) -> None: ...
+
+    def wave(self, description: str, total: int) -> None: ...
+
+    def request_done(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class _Pair:
+    item_index: int
+    strategy: str
+    run: Iterator
+    waiting: list[Request] = field(default_factory=list)
+    outcome: StrategyOutcome | None = None
+    ledger: Ledger = field(default_factory=Ledger)
+
+
+class LabelRunner:
+    def __init__(
+        self,
+        job: LabelJob,
+        backend: Backend,
+        cache: RequestCache,
+        strategy_ctx: StrategyContext,
+        progress: Progress | None = None,
+    ):
+        self.job = job
+        self.backend = backend
+        self.cache = cache
+        self.ctx = strategy_ctx
+        self.progress = progress or Progress()
+        self.counters = RunCounters()
+        self.record_ctx = RecordContext(job, backend.name, strategy_ctx.hashes)
+
+    def label(self, items: Iterable[LabelItem]) -> Iterator[list[dict]]:
+        """Records for `items`, in input order, one list per chunk of `run.chunk_size` items."""
+        iterator = iter(items)
+        while chunk := list(islice(iterator, self.job.run.chunk_size)):
+            yield self._label_chunk(chunk)
+
+    def _label_chunk(self, items: list[LabelItem]) -> list[dict]:
+        pairs = [
+            _Pair(i, strategy, run_strategy(strategy, item, self.ctx))
+            for i, item in enumerate(items)
+            for strategy in self.job.strategies
+        ]
+        active = []
+        for pair in pairs:
+            self._advance(pair, None)
+            if pair.outcome is None:
+                active.append(pair)
+        while active:
+            self._wave(active)
+            active = [p for p in active if p.outcome is None]
+        records = []
+        for i, item in enumerate(items):
+            mine = [p for p in pairs if p.item_index == i]
+            ledger = Ledger()
+            for p in mine:
+                for name, value in p.ledger.__dict__.items():
+                    setattr(ledger, name, getattr(ledger, name) + value)
+            records.append(build_record(item, [p.outcome for p in mine], ledger, self.record_ctx))
+        self.counters.items += len(items)
+        self.progress.items_done(len(items))
+        return records
+
+    def _advance(self, pair: _Pair, results: list[Result] | None) -> None:
+        try:
+            pair.waiting = next(pair.run) if results is None else pair.run.send(results)
+        except StopIteration as stop:
+            pair.outcome = stop.value
+            pair.waiting = []
+
+    def _wave(self, active: list[_Pair]) -> None:
+        """One batch: every request the active pairs wait on, from the cache or the backend."""
+        model, chat = self.job.model.name, self.job.task.chat
+        keys = [[cache_key(r, backend=self.backend.name, model=model, chat=chat) for r in p.waiting] for p in active]
+        flat = [k for ks in keys for k in ks]
+        found = self.cache.get_many(flat)
+        to_send: dict[str, Request] = {}
+        for pair, pair_keys in zip(active, keys):
+            for key, request in zip(pair_keys, pair.waiting):
+                if key not in found:
+                    to_send.setdefault(key, request)
+        self.counters.requests += len(flat)
+        self.counters.waves += 1
+        hits = sum(1 for k in flat if k in found)
+        self.counters.cache_hits += hits
+        self.counters.deduplicated += len(flat) - hits - len(to_send)
+        fresh: dict[str, Result] = {}
+        if to_send:
+            self._send(to_send, fresh)
+        for pair, pair_keys in zip(active, keys):
+            results = []
+            for key in pair_keys:
+                cached = key in found
+                result = found[key] if cached else fresh[key]
+                _account(pair.ledger, result, cached)
+                results.append(result)
+            self._advance(pair, results)
+
+    def _send(self, to_send: dict[str, Request], fresh: dict[str, Result]) -> None:
+        send_keys = list(to_send)
+        self.progress.wave(f"{len(send_keys)} requests", len(send_keys))
+        started = time.perf_counter()
+
+        def on_result(index: int, result: Result) -> None:
+            key = send_keys[index]
+            fresh[key] = result
+            self.cache.put(key, result)
+            c = self.counters
+            c.sent += 1
+            c.prompt_tokens += result.prompt_tokens
+            c.cached_prompt_tokens += result.cached_prompt_tokens
+            if isinstance(result, GenerateResult):
+                c.completion_tokens += result.completion_tokens
+            if result.error:
+                c.errors[result.error] = c.errors.get(result.error, 0) + 1
+            self.progress.request_done()
+
+        self.backend.run([to_send[k] for k in send_keys], on_result)
+        self.counters.backend_seconds += time.perf_counter() - started
+        missing = [k for k in send_keys if k not in fresh]
+        if missing:
+            raise RuntimeError(f"backend {self.backend.name} returned no result for {len(missing)} requests (a bug)")
+
+
+def _account(ledger: Ledger, result: Result, cached: bool) -> None:
+    ledger.requests += 1
+    ledger.cached_requests += int(cached)
+    ledger.compute_seconds += result.seconds
+    ledger.prompt_tokens += result.prompt_tokens
+    ledger.cached_prompt_tokens += result.cached_prompt_tokens
+    if isinstance(result, GenerateResult):
+        ledger.completion_tokens += result.completion_tokens
+
+
+def select_items(
+    records: Iterable[LabelItem | Quarantined],
+    limit: int | None,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    on_quarantine: Callable[[Quarantined], None] | None = None,
+    keep: Callable[[LabelItem], bool] | None = None,
+) -> Iterator[LabelItem]:
+    """The items this job labels: the first `limit` input records, this shard's share, quarantined ones reported.
+
+    `limit` counts input records (kept or quarantined), so `--limit 10` reads exactly ten records.
+    """
+    for position, record in enumerate(records):
+        if limit is not None and position >= limit:
+            return
+        if position % num_shards != shard_index:
+            continue
+        if isinstance(record, Quarantined):
+            if on_quarantine:
+                on_quarantine(record)
+            continue
+        if keep is None or keep(record):
+            yield record
