@@ -3,7 +3,8 @@
 A reader only knows how to cut its format into raw records (`iter_raw`) and how to turn one raw record into
 document fields (`parse`). Everything else is shared and the same for every source:
 
-- each raw record is counted (`records`); a record that cannot be used (bad encoding, bad JSON, a missing field,
+- each raw record is counted (`records`); a record left out on purpose raises `DropRecord(reason)` and is
+  counted (`dropped_<reason>`); a record that cannot be used (bad encoding, bad JSON, a missing field,
   an unparseable XML element, a record over `max_record_bytes`) raises `MalformedRecord` and is written, raw and
   with its location, to `OUTPUT/quarantine/<source>/<rank>.jsonl`, and counted (`quarantined`,
   `quarantined_<reason>`). A record with an empty text is dropped and counted (`dropped_empty_text`).
@@ -42,12 +43,25 @@ class MalformedRecord(Exception):
         self.detail = detail
 
 
+class DropRecord(Exception):
+    """A well-formed record left out on purpose (no abstract, several answers): counted as `dropped_<reason>`."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass
 class RawRecord:
-    """One unit of input as found in the file, with where it was found."""
+    """One unit of input as found in the file, with where it was found.
+
+    `iter_raw` may set `error` when cutting the file already showed the record is broken (the rest of a truncated
+    file, say): it is then quarantined without being parsed.
+    """
 
     raw: bytes | str
     location: dict[str, Any] = field(default_factory=dict)
+    error: MalformedRecord | None = None
 
 
 @dataclass
@@ -165,7 +179,7 @@ class SourceReader(BaseDiskReader):
         yield from self.iter_lines(filepath)
 
     def parse(self, record: RawRecord) -> ParsedRecord:
-        """Turn one raw record into document fields, or raise MalformedRecord."""
+        """Turn one raw record into document fields, or raise MalformedRecord (quarantine) / DropRecord."""
         raise NotImplementedError
 
     # ---- helpers for subclasses -------------------------------------------------------------------------------
@@ -261,6 +275,8 @@ class SourceReader(BaseDiskReader):
             self.stat_update("records")
             try:
                 size = len(record.raw)
+                if record.error is not None:
+                    raise record.error
                 if size > self.max_record_bytes:
                     raise MalformedRecord(
                         "too_large", f"record of {size} bytes exceeds max_record_bytes={self.max_record_bytes}"
@@ -268,6 +284,9 @@ class SourceReader(BaseDiskReader):
                 parsed = self.parse(record)
             except MalformedRecord as e:
                 self.to_quarantine(record, e)
+                continue
+            except DropRecord as e:
+                self.stat_update("dropped", f"dropped_{e.reason}")
                 continue
             if not parsed.text or not parsed.text.strip():
                 self.stat_update("dropped", "dropped_empty_text")

@@ -17,8 +17,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any, BinaryIO, Literal
 
-from corpusforge.pipeline.readers.base import MalformedRecord, ParsedRecord, RawRecord, ReaderParams
-from corpusforge.pipeline.readers.records import BrokenRecord, DroppingReader, RecordsReader, dropped
+from corpusforge.pipeline.readers.base import (
+    DropRecord,
+    MalformedRecord,
+    ParsedRecord,
+    RawRecord,
+    ReaderParams,
+    SourceReader,
+)
+from corpusforge.pipeline.readers.records import RecordsReader
 from corpusforge.pipeline.registry import register
 
 ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
@@ -59,7 +66,7 @@ def abstract_paragraphs(article: ET.Element) -> list[str]:
 
 
 @register("read.pubmed_xml", kind="reader")
-class PubMedXMLReader(DroppingReader):
+class PubMedXMLReader(SourceReader):
     """PubMed/MEDLINE baseline XML (.xml/.xml.gz): one document per PubmedArticle with an abstract."""
 
     name = "read.pubmed_xml"
@@ -69,7 +76,7 @@ class PubMedXMLReader(DroppingReader):
         type: Literal["read.pubmed_xml"] = "read.pubmed_xml"
 
     def iter_raw(self, filepath: str) -> Iterator[RawRecord]:
-        """One RawRecord per PubmedArticle (its XML bytes); what is left of a broken file becomes a BrokenRecord."""
+        """One RawRecord per PubmedArticle (its XML bytes); what is left of a broken file carries its error."""
         file = self.display_path(filepath)
         index = 0
         current: ET.Element | None = None
@@ -98,19 +105,19 @@ class PubMedXMLReader(DroppingReader):
                 raw = ET.tostring(current, encoding="utf-8") if current is not None else b""
                 pmid = current.findtext("MedlineCitation/PMID") if current is not None else None
                 reason = "bad_xml" if isinstance(e, ET.ParseError) else "unreadable_file"
-                yield BrokenRecord(
+                yield RawRecord(
                     raw,
                     {"file": file, "element": index, "pmid": pmid},
                     error=MalformedRecord(reason, f"{type(e).__name__}: {e} (rest of the file skipped)"),
                 )
 
-    def parse_record(self, record: RawRecord) -> ParsedRecord:
+    def parse(self, record: RawRecord) -> ParsedRecord:
         try:
             article = ET.fromstring(record.raw)
         except ET.ParseError as e:
             raise MalformedRecord("bad_xml", f"unparseable PubmedArticle: {e}") from None
         if article.tag == "PubmedBookArticle":
-            return dropped("book_article")  # NCBI Bookshelf records: book chapters, not journal abstracts
+            raise DropRecord("book_article")  # NCBI Bookshelf records: book chapters, not journal abstracts
         citation = article.find("MedlineCitation")
         if citation is None:
             raise MalformedRecord("missing_field", "no MedlineCitation element")
@@ -123,7 +130,7 @@ class PubMedXMLReader(DroppingReader):
             raise MalformedRecord("missing_field", f"PMID {pmid}: no ArticleTitle")
         paragraphs = abstract_paragraphs(body)
         if not paragraphs:
-            return dropped("no_abstract")
+            raise DropRecord("no_abstract")
         sections = [s.get("NlmCategory") or s.get("Label") for s in body.iterfind("Abstract/AbstractText")]
         metadata: dict[str, Any] = {"pmid": pmid}
         if any(sections):
@@ -158,7 +165,7 @@ class PubMedJSONLReader(RecordsReader):
         self.title_field = title_field
         self.abstract_field = abstract_field
 
-    def parse_record(self, record: RawRecord) -> ParsedRecord:
+    def parse(self, record: RawRecord) -> ParsedRecord:
         row = self.row_of(record)
         pmid = str(self.require(row, self.pmid_field, (str, int), allow_empty=False)).strip()
         title = self.require(row, self.title_field, str, allow_empty=False).strip()
@@ -168,7 +175,7 @@ class PubMedJSONLReader(RecordsReader):
         if abstract is not None and not isinstance(abstract, str):
             raise MalformedRecord("bad_field", f"field {self.abstract_field!r} must be text")
         if not abstract or not abstract.strip():
-            return dropped("no_abstract")
+            raise DropRecord("no_abstract")
         return ParsedRecord(
             text=f"{title}\n\n{abstract.strip()}", id=pmid, provenance={"pmid": pmid}, metadata={"pmid": pmid}
         )

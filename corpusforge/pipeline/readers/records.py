@@ -20,21 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from datatrove.data import DocumentsPipeline
-
 from corpusforge.formats import multiple_choice as mcf
-from corpusforge.pipeline.readers.base import MalformedRecord, ParsedRecord, RawRecord, ReaderParams, SourceReader
+from corpusforge.pipeline.readers.base import (
+    DropRecord,
+    MalformedRecord,
+    ParsedRecord,
+    RawRecord,
+    ReaderParams,
+    SourceReader,
+)
 from corpusforge.pipeline.registry import register
 
-_DROP_KEY = "_corpusforge_drop_reason"
 _JSON_CHUNK = 1 << 20
-
-
-@dataclass
-class BrokenRecord(RawRecord):
-    """What is left of a file that stopped making sense (truncated, corrupt): quarantined with `error`."""
-
-    error: MalformedRecord | None = None
 
 
 @dataclass
@@ -42,35 +39,6 @@ class RowRecord(RawRecord):
     """A record whose layout was already decoded while cutting the file (a CSV/parquet row, a JSON element)."""
 
     data: Any = None
-
-
-def dropped(reason: str) -> ParsedRecord:
-    """What `parse` returns for a well-formed record that is left out on purpose (counted as `dropped_<reason>`)."""
-    return ParsedRecord(text=reason, id="", metadata={_DROP_KEY: reason})
-
-
-class DroppingReader(SourceReader):
-    """A SourceReader whose `parse` may also return `dropped(reason)`; those are counted, never yielded.
-
-    The base reader only knows empty texts as drops; this keeps reader-specific reasons (no_abstract,
-    multi_answer) in the accounting without touching the base's bookkeeping.
-    """
-
-    def read_file(self, filepath: str) -> DocumentsPipeline:
-        for doc in super().read_file(filepath):
-            reason = doc.metadata.get(_DROP_KEY)
-            if reason:
-                self.stat_update("dropped", f"dropped_{reason}")
-                continue
-            yield doc
-
-    def parse(self, record: RawRecord) -> ParsedRecord:
-        if isinstance(record, BrokenRecord) and record.error is not None:
-            raise record.error
-        return self.parse_record(record)
-
-    def parse_record(self, record: RawRecord) -> ParsedRecord:
-        raise NotImplementedError
 
 
 def _check_encoding(text: str, encoding: str) -> None:
@@ -90,7 +58,7 @@ def _to_raw_bytes(text: str, encoding: str) -> bytes:
         return text.encode("utf-8", "surrogateescape")
 
 
-class RecordsReader(DroppingReader):
+class RecordsReader(SourceReader):
     """Cuts JSON-lines, JSON-array, CSV and parquet files into records; subclasses turn a row dict into fields."""
 
     csv_header: bool = True
@@ -152,11 +120,11 @@ class RecordsReader(DroppingReader):
                     if pos < len(buf) or not fill():
                         return buf[pos] if pos < len(buf) else ""
 
-            def rest(index: int, reason: str, detail: str) -> BrokenRecord:
+            def rest(index: int, reason: str, detail: str) -> RawRecord:
                 while fill() and len(buf) - pos <= self.max_record_bytes:
                     pass
                 tail = buf[pos : pos + self.max_record_bytes]
-                return BrokenRecord(
+                return RawRecord(
                     _to_raw_bytes(tail, self.encoding),
                     {"file": file, "element": index},
                     error=MalformedRecord(reason, detail + " (rest of the file skipped)"),
@@ -299,7 +267,7 @@ class QAReader(RecordsReader):
         self.id_field = id_field
         self.template = template
 
-    def parse_record(self, record: RawRecord) -> ParsedRecord:
+    def parse(self, record: RawRecord) -> ParsedRecord:
         row = self.row_of(record)
         question = _text_field(row, self.question_field)
         answer = _text_field(row, self.answer_field)
@@ -368,12 +336,12 @@ class ExamReader(RecordsReader):
         base = mcf.detect_cop_base(cops)
         return 1 if base is None else base
 
-    def parse_record(self, record: RawRecord) -> ParsedRecord:
+    def parse(self, record: RawRecord) -> ParsedRecord:
         row = self.row_of(record)
         try:
             mc = self.parse_question(row, record)
         except mcf.MultiAnswerQuestion:
-            return dropped("multi_answer")
+            raise DropRecord("multi_answer") from None
         except mcf.MissingField as e:
             raise MalformedRecord("missing_field", str(e)) from None
         except mcf.MalformedQuestion as e:
@@ -414,7 +382,7 @@ class PromptCBLUEReader(RecordsReader):
     class Params(ReaderParams):
         type: Literal["read.promptcblue"] = "read.promptcblue"
 
-    def parse_record(self, record: RawRecord) -> ParsedRecord:
+    def parse(self, record: RawRecord) -> ParsedRecord:
         row = self.row_of(record)
         prompt = _text_field(row, "input")
         target = _text_field(row, "target")

@@ -9,7 +9,7 @@ who have the network.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from datatrove.data import Document
 from datatrove.pipeline.filters import (
@@ -87,6 +87,9 @@ def _params_from_signature(name: str, cls: type) -> type[StepParams]:
         annotation = p.annotation if p.annotation is not inspect.Parameter.empty else Any
         if isinstance(annotation, str):
             annotation = Any
+        if get_origin(annotation) is tuple and len(get_args(annotation)) == 1:
+            # datatrove writes `tuple[tuple[int, float]]` for a variable-length tuple of pairs
+            annotation = tuple[get_args(annotation)[0], ...]
         default = p.default if p.default is not inspect.Parameter.empty else ...
         fields[pname] = (annotation, default)
     model_name = "".join(part.capitalize() for part in name.replace(".", "_").split("_")) + "Params"
