@@ -157,6 +157,12 @@ class SourceMixCounts:
     after_cap: int = 0
     after_weight: int = 0
     splits: Counter = field(default_factory=Counter)
+    dropped: Counter = field(default_factory=Counter)
+
+    @property
+    def kept(self) -> int:
+        """Input records with at least one copy: input = kept + dropped (over_cap, downsampled)."""
+        return self.input - sum(self.dropped.values())
 
 
 @dataclass
@@ -171,6 +177,8 @@ class MixtureReport:
         if decision.dropped != "over_cap":
             counts.after_cap += 1
         counts.after_weight += len(decision.copies)
+        if decision.dropped:
+            counts.dropped[decision.dropped] += 1
         for _, split, _ in decision.copies:
             counts.splits[split] += 1
 
@@ -179,6 +187,8 @@ class MixtureReport:
         yield f"mix_in/{source}"
         if decision.dropped != "over_cap":
             yield f"mix_after_cap/{source}"
+        if decision.dropped:
+            yield f"mix_dropped_{decision.dropped}/{source}"
         for _, split, _ in decision.copies:
             yield f"mix_out/{source}"
             yield f"mix_split_{split}/{source}"
@@ -199,6 +209,8 @@ class MixtureReport:
                 counts.after_weight += int(value)
             elif kind.startswith("mix_split_"):
                 counts.splits[kind.removeprefix("mix_split_")] += int(value)
+            elif kind.startswith("mix_dropped_"):
+                counts.dropped[kind.removeprefix("mix_dropped_")] += int(value)
         return report
 
     @property
@@ -213,6 +225,7 @@ class MixtureReport:
                 "after_cap": c.after_cap,
                 "after_weight": c.after_weight,
                 "splits": dict(c.splits),
+                "dropped": dict(c.dropped),
             }
             for name, c in sorted(self.sources.items())
         }

@@ -47,7 +47,9 @@ def test_caps_weights_splits_and_report():
     assert set(copies.values()) <= {2, 3} and 2.2 < sum(copies.values()) / len(copies) < 2.8
     assert all(json.loads(r["meta"])["repeat"] >= 1 for r in small if "#r" in r["id"])
     assert len({r["id"] for _, r in out}) == len(out)  # repeats get distinct ids
-    assert counts["test"] == {"input": 5, "after_cap": 5, "after_weight": 5, "splits": {"test": 5}}  # untouched
+    assert counts["test"] == {"input": 5, "after_cap": 5, "after_weight": 5, "splits": {"test": 5}, "dropped": {}}
+    assert counts["big"]["dropped"]["over_cap"] == 900
+    assert report.sources["big"].kept == 100 - counts["big"]["dropped"]["downsampled"]
     assert sum(sum(c["splits"].values()) for c in counts.values()) == len(out)
     table = report.to_markdown(SPEC)
     assert (
