@@ -4,7 +4,7 @@ An adapter is a SourceReader (see corpusforge/pipeline/readers/base.py): it cuts
 each into one complete instruction record (schemas/instruction.schema.json), carried as
 `Document(text=flat_text(record), metadata={"record": record, ...})`. Malformed rows raise MalformedRecord and are
 quarantined and counted by the base class; rows that are well-formed but unusable for training are dropped with a
-counted reason (raise `DroppedRecord(reason)`: counted as `dropped_<reason>`, like a filter's drop).
+counted reason (the base reader's `DropRecord(reason)`: counted as `dropped_<reason>`, like a filter's drop).
 
 File layouts (JSON lines, JSON, CSV, parquet) are read by corpusforge/instruct/layouts.py.
 """
@@ -20,19 +20,14 @@ from corpusforge.instruct.layouts import iter_records
 from corpusforge.instruct.record import Language, flat_text, make_record
 from corpusforge.instruct.render import Target, UnknownTemplate, load_template, render_mc, render_qa
 from corpusforge.instruct.tasks import UnknownTask, resolve_task_id
-from corpusforge.pipeline.readers.base import MalformedRecord, ParsedRecord, RawRecord, ReaderParams, SourceReader
+from corpusforge.pipeline.readers.base import (
+    MalformedRecord,
+    ParsedRecord,
+    RawRecord,
+    ReaderParams,
+    SourceReader,
+)
 from corpusforge.pipeline.registry import BuildContext
-
-
-class DroppedRecord(Exception):
-    """A well-formed record that is deliberately not used (e.g. a PubMedQA item without a label)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-_DROP_MARK = "__corpusforge_dropped__"
 
 
 class InstructParams(ReaderParams):
@@ -53,7 +48,7 @@ class MCParams(InstructParams):
 
 
 class InstructReader(SourceReader):
-    """Base of the instruction adapters. Subclasses set the defaults below and implement `parse_row`."""
+    """Base of the instruction adapters. Subclasses set the defaults below and implement `parse`."""
 
     Params: ClassVar[type[InstructParams]] = InstructParams
     default_task: ClassVar[str] = ""
@@ -171,24 +166,3 @@ class InstructReader(SourceReader):
         """`build` for a free-form question and answer."""
         messages = render_qa(question, answer, self.template, self.system_prompt)
         return self.build(record, local_id, messages, **kwargs)
-
-    # ---- parse with counted drops ------------------------------------------------------------------------------
-    def parse_row(self, record: RawRecord) -> ParsedRecord:
-        """Turn one raw record into a ParsedRecord (via build/build_mc/build_qa); raise MalformedRecord or
-        DroppedRecord."""
-        raise NotImplementedError
-
-    def parse(self, record: RawRecord) -> ParsedRecord:
-        try:
-            return self.parse_row(record)
-        except DroppedRecord as e:
-            # the base reader only knows kept / quarantined / empty; a marked record is counted and removed below
-            return ParsedRecord(text=_DROP_MARK, id=_DROP_MARK, metadata={_DROP_MARK: e.reason})
-
-    def read_file(self, filepath: str):
-        for doc in super().read_file(filepath):
-            reason = doc.metadata.get(_DROP_MARK)
-            if reason is not None:
-                self.stat_update("dropped", f"dropped_{reason}")
-                continue
-            yield doc

@@ -86,7 +86,7 @@ class FreeQAReader(InstructReader):
             return text_field(row, self.id_field)
         return location_id(record)
 
-    def parse_row(self, record: RawRecord) -> ParsedRecord:
+    def parse(self, record: RawRecord) -> ParsedRecord:
         row = self.load_row(record)
         question = text_field(row, self.question_field)
         answer = text_field(row, self.answer_field)
@@ -131,7 +131,7 @@ class Huatuo26MReader(InstructReader):
     default_language = "zh"
     Params = HuatuoParams
 
-    def parse_row(self, record: RawRecord) -> ParsedRecord:
+    def parse(self, record: RawRecord) -> ParsedRecord:
         row = self.load_row(record)
         questions = [q for q in _flatten(row.get("questions", row.get("question"))) if q.strip()]
         answers = [a for a in _flatten(row.get("answers", row.get("answer"))) if a.strip()]

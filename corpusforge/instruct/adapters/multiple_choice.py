@@ -15,10 +15,10 @@ from pathlib import PurePath
 from typing import Any, Literal
 
 from corpusforge.formats import multiple_choice as mcf
-from corpusforge.instruct.adapters.base import DroppedRecord, InstructReader, MCParams
+from corpusforge.instruct.adapters.base import InstructReader, MCParams
 from corpusforge.instruct.adapters.free_qa import location_id
 from corpusforge.instruct.layouts import file_kind
-from corpusforge.pipeline.readers.base import MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.pipeline.readers.base import DropRecord, MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.registry import register
 
 # MMLU's clinical topics as used by Med-PaLM (Singhal et al.) and the paper (section 3.3.1)
@@ -35,7 +35,7 @@ CLINICAL_SUBJECTS = (
 def as_malformed(error: mcf.MalformedQuestion) -> Exception:
     """The accounting outcome of a parse failure: a counted drop or a quarantine with a stable reason."""
     if isinstance(error, mcf.MultiAnswerQuestion):
-        return DroppedRecord("multi_answer")
+        return DropRecord("multi_answer")
     reason = "missing_field" if isinstance(error, mcf.MissingField) else "bad_field"
     return MalformedRecord(reason, str(error))
 
@@ -51,7 +51,7 @@ class MCReader(InstructReader):
     def row_of(self, record: RawRecord) -> Any:
         return self.load_row(record)
 
-    def parse_row(self, record: RawRecord) -> ParsedRecord:
+    def parse(self, record: RawRecord) -> ParsedRecord:
         row = self.row_of(record)
         try:
             question = self.parse_question(row, record)
@@ -187,7 +187,7 @@ class MMLUReader(MCReader):
         subject = question.meta.get("subject") or file_subject
         question.meta["subject"] = subject
         if subject not in self.subjects:
-            raise DroppedRecord("other_subject")
+            raise DropRecord("other_subject")
         return question
 
 

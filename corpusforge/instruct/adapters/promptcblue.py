@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from corpusforge.instruct.adapters.base import DroppedRecord, InstructParams, InstructReader
-from corpusforge.pipeline.readers.base import MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.instruct.adapters.base import InstructParams, InstructReader
+from corpusforge.pipeline.readers.base import DropRecord, MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.registry import register
 
 
@@ -28,7 +28,7 @@ class PromptCBLUEReader(InstructReader):
     class Params(InstructParams):
         type: Literal["instruct.promptcblue"] = "instruct.promptcblue"
 
-    def parse_row(self, record: RawRecord) -> ParsedRecord:
+    def parse(self, record: RawRecord) -> ParsedRecord:
         row = self.load_row(record)
         prompt = self.require(row, "input", str, allow_empty=False)
         sample_id = self.require(row, "sample_id", str, allow_empty=False)
@@ -37,7 +37,7 @@ class PromptCBLUEReader(InstructReader):
         if target is not None and not isinstance(target, str):
             raise MalformedRecord("bad_field", f"field 'target' must be str, got {type(target).__name__}")
         if not target or not target.strip():
-            raise DroppedRecord("no_target")
+            raise DropRecord("no_target")
         choices = row.get("answer_choices")
         if choices is not None and not isinstance(choices, list):
             raise MalformedRecord("bad_field", "field 'answer_choices' must be a list or null")

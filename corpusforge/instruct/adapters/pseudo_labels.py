@@ -18,12 +18,12 @@ from functools import cached_property
 from typing import Literal
 
 from corpusforge.formats import pubmedqa as pqa
-from corpusforge.instruct.adapters.base import DroppedRecord, InstructReader, MCParams
+from corpusforge.instruct.adapters.base import InstructReader, MCParams
 from corpusforge.instruct.adapters.pubmedqa import pubmedqa_mc
-from corpusforge.pipeline.readers.base import MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.pipeline.readers.base import DropRecord, MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.registry import register
 
-KEPT_LABEL_FIELDS = ("strategy", "model", "votes", "template_hash")
+KEPT_LABEL_FIELDS = ("strategy", "model", "vote", "template_hash")  # names of schemas/label.schema.json
 
 
 class PubMedQALabelsParams(MCParams):
@@ -70,12 +70,12 @@ class PubMedQALabelsReader(InstructReader):
                 self.stat_update("items_malformed")
         return items
 
-    def parse_row(self, record: RawRecord) -> ParsedRecord:
+    def parse(self, record: RawRecord) -> ParsedRecord:
         row = self.load_row(record)
         pmid = self.require(row, "pmid", str, allow_empty=False)
         label = row.get(self.label_field)
         if label is None or label == "":
-            raise DroppedRecord("unlabeled")
+            raise DropRecord("unlabeled")
         if label not in pqa.LABELS:
             raise MalformedRecord("bad_field", f"field {self.label_field!r}: {label!r} is not one of {pqa.LABELS}")
         item = self.items.get(pmid)

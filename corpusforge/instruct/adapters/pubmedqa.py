@@ -29,9 +29,9 @@ from typing import Any, Literal
 from corpusforge.errors import ConfigError
 from corpusforge.formats import pubmedqa as pqa
 from corpusforge.formats.multiple_choice import MCQuestion
-from corpusforge.instruct.adapters.base import DroppedRecord, InstructReader, MCParams
+from corpusforge.instruct.adapters.base import InstructReader, MCParams
 from corpusforge.instruct.pqal_split import PQALSplit, pqal_split
-from corpusforge.pipeline.readers.base import MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.pipeline.readers.base import DropRecord, MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.registry import register
 
 OPTIONS = [("A", "yes"), ("B", "no"), ("C", "maybe")]
@@ -125,13 +125,13 @@ class PubMedQAReader(InstructReader):
                 record.location["pmid"] = record.location.pop("key")
             yield record
 
-    def parse_row(self, record: RawRecord) -> ParsedRecord:
+    def parse(self, record: RawRecord) -> ParsedRecord:
         data = self.parse_json(self.decode(record.raw))
         item = parse_item(record, data)
         label, split, meta = item.final_decision, None, {}
         official = self.ground_truth.get(item.pmid)
         if official is not None and self.test_policy == "drop":
-            raise DroppedRecord("official_test")
+            raise DropRecord("official_test")
         if self.test_ground_truth and self.test_policy == "split":
             if official is not None:
                 split, label = "test", official
@@ -142,7 +142,7 @@ class PubMedQAReader(InstructReader):
                 split = "validation" if fold is not None and fold == self.dev_fold else "train"
                 meta.update({"fold": fold, "fold_method": self.pqal.method})
         if label is None:
-            raise DroppedRecord("unlabeled")
+            raise DropRecord("unlabeled")
         if item.year:
             meta["year"] = item.year
         metadata = {"split": split} if split else {}
