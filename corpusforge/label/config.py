@@ -135,6 +135,14 @@ class ModelSpec(StrictModel):
     name: str = Field(min_length=1, description="local path or Hub name (vllm/transformers); served name (openai)")
     backend: BackendSpec = Field(default_factory=VLLMBackendSpec)
 
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _default_type(cls, value: Any) -> Any:
+        """A backend section without `type` is the default backend, vLLM."""
+        if isinstance(value, dict) and "type" not in value:
+            return {"type": "vllm", **value}
+        return value
+
 
 class MaxTokens(StrictModel):
     """Generation budget per step (tokens)."""

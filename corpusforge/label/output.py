@@ -66,7 +66,7 @@ class LabelOutput:
         if self._quarantine_file is None:
             path = self.dir / QUARANTINE_DIR / self.task_name / "rejected.jsonl"
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._quarantine_file = open(path, "a", encoding="utf-8")
+            self._quarantine_file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the whole run
         line = {"location": entry.location, "reason": entry.reason, "detail": entry.detail, "raw": entry.raw}
         self._quarantine_file.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
         self._quarantine_file.flush()
@@ -94,6 +94,10 @@ class LabelOutput:
             task_categories=["question-answering"],
             pretty_name=title,
         )
+        # datasets caches a local folder by its name and card metadata only (not the files), so a rerun into the
+        # same folder would load the previous run's data from ~/.cache; the data's size in the card changes the key
+        data_bytes = sum((self.dir / f["path"]).stat().st_size for f in files)
+        meta["dataset_info"] = {"download_size": data_bytes, "dataset_size": data_bytes}
         write_text_atomic(self.dir / CARD, render_card(meta, title, card_sections, intro=intro))
 
 

@@ -43,7 +43,7 @@ class Backend(ABC):
     def run(self, requests: Sequence[Request], on_result: OnResult) -> None:
         """Answer every request; call on_result(i, result) for each as it finishes (in any order)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most backends have nothing to release
         """Release the model / engine / connections."""
 
     def describe(self) -> dict[str, Any]:
