@@ -86,8 +86,15 @@ def test_push_roundtrip_is_idempotent_and_never_leaks_the_token(fake_hub, hub_en
     proc = load_back(repo, hub_env, tmp_path)
     assert loaded_rows(proc) == local_rows(dataset)
 
+    changed = write_dataset_dir(tmp_path / "v2", {"train": sample_records[:6], "validation": sample_records[6:]})
+    branch = run(["push", str(changed), repo, "--revision", "v2"], hub_env, tmp_path)  # a branch of its own
+    on_branch = fake_hub.files(repo, "v2")
+    assert on_branch["data/train/00000.parquet"] == (changed / "data/train/00000.parquet").read_bytes()
+    assert fake_hub.files(repo)["data/train/00000.parquet"] == hub_files["data/train/00000.parquet"]  # main as it was
+    assert len(fake_hub.commits(repo)) == commits_after_first
+
     # the token: in no output, log, card, written file or cache (HF_HOME), on disk or on the Hub
-    outputs = first.stdout + first.stderr + again.stdout + again.stderr + proc.stdout + proc.stderr
+    outputs = "".join(p.stdout + p.stderr for p in (first, again, proc, branch))
     assert "debug" in hub_env["HF_HUB_VERBOSITY"] and TOKEN not in outputs
     assert files_containing(tmp_path, TOKEN.encode()) == []
     assert all(TOKEN.encode() not in content for content in fake_hub.files(repo).values())
