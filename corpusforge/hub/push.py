@@ -14,6 +14,7 @@ huggingface_hub and nothing else (see token.py).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from corpusforge.output.dataset_dir import CARD, DATA_DIR, MANIFEST
 
 log = logging.getLogger(__name__)
 REPO_TYPE = "dataset"
+CONFIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 @dataclass
@@ -85,8 +87,8 @@ def push_dataset(
 
     output_dir = Path(output_dir)
     files = local_files(output_dir)
-    if config_name is not None and not config_name.replace("-", "_").replace("_", "").isalnum():
-        raise ConfigError(f"--config-name {config_name!r}: use letters, digits, '-' and '_'")
+    if config_name is not None and not CONFIG_NAME.match(config_name):
+        raise ConfigError(f"--config-name {config_name!r}: use letters, digits, '-' and '_' (it names a folder)")
     prefix = f"{config_name}/" if config_name else ""
     revision = revision or "main"
     api = HfApi(token=token)
