@@ -260,9 +260,6 @@ def read_records(path: str | Path, split: str = "test") -> Iterator[dict[str, An
                     except json.JSONDecodeError as e:
                         raise InputError(f"{path}:{line_no}: not valid JSON ({e})") from None
         return
-    import datasets
+    from train.data.sources import load_split  # the same reading rules as training (dataset dir, file, Hub id)
 
-    try:
-        yield from datasets.load_dataset(str(path), split=split)
-    except (ValueError, FileNotFoundError, datasets.exceptions.DatasetNotFoundError) as e:
-        raise InputError(f"{path}: cannot read split {split!r} ({e})") from None
+    yield from load_split(str(path), split)

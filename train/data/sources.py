@@ -12,14 +12,24 @@ FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv
 def load_split(path: str, split: str, max_rows: int | None = None):
     """One split as a `datasets.Dataset`.
 
-    A local directory is read the way `datasets.load_dataset(DIR)` reads it (the build's card names the splits);
-    a single .jsonl/.parquet file is taken as the whole split; anything else is tried as a Hub dataset id.
+    A local directory written by the build is read from its data/<split>-*.parquet shards by absolute path (the
+    cache of `datasets.load_dataset(DIR)` is keyed by the folder's name and the card's relative patterns, so a
+    rebuilt or another folder of the same name would be served stale rows); a single .jsonl/.parquet file is the
+    whole split; anything else is tried as a Hub dataset id.
     """
     import datasets
 
+    from corpusforge.output.dataset_dir import split_files
+
     local = Path(path)
     try:
-        if local.is_file():
+        shards = split_files(local) if local.is_dir() else {}
+        if shards:
+            if split not in shards:
+                raise InputError(f"{path}: no split {split!r}; it has {sorted(shards)}")
+            files = [str((local / f).resolve()) for f in shards[split]]
+            ds = datasets.load_dataset("parquet", data_files=files, split="train")
+        elif local.is_file():
             builder = FILE_BUILDERS.get(local.suffix)
             if builder is None:
                 raise InputError(f"{path}: unsupported file type (use {', '.join(FILE_BUILDERS)}) or a folder")

@@ -24,4 +24,6 @@ def build_module(lm, method: Any):
 
 def export_module(module, method: Any, out_dir: Path, dtype) -> dict[str, Any]:
     """Write the trained model as a Hugging Face model directory; returns what was written (for the log)."""
-    return _impl(method.name).export(module, method, Path(out_dir), dtype)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return _impl(method.name).export(module, method, out_dir, dtype)

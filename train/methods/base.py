@@ -54,7 +54,15 @@ class TrainModule(nn.Module):
             self.task_context.task_ids = task_ids
         if self.aux is not None:
             self.aux.reset()
-        out = self.lm(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, labels=labels)
+        # no KV cache: training does not need one, and with a cache transformers ignores the packed-sequence
+        # position ids and lets packed examples attend to each other
+        out = self.lm(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            labels=labels,
+            use_cache=False,
+        )
         loss = out.loss
         parts = {"nll": loss.detach()}
         if self.aux is not None and (extra := self.aux.total()) is not None:
@@ -66,7 +74,7 @@ class TrainModule(nn.Module):
         """Logits for scoring (no labels, no auxiliary losses); kwargs go to the LM (position_ids, logits_to_keep)."""
         if self.task_context is not None:
             self.task_context.task_ids = task_ids
-        return self.lm(input_ids=input_ids, attention_mask=attention_mask, **kwargs).logits
+        return self.lm(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **kwargs).logits
 
 
 def freeze(module: nn.Module) -> None:
