@@ -304,6 +304,18 @@ def test_chinese_chunking_on_sentence_ends():
     assert all(c.metadata["section"] == "第三章 糖尿病" for c in chunks)
 
 
+def test_auto_language_splits_chinese_and_english_books_in_one_source():
+    zh = "".join(f"患者第{i}次复诊时需要检查血糖。" for i in range(20))
+    en = " ".join(f"Patient visit {i} needs a glucose check." for i in range(20))
+    chunks, _ = run_chunker(
+        chunker(target_chars=120, max_chars=240, min_chars=20), [book(zh, "b:zh"), book(en, "b:en")]
+    )
+    zh_chunks = [c.text for c in chunks if c.id.startswith("b:zh")]
+    en_chunks = [c.text for c in chunks if c.id.startswith("b:en")]
+    assert len(zh_chunks) > 2 and all(t.endswith("。") for t in zh_chunks)  # sentence ends, not hard cuts
+    assert len(en_chunks) > 2 and all(t.endswith("check.") for t in en_chunks)
+
+
 def test_a_book_with_nothing_but_headings_is_dropped_with_a_reason():
     chunks, stats = run_chunker(
         chunker(), [book("# Title\n\n## Chapter 1 Empty"), book("Real text here.", "books:x")]
@@ -365,3 +377,5 @@ def test_books_pipeline_through_datatrove_executor(tmp_path):
     assert len(records) == total("books.chunk", "documents_out") > 3
     assert {r["metadata"]["format"] for r in records} == {"markdown", "text"}
     assert all("|" not in r["text"] for r in records)
+    zh = [r["text"] for r in records if r["id"].startswith("books:zh/")]
+    assert zh and all(t.endswith("。") for t in zh)  # language: auto chunked the Chinese book on 。

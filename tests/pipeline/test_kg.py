@@ -191,7 +191,8 @@ def test_subgraph_documents_metadata_and_accounting():
     assert stats["documents_out"] == stats["subgraphs_ego"] == len(out)
     d = out[0]
     assert d.id == "kg:ego/0" and d.metadata["strategy"] == "ego"
-    assert d.metadata["num_triples"] == len(d.metadata["provenance"]["triples"]) >= 2
+    assert d.metadata["num_triples"] == len(d.metadata["provenance"]["lines"]) >= 2
+    assert all(2 <= line <= 9 for line in d.metadata["provenance"]["lines"])
     assert d.metadata["provenance"]["file"] == "t.tsv"
     assert d.metadata["transforms"] == ["read.kg_triples", "kg.subgraphs"]
     assert d.metadata["seed_node"] in {h for h, _, _ in DRUGS} | {t for _, _, t in DRUGS}
@@ -239,12 +240,12 @@ def test_template_override_file_and_fallbacks(tmp_path):
         ("二甲双胍", "适应症", "2型糖尿病"),
         ("二甲双胍", "别名", "甲福明"),
     ]
-    templates_file = tmp_path / "t.yaml"
-    templates_file.write_text("relations:\n  may_prevent: '{head} might prevent {tail}.'\n", encoding="utf-8")
+    templates_path = tmp_path / "t.yaml"
+    templates_path.write_text("relations:\n  may_prevent: '{head} might prevent {tail}.'\n", encoding="utf-8")
     params = {
         "strategies": [{"kind": "ego", "max_edges": 10, "count": "all", "min_triples": 2}],
         "templates": {"treats": "{tail} is treated with {head}."},
-        "templates_file": str(templates_file),
+        "templates_path": str(templates_path),
     }
     out, _ = subgraphs(params, triple_docs(rows))
     texts = sorted(d.text for d in out)
@@ -263,8 +264,8 @@ def test_template_override_file_and_fallbacks(tmp_path):
 def test_bad_templates_and_strategies_are_config_errors():
     with pytest.raises(ConfigError, match=r"templates.treats: unknown placeholder \{drug\}"):
         KGSubgraphs.from_params(KGSubgraphs.Params(templates={"treats": "{drug} treats {tail}"}), ctx())
-    with pytest.raises(ConfigError, match="templates_file"):
-        KGSubgraphs.from_params(KGSubgraphs.Params(templates_file="/nonexistent.yaml"), ctx())
+    with pytest.raises(ConfigError, match="templates_path"):
+        KGSubgraphs.from_params(KGSubgraphs.Params(templates_path="/nonexistent.yaml"), ctx())
     with pytest.raises(ValidationError, match="kind"):
         KGSubgraphs.Params(strategies=[{"kind": "pagerank"}])
     with pytest.raises(ValidationError, match="unique"):

@@ -97,6 +97,7 @@ class KGTriplesReader(SourceReader):
         self._positions: dict[str, int] = {}
         self._width = 0
         self._header_problem: str | None = None
+        self._file_id = ""
 
     # ---- cutting a file into rows -----------------------------------------------------------------------------
     def file_format(self, filepath: str) -> TripleFormat:
@@ -110,6 +111,7 @@ class KGTriplesReader(SourceReader):
 
     def iter_raw(self, filepath: str) -> Iterator[RawRecord]:
         self._file_format = self.file_format(filepath)
+        self._file_id = relative_id(self.display_path(filepath), self.display_root)
         self._header_problem = None
         lines = self.iter_lines(filepath)
         if self._file_format == "jsonl":
@@ -162,7 +164,7 @@ class KGTriplesReader(SourceReader):
         triple = self.json_triple(text) if self._file_format == "jsonl" else self.row_triple(text)
         return ParsedRecord(
             text="\t".join(triple[p] for p in TRIPLE_PARTS),
-            id=f"{relative_id(record.location['file'], self.display_root)}:{record.location['line']}",
+            id=f"{self._file_id}:{record.location['line']}",
             metadata={"triple": triple},
         )
 

@@ -44,7 +44,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
@@ -305,8 +305,10 @@ BACK_MATTER_RE = {
 }
 CITATION_START_RE = re.compile(r"^\s*(?:\[\d{1,4}\]|\d{1,4}\.|\(\d{1,4}\))\s+\S")
 CITATION_HINT_RE = re.compile(r"\b(?:1[89]|20)\d{2}\b|\bet al\b|\bdoi\b|(?i:doi:)|\d+\s*\(\d+\)\s*:\s*\d+")
+# `insulin, 45, 67-69` / `insulin, basal, 52` / `胰岛素 45, 67`: a comma (or a CJK term and a space) before the pages
 INDEX_ENTRY_RE = re.compile(
-    r"^\s*[^\d\s,][^|\t]{0,80}?[,，]?\s+\d{1,4}(?:[-–]\d{1,4})?(?:\s*[,，]\s*\d{1,4}(?:[-–]\d{1,4})?)*\s*$"
+    r"^\s*[^\d\s,][^|\t]{0,80}?(?:[,，]\s*|[\u4e00-\u9fff]\s+)\d{1,4}(?:[-–]\d{1,4})?"
+    r"(?:\s*[,，]\s*\d{1,4}(?:[-–]\d{1,4})?)*\s*$"
 )
 TOC_ENTRY_RE = re.compile(r"(?:\.{3,}|…{2,}|·{3,}|\s{2,}|\t)\s*\d{1,4}\s*$")
 
@@ -635,6 +637,14 @@ def spacy_pieces(start: int, end: int, text: str) -> Iterator[tuple[int, int]]:
     yield start, end
 
 
+def guess_language(text: str, sample: int = 20_000) -> str:
+    """`zh` when most letters of the book's beginning are CJK characters, else `en` (for `language: auto`)."""
+    head = text[:sample]
+    letters = sum(ch.isalpha() for ch in head)
+    cjk = len(CJK_RE.findall(head))
+    return "zh" if letters and cjk / letters >= 0.3 else "en"
+
+
 def load_spacy(language: str, model: str | None):
     """A spaCy pipeline that sets sentence boundaries: spacy.blank + sentencizer, or a named/saved pipeline."""
     import spacy
@@ -689,7 +699,9 @@ class BookChunker(PipelineStep):
     once) always starts a new chunk; a lower heading starts one when the current chunk has `min_chars`.
     Each chunk is a slice of the cleaned text: id `<book id>#<n>`, metadata `section` ("Chapter 3 > 3.2 Insulin"),
     provenance `offset` (its character offset in the cleaned book) and `chunk` (n). Chinese works with
-    `language: zh` (spaCy's blank Chinese pipeline splits characters and needs no jieba/pkuseg).
+    `language: zh` (spaCy's blank Chinese pipeline splits characters and needs no jieba/pkuseg); `language: auto`
+    picks `zh` for a book whose letters are mostly CJK characters and `en` otherwise, so one source can hold both
+    (the English tokenizer would see a Chinese paragraph as a few space-less tokens and could not split it).
     """
 
     name = "books.chunk"
@@ -698,7 +710,7 @@ class BookChunker(PipelineStep):
 
     class Params(StepParams):
         type: Literal["books.chunk"] = "books.chunk"
-        language: str = "en"  # spaCy language code of the blank pipeline: en, zh, ...
+        language: str = "auto"  # spaCy language code of the blank pipeline (en, zh, ...) or auto: zh / en per book
         spacy_model: str | None = None  # an installed pipeline package or a saved pipeline folder
         target_chars: int = 2000
         max_chars: int = 4000
@@ -715,7 +727,7 @@ class BookChunker(PipelineStep):
     def from_params(cls, params: Params, ctx: BuildContext) -> BookChunker:
         """Checks the language / model without importing spaCy (its import pulls in torch through thinc)."""
         if params.spacy_model is None:
-            if not spacy_language_available(params.language):
+            if params.language != "auto" and not spacy_language_available(params.language):
                 raise ConfigError(
                     f"books.chunk.language: spaCy has no language {params.language!r} (e.g. en, zh, de, fr, xx)"
                 )
@@ -725,7 +737,7 @@ class BookChunker(PipelineStep):
 
     def __init__(
         self,
-        language: str = "en",
+        language: str = "auto",
         spacy_model: str | None = None,
         target_chars: int = 2000,
         max_chars: int = 4000,
@@ -739,18 +751,18 @@ class BookChunker(PipelineStep):
         self.max_chars = max_chars
         self.min_chars = min_chars
         self.chapter_level = chapter_level
-        self._nlp = None
+        self._nlp: dict[str, Any] = {}
 
-    @property
-    def nlp(self):
-        """Loaded on first use, once per task (pipelines are not shipped to workers)."""
-        if self._nlp is None:
-            self._nlp = load_spacy(self.language, self.spacy_model)
-        return self._nlp
+    def nlp(self, text: str):
+        """The pipeline for this book, loaded on first use, once per task (pipelines are not shipped to workers)."""
+        language = self.language if self.language != "auto" or self.spacy_model else guess_language(text)
+        if language not in self._nlp:
+            self._nlp[language] = load_spacy(language, self.spacy_model)
+        return self._nlp[language]
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_nlp"] = None
+        state["_nlp"] = {}
         return state
 
     def units(self, text: str) -> Iterator[Unit]:
@@ -762,7 +774,7 @@ class BookChunker(PipelineStep):
         pieces = [
             (ps, pe) for (s, e), lvl in zip(paragraphs, kinds) if lvl is None for ps, pe in spacy_pieces(s, e, text)
         ]
-        docs = self.nlp.pipe((text[s:e] for s, e in pieces), batch_size=64)
+        docs = self.nlp(text).pipe((text[s:e] for s, e in pieces), batch_size=64)
         piece_iter = iter(pieces)
         for (s, e), level in zip(paragraphs, kinds):
             if level is not None:

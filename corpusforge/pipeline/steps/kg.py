@@ -116,7 +116,7 @@ def load_template_file(path: str | Path | None = None) -> dict[str, Any]:
         where = "kg_templates.yaml"
     else:
         if not Path(path).is_file():
-            raise ConfigError(f"kg.subgraphs.templates_file: {path}: file not found")
+            raise ConfigError(f"kg.subgraphs.templates_path: {path}: file not found")
         text = Path(path).read_text(encoding="utf-8")
         where = str(path)
     data = yaml.safe_load(text) or {}
@@ -134,13 +134,13 @@ class RelationTemplates:
 
     @classmethod
     def build(
-        cls, overrides: dict[str, str], templates_file: str | None, fallback: dict[str, str] | None
+        cls, overrides: dict[str, str], templates_path: str | None, fallback: dict[str, str] | None
     ) -> RelationTemplates:
         base = load_template_file()
         relations = dict(base.get("relations") or {})
         fallbacks = dict(base.get("fallback") or {})
-        if templates_file:
-            extra = load_template_file(templates_file)
+        if templates_path:
+            extra = load_template_file(templates_path)
             relations.update(extra.get("relations") or {})
             fallbacks.update(extra.get("fallback") or {})
         relations.update(overrides)
@@ -236,6 +236,10 @@ class TripleGraph:
         self.line = array("q")
         self.entity_type = array("i")  # per entity id; -1: unknown
         self._hub_neighbours: dict[int, tuple[int, ...]] = {}
+        # the graph's own adjacency dicts: sampling reads them millions of times, and the public views
+        # (G.succ[n], an AtlasView per call) cost several times more
+        self._succ = self.graph._succ
+        self._pred = self.graph._pred
 
     def __len__(self) -> int:
         return len(self.head)
@@ -245,7 +249,7 @@ class TripleGraph:
         h = self._entity(triple["head"], triple.get("head_type"))
         t = self._entity(triple["tail"], triple.get("tail_type"))
         r = self.relations(triple["relation"])
-        edge = self.graph.succ[h].get(t) if h in self.graph else None
+        edge = self._succ[h].get(t) if h in self._succ else None
         if edge is not None:
             ids = edge["t"] if isinstance(edge["t"], list) else [edge["t"]]
             if any(self.relation[i] == r for i in ids):
@@ -281,7 +285,7 @@ class TripleGraph:
         cached = self._hub_neighbours.get(node)
         if cached is not None:
             return cached
-        succ, pred = self.graph.succ[node], self.graph.pred[node]
+        succ, pred = self._succ[node], self._pred[node]
         found = list(succ) + [m for m in pred if m not in succ]
         if len(found) > HUB_DEGREE:
             self._hub_neighbours[node] = tuple(found)
@@ -290,7 +294,7 @@ class TripleGraph:
     def triples_between(self, a: int, b: int) -> list[int]:
         """Triple ids on the edges a->b and b->a."""
         out: list[int] = []
-        for edge in (self.graph.succ[a].get(b), self.graph.pred[a].get(b)):
+        for edge in (self._succ[a].get(b), self._pred[a].get(b)):
             if edge is not None:
                 out.extend(edge["t"] if isinstance(edge["t"], list) else [edge["t"]])
         return out
@@ -299,9 +303,9 @@ class TripleGraph:
         wanted = {self.types.names.index(t) for t in strategy.seed_types or [] if t in self.types.names}
         nodes = []
         for node in range(len(self.entities.names)):
-            if node not in self.graph:
+            if node not in self._succ:
                 continue
-            if strategy.seeds == "heads" and not self.graph.succ[node]:
+            if strategy.seeds == "heads" and not self._succ[node]:
                 continue
             if strategy.seed_types is not None and self.entity_type[node] not in wanted:
                 continue
@@ -442,7 +446,7 @@ class KGSubgraphs(PipelineStep):
         type: Literal["kg.subgraphs"] = "kg.subgraphs"
         strategies: list[Strategy] = Field(default_factory=lambda: list(DEFAULT_STRATEGIES), min_length=1)
         templates: dict[str, str] = {}  # relation -> template; added to / overriding kg_templates.yaml
-        templates_file: str | None = None  # a YAML file in the format of kg_templates.yaml
+        templates_path: str | None = None  # a YAML file in the format of kg_templates.yaml
         fallback: dict[str, str] | None = None  # override the generic templates (keys en, en_verb, zh)
         seed: int | None = None  # default: the recipe's seed
 
@@ -455,7 +459,7 @@ class KGSubgraphs(PipelineStep):
 
     @classmethod
     def from_params(cls, params: Params, ctx: BuildContext) -> KGSubgraphs:
-        templates = RelationTemplates.build(params.templates, params.templates_file, params.fallback)
+        templates = RelationTemplates.build(params.templates, params.templates_path, params.fallback)
         return cls(
             strategies=params.strategies,
             templates=templates,
@@ -476,17 +480,19 @@ class KGSubgraphs(PipelineStep):
         self.templates = templates or RelationTemplates.build({}, None, None)
         self.seed = seed
         self.source = source
+        self._relation_cache: dict[int, tuple[str, bool, str]] = {}  # relation ids are per graph: reset by run()
 
     # ---- loading ------------------------------------------------------------------------------------------------
     def load(self, data: DocumentsPipeline) -> tuple[TripleGraph, dict[str, Any]]:
         """All triples of the task into the graph, counting each input document."""
         g = TripleGraph()
         first: dict[str, Any] = {}
+        counts = {"documents_in": 0, "not_a_triple": 0, "duplicate_triple": 0}  # counted here, recorded once
         for doc in data:
-            self.stat_update("documents_in")
+            counts["documents_in"] += 1
             triple = doc.metadata.get("triple") or triple_from_text(doc.text)
             if not triple:
-                self.stat_update("dropped", "dropped_not_a_triple")
+                counts["not_a_triple"] += 1
                 continue
             if not first:
                 first = {
@@ -495,8 +501,12 @@ class KGSubgraphs(PipelineStep):
                 }
             provenance = doc.metadata.get("provenance") or {}
             if not g.add(triple, str(provenance.get("file", "")), int(provenance.get("line") or 0)):
-                self.stat_update("dropped", "dropped_duplicate_triple")
+                counts["duplicate_triple"] += 1
         g.freeze()
+        self.stat_update("documents_in", value=counts["documents_in"])
+        for reason in ("not_a_triple", "duplicate_triple"):
+            if counts[reason]:
+                self.stat_update("dropped", f"dropped_{reason}", value=counts[reason])
         self.stat_update("triples_in", value=len(g))
         return g, first
 
@@ -512,12 +522,10 @@ class KGSubgraphs(PipelineStep):
         for head, relations in by_head.items():
             sentences = []
             for rel, tails in relations.items():
-                relation = g.relations.names[rel]
-                template = self.templates.template(relation)
-                chinese = bool(CJK_RE.search(template))
+                template, chinese, relation = self.relation_template(g, rel)
                 values = {
                     "head": g.entities.names[head],
-                    "relation": relation if chinese or CJK_RE.search(relation) else relation.replace("_", " "),
+                    "relation": relation,
                     "tail": join_list([g.entities.names[t] for t in tails], chinese),
                     "head_type": type_name(g, head),
                     "tail_type": type_name(g, tails[0]),
@@ -530,6 +538,17 @@ class KGSubgraphs(PipelineStep):
             paragraphs.append(text)
         return "\n".join(paragraphs)
 
+    def relation_template(self, g: TripleGraph, rel: int) -> tuple[str, bool, str]:
+        """(template, written in Chinese?, relation as shown in text) of a relation id, looked up once per run."""
+        found = self._relation_cache.get(rel)
+        if found is None:
+            relation = g.relations.names[rel]
+            template = self.templates.template(relation)
+            chinese = bool(CJK_RE.search(template))
+            shown = relation if chinese or CJK_RE.search(relation) else relation.replace("_", " ")
+            found = self._relation_cache[rel] = (template, chinese, shown)
+        return found
+
     def subgraph_document(
         self, g: TripleGraph, ids: list[int], label: str, n: int, seed: int, first: dict
     ) -> Document:
@@ -540,10 +559,7 @@ class KGSubgraphs(PipelineStep):
             id=f"{source}:{label}/{n}",
             metadata={
                 "source": source,
-                "provenance": {
-                    "file": "; ".join(files),
-                    "triples": [f"{g.files.names[g.file[t]]}:{g.line[t]}" for t in ids],
-                },
+                "provenance": triples_provenance(g, ids, files),
                 "transforms": list(first.get("transforms") or []) + [self.name],
                 "strategy": label,
                 "seed_node": g.entities.names[seed],
@@ -562,6 +578,7 @@ class KGSubgraphs(PipelineStep):
             return
         with self.track_time():
             g, first = self.load(data)
+        self._relation_cache = {}
         covered = bytearray(len(g))
         for index, (strategy, label) in enumerate(zip(self.strategies, self.names)):
             rng = random.Random(f"{self.seed}/{index}/{label}")
@@ -602,6 +619,13 @@ def strategy_names(strategies: list[StrategyBase]) -> list[str]:
         else:
             names.append(s.kind)  # type: ignore[attr-defined]
     return names
+
+
+def triples_provenance(g: TripleGraph, ids: list[int], files: list[str]) -> dict[str, Any]:
+    """{file, lines} of a subgraph's triples; with triples from several files, `file: line` strings instead."""
+    if len(files) == 1:
+        return {"file": files[0], "lines": [g.line[t] for t in ids]}
+    return {"file": "; ".join(files), "triples": [f"{g.files.names[g.file[t]]}:{g.line[t]}" for t in ids]}
 
 
 def type_name(g: TripleGraph, node: int) -> str:
