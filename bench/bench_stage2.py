@@ -6,7 +6,8 @@ MedQA-layout JSONL file (default 100k records), datatrove LocalPipelineExecutor,
   baseline      JsonlReader -> JsonlWriter                      (datatrove's own read/write floor)
   source        instruct.medqa (parse, render, schema check) -> decontam.eval_sets (ids + 13-gram index of a
                 generated 2k-question eval set) -> JsonlWriter  (the per-source stage of a stage-2 build)
-  mix+write     JsonlReader -> MixApply (cap, weight, split) -> ParquetWriter per split (the write stage)
+  mix+write     JsonlReader -> MixApply (cap, weight, split) -> ParquetWriter per split (the write stage),
+                every record checked against schemas/instruction.schema.json; and the same without that check
 
 and prints records/s, the ratio to the baseline, and peak RSS. Usage:
     python bench/bench_stage2.py [--records 100000] [--workdir DIR]
@@ -130,7 +131,7 @@ def run_pipeline(name: str, data: Path, work: Path) -> dict:
     logs = work / "logs" / name
     if name == "baseline":
         steps = [
-            JsonlReader(str(data.parent), glob_pattern=data.name),
+            JsonlReader(str(data.parent), glob_pattern=data.name, text_key="question"),
             JsonlWriter(str(work / name), compression=None),
         ]
     elif name == "source":
@@ -144,7 +145,7 @@ def run_pipeline(name: str, data: Path, work: Path) -> dict:
     else:
         spec = MixSpec.model_validate({"splits": {"validation": 0.02}, "sources": {"medqa": {"weight": 1.5}}})
         steps = [JsonlReader(str(work / "sources"), glob_pattern="*/*.jsonl", recursive=True)]
-        steps += mix_write_steps(spec, work, work / "out")
+        steps += mix_write_steps(spec, work, work / "out" / name, validate=name == "mix+write")
     start = time.perf_counter()
     LocalPipelineExecutor(steps, tasks=1, workers=1, logging_dir=str(logs), skip_completed=False).run()
     seconds = time.perf_counter() - start
@@ -170,7 +171,7 @@ def main() -> None:
     data.parent.mkdir(parents=True, exist_ok=True)
     generate(data, data.parent / "eval.jsonl", args.records)
     results = {}
-    for name in ("baseline", "source", "mix+write"):
+    for name in ("baseline", "source", "mix+write", "mix+write (no schema check)"):
         proc = subprocess.run([sys.executable, __file__, "--workdir", str(work), "--child", name],
                               capture_output=True, text=True, cwd=REPO)  # fmt: skip
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT=")), None)
@@ -179,10 +180,10 @@ def main() -> None:
         results[name] = json.loads(line[len("RESULT=") :])
     base = results["baseline"]["records"] / results["baseline"]["seconds"]
     print(f"stage-2 bench: {args.records:,} generated MedQA-layout records, tasks=1, workdir {work}")
-    print(f"{'pipeline':<11} {'records':>9} {'seconds':>8} {'records/s':>10} {'vs baseline':>12} {'peak RSS':>10}")
+    print(f"{'pipeline':<28} {'records':>9} {'seconds':>8} {'records/s':>10} {'vs baseline':>12} {'peak RSS':>10}")
     for name, r in results.items():
         rate = r["records"] / r["seconds"]
-        print(f"{name:<11} {r['records']:>9,} {r['seconds']:>8.1f} {rate:>10,.0f} {rate / base:>11.2f}x "
+        print(f"{name:<28} {r['records']:>9,} {r['seconds']:>8.1f} {rate:>10,.0f} {rate / base:>11.2f}x "
               f"{r['peak_rss_mb']:>7.0f} MB")  # fmt: skip
     total = results["source"]["seconds"] + results["mix+write"]["seconds"]
     print(f"stage-2 (source + mix/write) end to end: {args.records / total:,.0f} records/s")
