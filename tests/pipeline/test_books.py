@@ -156,6 +156,23 @@ def test_running_headers_footers_and_page_numbers_are_stripped_across_form_feeds
     assert stats["stripped_running_lines"] == 5
 
 
+def test_each_chapter_title_is_kept_once_and_a_chapter_page_starts_a_new_block():
+    pages = [
+        "Chapter 5 Kidney Disease\nThe kidney filters blood.\n",
+        "Chapter 5 Kidney Disease\nkidney, 4, 9\nnephron, 5\nurea, 7\n",  # an index-like end of page, no full stop
+        "Chapter 6 Kidney Disease\nDialysis replaces filtration.\n",  # same running key, another chapter
+        "Chapter 6 Kidney Disease\nTransplants restore function.\n",
+    ]
+    out = clean("\f".join(pages))
+    assert out.split("\n\n") == [
+        "Chapter 5 Kidney Disease",
+        "The kidney filters blood.",
+        "Chapter 6 Kidney Disease",
+        "Dialysis replaces filtration.",
+        "Transplants restore function.",  # a page that ends a sentence ends the paragraph
+    ]
+
+
 def test_page_marker_lines_split_pages_and_markdown_headings_are_never_running_headers():
     text = "\n".join(
         [

@@ -177,19 +177,24 @@ def strip_page_furniture(pages: list[list[str]], edge_lines: int, min_pages: int
                 stats["stripped_page_numbers"] += 1
                 continue
             if i in edges and running_key(line) in running and markdown_heading(line) is None:
-                key = running_key(line)
+                title = " ".join(line.split())  # exact text: `Chapter 4 ...` is not a copy of `Chapter 3 ...`
                 if (
                     plain_heading_level(line) is not None
                     and not PAGE_NUMBER_AT_EDGE_RE.search(line)
-                    and key not in seen_headings
+                    and title not in seen_headings
                 ):
-                    seen_headings.add(key)  # the chapter title itself; later copies are running headers
+                    seen_headings.add(title)  # the chapter title itself; later copies are running headers
                 else:
                     stats["stripped_running_lines"] += 1
                     continue
             kept.append(line)
         out.append(kept)
     return out
+
+
+def starts_chapter(line: str) -> bool:
+    """A page that opens with a Markdown heading or a named chapter starts a new block, whatever came before."""
+    return markdown_heading(line) is not None or is_named_chapter(line)
 
 
 def join_pages(pages: list[list[str]]) -> list[str]:
@@ -204,7 +209,7 @@ def join_pages(pages: list[list[str]]) -> list[str]:
         page = page[start:]
         if not page:
             continue
-        if lines and (ends_sentence(lines[-1]) or heading_level(lines[-1]) is not None):
+        if lines and (ends_sentence(lines[-1]) or heading_level(lines[-1]) is not None or starts_chapter(page[0])):
             lines.append("")
         lines.extend(page)
     return lines
