@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# a fresh `datasets` cache per session: results never come from an earlier session's cache
+os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="cf-test-hf-datasets-"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_PUBMEDQA = REPO_ROOT.parent / "shared" / "data" / "pubmedqa"

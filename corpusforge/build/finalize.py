@@ -98,6 +98,7 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
     splits = {split: f"data/{split}/*.parquet" for split in sorted({f["split"] for f in manifest["files"]})}
     meta = card_metadata(
         {"default": splits or {"train": "data/train/*.parquet"}},
+        output_dir=plan.output_dir,
         license=spec.license,
         language=spec.language or None,
         tags=spec.tags or None,

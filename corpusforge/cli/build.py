@@ -82,13 +82,14 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
         console.print(f"  {name}: {s['balance']}", markup=False, highlight=False)
     t = manifest["totals"]
     verdict = (
-        "input = kept + dropped + quarantined for every source"
+        "every source balances: input = kept + dropped + quarantined, in each unit"
         if manifest["status"] != "unbalanced"
-        else "COUNTS DO NOT ADD UP"
+        else "THE COUNTS DO NOT ADD UP"
     )
     console.print(
-        f"total: {t['input']} input = {t['kept']} kept + {t['dropped']} dropped + {t['quarantined']} quarantined "
-        f"({verdict}); {manifest['rows_written']} rows in {len(manifest['files'])} parquet files",
+        f"total: {t['input']} input records, {t['quarantined']} quarantined, {t['dropped']} dropped with a reason, "
+        f"{t['kept']} documents kept ({verdict}); {manifest['rows_written']} rows in {len(manifest['files'])} "
+        "parquet files",
         markup=False,
         highlight=False,
     )

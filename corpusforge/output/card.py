@@ -18,13 +18,19 @@ DEFAULT_TEMPLATE = "dataset_card.md.jinja"
 def card_metadata(
     configs: dict[str, dict[str, str | list[str]]],
     *,
+    output_dir: str | Path | None = None,
     license: str | None = None,
     language: list[str] | None = None,
     tags: list[str] | None = None,
     task_categories: list[str] | None = None,
     pretty_name: str | None = None,
 ) -> dict[str, Any]:
-    """The YAML header: `configs` is {config_name: {split: glob or list of paths}}."""
+    """The YAML header: `configs` is {config_name: {split: glob or list of paths}}.
+
+    Give `output_dir` (the dataset's root) to also describe the data (`dataset_info`: features, rows and bytes per
+    split). Do: `datasets` caches a local dataset under its folder name and card configs without looking at the
+    files, so without it two builds into folders of the same name (or a rebuild) can load each other's cached data.
+    """
     meta: dict[str, Any] = {}
     if pretty_name:
         meta["pretty_name"] = pretty_name
@@ -36,6 +42,8 @@ def card_metadata(
         meta["task_categories"] = task_categories
     if tags:
         meta["tags"] = tags
+    if output_dir is not None:
+        meta["dataset_info"] = [dataset_info(Path(output_dir), name, splits) for name, splits in configs.items()]
     meta["configs"] = [
         {
             "config_name": name,
@@ -45,6 +53,36 @@ def card_metadata(
         for i, (name, splits) in enumerate(configs.items())
     ]
     return meta
+
+
+def dataset_info(output_dir: Path, config_name: str, splits: dict[str, str | list[str]]) -> dict[str, Any]:
+    """The card's `dataset_info` of one config, read from its parquet files (schema, rows, bytes)."""
+    import pyarrow.parquet as pq
+    from datasets import DatasetInfo, Features, SplitDict, SplitInfo
+
+    split_dict = SplitDict()
+    features = None
+    total_bytes = 0
+    for split, patterns in splits.items():
+        files = sorted({p for pattern in _as_list(patterns) for p in output_dir.glob(pattern)})
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        size = sum(f.stat().st_size for f in files)
+        total_bytes += size
+        split_dict.add(SplitInfo(name=split, num_bytes=size, num_examples=rows))
+        if features is None and files:
+            features = Features.from_arrow_schema(pq.read_schema(files[0]))
+    info = DatasetInfo(
+        features=features,
+        splits=split_dict,
+        download_size=total_bytes,
+        dataset_size=total_bytes,
+        config_name=config_name,
+    )
+    return info._to_yaml_dict()
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
 
 
 def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
