@@ -186,7 +186,7 @@ def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None) -> None:
     def log(message: str) -> None:
         console.print(message, markup=False, highlight=False)
 
-    factory = None if quiet else (lambda total: RichProgress(console, total))
+    factory = None if (quiet or not job.run.progress) else (lambda total: RichProgress(console, total))
     if ground_truth:
         from corpusforge.label.evaluation import eval_markdown, run_label_eval
 

@@ -184,6 +184,7 @@ def answer_step(prompt: Prompt, ctx: StrategyContext, outcome: StrategyOutcome) 
         assert isinstance(result, GenerateResult)
         outcome.attempts = attempt + 1
         if result.error:
+            outcome.raw_answer = result.text or None  # what came back instead of an answer (e.g. the HTTP error)
             return _unlabeled(outcome, result.error)
         outcome.steps.append(StepText("answer", None, attempt, result.text))
         outcome.raw_answer = result.text
