@@ -81,6 +81,7 @@ class SourceAccount:
     segments: list[Segment]
     quarantined_by_reason: dict[str, int]
     details: dict[str, dict[str, float]]
+    rows: int = 0  # rows written: the kept records, or their copies once a mixture weights them
 
     @property
     def input(self) -> int:
@@ -125,6 +126,7 @@ class SourceAccount:
             "quarantined_by_reason": dict(sorted(self.quarantined_by_reason.items())),
             "balanced": self.balanced,
             "balance": self.balance_line(),
+            "rows": self.rows,
             "segments": [seg.to_dict() for seg in self.segments],
             "details": self.details,
         }
@@ -175,9 +177,17 @@ def account_source(stage: Stage, stats: list[dict[str, float]], merged: dict[str
                     last.dropped[reason] = last.dropped.get(reason, 0) + previous - counts[checkpoint]
                 previous = counts[checkpoint]
         last.output = counts.get("kept", 0)
+        # an instruct build's mixture drops records too (over_cap, downsampled); kept = records with >= 1 row
+        for checkpoint, n in counts.items():
+            if checkpoint.startswith("mix_dropped_") and n:
+                reason = checkpoint.removeprefix("mix_dropped_")
+                last.dropped[reason] = last.dropped.get(reason, 0) + n
+                last.output -= n
     else:
         last.output = written
-    return SourceAccount(source, segments, quarantined_by_reason, details)
+    account = SourceAccount(source, segments, quarantined_by_reason, details)
+    account.rows = counts.get("mix_out", account.kept) if counts else account.kept
+    return account
 
 
 def _merge(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
@@ -187,15 +197,18 @@ def _merge(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return out
 
 
+MERGED_CHECKPOINTS = ("merged", "after_exact_dedup", "after_near_dedup", "kept", "mix_out")
+
+
 def merged_counters(stats: list[dict[str, float]]) -> dict[str, dict[str, float]]:
-    """{checkpoint: {source: count}} from the SourceCounters of the write stage."""
+    """{checkpoint: {source: count}} from the write stage's SourceCounters and mixture stats."""
     out: dict[str, dict[str, float]] = defaultdict(dict)
     for step in stats:
         for key, value in step.items():
             if "/" in key:
                 checkpoint, _, source = key.partition("/")
-                if checkpoint in ("merged", "after_exact_dedup", "after_near_dedup", "kept"):
-                    out[checkpoint][source] = value
+                if checkpoint in MERGED_CHECKPOINTS or checkpoint.startswith("mix_dropped_"):
+                    out[checkpoint][source] = out[checkpoint].get(source, 0) + value
     return dict(out)
 
 

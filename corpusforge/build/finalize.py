@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from corpusforge import __version__
-from corpusforge.build.accounting import SourceAccount, account_plan
+from corpusforge.build.accounting import SourceAccount, account_plan, read_stage_stats
 from corpusforge.build.plan import BuildPlan
 from corpusforge.config import dump_yaml
 from corpusforge.output.card import card_metadata, markdown_table, render_card
@@ -49,7 +49,8 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         "quarantined": sum(a.quarantined for a in accounts.values()),
     }
     status = "ok"
-    if not all(a.balanced for a in accounts.values()) or totals["kept"] != sum(f["rows"] for f in files):
+    rows = sum(f["rows"] for f in files)
+    if not all(a.balanced for a in accounts.values()) or rows != sum(a.rows for a in accounts.values()):
         status = "unbalanced"
     elif strict and totals["quarantined"]:
         status = "failed_strict"
@@ -61,7 +62,7 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         "status": status,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "totals": totals,
-        "rows_written": sum(f["rows"] for f in files),
+        "rows_written": rows,
         "sources": {name: account.to_dict() for name, account in accounts.items()},
         "dropped_by_reason": dict(sorted(dropped_by_reason.items())),
         "deduplication": {r: dropped_by_reason.get(r, 0) for r in DEDUP_REASONS},
@@ -74,10 +75,27 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         else [],
         "tokenized": _tokenized_summary(out),
     }
+    if plan.recipe.kind == "instruct":
+        mixture, contamination = instruct_reports(plan)
+        manifest["mixture"] = mixture.to_dict()
+        manifest["contamination"] = contamination.to_dict()
     errors = validation_errors("manifest", manifest)
     if errors:  # a bug in corpusforge, not in the input
         raise AssertionError(f"manifest does not match schemas/manifest.schema.json: {errors}")
     return manifest
+
+
+def instruct_reports(plan: BuildPlan):
+    """The mixture (from the write stage's stats) and contamination (from the filter's hit files) reports."""
+    from corpusforge.instruct.eval_sets import CONTAMINATION_DIR, ContaminationReport
+    from corpusforge.instruct.mixing import MixtureReport
+
+    write = next(s for s in plan.stages if s.name == "write")
+    stats: dict[str, float] = {}
+    for step in read_stage_stats(plan.stage_logs(write)):
+        for key, value in step.items():
+            stats[key] = stats.get(key, 0) + value
+    return MixtureReport.from_stats(stats), ContaminationReport.from_folder(plan.work_dir / CONTAMINATION_DIR)
 
 
 def _tokenized_summary(out: Path) -> dict[str, Any] | None:
@@ -106,8 +124,10 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
         pretty_name=spec.title or recipe.name,
     )
     t = manifest["totals"]
+    instruct = recipe.kind == "instruct"
+    unit = "records" if instruct else "documents"
     summary = (
-        f"**{t['kept']:,}** documents kept from **{t['input']:,}** input records "
+        f"**{t['kept']:,}** {unit} kept from **{t['input']:,}** input records "
         f"({t['dropped']:,} dropped with a reason, {t['quarantined']:,} quarantined as malformed). "
         f"Status: `{manifest['status']}`."
     )
@@ -143,10 +163,15 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
         ),
         (
             "Record format",
-            "Each row follows corpusforge's `schemas/document.schema.json`: `id`, `text`, `source`, `provenance` "
-            "(file and line/offset/element/PMID), `transforms` (the steps applied, in order) and `meta` "
-            "(JSON text of source-specific extras).",
+            "Each row follows corpusforge's `schemas/instruction.schema.json`: `messages` (system/user/assistant), "
+            "`source`, `task`, `task_id`, `language`, `mc` (question, context, options, answer key, explanation "
+            "for multiple choice), `provenance` and `meta`."
+            if instruct
+            else "Each row follows corpusforge's `schemas/document.schema.json`: `id`, `text`, `source`, "
+            "`provenance` (file and line/offset/element/PMID), `transforms` (the steps applied, in order) and "
+            "`meta` (JSON text of source-specific extras).",
         ),
+        *(_instruct_sections(plan) if instruct else []),
         ("Loading", f'```python\nfrom datasets import load_dataset\nds = load_dataset("{plan.output_dir}")\n```'),
         (
             "Recipe",
@@ -154,6 +179,21 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
         ),
     ]
     return render_card(meta, spec.title or recipe.name, sections, intro=spec.description or recipe.description)
+
+
+def _instruct_sections(plan: BuildPlan) -> list[tuple[str, str]]:
+    mixture, contamination = instruct_reports(plan)
+    mix = plan.recipe.mix
+    splits = ", ".join(f"{name} {share:.0%}" for name, share in mix.splits.items())
+    return [
+        (
+            "Mixture",
+            f"Seed {mix.seed}; held-out splits by a hash of the record id: {splits or 'none'}; "
+            f"records already in {mix.keep_splits} keep their split.\n\n" + mixture.to_markdown(mix),
+        ),
+        ("Contamination report", contamination.to_markdown()),
+        ("Tasks", markdown_table(["task", "task_id"], sorted(plan.recipe.tasks.items(), key=lambda kv: kv[1]))),
+    ]
 
 
 def finalize(plan: BuildPlan, strict: bool = False) -> dict[str, Any]:

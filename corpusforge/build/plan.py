@@ -3,7 +3,8 @@
     source/<name>         reader -> the source's own steps -> shared filters -> intermediate JSONL
     dedup/exact-signatures, dedup/exact-find          (datatrove exact dedup, over all sources)
     dedup/minhash-signatures, -buckets, -clusters      (datatrove MinHash near-dedup, after exact dedup)
-    write                 exact filter -> MinHash filter -> parquet shards of the dataset
+    mix/scan              instruct recipes with caps: a first pass over the deduplicated records
+    write                 exact filter -> MinHash filter -> [instruct: mixture] -> parquet shards of the dataset
     tokenize              optional: datatrove's DocumentTokenizer over the written shards
 
 Steps are built when a stage runs (`Stage.build()`), so a dry run only describes them. Every stage logs into its
@@ -113,6 +114,11 @@ def make_plan(recipe: RecipeBase) -> BuildPlan:
         plan.stages += _exact_dedup_stages(sources_dir, work / "exact", tasks)
     if minhash:
         plan.stages += _minhash_stages(recipe, sources_dir, work, tasks, exact)
+    if recipe.kind == "instruct":
+        from corpusforge.instruct.stages import needs_scan
+
+        if needs_scan(recipe.mix):
+            plan.stages.append(_mix_scan_stage(recipe, sources_dir, work, tasks, exact, minhash))
     plan.stages.append(_write_stage(recipe, sources_dir, work, output_dir, tasks, exact, minhash))
     if recipe.output.tokenize:
         plan.stages.append(_tokenize_stage(recipe, output_dir, tasks))
@@ -123,7 +129,13 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks) -> Stage
     shared = [f for f in recipe.filters if f.type not in source.skip_shared_filters]
     own = list(source.steps)
     single = any(_requires_single_task(p) for p in own + shared)
-    ctx = BuildContext(source=name, output_dir=output_dir, work_dir=sources_dir.parent, seed=recipe.seed)
+    ctx = BuildContext(
+        source=name,
+        output_dir=output_dir,
+        work_dir=sources_dir.parent,
+        seed=recipe.seed,
+        extra={"task_ids": dict(recipe.tasks)},
+    )
 
     def factory() -> list[PipelineStep]:
         from datatrove.pipeline.writers import JsonlWriter
@@ -228,23 +240,55 @@ def _minhash_stages(recipe: RecipeBase, sources_dir: Path, work: Path, tasks: in
     ]
 
 
+def _deduplicated(sources_dir: Path, work: Path, exact: bool, minhash: bool, counted: bool) -> list[PipelineStep]:
+    """The intermediate documents of every source, without duplicates (optionally counted per source)."""
+    from datatrove.pipeline.dedup.minhash import MinhashDedupFilter
+
+    from corpusforge.pipeline.steps.accounting import SourceCounter
+
+    def count(checkpoint: str) -> list[PipelineStep]:
+        return [SourceCounter(checkpoint)] if counted else []
+
+    steps: list[PipelineStep] = [_intermediate_reader(sources_dir), *count("merged")]
+    if exact:
+        steps += [_exact_filter(work), *count("after_exact_dedup")]
+    if minhash:
+        steps += [MinhashDedupFilter(str(work / "minhash" / "remove_ids")), *count("after_near_dedup")]
+    return steps
+
+
+def _mix_scan_stage(recipe, sources_dir, work, tasks, exact, minhash) -> Stage:
+    def factory() -> list[PipelineStep]:
+        from corpusforge.instruct.stages import mix_scan_steps
+
+        return _deduplicated(sources_dir, work, exact, minhash, counted=False) + mix_scan_steps(recipe.mix, work)
+
+    return Stage("mix/scan", tasks, ["find each capped source's cut-off (ids hashed under the mix seed)"], factory)
+
+
 def _write_stage(recipe, sources_dir, work, output_dir, tasks, exact, minhash) -> Stage:
     out = recipe.output
 
     def factory() -> list[PipelineStep]:
-        from datatrove.pipeline.dedup.minhash import MinhashDedupFilter
+        from corpusforge.pipeline.steps.accounting import SourceCounter
+
+        steps = _deduplicated(sources_dir, work, exact, minhash, counted=True) + [SourceCounter("kept")]
+        if recipe.kind == "instruct":
+            from corpusforge.instruct.stages import mix_write_steps
+
+            return steps + mix_write_steps(
+                recipe.mix,
+                work,
+                output_dir,
+                validate=out.validate_records,
+                compression=out.compression,
+                max_file_size=out.max_shard_mb * 2**20,
+            )
         from datatrove.pipeline.writers import ParquetWriter
 
         from corpusforge.build.records import arrow_schema, checked_document_record, unchecked_document_record
-        from corpusforge.pipeline.steps.accounting import SourceCounter
 
-        steps: list[PipelineStep] = [_intermediate_reader(sources_dir), SourceCounter("merged")]
-        if exact:
-            steps += [_exact_filter(work), SourceCounter("after_exact_dedup")]
-        if minhash:
-            steps += [MinhashDedupFilter(str(work / "minhash" / "remove_ids")), SourceCounter("after_near_dedup")]
-        steps.append(SourceCounter("kept"))
-        steps.append(
+        return steps + [
             ParquetWriter(
                 str(output_dir / DATA_DIR),
                 output_filename="train/${rank}.parquet",
@@ -253,13 +297,17 @@ def _write_stage(recipe, sources_dir, work, output_dir, tasks, exact, minhash) -
                 compression=out.compression,
                 max_file_size=out.max_shard_mb * 2**20,
             )
-        )
-        return steps
+        ]
 
     describe = ["read all sources' intermediate documents"]
     describe += ["drop exact duplicates (exact_duplicate)"] if exact else []
     describe += ["drop near-duplicates (near_duplicate)"] if minhash else []
-    describe.append(f"-> {output_dir / DATA_DIR}/train/*.parquet (schemas/document.schema.json)")
+    if recipe.kind == "instruct":
+        splits = ", ".join(["train", *recipe.mix.splits])
+        describe += [f"mix: weights, caps, splits ({splits}) under seed {recipe.mix.seed}"]
+        describe.append(f"-> {output_dir / DATA_DIR}/<split>/*.parquet (schemas/instruction.schema.json)")
+    else:
+        describe.append(f"-> {output_dir / DATA_DIR}/train/*.parquet (schemas/document.schema.json)")
     return Stage("write", tasks, describe, factory)
 
 

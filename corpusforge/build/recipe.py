@@ -16,10 +16,11 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from corpusforge.config import StrictModel, apply_overrides, load_yaml, validate
 from corpusforge.errors import ConfigError
+from corpusforge.instruct.mixing import MixSpec
 from corpusforge.pipeline.registry import params_union, registered
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
@@ -116,11 +117,40 @@ class DedupSpec(StrictModel):
 class RecipeBase(StrictModel):
     name: str
     description: str = ""
-    kind: Literal["pretrain"] = "pretrain"
+    kind: Literal["pretrain", "instruct"] = Field(
+        "pretrain", description="pretrain: text documents (stage 1); instruct: chat records, mixed into splits (2, 3)"
+    )
     seed: int = 0
     output: OutputSpec = Field(default_factory=OutputSpec)
     executor: ExecutorSpec = Field(default_factory=LocalExecutorSpec)
     dedup: DedupSpec = Field(default_factory=DedupSpec)
+    tasks: dict[str, int] = Field(
+        default_factory=dict, description="instruct: task name -> integer id (multi-adapter training of stage 3)"
+    )
+    mix: MixSpec | None = Field(None, description="instruct: weights, caps and splits of the mixture")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _instruct_defaults(cls, data: Any) -> Any:
+        """Instruction data rendered from templates looks near-duplicate to MinHash: off unless asked for."""
+        if isinstance(data, dict) and data.get("kind") == "instruct":
+            if data.get("dedup") is None:
+                data["dedup"] = {}
+            dedup = data["dedup"]
+            if isinstance(dedup, dict):
+                if dedup.get("minhash") is None:
+                    dedup["minhash"] = {}
+                if isinstance(dedup["minhash"], dict):
+                    dedup["minhash"].setdefault("enabled", False)
+        return data
+
+    @model_validator(mode="after")
+    def _kind_sections(self) -> RecipeBase:
+        if self.kind == "pretrain" and (self.mix is not None or self.tasks):
+            raise ValueError("`mix` and `tasks` are for `kind: instruct` recipes")
+        if self.kind == "instruct" and self.mix is None:
+            self.mix = MixSpec()
+        return self
 
     # set by `recipe_model()`: sources: dict[str, SourceSpec]; filters: list[step params]
 

@@ -34,6 +34,15 @@ def build(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show datatrove's logs instead of filing them")
     ] = False,
+    push: Annotated[
+        str | None, typer.Option("--push", metavar="REPO_ID", help="Then publish the dataset to this Hub repo")
+    ] = None,
+    private: Annotated[
+        bool | None, typer.Option("--private/--public", help="With --push: visibility (default: keep / private)")
+    ] = None,
+    push_config: Annotated[
+        str | None, typer.Option("--push-config", help="With --push: publish as this config of the repo")
+    ] = None,
 ) -> None:
     """Build a dataset from a recipe: read sources, clean, filter, deduplicate, write parquet + card + manifest.
 
@@ -59,6 +68,10 @@ def build(
             f"--strict: {result.manifest['totals']['quarantined']} input records were quarantined "
             f"(see {result.plan.output_dir}/quarantine/)"
         )
+    if push:
+        from corpusforge.cli.push import push as push_command
+
+        push_command(result.plan.output_dir, push, private=private, config_name=push_config)
 
 
 def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
@@ -88,7 +101,8 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
     )
     console.print(
         f"total: {t['input']} input records, {t['quarantined']} quarantined, {t['dropped']} dropped with a reason, "
-        f"{t['kept']} documents kept ({verdict}); {manifest['rows_written']} rows in {len(manifest['files'])} "
+        f"{t['kept']} {'records' if manifest['kind'] == 'instruct' else 'documents'} kept ({verdict}); "
+        f"{manifest['rows_written']} rows in {len(manifest['files'])} "
         "parquet files",
         markup=False,
         highlight=False,
