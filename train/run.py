@@ -8,6 +8,7 @@ appends every logged step to OUTPUT/metrics.jsonl.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -71,6 +72,29 @@ def total_steps(config: TrainConfig, steps_per_epoch: int) -> int:
     return config.train.max_steps or math.ceil(config.train.epochs * steps_per_epoch)
 
 
+@contextlib.contextmanager
+def main_process_first(rank: int, world: int):
+    import torch
+
+    if world > 1 and rank != 0:
+        torch.distributed.barrier()
+    yield
+    if world > 1 and rank == 0:
+        torch.distributed.barrier()
+
+
+def check_task_ids(config: TrainConfig, split) -> None:
+    """C-Poly allocates one row of its matrix per task id: every id in the data must have one."""
+    from corpusforge.errors import ConfigError
+
+    ids = sorted({e["task_id"] for e in split.examples})
+    if ids and (ids[0] < 0 or ids[-1] >= config.method.n_tasks):
+        raise ConfigError(
+            f"method.n_tasks: {config.method.n_tasks}, but {config.data.path} has task ids {ids} (need 0..n_tasks-1)"
+        )
+    log.info(f"task ids in the data: {ids}")
+
+
 class MetricsLog:
     """Rank 0's record of every logged step (JSON lines), next to the human log."""
 
@@ -118,14 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     log.info(trainable_summary(module))
 
     with_task_ids = config.method.name == "cpoly"
-    train_data = load_split_data(config, tokenizer, config.data.train_split, config.data.max_examples, with_task_ids)
-    log.info(f"train data: {train_data.report}")
-    eval_data = None
-    if config.data.eval_split:
-        eval_data = load_split_data(
-            config, tokenizer, config.data.eval_split, config.data.eval_max_examples, with_task_ids
+    with main_process_first(rank, world):  # rank 0 tokenizes and fills the datasets cache; the others reuse it
+        train_data = load_split_data(
+            config, tokenizer, config.data.train_split, config.data.max_examples, with_task_ids
         )
+        eval_data = None
+        if config.data.eval_split:
+            eval_data = load_split_data(
+                config, tokenizer, config.data.eval_split, config.data.eval_max_examples, with_task_ids
+            )
+    log.info(f"train data: {train_data.report}")
+    if eval_data is not None:
         log.info(f"eval data: {eval_data.report}")
+    if with_task_ids:
+        check_task_ids(config, train_data)
     mc_items = load_mc_items(config.mc_eval) if config.mc_eval else None
     if rank == 0:
         report = {"train": train_data.report, "eval": eval_data.report if eval_data else None}
@@ -203,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
             elapsed = time.perf_counter() - window_start
             record = {"step": step, "epoch": epoch, **dict(zip(parts_sum, values.tolist()))}
             record.update(lr=scheduler.get_last_lr()[0], tokens_per_s=float(counted[0]) / max(elapsed, 1e-9))
-            log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+            record.update(tokens=int(counted[0]), time=time.time())
+            shown = {k: v for k, v in record.items() if k not in ("tokens", "time")}
+            log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()))
             metrics.write(record)
             tokens_seen, window_start = 0, time.perf_counter()
         if config.train.eval_every and step % config.train.eval_every == 0 and step < n_steps:

@@ -154,3 +154,26 @@ def test_global_batch_is_kept_whatever_the_number_of_processes(tmp_path, tiny_mo
 def test_packed_rows_count_tokens():
     rows = packed_rows([10, 20, 30, 40], 50)
     assert sorted(rows.lengths.tolist()) == [50, 50]
+
+
+def test_pt_reads_datatrove_token_shards(tmp_path, tiny_model_dir, tiny_tokenizer_file, tokenizer):
+    """The build may write datatrove DocumentTokenizer shards (.ds); stage pt trains on them directly."""
+    from datatrove.data import Document
+    from datatrove.pipeline.tokens import DocumentTokenizer
+
+    docs = [Document(text=f"insulin lowers glucose in patient {i}", id=str(i)) for i in range(40)]
+    DocumentTokenizer(str(tmp_path / "tokens"), str(tiny_tokenizer_file), eos_token="</s>", shuffle_documents=False)(
+        docs, rank=0, world_size=1
+    )
+    config = load_train_config(
+        make_config(tmp_path, tiny_model_dir, tmp_path / "tokens", data={"format": "tokenized", "max_length": 16})
+    )
+    split = load_split_data(config, tokenizer, "train", None, False)
+    stream = []
+    for d in docs:
+        stream += tokenizer(d.text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    assert len(split.examples) >= 10
+    # datatrove hands out consecutive windows of the token stream (seq_len + 1 tokens each)
+    assert split.examples[0].tolist() == stream[:16] and split.examples[1].tolist() == stream[16:32]
+    batch, real, total = split.collate([0, 1])
+    assert batch["input_ids"].shape == (2, 16) and real == total

@@ -139,7 +139,7 @@ def test_eval_scores_the_yes_model_as_the_official_metric(yes_model, real_pubmed
             "--pubmedqa",
             str(real_pubmedqa),
             "--max-length",
-            "128",
+            "64",
             "--batch-size",
             "32",
             "-o",
