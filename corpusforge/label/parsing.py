@@ -11,6 +11,7 @@ from corpusforge.label.config import OptionSpec
 
 EMPTY = "empty"
 UNPARSEABLE = "unparseable"
+NOT_AN_OPTION = "not_an_option"
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,10 @@ _LEAD = re.compile(r"^(?:the\s+)?(?:final\s+)?(?:answer|response)\s*(?:is|:)?\s*
 
 
 def parse_answer(text: str, options: Sequence[OptionSpec]) -> ParsedAnswer:
-    """Accept `A`, `(A)`, `A) yes`, `Answer: A`, `yes`, `Yes.`: the first token must name exactly one option."""
+    """Accept `A`, `(A)`, `A) yes`, `Answer: A`, `yes`, `Yes.`: the first token must name exactly one option.
+
+    Otherwise the reason is `empty`, `not_an_option` (a bare key that is not one, e.g. `D`) or `unparseable`.
+    """
     body = text.strip()
     if not body:
         return ParsedAnswer(None, EMPTY)
@@ -32,13 +36,14 @@ def parse_answer(text: str, options: Sequence[OptionSpec]) -> ParsedAnswer:
     match = re.match(r"^[\(\[]?([A-Z])(?:[\)\]\.:,]|\s|$)", body)
     if match and match.group(1) in keys:
         return ParsedAnswer(match.group(1), None)
+    letter_only = match is not None and re.fullmatch(r"[\(\[]?[A-Z][\)\]\.]?", body) is not None
     word = re.match(r"^[\W_]*([A-Za-z][\w-]*)", body)
     if word:
         by_text = {o.text.lower(): o.key for o in options}
         key = by_text.get(word.group(1).lower())
         if key:
             return ParsedAnswer(key, None)
-    return ParsedAnswer(None, UNPARSEABLE)
+    return ParsedAnswer(None, NOT_AN_OPTION if letter_only else UNPARSEABLE)
 
 
 def normalize(logprobs: dict[str, float]) -> dict[str, float]:

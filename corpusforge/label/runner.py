@@ -102,9 +102,11 @@ class LabelRunner:
         while active:
             self._wave(active)
             active = [p for p in active if p.outcome is None]
+        by_item: list[list[_Pair]] = [[] for _ in items]
+        for pair in pairs:
+            by_item[pair.item_index].append(pair)
         records = []
-        for i, item in enumerate(items):
-            mine = [p for p in pairs if p.item_index == i]
+        for item, mine in zip(items, by_item):
             ledger = Ledger()
             for p in mine:
                 for name, value in p.ledger.__dict__.items():

@@ -44,7 +44,7 @@ def test_garbage_answers_end_unlabeled_with_the_raw_text_or_constrained(vllm_eng
     assert_valid_records(records)
     unlabeled = [r for r in records if r["label"] is None]
     assert unlabeled and run.summary["unlabeled"] == len(unlabeled)
-    assert all(r["raw_answer"] is not None and r["unlabeled_reason"] in ("empty", "unparseable") for r in unlabeled)
+    assert all(r["raw_answer"] is not None and r["unlabeled_reason"] in ("empty", "unparseable", "not_an_option") for r in unlabeled)
     retried = make_job(tiny_model_dir, tmp_path / "retried", "cot", backend=VLLM, run={"limit": 6},
                        answer={"constrained": False, "max_retries": 1})  # fmt: skip
     run = run_vllm(vllm_engine, retried)

@@ -25,6 +25,8 @@ from corpusforge.label.backends.base import (
 from corpusforge.label.config import VLLMBackendSpec
 from corpusforge.label.requests import GenerateRequest, GenerateResult, Request, ScoreRequest, ScoreResult
 
+ENQUEUE_SLICE = 32
+
 
 class VLLMBackend(Backend):
     name = "vllm"
@@ -35,6 +37,7 @@ class VLLMBackend(Backend):
         self._owns_llm = llm is None
         self.tokenizer = None
         self.max_model_len: int | None = None
+        self._choice_ids: dict[tuple[str, ...], list[int]] = {}
 
     def engine_kwargs(self) -> dict[str, Any]:
         spec = self.spec
@@ -67,54 +70,60 @@ class VLLMBackend(Backend):
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
 
     def run(self, requests: Sequence[Request], on_result: OnResult) -> None:
-        from vllm.inputs import TokensPrompt
-
-        prompts, params, owners = [], [], []  # owners[j] = (request index, continuation index or None)
         started = time.perf_counter()
-        for i, request in enumerate(requests):
-            if isinstance(request, ScoreRequest):
-                sequences = self._score_sequences(request)
-                if any(len(ids) >= self.max_model_len for ids, _ in sequences):
-                    on_result(i, ScoreResult(error=PROMPT_TOO_LONG))
-                    continue
-                for c, (ids, _) in enumerate(sequences):
-                    prompts.append(TokensPrompt(prompt_token_ids=ids))
-                    params.append(self._score_params())
-                    owners.append((i, c))
-            else:
-                ids = encode_prompt(self.tokenizer, request.prompt, self.chat)
-                if len(ids) + request.max_tokens > self.max_model_len:
-                    on_result(i, GenerateResult(text="", error=PROMPT_TOO_LONG, prompt_tokens=len(ids)))
-                    continue
-                prompts.append(TokensPrompt(prompt_token_ids=ids))
-                params.append(self._generate_params(request))
-                owners.append((i, None))
-        if not prompts:
-            return
-        pending_scores: dict[int, dict[int, Any]] = {}
-        for j, output in self._stream(prompts, params):
-            i, c = owners[j]
-            seconds = time.perf_counter() - started
-            if c is None:
-                on_result(i, self._generate_result(requests[i], output, seconds))
-                continue
-            parts = pending_scores.setdefault(i, {})
-            parts[c] = output
-            if len(parts) == len(requests[i].continuations):
-                on_result(i, self._score_result(requests[i], parts, seconds))
-                del pending_scores[i]
+        owners: dict[str, tuple[int, int | None]] = {}  # engine request id -> (request index, continuation)
+        slice_prompts, slice_params, slice_owners = [], [], []
 
-    def _stream(self, prompts: list, params: list):
-        """Queue everything, step the engine, yield (position, output) as each request finishes."""
+        def enqueue() -> None:
+            # the engine core is another process: it starts on the first slice while this one tokenizes the rest
+            for rid, owner in zip(self.llm.enqueue(slice_prompts, slice_params, use_tqdm=False), slice_owners):
+                owners[rid.rsplit("-", 1)[0]] = owner  # outputs carry the id without enqueue's "-suffix"
+            slice_prompts.clear(), slice_params.clear(), slice_owners.clear()
+
+        for i, request in enumerate(requests):
+            for prompt, params, owner in self._engine_inputs(i, request, on_result):
+                slice_prompts.append(prompt)
+                slice_params.append(params)
+                slice_owners.append(owner)
+            if len(slice_prompts) >= ENQUEUE_SLICE:
+                enqueue()
+        if slice_prompts:
+            enqueue()
+        pending_scores: dict[int, dict[int, Any]] = {}
         engine = self.llm.llm_engine
-        request_ids = self.llm.enqueue(prompts, params, use_tqdm=False)
-        # the engine reports the id it was given; enqueue returns it with an internal "-suffix"
-        position = {rid.rsplit("-", 1)[0]: j for j, rid in enumerate(request_ids)}
-        position.update({rid: j for j, rid in enumerate(request_ids)})
         while engine.has_unfinished_requests():
             for output in engine.step():
-                if output.finished:
-                    yield position[output.request_id], output
+                if not output.finished:
+                    continue
+                i, c = owners[output.request_id]
+                seconds = time.perf_counter() - started
+                if c is None:
+                    on_result(i, self._generate_result(requests[i], output, seconds))
+                    continue
+                parts = pending_scores.setdefault(i, {})
+                parts[c] = output
+                if len(parts) == len(requests[i].continuations):
+                    on_result(i, self._score_result(requests[i], parts, seconds))
+                    del pending_scores[i]
+
+    def _engine_inputs(self, i: int, request: Request, on_result: OnResult):
+        """(prompt, sampling params, owner) for the engine; a prompt that cannot fit is answered at once."""
+        from vllm.inputs import TokensPrompt
+
+        if isinstance(request, ScoreRequest):
+            sequences = self._score_sequences(request)
+            if any(len(ids) >= self.max_model_len for ids, _ in sequences):
+                on_result(i, ScoreResult(error=PROMPT_TOO_LONG))
+                return []
+            return [
+                (TokensPrompt(prompt_token_ids=ids), self._score_params(), (i, c))
+                for c, (ids, _) in enumerate(sequences)
+            ]
+        ids = encode_prompt(self.tokenizer, request.prompt, self.chat)
+        if len(ids) + request.max_tokens > self.max_model_len:
+            on_result(i, GenerateResult(text="", error=PROMPT_TOO_LONG, prompt_tokens=len(ids)))
+            return []
+        return [(TokensPrompt(prompt_token_ids=ids), self._generate_params(request), (i, None))]
 
     def _generate_params(self, request: GenerateRequest):
         from vllm import SamplingParams
@@ -130,8 +139,13 @@ class VLLMBackend(Backend):
 
             kwargs["structured_outputs"] = StructuredOutputsParams(choice=list(request.choices))
         if request.score_choices:
-            kwargs["logprob_token_ids"] = choice_token_ids(self.tokenizer, request.score_choices)
+            kwargs["logprob_token_ids"] = self._choice_token_ids(request.score_choices)
         return SamplingParams(**kwargs)
+
+    def _choice_token_ids(self, choices: tuple[str, ...]) -> list[int]:
+        if choices not in self._choice_ids:
+            self._choice_ids[choices] = choice_token_ids(self.tokenizer, choices)
+        return self._choice_ids[choices]
 
     @staticmethod
     def _score_params():
@@ -151,7 +165,7 @@ class VLLMBackend(Backend):
         completion = output.outputs[0]
         choice_logprobs = None
         if request.score_choices and completion.logprobs:
-            ids = choice_token_ids(self.tokenizer, request.score_choices)
+            ids = self._choice_token_ids(request.score_choices)
             first = completion.logprobs[0]
             choice_logprobs = {
                 choice: (first[tid].logprob if tid in first else float("-inf"))
