@@ -120,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
 
     rank, world, local_rank = init_distributed(config.runtime, accelerator)
     setup_logging(rank)
+    from train.config import gradient_accumulation, resolved_deepspeed_config, zero_stage
+
+    ds_config = resolved_deepspeed_config(config, world)  # a batch that does not split over `world` fails here
+    accumulation = gradient_accumulation(config, world)
     device = device_for(accelerator, local_rank)
     output_dir = Path(config.train.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -128,7 +132,6 @@ def main(argv: list[str] | None = None) -> int:
     log.info(f"stage {config.stage}, method {config.method.name}, {world} process(es) on {accelerator}")
 
     from train import checkpointing
-    from train.config import gradient_accumulation, resolved_deepspeed_config, zero_stage
     from train.data import load_split_data, make_schedule
     from train.evaluate import eval_loss, load_mc_items, mc_eval
     from train.export import export_model
@@ -161,7 +164,6 @@ def main(argv: list[str] | None = None) -> int:
         report = {"train": train_data.report, "eval": eval_data.report if eval_data else None}
         (output_dir / "data_report.json").write_text(json.dumps(report, indent=2) + "\n")
 
-    accumulation = gradient_accumulation(config, world)
     schedule = make_schedule(train_data, config, world, accumulation)
     if schedule.steps_per_epoch == 0:
         from corpusforge.errors import InputError
@@ -170,7 +172,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{config.data.path}: {len(train_data.rows)} rows are fewer than one global batch ({config.batch.global_size})"
         )
     n_steps = total_steps(config, schedule.steps_per_epoch)
-    ds_config = resolved_deepspeed_config(config, world)
     log.info(
         f"{len(train_data.rows)} rows, {schedule.steps_per_epoch} steps/epoch, {n_steps} steps; global batch "
         f"{config.batch.global_size} = micro {config.batch.micro_size} x accumulation {accumulation} x {world}"
