@@ -153,7 +153,6 @@ class MCEvalConfig(StrictModel):
     split: str = "test"
     max_items: int | None = Field(None, ge=1)
     max_length: int = Field(1024, ge=8)
-    answer_template: str | None = Field(None, description="jinja file for one option's answer text")
 
 
 class TrainConfig(StrictModel):

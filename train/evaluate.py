@@ -52,9 +52,7 @@ def mc_eval(engine, module, tokenizer, items, cfg, rank: int, world: int) -> dic
     mine = items[rank * per_rank : (rank + 1) * per_rank]
     padded = mine + [items[0]] * (per_rank - len(mine))  # equal work on every rank (ZeRO-3 forwards are collective)
     engine.eval()
-    scores = score_items(
-        hf_logits_fn(module), tokenizer, padded, max_length=cfg.max_length, answer_template=cfg.answer_template
-    )
+    scores = score_items(hf_logits_fn(module), tokenizer, padded, max_length=cfg.max_length)
     engine.train()
     scores = scores[: len(mine)]
     if world > 1:

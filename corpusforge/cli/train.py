@@ -108,9 +108,12 @@ def eval_(
     ] = 1024,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
     limit: Annotated[int | None, typer.Option("--limit", help="score only the first N items")] = None,
-    answer_template: Annotated[
-        Path | None, typer.Option("--answer-template", help="jinja file for one option's answer text")
-    ] = None,
+    template: Annotated[
+        str, typer.Option("--template", help="--pubmedqa: instruction template of the prompt (as in stage 3)")
+    ] = "mc_table9_en",
+    target: Annotated[
+        str, typer.Option("--target", help="--pubmedqa: answer form scored: letter (A), option (A) yes), sentence")
+    ] = "option",
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1 ...")] = "cpu",
     dtype: Annotated[str, typer.Option("--dtype", help="float32, bfloat16 or float16")] = "float32",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write the report as JSON here")] = None,
@@ -125,7 +128,7 @@ def eval_(
     if pubmedqa is not None:
         pqal = pubmedqa / "ori_pqal.json" if pubmedqa.is_dir() else pubmedqa
         truth = ground_truth or pqal.parent / "test_ground_truth.json"
-        items = mc_loglik.pubmedqa_test_items(pqal, truth, task_id=task_id)
+        items = mc_loglik.pubmedqa_test_items(pqal, truth, task_id=task_id, template=template, target=target)
         source = f"PubMedQA official test split ({truth})"
     else:
         records = [r for r in mc_loglik.read_records(data, split) if r.get("mc")]
@@ -142,9 +145,7 @@ def eval_(
 
     tokenizer = AutoTokenizer.from_pretrained(model)
     lm = load_model(model, dtype=dtype, device=device)
-    scores = mc_loglik.score_items(
-        mc_loglik.hf_logits_fn(lm), tokenizer, items, max_length, batch_size, answer_template
-    )
+    scores = mc_loglik.score_items(mc_loglik.hf_logits_fn(lm), tokenizer, items, max_length, batch_size)
     predicted = mc_loglik.predict(items, scores)
     report = mc_loglik.report(items, predicted)
     typer.echo(f"{model} on {source}: n={report.n} accuracy={report.accuracy:.4f} macro-F1={report.macro_f1:.4f}")

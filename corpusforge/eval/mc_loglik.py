@@ -1,8 +1,10 @@
 """Multiple-choice evaluation by option log-likelihood, the lm-evaluation-harness way.
 
 For each item, the prompt (the record's user turns rendered with the tokenizer's chat template and the
-generation prompt) is followed by each option's answer text (a jinja template, `{{ key }}) {{ text }}` by
-default); the option whose tokens have the highest summed log-probability is the prediction. Items come from
+generation prompt) is followed by each option's answer text, rendered by the same instruction template and target
+that wrote the record's assistant turn (corpusforge/instruct/templates; `meta.template` / `meta.target` of a
+stage-3 record), so a model is scored on the answers it was trained to write; the option whose tokens have the
+highest summed log-probability is the prediction. Items come from
 stage-3 instruction records (`mc` filled) or from PubMedQA's original files, where the official test split is
 selected by the PMIDs of test_ground_truth.json. Scores are accuracy, macro-F1 and the confusion matrix of
 corpusforge.eval.metrics (over yes/no/maybe when every item has those options, else over option keys).
@@ -15,15 +17,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from corpusforge.errors import InputError
 from corpusforge.eval.metrics import ClassificationReport, classification_report
 
-TEMPLATES = Path(__file__).parent / "templates"
-PUBMEDQA_OPTIONS = (("A", "yes"), ("B", "no"), ("C", "maybe"))
+DEFAULT_TEMPLATE = "mc_table9_en"  # the paper's Table 9 layout
+DEFAULT_TARGET = "option"  # "A) yes"
 
 
 @dataclass
@@ -33,21 +34,12 @@ class MCItem:
     options: list[tuple[str, str]]  # (key, text)
     answer: str | None  # gold key
     task_id: int = 0
+    template: str = DEFAULT_TEMPLATE
+    target: str = DEFAULT_TARGET
     meta: dict[str, Any] = field(default_factory=dict)
 
     def key_to_text(self) -> dict[str, str]:
         return dict(self.options)
-
-
-@cache
-def load_template(path: str | Path):
-    import jinja2
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: template not found")
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-    return env.from_string(path.read_text(encoding="utf-8"))
 
 
 def item_from_record(record: dict[str, Any], where: str = "") -> MCItem:
@@ -64,12 +56,15 @@ def item_from_record(record: dict[str, Any], where: str = "") -> MCItem:
     options = [(o["key"], o["text"]) for o in mc.get("options") or []]
     if len(options) < 2:
         raise InputError(f"{where}: field 'mc.options' needs at least two options")
+    meta = json.loads(record["meta"]) if isinstance(record.get("meta"), str) else record.get("meta") or {}
     return MCItem(
         id=str(record["id"]),
         messages=messages,
         options=options,
         answer=mc.get("answer"),
         task_id=int(record.get("task_id") or 0),
+        template=meta.get("template", DEFAULT_TEMPLATE),
+        target=meta.get("target", DEFAULT_TARGET),
     )
 
 
@@ -77,36 +72,35 @@ def items_from_records(records: Iterable[dict[str, Any]], source: str = "") -> l
     return [item_from_record(r, f"{source} row {i}") for i, r in enumerate(records)]
 
 
-def pubmedqa_record(item, task_id: int = 0, prompt_template: str | Path | None = None) -> dict[str, Any]:
-    """A PubMedQA item as a stage-3 record: user turn from the prompt template, assistant turn the gold answer."""
-    options = [{"key": k, "text": t} for k, t in PUBMEDQA_OPTIONS]
-    prompt = load_template(prompt_template or TEMPLATES / "pubmedqa_prompt.jinja").render(
-        context=item.context, question=item.question, options=options
+def pubmedqa_record(
+    item, label: str, task_id: int = 0, template: str = DEFAULT_TEMPLATE, target: str = DEFAULT_TARGET
+) -> dict[str, Any]:
+    """A PubMedQA item with answer `label` as a stage-3 record, rendered exactly as the stage-3 build does."""
+    from corpusforge.instruct.adapters.pubmedqa import pubmedqa_mc
+    from corpusforge.instruct.record import make_record
+    from corpusforge.instruct.render import render_mc
+
+    mc = pubmedqa_mc(item, label)
+    return make_record(
+        id=f"pubmedqa:{item.pmid}",
+        source="pubmedqa",
+        task="pubmedqa",
+        task_id=task_id,
+        language="en",
+        messages=render_mc(mc, template, target),
+        provenance={"file": "", "pmid": item.pmid},
+        mc=mc,
+        meta={"template": template, "target": target},
     )
-    gold = next((k for k, t in PUBMEDQA_OPTIONS if t == item.final_decision), None)
-    messages = [{"role": "user", "content": prompt}]
-    if gold is not None:
-        messages.append({"role": "assistant", "content": answer_text(gold, item.final_decision)})
-    return {
-        "id": f"pubmedqa:{item.pmid}",
-        "source": "pubmedqa",
-        "task": "pubmedqa",
-        "task_id": task_id,
-        "language": "en",
-        "messages": messages,
-        "mc": {
-            "question": item.question,
-            "context": item.context,
-            "options": options,
-            "answer": gold,
-            "explanation": None,
-        },
-        "provenance": {"file": "", "pmid": item.pmid},
-        "meta": None,
-    }
 
 
-def pubmedqa_test_items(pqal: str | Path, ground_truth: str | Path, task_id: int = 0) -> list[MCItem]:
+def pubmedqa_test_items(
+    pqal: str | Path,
+    ground_truth: str | Path,
+    task_id: int = 0,
+    template: str = DEFAULT_TEMPLATE,
+    target: str = DEFAULT_TARGET,
+) -> list[MCItem]:
     """The official test split: exactly the PMIDs of test_ground_truth.json, gold labels from that file."""
     from corpusforge.formats.pubmedqa import MalformedItem, iter_items, load_test_ground_truth
 
@@ -123,14 +117,15 @@ def pubmedqa_test_items(pqal: str | Path, ground_truth: str | Path, task_id: int
         raise InputError(f"{pqal}: {len(missing)} test PMIDs of {ground_truth} are missing, e.g. {missing[:5]}{why}")
     items = []
     for pmid in sorted(gold):
-        record = pubmedqa_record(found[pmid], task_id)
-        record["mc"]["answer"] = next(k for k, t in PUBMEDQA_OPTIONS if t == gold[pmid])
-        items.append(item_from_record(record))
+        items.append(item_from_record(pubmedqa_record(found[pmid], gold[pmid], task_id, template, target)))
     return items
 
 
-def answer_text(key: str, text: str, template: str | Path | None = None) -> str:
-    return load_template(template or TEMPLATES / "mc_answer.jinja").render(key=key, text=text)
+def answer_text(item: MCItem, key: str, text: str) -> str:
+    """What the model is scored on for option `key`: the item's own template and target, without explanation."""
+    from corpusforge.instruct.render import render_answer
+
+    return render_answer(item.template, item.target, key, text)
 
 
 @dataclass
@@ -141,14 +136,14 @@ class Encoded:
     n_continuation: int
 
 
-def encode_options(tokenizer, item: MCItem, index: int, max_length: int, answer_template=None) -> list[Encoded]:
+def encode_options(tokenizer, item: MCItem, index: int, max_length: int) -> list[Encoded]:
     """Token ids of prompt + each option; the last `n_continuation` tokens are the option. Long prompts lose their
     beginning (the question and options sit at the end), as lm-evaluation-harness truncates."""
     prompt = tokenizer.apply_chat_template(item.messages, tokenize=False, add_generation_prompt=True)
     context = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     out = []
     for o, (key, text) in enumerate(item.options):
-        whole = tokenizer(prompt + answer_text(key, text, answer_template), add_special_tokens=False)["input_ids"]
+        whole = tokenizer(prompt + answer_text(item, key, text), add_special_tokens=False)["input_ids"]
         n_cont = max(len(whole) - len(context), 1)
         if n_cont >= max_length:
             raise InputError(f"{item.id}: option {key} alone is longer than max_length {max_length}")
@@ -195,12 +190,9 @@ def score_items(
     items: list[MCItem],
     max_length: int = 1024,
     batch_size: int = 16,
-    answer_template: str | Path | None = None,
 ) -> list[list[float]]:
     """Log-likelihood of every option of every item."""
-    encoded = [
-        e for i, item in enumerate(items) for e in encode_options(tokenizer, item, i, max_length, answer_template)
-    ]
+    encoded = [e for i, item in enumerate(items) for e in encode_options(tokenizer, item, i, max_length)]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     flat = score_encoded(logits_fn, encoded, [items[e.item].task_id for e in encoded], pad_id, batch_size)
     scores: list[list[float]] = [[0.0] * len(item.options) for item in items]

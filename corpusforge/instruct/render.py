@@ -108,6 +108,14 @@ def render_mc(
     return load_template(template).render(variables, system_prompt)
 
 
+def render_answer(template: str, target: Target, key: str, text: str) -> str:
+    """The assistant turn a multiple-choice template writes when option `key` is the answer (no explanation):
+    what option log-likelihood scoring appends to the prompt, so evaluation matches the training targets."""
+    variables = {"question": "", "context": "", "options": [], "answer": key, "answer_text": text,
+                 "explanation": "", "target": target}  # fmt: skip
+    return load_template(template).assistant.render(**variables).strip()
+
+
 def render_qa(question: str, answer: str, template: str = "qa", system_prompt: str | None = None) -> list[dict]:
     """Chat messages for one free-form question and its answer (or a ready-made prompt and its target)."""
     return load_template(template).render({"question": question, "answer": answer}, system_prompt)

@@ -115,8 +115,8 @@ def yes_sft_dataset(tmp_path_factory) -> Path:
     """Stage-3-format PubMedQA records whose gold answer is always "yes" (for the eval's known-preference test)."""
     from corpusforge.eval.mc_loglik import pubmedqa_record
 
-    train = [pubmedqa_record(item) for item in synthetic_pubmedqa(96, seed=1, answer="yes")]
-    test = [pubmedqa_record(item) for item in synthetic_pubmedqa(12, seed=2)]
+    train = [pubmedqa_record(item, item.final_decision) for item in synthetic_pubmedqa(96, seed=1, answer="yes")]
+    test = [pubmedqa_record(item, item.final_decision) for item in synthetic_pubmedqa(12, seed=2)]
     return write_dataset_dir(tmp_path_factory.mktemp("stage3-yes"), {"train": train, "test": test})
 
 
@@ -125,7 +125,7 @@ def adapt_dataset(tmp_path_factory) -> Path:
     """Stage-3 multiple-choice records of three tasks (PubMedQA 0, MedQA-like 1, MedMCQA-like 2)."""
     from corpusforge.eval.mc_loglik import pubmedqa_record
 
-    rows = [pubmedqa_record(item, task_id=0) for item in synthetic_pubmedqa(24, seed=3)]
+    rows = [pubmedqa_record(item, item.final_decision, task_id=0) for item in synthetic_pubmedqa(24, seed=3)]
     rng = random.Random(4)
     for task, task_id, keys in (("medqa", 1, "ABCDE"), ("medmcqa", 2, "ABCD")):
         for i in range(24):

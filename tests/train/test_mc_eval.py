@@ -34,7 +34,9 @@ def direct_loglik(model, tokenizer, item, key, text, max_length):
 
 def test_scores_equal_a_direct_computation(model_and_tokenizer):
     model, tokenizer = model_and_tokenizer
-    items = mc_loglik.items_from_records(mc_loglik.pubmedqa_record(i) for i in synthetic_pubmedqa(5, seed=9))
+    items = mc_loglik.items_from_records(
+        mc_loglik.pubmedqa_record(i, i.final_decision) for i in synthetic_pubmedqa(5, seed=9)
+    )
     scores = mc_loglik.score_items(mc_loglik.hf_logits_fn(model), tokenizer, items, max_length=96, batch_size=4)
     for item, row in zip(items, scores):
         direct = [direct_loglik(model, tokenizer, item, k, t, 96) for k, t in item.options]
@@ -46,7 +48,9 @@ def test_scores_equal_a_direct_computation(model_and_tokenizer):
 
 
 def test_report_is_over_option_texts_for_pubmedqa():
-    items = mc_loglik.items_from_records(mc_loglik.pubmedqa_record(i) for i in synthetic_pubmedqa(6, seed=3))
+    items = mc_loglik.items_from_records(
+        mc_loglik.pubmedqa_record(i, i.final_decision) for i in synthetic_pubmedqa(6, seed=3)
+    )
     always_a = {item.id: "A" for item in items}
     report = mc_loglik.report(items, always_a)
     assert report.labels == ["yes", "no", "maybe"]
@@ -55,7 +59,8 @@ def test_report_is_over_option_texts_for_pubmedqa():
 
 
 def test_records_without_mc_or_prompt_are_rejected_with_their_location():
-    record = mc_loglik.pubmedqa_record(synthetic_pubmedqa(1, seed=1)[0])
+    item = synthetic_pubmedqa(1, seed=1)[0]
+    record = mc_loglik.pubmedqa_record(item, item.final_decision)
     with pytest.raises(InputError, match="row 0: field 'mc'"):
         mc_loglik.items_from_records([{**record, "mc": None}], "stage3.jsonl")
     with pytest.raises(InputError, match="no prompt turn"):
@@ -88,3 +93,15 @@ def test_official_test_split_is_selected_by_pmid(tmp_path):
     (tmp_path / "test_ground_truth.json").write_text(json.dumps({**truth, "123": "yes"}))
     with pytest.raises(InputError, match="1 test PMIDs"):
         mc_loglik.pubmedqa_test_items(tmp_path / "ori_pqal.json", tmp_path / "test_ground_truth.json")
+
+
+def test_options_are_scored_in_the_form_the_record_was_trained_on():
+    item = synthetic_pubmedqa(1, seed=4)[0]
+    as_option = mc_loglik.item_from_record(mc_loglik.pubmedqa_record(item, "no"))
+    as_letter = mc_loglik.item_from_record(mc_loglik.pubmedqa_record(item, "no", target="letter"))
+    assert mc_loglik.answer_text(as_option, "B", "no") == "B) no"
+    assert mc_loglik.answer_text(as_letter, "B", "no") == "B"
+    # and that is exactly the assistant turn the stage-3 build writes for the gold answer
+    letter_record = mc_loglik.pubmedqa_record(item, "no", target="letter")
+    assert letter_record["messages"][-1] == {"role": "assistant", "content": "B"}
+    assert "QUESTION: " in letter_record["messages"][0]["content"]

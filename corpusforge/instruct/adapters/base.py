@@ -159,7 +159,7 @@ class InstructReader(SourceReader):
     def build_mc(self, record: RawRecord, local_id: str, mc: MCQuestion, **kwargs) -> ParsedRecord:
         """`build` for a multiple-choice question, rendered with this source's template and target."""
         messages = render_mc(mc, self.template, self.target, self.with_explanation, self.system_prompt)
-        meta = {**mc.meta, "template": self.template, **(kwargs.pop("meta", None) or {})}
+        meta = {**mc.meta, "template": self.template, "target": self.target, **(kwargs.pop("meta", None) or {})}
         return self.build(record, local_id, messages, mc=mc, meta=meta, **kwargs)
 
     def build_qa(self, record: RawRecord, local_id: str, question: str, answer: str, **kwargs) -> ParsedRecord:
