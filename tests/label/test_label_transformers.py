@@ -59,7 +59,10 @@ def test_garbage_answers_are_retried_under_constraint_then_recorded_unlabeled(
     assert_valid_records(records)
     unlabeled = [r for r in records if r["label"] is None]
     assert unlabeled, "a random model should write at least one unusable answer"
-    assert all(r["unlabeled_reason"] in ("empty", "unparseable", "not_an_option") and r["raw_answer"] is not None for r in unlabeled)
+    assert all(
+        r["unlabeled_reason"] in ("empty", "unparseable", "not_an_option") and r["raw_answer"] is not None
+        for r in unlabeled
+    )
     assert run.summary["unlabeled"] == len(unlabeled) == sum(run.summary["unlabeled_by_reason"].values())
     assert run.summary["parse_failures"]["long-answer"] >= len(unlabeled)
     # with constrained retries every one of them ends on an option, and the failed free-text try is kept

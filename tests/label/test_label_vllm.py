@@ -44,7 +44,10 @@ def test_garbage_answers_end_unlabeled_with_the_raw_text_or_constrained(vllm_eng
     assert_valid_records(records)
     unlabeled = [r for r in records if r["label"] is None]
     assert unlabeled and run.summary["unlabeled"] == len(unlabeled)
-    assert all(r["raw_answer"] is not None and r["unlabeled_reason"] in ("empty", "unparseable", "not_an_option") for r in unlabeled)
+    assert all(
+        r["raw_answer"] is not None and r["unlabeled_reason"] in ("empty", "unparseable", "not_an_option")
+        for r in unlabeled
+    )
     retried = make_job(tiny_model_dir, tmp_path / "retried", "cot", backend=VLLM, run={"limit": 6},
                        answer={"constrained": False, "max_retries": 1})  # fmt: skip
     run = run_vllm(vllm_engine, retried)
@@ -52,14 +55,21 @@ def test_garbage_answers_end_unlabeled_with_the_raw_text_or_constrained(vllm_eng
     assert run.summary["parse_failures"]["cot"] == len(unlabeled)
 
 
+@pytest.mark.parametrize("backend", ["vllm", "transformers"])
 @pytest.mark.parametrize("rank_by", ["perplexity", "loglikelihood"])
 def test_ppl_ranking_matches_loglikelihoods_computed_with_transformers(
-    rank_by, vllm_engine, transformers_backend, tiny_model_dir, tmp_path
+    rank_by, backend, request, transformers_backend, tiny_model_dir, tmp_path
 ):
     import torch
 
-    job = make_job(tiny_model_dir, tmp_path / "out", "ppl", backend=VLLM, run={"limit": 4}, ppl={"rank_by": rank_by})
-    run_vllm(vllm_engine, job)
+    if backend == "vllm":
+        job = make_job(
+            tiny_model_dir, tmp_path / "out", "ppl", backend=VLLM, run={"limit": 4}, ppl={"rank_by": rank_by}
+        )
+        run_vllm(request.getfixturevalue("vllm_engine"), job)
+    else:
+        job = make_job(tiny_model_dir, tmp_path / "out", "ppl", run={"limit": 4}, ppl={"rank_by": rank_by})
+        run_label_job(job, backend=transformers_backend)
     records = read_records(tmp_path / "out")
     tok, model = transformers_backend.tokenizer, transformers_backend.hf_model
     book = PromptBook()

@@ -32,7 +32,14 @@ def test_answers_that_name_one_option(text, key):
 
 @pytest.mark.parametrize(
     "text,reason",
-    [("", EMPTY), ("   \n", EMPTY), ("D", NOT_AN_OPTION), ("(E)", NOT_AN_OPTION), ("Absolutely", UNPARSEABLE), ("ressure\ufffdm", UNPARSEABLE)],
+    [
+        ("", EMPTY),
+        ("   \n", EMPTY),
+        ("D", NOT_AN_OPTION),
+        ("(E)", NOT_AN_OPTION),
+        ("Absolutely", UNPARSEABLE),
+        ("ressure\ufffdm", UNPARSEABLE),
+    ],
 )
 def test_everything_else_is_a_counted_reason(text, reason):
     parsed = parse_answer(text, OPTIONS)

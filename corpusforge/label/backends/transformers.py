@@ -160,11 +160,9 @@ class TransformersBackend(Backend):
                 input_ids=input_ids.to(self.spec.device), attention_mask=attention.to(self.spec.device)
             ).logits
         logprobs = torch.log_softmax(logits.float(), dim=-1)
-        totals = []
-        for row, (_, _, ids, n) in enumerate(batch):
-            positions = range(len(ids) - n, len(ids))  # token t is predicted by the logits at t - 1
-            totals.append(float(sum(logprobs[row, t - 1, ids[t]] for t in positions)))
-        return totals
+        # token t is predicted by the logits at t - 1: gather each row's next-token log-probabilities at once
+        picked = logprobs[:, :-1].gather(-1, input_ids[:, 1:].unsqueeze(-1).to(logprobs.device)).squeeze(-1)
+        return [float(picked[row, len(ids) - n - 1 : len(ids) - 1].sum()) for row, (_, _, ids, n) in enumerate(batch)]
 
     def _left_pad(self, sequences: list[list[int]]):
         import torch
