@@ -150,6 +150,8 @@ class RecipeBase(StrictModel):
             raise ValueError("`mix` and `tasks` are for `kind: instruct` recipes")
         if self.kind == "instruct" and self.mix is None:
             self.mix = MixSpec()
+        if self.kind == "instruct" and self.output.tokenize is not None:
+            raise ValueError("output.tokenize packs documents for pretraining: it needs `kind: pretrain`")
         return self
 
     # set by `recipe_model()`: sources: dict[str, SourceSpec]; filters: list[step params]
@@ -187,6 +189,18 @@ def _recipe_model(step_names: tuple[str, ...]) -> type[RecipeBase]:
                 if not SOURCE_NAME.match(name):
                     raise ValueError(f"source name {name!r}: use lowercase letters, digits, '_' and '-'")
             return sources
+
+        @model_validator(mode="after")
+        def _skipped_filters_exist(self) -> Recipe:
+            shared = {f.type for f in self.filters}
+            for name, source in self.sources.items():
+                unknown = sorted(set(source.skip_shared_filters) - shared)
+                if unknown:
+                    raise ValueError(
+                        f"sources.{name}.skip_shared_filters: {unknown} are not shared filters; "
+                        f"the shared filters are {sorted(shared)}"
+                    )
+            return self
 
     return Recipe
 

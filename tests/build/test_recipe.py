@@ -87,3 +87,21 @@ def test_yaml_syntax_error_names_line(tmp_path):
     path.write_text("name: x\nsources:\n  web: [unclosed\n")
     with pytest.raises(ConfigError, match=r"broken.yaml:\d+:\d+: not valid YAML"):
         load_recipe(path)
+
+
+def test_skipping_a_filter_that_is_not_shared_is_an_error(tmp_path, messy_source):
+    data = messy_recipe(messy_source[0], tmp_path / "out")
+    data["sources"]["web"]["skip_shared_filters"] = ["filter.lenght"]
+    with pytest.raises(ConfigError) as err:
+        load_recipe(write_recipe(tmp_path / "r.yaml", data))
+    assert "skip_shared_filters: ['filter.lenght'] are not shared filters" in str(err.value)
+
+
+def test_instruct_sections_belong_to_instruct_recipes(tmp_path, messy_source):
+    data = messy_recipe(messy_source[0], tmp_path / "out")
+    data["tasks"] = {"pubmedqa": 0}
+    with pytest.raises(ConfigError, match="`mix` and `tasks` are for `kind: instruct` recipes"):
+        load_recipe(write_recipe(tmp_path / "r.yaml", data))
+    data = {**messy_recipe(messy_source[0], tmp_path / "out"), "kind": "instruct"}
+    recipe = load_recipe(write_recipe(tmp_path / "r.yaml", data))
+    assert recipe.mix is not None and not recipe.dedup.minhash.enabled  # MinHash off by default for instruct
