@@ -278,7 +278,7 @@ def projection(args, voc_on: dict, voc_off: dict) -> list[str]:
         f"{args.h100_decode_tps:,.0f} tokens/s (batch of several hundred sequences) - both assumed, not measured;",
         "  prefill and decode added (no overlap credited), so the estimate is on the slow side.",
         f"  prefix caching saves {1 - computed_cached / total_prompt:.0%} of prompt tokens in this model of the "
-        f"prompts; the tiny-model bench measured {measured:.0%} (128-token CPU blocks, shorter items).",
+        f"prompts; the tiny-model bench measured {measured:.0%} (128-token CPU blocks, its own tokenizer).",
         *rows,
     ]
 

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from corpusforge.errors import ConfigError
 from corpusforge.label.items import Quarantined
 from corpusforge.output.card import card_metadata, markdown_table, render_card
 from corpusforge.output.dataset_dir import (
@@ -39,6 +40,7 @@ class LabelOutput:
         self._quarantine_file = None
 
     def start(self) -> None:
+        self._refuse_foreign_directory()
         for stale in (self.dir / DATA_DIR, self.dir / QUARANTINE_DIR):
             if stale.exists():
                 shutil.rmtree(stale)
@@ -46,6 +48,24 @@ class LabelOutput:
             stale.unlink(missing_ok=True)
         (self.dir / DATA_DIR).mkdir(parents=True, exist_ok=True)
         (self.dir / STATE_DIR).mkdir(parents=True, exist_ok=True)
+
+    def _refuse_foreign_directory(self) -> None:
+        """Never clear a folder that is not a label output (a build output, a typo for a data folder...)."""
+        if not self.dir.exists() or not any(self.dir.iterdir()):
+            return
+        manifest = self.dir / MANIFEST
+        if manifest.is_file():
+            try:
+                if json.loads(manifest.read_text(encoding="utf-8")).get("kind") == "label":
+                    return
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                pass
+        elif (self.dir / STATE_DIR / "label_cache.sqlite").is_file():
+            return  # a label run that was stopped before its manifest
+        raise ConfigError(
+            f"run.output: {self.dir} already holds something that is not a label output; "
+            "choose another folder (a label run clears its folder's data/ first)"
+        )
 
     def write_records(self, records: list[dict]) -> None:
         if not records:

@@ -185,3 +185,16 @@ def test_generation_is_batched_not_item_by_item(tiny_model_dir, transformers_bac
     run_label_job(job, backend=transformers_backend)
     # 18 explanations, 6 verifications, 6 answers in batches of at most 8
     assert sorted(calls) == sorted([8, 8, 2, 6, 6])
+
+
+def test_a_folder_that_is_not_a_label_output_is_never_cleared(tiny_model_dir, transformers_backend, tmp_path):
+    from corpusforge.errors import ConfigError
+
+    other = tmp_path / "build-output"
+    (other / "data").mkdir(parents=True)
+    (other / "data" / "train-00000.parquet").write_bytes(b"precious")
+    (other / "manifest.json").write_text(json.dumps({"kind": "stage1"}))
+    job = make_job(tiny_model_dir, other, "long-answer", run={"limit": 1})
+    with pytest.raises(ConfigError, match="not a label output"):
+        run_label_job(job, backend=transformers_backend)
+    assert (other / "data" / "train-00000.parquet").read_bytes() == b"precious"
