@@ -108,16 +108,13 @@ class LabelOutput:
         write_json_atomic(self.dir / MANIFEST, manifest)
         meta = card_metadata(
             {"default": {SPLIT: f"{DATA_DIR}/{SPLIT}-*.parquet"}},
+            output_dir=self.dir,
             license="other",
             language=["en"],
             tags=["corpusforge", "pseudo-labels", "pubmedqa", "medical"],
             task_categories=["question-answering"],
             pretty_name=title,
         )
-        # datasets caches a local folder by its name and card metadata only (not the files), so a rerun into the
-        # same folder would load the previous run's data from ~/.cache; the data's size in the card changes the key
-        data_bytes = sum((self.dir / f["path"]).stat().st_size for f in files)
-        meta["dataset_info"] = {"download_size": data_bytes, "dataset_size": data_bytes}
         write_text_atomic(self.dir / CARD, render_card(meta, title, card_sections, intro=intro))
 
 
