@@ -14,8 +14,8 @@ Targets (issue 2): ratio >= 0.9; 2 workers >= 1.7x 1 worker; peak RSS at 200k <=
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -41,15 +41,18 @@ def generate(folder: Path, n_docs: int, files: int, seed: int = 0) -> None:
     """~1.4 KB English-like documents with sentences and paragraphs, spread over `files` JSONL files."""
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    handles = [open(folder / f"part-{i:03d}.jsonl", "w") for i in range(files)]
-    for i in range(n_docs):
-        paragraphs = []
-        for _ in range(3):
-            sentences = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 16))).capitalize() + "." for _ in range(5)]
-            paragraphs.append(" ".join(sentences))
-        handles[i % files].write(json.dumps({"id": f"d{i}", "text": "\n".join(paragraphs)}) + "\n")
-    for h in handles:
-        h.close()
+    with contextlib.ExitStack() as stack:
+        handles = [stack.enter_context(open(folder / f"part-{i:03d}.jsonl", "w")) for i in range(files)]
+        for i in range(n_docs):
+            paragraphs = []
+            for _ in range(3):
+                sentences = [sentence(rng) for _ in range(5)]
+                paragraphs.append(" ".join(sentences))
+            handles[i % files].write(json.dumps({"id": f"d{i}", "text": "\n".join(paragraphs)}) + "\n")
+
+
+def sentence(rng: random.Random) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 16))).capitalize() + "."
 
 
 BARE = textwrap.dedent(
@@ -108,7 +111,9 @@ def run_measured(cmd: list[str]) -> tuple[float, int]:
 def run_bare(src: Path, out: Path, tasks: int, workers: int, filters: list[str]) -> tuple[float, int]:
     script = out.parent / f"{out.name}_bare.py"
     script.write_text(BARE)
-    return run_measured([sys.executable, str(script), str(src), str(out), str(tasks), str(workers), ",".join(filters)])
+    return run_measured(
+        [sys.executable, str(script), str(src), str(out), str(tasks), str(workers), ",".join(filters)]
+    )
 
 
 def run_corpusforge(src, out, tasks, workers, filters, dedup=False) -> tuple[float, int]:
@@ -150,7 +155,9 @@ def main() -> None:
         if args.scaling:
             one_t, _ = run_corpusforge(src, tmp / "w1", args.tasks, 1, QUALITY_FILTERS)
             two_t, _ = run_corpusforge(src, tmp / "w2", args.tasks, 2, QUALITY_FILTERS)
-            print(f"workers: 1 -> {n / one_t:.1f} docs/s, 2 -> {n / two_t:.1f} docs/s: {one_t / two_t:.2f}x (target >= 1.7)")
+            print(
+                f"workers: 1 -> {n / one_t:.1f} docs/s, 2 -> {n / two_t:.1f} docs/s: {one_t / two_t:.2f}x (target >= 1.7)"
+            )
             small, large = args.scaling_docs
             results = {}
             for size in (small, large):

@@ -22,35 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-WORDS = [
-    "patient",
-    "insulin",
-    "glucose",
-    "therapy",
-    "randomized",
-    "trial",
-    "outcome",
-    "mortality",
-    "risk",
-    "blood",
-    "pressure",
-    "hypertension",
-    "cancer",
-    "tumor",
-    "cell",
-    "protein",
-    "gene",
-    "study",
-    "results",
-    "conclusion",
-    "methods",
-    "infection",
-    "antibiotic",
-    "fever",
-    "chronic",
-    "acute",
-    "children",
-]
+from tests.tiny_models import WORDS  # noqa: E402  (the vocabulary the tiny tokenizer was trained on)
 
 
 def words(rng: random.Random, n: int) -> str:

@@ -27,35 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-WORDS = [
-    "patient",
-    "insulin",
-    "glucose",
-    "therapy",
-    "randomized",
-    "trial",
-    "outcome",
-    "mortality",
-    "risk",
-    "blood",
-    "pressure",
-    "hypertension",
-    "cancer",
-    "tumor",
-    "cell",
-    "protein",
-    "gene",
-    "study",
-    "results",
-    "conclusion",
-    "methods",
-    "infection",
-    "antibiotic",
-    "fever",
-    "chronic",
-    "acute",
-    "children",
-]
+from tests.tiny_models import WORDS  # noqa: E402  (the vocabulary the tiny tokenizer was trained on)
 
 
 def prepare(root: Path, n_docs: int) -> Path:

@@ -17,7 +17,7 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
 
-_WORDS = [
+WORDS = [
     "patient",
     "patients",
     "disease",
@@ -100,7 +100,7 @@ def synthetic_corpus(n: int = 3000, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     lines = []
     for _ in range(n):
-        words = [rng.choice(_WORDS) for _ in range(rng.randint(5, 25))]
+        words = [rng.choice(WORDS) for _ in range(rng.randint(5, 25))]
         lines.append(" ".join(words).capitalize() + rng.choice([".", "?", "."]))
     lines += ["A) yes B) no C) maybe", "QUESTION: Is it? ANSWER: yes", "The answer is (A) yes."] * 20
     return lines
