@@ -213,8 +213,8 @@ def merged_counters(stats: list[dict[str, float]]) -> dict[str, dict[str, float]
 
 
 def account_plan(plan: BuildPlan) -> dict[str, SourceAccount]:
-    write_stage = next(s for s in plan.stages if s.name == "write")
-    merged = merged_counters(read_stage_stats(plan.stage_logs(write_stage)))
+    write_stage = next((s for s in plan.stages if s.name == "write"), None)  # none: sources wrote directly
+    merged = merged_counters(read_stage_stats(plan.stage_logs(write_stage))) if write_stage else {}
     accounts = {}
     for stage in plan.stages:
         if stage.source is not None:

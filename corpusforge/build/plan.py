@@ -1,6 +1,7 @@
 """A recipe as an ordered list of stages, each one datatrove pipeline run over a number of tasks.
 
     source/<name>         reader -> the source's own steps -> shared filters -> intermediate JSONL
+                          (or straight to the dataset's parquet shards when nothing runs across sources)
     dedup/exact-signatures, dedup/exact-find          (datatrove exact dedup, over all sources)
     dedup/minhash-signatures, -buckets, -clusters      (datatrove MinHash near-dedup, after exact dedup)
     mix/scan              instruct recipes with caps: a first pass over the deduplicated records
@@ -105,11 +106,16 @@ def make_plan(recipe: RecipeBase) -> BuildPlan:
     sources_dir = work / "sources"
     tasks = recipe.executor.tasks
 
-    for name, source in recipe.enabled_sources().items():
-        plan.stages.append(_source_stage(recipe, name, source, output_dir, sources_dir, tasks))
-
     exact = recipe.dedup.exact.enabled
     minhash = recipe.dedup.minhash.enabled
+    direct = not (exact or minhash or recipe.kind == "instruct")  # no step sees more than one source
+    for name, source in recipe.enabled_sources().items():
+        plan.stages.append(_source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct))
+    if direct:
+        if recipe.output.tokenize:
+            plan.stages.append(_tokenize_stage(recipe, output_dir, tasks))
+        return plan
+
     if exact:
         plan.stages += _exact_dedup_stages(sources_dir, work / "exact", tasks)
     if minhash:
@@ -125,7 +131,7 @@ def make_plan(recipe: RecipeBase) -> BuildPlan:
     return plan
 
 
-def _source_stage(recipe, name, source, output_dir, sources_dir, tasks) -> Stage:
+def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: bool) -> Stage:
     shared = [f for f in recipe.filters if f.type not in source.skip_shared_filters]
     own = list(source.steps)
     single = any(_requires_single_task(p) for p in own + shared)
@@ -145,17 +151,21 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks) -> Stage
         steps = [build_step(source.reader, ctx)]
         steps += [build_step(p, ctx) for p in own + shared]
         steps.append(SourceCounter("source_out"))
-        steps.append(JsonlWriter(str(sources_dir / name), output_filename="${rank}.jsonl", compression=None))
+        if direct:
+            steps.append(_document_writer(recipe, output_dir, f"train/{name}-${{rank}}.parquet"))
+        else:
+            steps.append(JsonlWriter(str(sources_dir / name), output_filename="${rank}.jsonl", compression=None))
         return steps
 
     infos = [StepInfo(source.reader.type, "reader")]
     infos += [StepInfo(p.type, _step_role(p)) for p in own + shared]
-    infos += [StepInfo("count:source_out", "count"), StepInfo("write:intermediate", "write")]
+    infos += [StepInfo("count:source_out", "count"), StepInfo("write", "write")]
     describe = [f"{i.name}" + (" (shared filter)" if p in shared else "") for i, p in zip(infos[1:], own + shared)]
+    target = output_dir / DATA_DIR / "train" if direct else sources_dir / name
     return Stage(
         name=f"source/{name}",
         tasks=1 if single else tasks,
-        describe=[f"{source.reader.type}: {source.reader.path}", *describe, f"-> {sources_dir / name}"],
+        describe=[f"{source.reader.type}: {source.reader.path}", *describe, f"-> {target}"],
         factory=factory,
         source=name,
         steps=infos,
@@ -284,20 +294,7 @@ def _write_stage(recipe, sources_dir, work, output_dir, tasks, exact, minhash) -
                 compression=out.compression,
                 max_file_size=out.max_shard_mb * 2**20,
             )
-        from datatrove.pipeline.writers import ParquetWriter
-
-        from corpusforge.build.records import arrow_schema, checked_document_record, unchecked_document_record
-
-        return steps + [
-            ParquetWriter(
-                str(output_dir / DATA_DIR),
-                output_filename="train/${rank}.parquet",
-                adapter=checked_document_record if out.validate_records else unchecked_document_record,
-                schema=arrow_schema(),
-                compression=out.compression,
-                max_file_size=out.max_shard_mb * 2**20,
-            )
-        ]
+        return steps + [_document_writer(recipe, output_dir, "train/${rank}.parquet")]
 
     describe = ["read all sources' intermediate documents"]
     describe += ["drop exact duplicates (exact_duplicate)"] if exact else []
@@ -309,6 +306,23 @@ def _write_stage(recipe, sources_dir, work, output_dir, tasks, exact, minhash) -
     else:
         describe.append(f"-> {output_dir / DATA_DIR}/train/*.parquet (schemas/document.schema.json)")
     return Stage("write", tasks, describe, factory)
+
+
+def _document_writer(recipe, output_dir: Path, filename: str) -> PipelineStep:
+    """Parquet shards of stage-1 documents (schemas/document.schema.json), with a fixed Arrow schema."""
+    from datatrove.pipeline.writers import ParquetWriter
+
+    from corpusforge.build.records import arrow_schema, checked_document_record, unchecked_document_record
+
+    out = recipe.output
+    return ParquetWriter(
+        str(output_dir / DATA_DIR),
+        output_filename=filename,
+        adapter=checked_document_record if out.validate_records else unchecked_document_record,
+        schema=arrow_schema(),
+        compression=out.compression,
+        max_file_size=out.max_shard_mb * 2**20,
+    )
 
 
 def _tokenize_stage(recipe, output_dir, tasks) -> Stage:

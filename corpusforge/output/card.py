@@ -58,9 +58,8 @@ def card_metadata(
 def dataset_info(output_dir: Path, config_name: str, splits: dict[str, str | list[str]]) -> dict[str, Any]:
     """The card's `dataset_info` of one config, read from its parquet files (schema, rows, bytes)."""
     import pyarrow.parquet as pq
-    from datasets import DatasetInfo, Features, SplitDict, SplitInfo
 
-    split_dict = SplitDict()
+    split_infos = []
     features = None
     total_bytes = 0
     for split, patterns in splits.items():
@@ -68,17 +67,44 @@ def dataset_info(output_dir: Path, config_name: str, splits: dict[str, str | lis
         rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
         size = sum(f.stat().st_size for f in files)
         total_bytes += size
-        split_dict.add(SplitInfo(name=split, num_bytes=size, num_examples=rows))
+        split_infos.append({"name": split, "num_bytes": size, "num_examples": rows})
         if features is None and files:
-            features = Features.from_arrow_schema(pq.read_schema(files[0]))
-    info = DatasetInfo(
-        features=features,
-        splits=split_dict,
-        download_size=total_bytes,
-        dataset_size=total_bytes,
-        config_name=config_name,
-    )
-    return info._to_yaml_dict()
+            features = features_yaml(pq.read_schema(files[0]))
+    info: dict[str, Any] = {"features": features} if features else {}
+    info.update(config_name=config_name, splits=split_infos, download_size=total_bytes, dataset_size=total_bytes)
+    return info
+
+
+_ARROW_DTYPES = {"string": "string", "large_string": "large_string", "int64": "int64", "int32": "int32",
+                 "double": "float64", "float": "float32", "bool": "bool", "null": "null"}  # fmt: skip
+
+
+def features_yaml(schema) -> list[dict[str, Any]]:
+    """An Arrow schema as the `features` YAML of a dataset card, the way `datasets` writes it.
+
+    Written out here because importing `datasets` costs ~2 s on every build; tests check it against
+    `datasets.Features.from_arrow_schema(schema)._to_yaml_list()`.
+    """
+    return [{"name": field.name, **_feature_yaml(field.type)} for field in schema]
+
+
+def _feature_yaml(arrow_type) -> dict[str, Any]:
+    import pyarrow as pa
+
+    if pa.types.is_struct(arrow_type):
+        return {"struct": [{"name": f.name, **_feature_yaml(f.type)} for f in arrow_type]}
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        key = "list" if pa.types.is_list(arrow_type) else "large_list"
+        inner = _feature_yaml(arrow_type.value_type)
+        if list(inner) == ["dtype"]:
+            return {key: inner["dtype"]}
+        if list(inner) == ["struct"]:
+            return {key: inner["struct"]}
+        return {key: inner}
+    name = str(arrow_type)
+    if name not in _ARROW_DTYPES:
+        raise TypeError(f"no dataset-card feature for Arrow type {name}")
+    return {"dtype": _ARROW_DTYPES[name]}
 
 
 def _as_list(value: str | list[str]) -> list[str]:

@@ -72,7 +72,9 @@ def test_records_match_schema_and_load_with_datasets(built):
     assert len(ids) == len(ds)
     for row in ds.select(range(5)):
         assert validation_errors("document", row) == []
-        assert row["provenance"]["file"].endswith("part-a.jsonl") or row["provenance"]["file"].endswith("part-b.jsonl")
+        assert row["provenance"]["file"].endswith("part-a.jsonl") or row["provenance"]["file"].endswith(
+            "part-b.jsonl"
+        )
         assert row["transforms"] == ["read.jsonl", "clean.characters"]
 
 
@@ -131,7 +133,27 @@ def test_strict_fails_on_quarantine_but_keeps_the_report(built, tmp_path):
     shutil.copytree(result.plan.output_dir, out)  # resume from the finished build: only finalize runs
     res = CliRunner().invoke(app, ["build", str(recipe_path), "--output", str(out), "--strict", "--overwrite"])
     assert res.exit_code != 0
-    assert isinstance(res.exception, BuildError) and "--strict: 4 input records were quarantined" in str(res.exception)
+    assert isinstance(res.exception, BuildError) and "--strict: 4 input records were quarantined" in str(
+        res.exception
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "failed_strict"
     assert not (out / "README.md").exists()
+
+
+def test_without_cross_source_steps_sources_write_the_dataset_directly(tmp_path, messy_source):
+    from datasets import load_dataset
+
+    folder, expected = messy_source
+    data = {
+        **messy_recipe(folder, tmp_path / "out"),
+        "dedup": {"exact": {"enabled": False}, "minhash": {"enabled": False}},
+    }
+    result = run(write_recipe(tmp_path / "r.yaml", data))
+    assert [s.name for s in result.plan.stages] == ["source/web"]  # no intermediate files, no merge stage
+    source = result.manifest["sources"]["web"]
+    assert source["balanced"] and source["quarantined"] == expected["quarantined"]
+    assert source["kept"] == expected["kept"] + 2  # the exact and the near duplicate stay
+    assert source["input"] == source["kept"] + sum(source["dropped"].values()) + source["quarantined"]
+    assert len(load_dataset(str(result.plan.output_dir), split="train")) == source["kept"]
+    assert not (result.plan.work_dir / "sources").exists()
