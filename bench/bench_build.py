@@ -24,6 +24,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from statistics import median
 
 import psutil
 
@@ -135,6 +136,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--scaling", action="store_true", help="also RSS at 20k vs 200k docs and 1 vs 2 workers")
     parser.add_argument("--scaling-docs", type=int, nargs=2, default=(20_000, 200_000))
+    parser.add_argument("--rounds", type=int, default=3, help="alternate the compared runs this many times")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
 
@@ -143,18 +145,29 @@ def main() -> None:
         src = tmp / "src"
         generate(src, args.docs, files=max(args.tasks, 4))
         print(f"# {args.docs} docs (~1.4 KB), tasks={args.tasks} workers={args.workers}, filters: {QUALITY_FILTERS}")
-        bare_t, bare_rss = run_bare(src, tmp / "bare", args.tasks, args.workers, QUALITY_FILTERS)
-        cf_t, cf_rss = run_corpusforge(src, tmp / "cf", args.tasks, args.workers, QUALITY_FILTERS)
-        cfd_t, cfd_rss = run_corpusforge(src, tmp / "cf_dedup", args.tasks, args.workers, QUALITY_FILTERS, dedup=True)
+        print(f"# {args.rounds} rounds, runs alternated; medians (this machine is shared and noisy)")
         n = args.docs
+        runs: dict[str, list[tuple[float, int]]] = {"bare": [], "cf": []}
+        for r in range(args.rounds):
+            runs["bare"].append(run_bare(src, tmp / f"bare{r}", args.tasks, args.workers, QUALITY_FILTERS))
+            runs["cf"].append(run_corpusforge(src, tmp / f"cf{r}", args.tasks, args.workers, QUALITY_FILTERS))
+        bare_t, cf_t = median(t for t, _ in runs["bare"]), median(t for t, _ in runs["cf"])
+        bare_rss, cf_rss = max(m for _, m in runs["bare"]), max(m for _, m in runs["cf"])
         print(f"bare datatrove      : {n / bare_t:8.1f} docs/s  ({bare_t:6.1f} s)  peak RSS {mb(bare_rss)}")
         print(f"corpusforge         : {n / cf_t:8.1f} docs/s  ({cf_t:6.1f} s)  peak RSS {mb(cf_rss)}")
-        print(f"ratio corpusforge/bare: {bare_t / cf_t:.2f}x   (target >= 0.9)")
+        ratios = [b / c for (b, _), (c, _) in zip(runs["bare"], runs["cf"])]
+        print(
+            f"ratio corpusforge/bare: {bare_t / cf_t:.2f}x (per round: {', '.join(f'{x:.2f}' for x in ratios)}; target >= 0.9)"
+        )
+        cfd_t, cfd_rss = run_corpusforge(src, tmp / "cf_dedup", args.tasks, args.workers, QUALITY_FILTERS, dedup=True)
         print(f"corpusforge + exact & MinHash dedup: {n / cfd_t:8.1f} docs/s ({cfd_t:6.1f} s) peak RSS {mb(cfd_rss)}")
 
         if args.scaling:
-            one_t, _ = run_corpusforge(src, tmp / "w1", args.tasks, 1, QUALITY_FILTERS)
-            two_t, _ = run_corpusforge(src, tmp / "w2", args.tasks, 2, QUALITY_FILTERS)
+            times: dict[int, list[float]] = {1: [], 2: []}
+            for r in range(args.rounds):
+                for w in (1, 2):
+                    times[w].append(run_corpusforge(src, tmp / f"w{w}_{r}", args.tasks, w, QUALITY_FILTERS)[0])
+            one_t, two_t = median(times[1]), median(times[2])
             print(
                 f"workers: 1 -> {n / one_t:.1f} docs/s, 2 -> {n / two_t:.1f} docs/s: {one_t / two_t:.2f}x (target >= 1.7)"
             )
