@@ -31,10 +31,29 @@ def validator(name: str):
     return cls(schema)
 
 
+@cache
+def fast_validator(name: str):
+    """The schema compiled to Python by fastjsonschema: ~20x faster than jsonschema on valid records, which is
+    what the write stages check one by one (jsonschema took ~0.6-1 ms a record)."""
+    import fastjsonschema
+
+    return fastjsonschema.compile(load_schema(name))
+
+
 def validation_errors(name: str, record: dict[str, Any]) -> list[str]:
-    """Every way `record` breaks schema `name`, as `path: message` lines (empty when it validates)."""
+    """Every way `record` breaks schema `name`, as `path: message` lines (empty when it validates).
+
+    Valid records take the fast path; for an invalid one, jsonschema lists every problem with its path.
+    """
+    import fastjsonschema
+
+    try:
+        fast_validator(name)(record)
+        return []
+    except fastjsonschema.JsonSchemaValueException as e:
+        fast_error = f"{e.name}: {e.message}"
     errors = []
     for err in sorted(validator(name).iter_errors(record), key=lambda e: list(e.absolute_path)):
         path = ".".join(str(p) for p in err.absolute_path) or "(record)"
         errors.append(f"{path}: {err.message}")
-    return errors
+    return errors or [fast_error]
