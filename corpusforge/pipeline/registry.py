@@ -8,7 +8,9 @@ unknown name fails with the list of known ones, a bad parameter fails with its p
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
@@ -82,9 +84,35 @@ def register(name: str, kind: StepKind = "step"):
     return deco
 
 
+# the modules whose import registers corpusforge's own steps and readers; importing them only here keeps pipeline
+# workers lean: a worker unpickling its steps imports the modules of those steps, not every step there is
+BUILTIN_STEP_MODULES = (
+    "corpusforge.pipeline.readers.books",
+    "corpusforge.pipeline.readers.jsonl",
+    "corpusforge.pipeline.readers.kg",
+    "corpusforge.pipeline.readers.pubmed",
+    "corpusforge.pipeline.readers.records",
+    "corpusforge.pipeline.steps.books",
+    "corpusforge.pipeline.steps.clean",
+    "corpusforge.pipeline.steps.decontam",
+    "corpusforge.pipeline.steps.exam",
+    "corpusforge.pipeline.steps.filters",
+    "corpusforge.pipeline.steps.kg",
+    "corpusforge.instruct.eval_sets",
+    "corpusforge.instruct.steps",
+    "corpusforge.instruct.adapters.free_qa",
+    "corpusforge.instruct.adapters.multiple_choice",
+    "corpusforge.instruct.adapters.promptcblue",
+    "corpusforge.instruct.adapters.pseudo_labels",
+    "corpusforge.instruct.adapters.pubmedqa",
+)
+
+
+@cache
 def load_builtin_steps() -> None:
     """Import the modules that register corpusforge's own steps (cheap: no torch, no vllm)."""
-    import corpusforge.pipeline.steps  # noqa: F401
+    for module in BUILTIN_STEP_MODULES:
+        importlib.import_module(module)
 
 
 def registered(kind: StepKind | None = None) -> dict[str, RegisteredStep]:

@@ -1,0 +1,32 @@
+"""The registry knows every step module, and a pipeline worker imports only the steps it runs."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import corpusforge
+from corpusforge.pipeline.registry import BUILTIN_STEP_MODULES, registered
+
+PACKAGE = Path(corpusforge.__file__).parent
+
+
+def test_every_module_that_registers_a_step_is_loaded_by_the_registry():
+    registering = {
+        ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        for path in PACKAGE.rglob("*.py")
+        if "@register(" in path.read_text(encoding="utf-8") and path.name != "registry.py"
+    }
+    assert registering == set(BUILTIN_STEP_MODULES)
+    names = registered()
+    assert {"read.jsonl", "clean.characters", "instruct.medqa", "decontam.eval_sets"} <= set(names)
+
+
+def test_importing_one_step_does_not_import_every_step():
+    code = (
+        "import sys, corpusforge.pipeline.steps.clean, corpusforge.pipeline.readers.jsonl\n"
+        "print(sorted(m for m in sys.modules if m.startswith('corpusforge.')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "corpusforge.pipeline.steps.clean" in loaded
+    assert "corpusforge.instruct" not in loaded
+    assert "corpusforge.pipeline.steps.kg" not in loaded
