@@ -1,11 +1,11 @@
 """Command-line interface. `corpusforge --help` lists the commands; each lives in its own module."""
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001  (command modules in the order --help lists them)
 
 import sys
 
 # importing a command module registers its command(s) on `app`
-from corpusforge.cli import build as _build  # noqa: E402,F401,I001
+from corpusforge.cli import build as _build  # noqa: E402,F401
 from corpusforge.cli import label as _label  # noqa: E402,F401
 from corpusforge.cli import push as _push  # noqa: E402,F401
 from corpusforge.cli import train as _train  # noqa: E402,F401
