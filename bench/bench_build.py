@@ -7,6 +7,7 @@ process tree and CPU seconds, and (with --scaling) 1 vs 2 workers and peak RSS a
 
     python bench/bench_build.py                       # 2000 docs, quality filters, tasks=2 workers=2
     python bench/bench_build.py --scaling             # + 1 vs 2 workers (5000 docs) and RSS at 20k vs 200k docs
+    python bench/bench_build.py --parts workers memory   # only those parts
 
 Targets (issue 2): ratio >= 0.9; 2 workers >= 1.7x 1 worker; peak RSS at 200k <= 1.2x that at 20k.
 """
@@ -36,6 +37,7 @@ WORDS = (
     "in mortality"
 ).split()
 
+PARTS = ["compare", "workers", "memory"]
 QUALITY_FILTERS = ["gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality"]
 
 
@@ -223,6 +225,9 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--scaling", action="store_true", help="also 1 vs 2 workers and RSS at 20k vs 200k docs")
+    parser.add_argument(
+        "--parts", nargs="+", choices=PARTS, help="run only these parts (default: compare; with --scaling: all)"
+    )
     parser.add_argument("--workers-docs", type=int, default=5000, help="documents for the 1 vs 2 workers runs")
     parser.add_argument("--scaling-docs", type=int, nargs=2, default=(20_000, 200_000))
     parser.add_argument("--rounds", type=int, default=3, help="alternate the compared runs this many times")
@@ -231,13 +236,18 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="cf-bench-"))
     try:
-        src = tmp / "src"
-        generate(src, args.docs, files=max(args.tasks, 4))
-        print(f"# {args.docs} docs (~1.4 KB), tasks={args.tasks} workers={args.workers}, filters: {QUALITY_FILTERS}")
+        parts = args.parts or (PARTS if args.scaling else ["compare"])
         print(f"# {args.rounds} rounds, order alternated; medians (this machine is shared and noisy)")
-        compare_with_bare(src, tmp, args.docs, args)
-        if args.scaling:
+        if "compare" in parts:
+            src = tmp / "src"
+            generate(src, args.docs, files=max(args.tasks, 4))
+            print(
+                f"# {args.docs} docs (~1.4 KB), tasks={args.tasks} workers={args.workers}, filters: {QUALITY_FILTERS}"
+            )
+            compare_with_bare(src, tmp, args.docs, args)
+        if "workers" in parts:
             worker_scaling(tmp, args)
+        if "memory" in parts:
             memory_scaling(tmp, args)
     finally:
         if args.keep:
