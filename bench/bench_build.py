@@ -19,6 +19,7 @@ import contextlib
 import json
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -104,19 +105,23 @@ def run_measured(cmd: list[str]) -> tuple[float, int, float]:
     parent = psutil.Process(proc.pid)
     peak = 0
     cpu: dict[int, float] = {}
-    while proc.poll() is None:
-        try:
-            procs = [parent, *parent.children(recursive=True)]
-        except psutil.Error:
-            procs = []
-        rss = 0
-        for p in procs:
+    procs: list[psutil.Process] = [parent]
+    try:
+        while proc.poll() is None:
             with contextlib.suppress(psutil.Error):
-                rss += p.memory_info().rss
-                times = p.cpu_times()
-                cpu[p.pid] = times.user + times.system
-        peak = max(peak, rss)
-        time.sleep(0.05)
+                procs = [parent, *parent.children(recursive=True)]
+            rss = 0
+            for p in procs:
+                with contextlib.suppress(psutil.Error):
+                    rss += p.memory_info().rss
+                    times = p.cpu_times()
+                    cpu[p.pid] = times.user + times.system
+            peak = max(peak, rss)
+            time.sleep(0.05)
+    finally:  # interrupted: take the pool workers down too (they outlive a killed parent)
+        for p in reversed(procs):
+            with contextlib.suppress(psutil.Error):
+                p.kill()
     wall = time.perf_counter() - start
     if proc.returncode:
         raise RuntimeError(f"{cmd} failed with exit code {proc.returncode}")
@@ -233,6 +238,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternate the compared runs this many times")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` blocks stop the runs in flight
 
     tmp = Path(tempfile.mkdtemp(prefix="cf-bench-"))
     try:
