@@ -7,6 +7,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
+
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 
@@ -35,8 +37,6 @@ def validator(name: str):
 def fast_validator(name: str):
     """The schema compiled to Python by fastjsonschema: ~20x faster than jsonschema on valid records, which is
     what the write stages check one by one (jsonschema took ~0.6-1 ms a record)."""
-    import fastjsonschema
-
     return fastjsonschema.compile(load_schema(name))
 
 
@@ -45,8 +45,6 @@ def validation_errors(name: str, record: dict[str, Any]) -> list[str]:
 
     Valid records take the fast path; for an invalid one, jsonschema lists every problem with its path.
     """
-    import fastjsonschema
-
     try:
         fast_validator(name)(record)
         return []
