@@ -9,7 +9,8 @@ from typing import Any
 
 import fastjsonschema
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+# the repository's top-level schemas/, reached through a symlink inside the package so that a wheel carries it too
+SCHEMA_DIR = Path(__file__).parent / "schema_files"
 
 
 @cache
