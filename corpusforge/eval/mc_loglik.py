@@ -22,6 +22,7 @@ from typing import Any
 
 from corpusforge.errors import InputError
 from corpusforge.eval.metrics import ClassificationReport, classification_report
+from corpusforge.instruct.record import record_meta
 
 DEFAULT_TEMPLATE = "mc_table9_en"  # the paper's Table 9 layout
 DEFAULT_TARGET = "option"  # "A) yes"
@@ -56,7 +57,7 @@ def item_from_record(record: dict[str, Any], where: str = "") -> MCItem:
     options = [(o["key"], o["text"]) for o in mc.get("options") or []]
     if len(options) < 2:
         raise InputError(f"{where}: field 'mc.options' needs at least two options")
-    meta = json.loads(record["meta"]) if isinstance(record.get("meta"), str) else record.get("meta") or {}
+    meta = record_meta(record)
     return MCItem(
         id=str(record["id"]),
         messages=messages,

@@ -34,6 +34,7 @@ import xxhash
 from pydantic import Field
 
 from corpusforge.config import StrictModel
+from corpusforge.instruct.record import record_meta
 from corpusforge.output.card import markdown_table
 
 REPEAT_SEPARATOR = "#r"
@@ -287,6 +288,6 @@ def repeated(record: dict[str, Any], copy_id: str, repeat: int) -> dict[str, Any
     """The record itself for the first copy; for later copies a copy with the new id and `repeat` in meta."""
     if repeat == 0:
         return record
-    meta = json.loads(record["meta"]) if record.get("meta") else {}
+    meta = record_meta(record)
     meta["repeat"] = repeat
     return {**record, "id": copy_id, "meta": json.dumps(meta, ensure_ascii=False, sort_keys=True)}

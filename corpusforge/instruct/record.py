@@ -60,8 +60,9 @@ def make_record(
 
 
 def record_meta(record: dict[str, Any]) -> dict[str, Any]:
-    """The record's `meta` JSON text as a dict (empty when absent)."""
-    return json.loads(record["meta"]) if record.get("meta") else {}
+    """The record's `meta` (JSON text as written, or a dict already parsed) as a dict; empty when absent."""
+    meta = record.get("meta")
+    return json.loads(meta) if isinstance(meta, str) else dict(meta or {})
 
 
 def flat_text(record: dict[str, Any]) -> str:
