@@ -202,7 +202,7 @@ def worker_scaling(tmp: Path, args) -> None:
     results = alternated(args.rounds, runs)
     print(f"# worker scaling: {n} docs, tasks=2, quality filters")
     for name in ("cf", "bare"):
-        one, two = median(t for t, _, _ in results[f"{name}1"]), median(t for t, _, _ in results[f"{name}2"])
+        one, two = summarize(results[f"{name}1"])[0], summarize(results[f"{name}2"])[0]
         label = "corpusforge" if name == "cf" else "bare datatrove"
         print(
             f"{label:<15}: 1 worker {n / one:6.1f} docs/s, 2 workers {n / two:6.1f} docs/s: {one / two:.2f}x"
