@@ -97,7 +97,7 @@ def push_dataset(
     `private`: None keeps an existing repo's visibility and creates new repos private; True/False set it.
     """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     output_dir = Path(output_dir)
     check_repo_id(repo_id)
@@ -134,6 +134,8 @@ def push_dataset(
         info = api.create_commit(repo_id, operations, commit_message=message, repo_type=REPO_TYPE, revision=revision)
     except HfHubHTTPError as e:
         raise InputError(f"pushing to {repo_id} failed: {redact(first_line(e), token)}") from None
+    except OfflineModeIsEnabled:
+        raise ConfigError(f"pushing to {repo_id}: HF_HUB_OFFLINE is set; unset it to push") from None
     except Exception as e:
         if not is_network_error(e):
             raise
