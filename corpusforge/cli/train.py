@@ -70,10 +70,12 @@ def train(
     overrides = set_ or []
     parsed = load_train_config(config, overrides)
     load_deepspeed_json(parsed)  # fail now, not after the launcher has started
+    world = (num_gpus or 1) * (num_nodes or 1)
+    if num_gpus is not None and hostfile is None:
+        gradient_accumulation(parsed, world)  # the global batch must split evenly over the processes
     problems = check_paths(parsed)  # model, data, adapters: before any slow start-up, in a dry run too
     if problems:
         raise ConfigError(problems, source=str(config))
-    world = (num_gpus or 1) * (num_nodes or 1)
     cmd = launcher_command(config, overrides, num_gpus, num_nodes, hostfile)
     if dry_run:
         typer.echo(dump_yaml(parsed))
@@ -85,8 +87,6 @@ def train(
             )
         typer.echo("# " + " ".join(cmd))
         return
-    if num_gpus is not None and hostfile is None:
-        gradient_accumulation(parsed, world)  # the global batch must split evenly over the processes
     from train.supervise import supervise
 
     code = supervise(cmd, Path(parsed.train.output_dir), multi_node=hostfile is not None)
