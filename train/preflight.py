@@ -13,17 +13,12 @@ instead of after the start-up.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from corpusforge.sources_check import hub_problems, model_problems, where
 from train.config import TrainConfig
 
 DATA_FILES = (".jsonl", ".json", ".parquet", ".csv")
-
-
-def where(value: str) -> str:
-    """How a relative path was resolved, for messages."""
-    return "" if Path(value).expanduser().is_absolute() else f" (relative to the working directory {os.getcwd()})"
 
 
 def check_paths(config: TrainConfig) -> list[str]:
@@ -43,23 +38,6 @@ def check_paths(config: TrainConfig) -> list[str]:
                 "medcare_adapters.safetensors; give the export/ folder of a finished medcare_mka run"
             )
     return problems
-
-
-def model_problems(key: str, value: str, needs: str) -> list[str]:
-    local = Path(value).expanduser()
-    if local.is_dir():
-        if needs == "config.json" and not (local / "config.json").is_file():
-            return [
-                f"{key}: {value} has no config.json: not a Hugging Face model directory (save_pretrained writes one)"
-            ]
-        if needs == "tokenizer" and not any(
-            (local / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")
-        ):
-            return [f"{key}: {value} has no tokenizer.json or tokenizer_config.json"]
-        return []
-    if local.exists():
-        return [f"{key}: {value} is a file; give a model directory (with config.json) or a Hub model id"]
-    return hub_problems(key, value, "model", "a local model directory")
 
 
 def data_problems(key: str, value: str, splits: list[str], fmt: str) -> list[str]:
@@ -84,36 +62,3 @@ def data_problems(key: str, value: str, splits: list[str], fmt: str) -> list[str
         return [f"{key}: {value} not found{where(value)}"]
     hint = "a dataset directory written by `corpusforge build` (build it first), a .jsonl/.parquet file"
     return hub_problems(key, value, "dataset", hint)
-
-
-def hub_problems(key: str, value: str, repo_type: str, local_kind: str) -> list[str]:
-    """A value that is not a local path: fine if it is a Hub id that is cached or exists on the Hub."""
-    from huggingface_hub import constants
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-
-    from corpusforge.errors import first_line, hub_endpoint, is_network_error
-
-    not_local = f"{key}: {value} is not a local path{where(value)}"
-    try:
-        validate_repo_id(value)
-    except HFValidationError:
-        return [f"{not_local}; give {local_kind} or a Hub {repo_type} id"]
-    cache = Path(constants.HF_HUB_CACHE) / f"{repo_type}s--{value.replace('/', '--')}"
-    if cache.is_dir():
-        return []
-    if constants.HF_HUB_OFFLINE:
-        return [
-            f"{not_local} nor in the Hub cache, and HF_HUB_OFFLINE is set; give {local_kind}, or download it first"
-        ]
-    from huggingface_hub import HfApi
-
-    try:
-        exists = HfApi().repo_exists(value, repo_type=repo_type)
-    except Exception as e:
-        if not is_network_error(e) and "OfflineModeIsEnabled" not in type(e).__name__:
-            raise
-        return [f"{not_local}, and the Hub ({hub_endpoint()}) cannot be reached to look it up ({first_line(e)})"]
-    if not exists:
-        return [f"{not_local} nor a {repo_type} on the Hub; give {local_kind} (or check the id and HF_TOKEN)"]
-    return []
