@@ -82,6 +82,12 @@ class SourceAccount:
     quarantined_by_reason: dict[str, int]
     details: dict[str, dict[str, float]]
     rows: int = 0  # rows written: the kept records, or their copies once a mixture weights them
+    # files (or the rest of files) that could not be cut into records: outside the record balance, never hidden
+    files_quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def files_quarantined(self) -> int:
+        return sum(self.files_quarantined_by_reason.values())
 
     @property
     def input(self) -> int:
@@ -124,6 +130,8 @@ class SourceAccount:
             "dropped": self.dropped,
             "quarantined": self.quarantined,
             "quarantined_by_reason": dict(sorted(self.quarantined_by_reason.items())),
+            "files_quarantined": self.files_quarantined,
+            "files_quarantined_by_reason": dict(sorted(self.files_quarantined_by_reason.items())),
             "balanced": self.balanced,
             "balance": self.balance_line(),
             "rows": self.rows,
@@ -145,6 +153,11 @@ def account_source(stage: Stage, stats: list[dict[str, float]], merged: dict[str
     quarantined_by_reason = {
         k.removeprefix("quarantined_"): int(v) for k, v in reader.items() if k.startswith("quarantined_") and v
     }
+    files_quarantined = {
+        k.removeprefix("files_quarantined_"): int(v)
+        for k, v in reader.items()
+        if k.startswith("files_quarantined_") and v
+    }
     segments = [first]
     details: dict[str, dict[str, float]] = {}
     written = 0
@@ -152,7 +165,8 @@ def account_source(stage: Stage, stats: list[dict[str, float]], merged: dict[str
         extra = {
             k: v
             for k, v in step_stats.items()
-            if k not in ACCOUNTING_KEYS and not k.startswith(("dropped", "quarantined", "source_out/"))
+            if k not in ACCOUNTING_KEYS
+            and not k.startswith(("dropped", "quarantined", "files_quarantined", "source_out/"))
         }
         if extra and info.role not in ("count", "write"):
             details[info.name] = extra
@@ -185,7 +199,7 @@ def account_source(stage: Stage, stats: list[dict[str, float]], merged: dict[str
                 last.output -= n
     else:
         last.output = written
-    account = SourceAccount(source, segments, quarantined_by_reason, details)
+    account = SourceAccount(source, segments, quarantined_by_reason, details, 0, files_quarantined)
     account.rows = counts.get("mix_out", account.kept) if counts else account.kept
     return account
 

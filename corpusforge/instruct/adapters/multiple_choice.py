@@ -105,11 +105,14 @@ class MedMCQAReader(MCReader):
     def detect_cop_base(self, filepath: str) -> int:
         """One extra pass over the file's `cop` values (cheap next to parsing and rendering)."""
         cops = []
-        for raw in self.iter_raw(filepath):
-            try:
-                cops.append(self.load_row(raw).get("cop"))
-            except MalformedRecord:
-                continue
+        try:
+            for raw in self.iter_raw(filepath):
+                try:
+                    cops.append(self.load_row(raw).get("cop"))
+                except MalformedRecord:
+                    continue
+        except Exception:  # a file that cannot be cut is quarantined when it is read; decide from what was seen
+            pass
         detected = mcf.detect_cop_base(cops)
         if detected is None:
             detected = 0 if file_kind(filepath) == "parquet" else 1
@@ -172,7 +175,7 @@ class MMLUReader(MCReader):
 
     def row_of(self, record: RawRecord) -> Any:
         if file_kind(str(record.location.get("file", ""))) == "csv":
-            data = self.parse_json(self.decode(record.raw))
+            data = self.row_data(record)
             if not isinstance(data, list):
                 raise MalformedRecord("bad_row", "expected a CSV row")
             return data
