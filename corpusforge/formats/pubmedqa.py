@@ -214,7 +214,7 @@ def _item_of_record(record: Any, where: str) -> PubMedQAItem:
     else:
         try:
             data = json.loads(record.raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
             raise MalformedItem(f"{where}: invalid JSON ({e})") from None
     if "key" in record.location:
         item = item_from_original(record.location["key"], data, where)

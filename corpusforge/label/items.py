@@ -74,6 +74,8 @@ def _checked(item: LabelItem) -> LabelItem | Quarantined:
 
 def iter_input(spec: InputSpec) -> Iterator[LabelItem | Quarantined]:
     """Every record of the input, in input order, as an item or a quarantined record."""
+    if spec.path is not None and Path(spec.path).is_file() and Path(spec.path).stat().st_size == 0:
+        raise InputError(f"{spec.path}: the input file is empty (0 bytes); nothing to label")
     if spec.hub is not None:
         yield from _iter_hub(spec)
     elif spec.format == "pubmedqa":
@@ -137,11 +139,22 @@ def _iter_jsonl(path: Path, fields: dict[str, str]) -> Iterator[LabelItem | Quar
         where = f"{path}:{record.location['line']}"
         try:
             row = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            yield Quarantined(where, "bad_json", str(e), line.decode("utf-8", "replace"))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+            yield Quarantined(where, "bad_json", f"invalid JSON: {e}", _raw_line(line))
             continue
         item = _item_from_fields(row, fields, where)
-        yield item if isinstance(item, Quarantined) else _checked(item)
+        if isinstance(item, Quarantined):  # keep the line as it was in the file, not its parsed value
+            yield Quarantined(item.location, item.reason, item.detail, _raw_line(line))
+        else:
+            yield _checked(item)
+
+
+def _raw_line(line: bytes) -> Any:
+    """A line of the input as text, or {"base64": ...} when it is not UTF-8 (kept byte for byte)."""
+    from corpusforge.pipeline.readers.base import raw_to_json
+
+    text, encoding = raw_to_json(line)
+    return text if encoding == "text" else {"base64": text}
 
 
 def _item_from_fields(row: Any, fields: dict[str, str], where: str) -> LabelItem | Quarantined:

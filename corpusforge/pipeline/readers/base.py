@@ -237,11 +237,12 @@ class SourceReader(BaseDiskReader):
     def display_path(self, filepath: str) -> str:
         return os.path.normpath(os.path.join(self.display_root, filepath))
 
-    def iter_lines(self, filepath: str) -> Iterator[RawRecord]:
-        """Non-empty lines of a (possibly compressed) file as bytes, with 1-based line numbers."""
+    def iter_lines(self, filepath: str, blank_rows: bool = False) -> Iterator[RawRecord]:
+        """Non-empty lines of a (possibly compressed) file as bytes, with 1-based line numbers; with `blank_rows`
+        (delimited text), whitespace-only lines are rows that are counted and dropped (`blank_row`)."""
         from corpusforge.pipeline.readers.layout import iter_jsonl
 
-        yield from iter_jsonl(self.opener(filepath), self.display_path(filepath))
+        yield from iter_jsonl(self.opener(filepath), self.display_path(filepath), blank_rows)
 
     def opener(self, filepath: str):
         """A callable opening the file as (decompressed) bytes, as the layout cutters take it."""

@@ -69,14 +69,19 @@ def _text_stream(f: IO[bytes], encoding: str) -> io.TextIOWrapper:
 
 
 # ---- JSON lines ---------------------------------------------------------------------------------------------------
-def iter_jsonl(opener: Opener, file: str) -> Iterator[RawRecord]:
-    """Non-empty lines as bytes, with 1-based line numbers; a UTF-8 BOM before the first line is dropped."""
+def iter_jsonl(opener: Opener, file: str, blank_rows: bool = False) -> Iterator[RawRecord]:
+    """Non-empty lines as bytes, with 1-based line numbers; a UTF-8 BOM before the first line is dropped.
+
+    Whitespace-only lines are no records in JSON lines; in delimited text (`blank_rows`) a line of only tabs or
+    spaces is a row with nothing in it, counted and dropped (`blank_row`)."""
     with opener() as f:
         for line_no, line in enumerate(f, start=1):
             if line_no == 1 and line.startswith(codecs.BOM_UTF8):
                 line = line[len(codecs.BOM_UTF8) :]
             if line.strip():
                 yield RawRecord(line.rstrip(b"\r\n"), {"file": file, "line": line_no})
+            elif blank_rows and line.rstrip(b"\r\n"):
+                yield RawRecord(line.rstrip(b"\r\n"), {"file": file, "line": line_no}, drop="blank_row")
 
 
 # ---- JSON documents -----------------------------------------------------------------------------------------------
