@@ -96,7 +96,9 @@ def write(spec: Spec, items: list[Any], layout: str | None = None) -> dict[str, 
     if layout == "xml":
         from tests.pipeline.test_pubmed import HEADER, article
 
-        body = b"".join(i.data if isinstance(i, Raw) else article(str(5000 + i), f"Title {i}").encode() for i in items)
+        body = b"".join(
+            i.data if isinstance(i, Raw) else article(str(5000 + i), f"Title {i}").encode() for i in items
+        )
         return {name: HEADER.encode() + body + b"</PubmedArticleSet>\n"}
     raise AssertionError(f"unknown layout {layout}")
 
@@ -146,7 +148,11 @@ def invalid_bytes(spec: Spec) -> Case | None:
     """Bytes that are not UTF-8 inside one record (a GBK or Latin-1 fragment)."""
     if spec.layout == "xml" or (spec.text_field is None and spec.layout != "text"):
         return None
-    bad = Raw(b"Chapter\n\nbefore " + BAD_BYTES + b" after\n") if spec.layout == "text" else with_field(spec, "x@@BAD@@y")
+    bad = (
+        Raw(b"Chapter\n\nbefore " + BAD_BYTES + b" after\n")
+        if spec.layout == "text"
+        else with_field(spec, "x@@BAD@@y")
+    )
     return one_bad(spec, bad, reasons={"bad_encoding", "bad_json", "malformed_item"}, marker=BAD_BYTES)
 
 

@@ -173,9 +173,7 @@ def _pqal_items(path: Path) -> Path:
 
 
 def pseudo_labels(path: Path, tmp: Path) -> Outcome:
-    return registered_reader("instruct.pubmedqa_labels", items_path=str(_pqal_items(path)), glob="*.jsonl")(
-        path, tmp
-    )
+    return registered_reader("instruct.pubmedqa_labels", items_path=str(_pqal_items(path)), glob="*.jsonl")(path, tmp)
 
 
 JSON_LAYOUTS = ("json_array", "json_lines_in_json", "json_array_compact", "json_pretty_values")
