@@ -16,6 +16,7 @@ from typing import Literal
 
 from corpusforge.pipeline.readers.base import MalformedRecord, ParsedRecord, RawRecord, ReaderParams, SourceReader
 from corpusforge.pipeline.registry import register
+from corpusforge.pipeline.steps.book_markup import normalize_newlines
 
 COMPRESSION_SUFFIXES = {".gz", ".bz2", ".xz", ".zst", ".lz4"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
@@ -40,6 +41,7 @@ class BooksReader(SourceReader):
     """Medical books (plain text / Markdown), one document per file."""
 
     name = "read.books"
+    unit = "books"
 
     class Params(ReaderParams):
         type: Literal["read.books"] = "read.books"
@@ -65,7 +67,7 @@ class BooksReader(SourceReader):
         yield RawRecord(raw, location)
 
     def parse(self, record: RawRecord) -> ParsedRecord:
-        text = self.decode(record.raw).removeprefix("\ufeff")
+        text = normalize_newlines(self.decode(record.raw).removeprefix("\ufeff"))
         if "\x00" in text:
             raise MalformedRecord("binary_file", "contains NUL bytes: not a text file (a PDF or word file renamed?)")
         file = record.location["file"]
