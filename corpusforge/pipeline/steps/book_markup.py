@@ -127,6 +127,8 @@ MARKUP_KINDS = {
 MARKUP_OPEN_RE = re.compile(
     r"\[\s*(illustration|footnote|note\s+\w{1,4}\s*:|sidenote|transcriber[’']?s?\s+notes?|blank page)", re.IGNORECASE
 )
+FOOTNOTE_ID_RE = re.compile(r"\[\s*(?:footnote|note)\s+([\w*]{1,4})\s*:", re.IGNORECASE)
+INLINE_NOTE_MARKER_RE = re.compile(r"(?<=\S)\[([\w*]{1,4})\]")
 MAX_MARKUP_CHARS = 20_000  # an opening bracket without its closing one within this many characters is left alone
 PAGE_REF = r"(?:(?:Pg|Page|p)\.?\s*)?(?:\d{1,4}|[ivxlcdm]{1,7})"
 PAGE_REF_LINE_RE = re.compile(rf"^\s*(?:\[\s*{PAGE_REF}\s*\]|\{{\s*{PAGE_REF}\s*\}})\s*$", re.IGNORECASE)
@@ -156,6 +158,7 @@ def strip_bracketed_markup(text: str, stats: Counter) -> str:
     the lines with it."""
     out: list[str] = []
     pos = 0
+    note_ids: set[str] = set()
     for m in MARKUP_OPEN_RE.finditer(text):
         if m.start() < pos:
             continue  # inside markup already removed (a footnote inside an illustration)
@@ -173,9 +176,21 @@ def strip_bracketed_markup(text: str, stats: Counter) -> str:
             start, end = line_start, min(len(text), line_end + 1)
         out.append(text[pos:start])
         removed(stats, kind, text[start:end])
+        if kind == "footnotes" and (note := FOOTNOTE_ID_RE.match(text, m.start())):
+            note_ids.add(note.group(1))
         pos = end
     out.append(text[pos:])
-    return "".join(out)
+    text = "".join(out)
+    if note_ids:  # the markers of the removed `[Footnote 1: ...]` bodies: `young.[1]`, `word[A]`
+
+        def marker(m: re.Match) -> str:
+            if m.group(1) not in note_ids:
+                return m.group(0)
+            removed(stats, "footnote_markers", m.group(0))
+            return ""
+
+        text = INLINE_NOTE_MARKER_RE.sub(marker, text)
+    return text
 
 
 def strip_page_references(lines: list[str], stats: Counter) -> list[str]:

@@ -675,7 +675,8 @@ class StripNonText(BaseFilter):
     books; keep headings and prose.
 
     A 1:1 transform that may drop or quarantine: a book with no prose left is dropped (`empty_after_strip`); a book
-    of `guard_min_chars` or more that would lose more than `max_removed_share` of its characters is not cut down silently: it is quarantined
+    of `guard_min_chars` or more that would lose more than `max_removed_share` of its characters (not counting a
+    Project Gutenberg licence, which is not part of the book) is not cut down silently: it is quarantined
     whole (`OUTPUT/quarantine/<source>/books.strip_nontext/`, reason `stripped_most_of_book`, with what each kind of
     stripping took), counted as `quarantined`, and fails a `--strict` build. What was removed is counted per kind
     (`stripped_<kind>`, `chars_stripped_<kind>`) with `chars_in` / `chars_out`.
@@ -720,8 +721,12 @@ class StripNonText(BaseFilter):
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         original = doc.text
         cleaned, stats = strip_nontext(original, self.options)
-        share = 1 - stats["chars_out"] / stats["chars_in"] if stats["chars_in"] else 0.0
-        if share > self.max_removed_share and stats["chars_in"] >= self.guard_min_chars:
+        # the share of the book itself: a Gutenberg licence is not part of the book (a short text can be mostly
+        # licence), so it is left out of both sides
+        licence = stats["chars_stripped_gutenberg_header"] + stats["chars_stripped_gutenberg_footer"]
+        body = stats["chars_in"] - licence
+        share = 1 - stats["chars_out"] / body if body > 0 else 1.0
+        if share > self.max_removed_share and body >= self.guard_min_chars:
             self.quarantine_book(doc, share, stats)
             return False, QUARANTINED
         for key, value in stats.items():
