@@ -32,6 +32,7 @@ class StepInfo:
 
     name: str
     role: str  # reader | step | filter | expand | count | write
+    unit: str = ""  # reader: what one input record is (books, triples); expand: what it makes (chunks, subgraphs)
 
 
 @dataclass
@@ -93,6 +94,14 @@ def _step_role(step_params) -> str:
     if getattr(cls, "changes_cardinality", False):
         return "expand"
     return "filter" if issubclass(cls, BaseFilter) else "step"
+
+
+def _step_unit(step_params, role: str) -> str:
+    """The unit a reader counts (`unit`) or an expanding step makes (`output_unit`), for accounting and the card."""
+    cls = registered()[step_params.type].cls
+    if role == "reader":
+        return getattr(cls, "unit", "records")
+    return getattr(cls, "output_unit", "documents") if role == "expand" else ""
 
 
 def _requires_single_task(step_params) -> bool:
@@ -157,8 +166,8 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
             steps.append(JsonlWriter(str(sources_dir / name), output_filename="${rank}.jsonl", compression=None))
         return steps
 
-    infos = [StepInfo(source.reader.type, "reader")]
-    infos += [StepInfo(p.type, _step_role(p)) for p in own + shared]
+    infos = [StepInfo(source.reader.type, "reader", _step_unit(source.reader, "reader"))]
+    infos += [StepInfo(p.type, _step_role(p), _step_unit(p, _step_role(p))) for p in own + shared]
     infos += [StepInfo("count:source_out", "count"), StepInfo("write", "write")]
     describe = [f"{i.name}" + (" (shared filter)" if p in shared else "") for i, p in zip(infos[1:], own + shared)]
     target = output_dir / DATA_DIR / "train" if direct else sources_dir / name

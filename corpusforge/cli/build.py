@@ -105,14 +105,22 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
         if manifest["status"] != "unbalanced"
         else "THE COUNTS DO NOT ADD UP"
     )
+    from corpusforge.build.finalize import unit_line
+
+    by_unit = "; ".join(unit_line(unit, row) for unit, row in (manifest.get("totals_by_unit") or {}).items())
     console.print(
-        f"total: {t['input']} input records, {t['quarantined']} quarantined, {t['dropped']} dropped with a reason, "
-        f"{t['kept']} {'records' if manifest['kind'] == 'instruct' else 'documents'} kept ({verdict}); "
-        f"{manifest['rows_written']} rows in {len(manifest['files'])} "
+        f"total ({verdict}): {by_unit or t}; {manifest['rows_written']} rows in {len(manifest['files'])} "
         "parquet files",
         markup=False,
         highlight=False,
     )
+    if t["quarantined"]:
+        reasons = ", ".join(
+            f"{r} {n}" for s in manifest["sources"].values() for r, n in s.get("quarantined_by_reason", {}).items()
+        )
+        console.print(
+            f"[yellow]{t['quarantined']} input records quarantined ({reasons}): see {output_dir}/quarantine/[/]"
+        )
     if manifest["dropped_by_reason"]:
         console.print(
             "dropped by reason: " + ", ".join(f"{r} {n}" for r, n in manifest["dropped_by_reason"].items()),

@@ -86,7 +86,12 @@ def test_card_reports_counts_and_recipe(built):
     meta = read_card_metadata(card)
     assert meta["configs"][0]["data_files"] == [{"split": "train", "path": "data/train/*.parquet"}]
     text = card.read_text()
-    assert f"**{expected['kept']:,}** documents kept" in text
+    assert f"**{expected['kept']:,}** rows written" in text
+    dropped = sum(expected["dropped"].values())
+    # the totals line adds up, in the unit it names
+    line = f"records: {expected['input']:,} in = {expected['kept']:,} kept + {dropped:,} dropped"
+    assert line + f" + {expected['quarantined']:,} quarantined" in text
+    assert "Not configured: no `decontam.*` step" in text
     assert "| exact_duplicate | 1 |" in text and "type: read.jsonl" in text
 
 

@@ -252,7 +252,7 @@ def test_template_override_file_and_fallbacks(tmp_path):
     assert len(texts) == 2
     assert sorted(texts[0].replace(". ", ".|").split("|")) == [  # in sampling order; the set is what matters
         "Metformin might prevent gestational diabetes.",  # from the templates file
-        "The half life of metformin is 6 hours.",  # noun-like English fallback
+        "Metformin — half life — 6 hours.",  # noun-like English fallback
         "Type 2 diabetes is treated with metformin.",  # recipe override of the shipped template
     ]
     assert sorted(texts[1].replace("。", "。|").split("|")[:-1]) == [
