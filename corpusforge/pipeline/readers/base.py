@@ -173,6 +173,18 @@ def raw_to_json(raw: bytes | str) -> tuple[str, str]:
         return base64.b64encode(raw).decode("ascii"), "base64"
 
 
+def unicode_problem(error: UnicodeError) -> MalformedRecord:
+    """A UnicodeError met while parsing a record, as the record's quarantine reason."""
+    if isinstance(error, UnicodeEncodeError):
+        char = error.object[error.start : error.start + 1] if isinstance(error.object, str) else ""
+        code = f"U+{ord(char):04X} " if char else ""
+        return MalformedRecord(
+            "unencodable_text",
+            f"lone surrogate {code}at character {error.start} is not valid Unicode; fix it at the source",
+        )
+    return MalformedRecord("bad_encoding", f"{type(error).__name__}: {error}")
+
+
 def _kind_names(kind: type | tuple[type, ...]) -> str:
     return kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
 
@@ -243,6 +255,19 @@ class SourceReader(BaseDiskReader):
         from corpusforge.pipeline.readers.layout import iter_jsonl
 
         yield from iter_jsonl(self.opener(filepath), self.display_path(filepath), blank_rows)
+
+    def sample_raw(self, filepath: str, limit: int | None = None, cut=None) -> Iterator[RawRecord]:
+        """The file's first raw records (cut by `cut`, default `iter_raw`), for a pre-pass that detects a layout
+        before reading. A file that cannot be cut stops the sample quietly: it is quarantined, with its error, when
+        `read_file` reads it."""
+        try:
+            for i, record in enumerate((cut or self.iter_raw)(filepath)):
+                if limit is not None and i >= limit:
+                    return
+                if record.error is None and record.drop is None:
+                    yield record
+        except Exception:
+            return
 
     def opener(self, filepath: str):
         """A callable opening the file as (decompressed) bytes, as the layout cutters take it."""
@@ -407,7 +432,10 @@ class SourceReader(BaseDiskReader):
                     raise MalformedRecord(
                         "too_large", f"record of {size} bytes exceeds max_record_bytes={self.max_record_bytes}"
                     )
-                parsed = self.parse(record)
+                try:
+                    parsed = self.parse(record)
+                except UnicodeError as e:  # parse code encoding a lone surrogate, or decoding bad bytes
+                    raise unicode_problem(e) from None
                 self.check_encodable(parsed)
             except MalformedRecord as e:
                 self.to_quarantine(record, e)
