@@ -277,7 +277,7 @@ class QAReader(RecordsReader):
 
 
 # ---- read.exam ----------------------------------------------------------------------------------------------------
-ExamFormat = Literal["medqa", "medmcqa", "cmexam", "mmlu", "mmlu_hub", "mapped"]
+ExamFormat = mcf.ExamFormat
 
 
 @register("read.exam", kind="reader")
@@ -285,18 +285,24 @@ class ExamReader(RecordsReader):
     """Multiple-choice exam questions in their source layout -> question + options text, parsed fields in `mc`.
 
     format: medqa (JSONL), medmcqa (JSON lines; `cop_base` 1 = GitHub release, 0 = Hub release, auto = detected
-    per file from its answer column), cmexam (CSV with header; set `encoding`), mmlu (header-less per-subject CSV;
-    the subject is taken from the file name), mmlu_hub (question/subject/choices/answer rows), mapped (`fields`).
+    per file from its answer column; copies with packed options and "B. text" answers are read too), cmexam (CSV
+    or JSON lines, options joined by newlines or a literal backslash-n; set `encoding`), mmlu (header-less
+    per-subject CSV; the subject is taken from the file name), mmlu_hub (question/subject/choices/answer rows),
+    mapped (`fields`). How options and answers are written is detected per file from its first rows
+    (`options_format` / `answer_format` pin it); a row written otherwise is quarantined (`layout_mismatch`).
     Multi-answer questions are dropped (`multi_answer`), see formats/multiple_choice.MultiAnswerQuestion.
     """
 
     name = "read.exam"
+    layout_sample = 500
 
     class Params(ReaderParams):
         type: Literal["read.exam"] = "read.exam"
         format: ExamFormat
         fields: mcf.FieldMap | None = None
         cop_base: Literal[0, 1, "auto"] = "auto"
+        options_format: Literal["auto", "dict", "list", "text"] = "auto"
+        answer_format: Literal["auto", "letter", "letter_text", "index0", "index1", "text"] = "auto"
 
     def __init__(
         self,
@@ -304,6 +310,8 @@ class ExamReader(RecordsReader):
         format: ExamFormat,
         fields: mcf.FieldMap | dict | None = None,
         cop_base: int | str = "auto",
+        options_format: str = "auto",
+        answer_format: str = "auto",
         **kwargs: Any,
     ):
         super().__init__(*args, csv_header=format != "mmlu", **kwargs)
@@ -314,25 +322,35 @@ class ExamReader(RecordsReader):
         self.format = format
         self.fields = mcf.FieldMap.model_validate(fields) if isinstance(fields, dict) else fields
         self.cop_base = cop_base
+        self.options_format = None if options_format == "auto" else options_format
+        self.answer_format = None if answer_format == "auto" else answer_format
         self._file_cop_base: dict[str, int] = {}
+        self._file_layout: dict[str, mcf.MCLayout] = {}
 
     def iter_raw(self, filepath: str) -> Iterator[RawRecord]:
         if self.format == "medmcqa" and self.cop_base == "auto":
             self._file_cop_base[self.display_path(filepath)] = self._detect_cop_base(filepath)
+        if self.format in ("medqa", "medmcqa", "cmexam", "mapped"):
+            rows = self._sample_rows(filepath, self.layout_sample)
+            layout = mcf.detect_layout(self.format, rows, self.fields, self.options_format, self.answer_format)
+            self._file_layout[self.display_path(filepath)] = layout
         yield from super().iter_raw(filepath)
+
+    def _sample_rows(self, filepath: str, limit: int) -> Iterator[Any]:
+        for i, record in enumerate(super().iter_raw(filepath)):
+            if i >= limit:
+                return
+            try:
+                yield self.row_of(record)
+            except MalformedRecord:
+                continue
 
     def _detect_cop_base(self, filepath: str, sample: int = 2000) -> int:
         """Read the answer column of up to `sample` records; default to the GitHub release (1-based) if unclear."""
         cops = []
-        for record in super().iter_raw(filepath):
-            try:
-                row = self.row_of(record)
-            except MalformedRecord:
-                continue
-            if isinstance(row, dict) and "cop" in row:
+        for row in self._sample_rows(filepath, sample):
+            if isinstance(row, dict) and "cop" in row and mcf.medmcqa_layout_fields(row) is None:
                 cops.append(row["cop"])
-            if len(cops) >= sample:
-                break
         base = mcf.detect_cop_base(cops)
         return 1 if base is None else base
 
@@ -344,6 +362,8 @@ class ExamReader(RecordsReader):
             raise DropRecord("multi_answer") from None
         except mcf.MissingField as e:
             raise MalformedRecord("missing_field", str(e)) from None
+        except mcf.LayoutMismatch as e:
+            raise MalformedRecord("layout_mismatch", str(e)) from None
         except mcf.MalformedQuestion as e:
             raise MalformedRecord("bad_field", str(e)) from None
         metadata = {"mc": mc.to_record(), "mc_meta": mc.meta, "exam_format": self.format}
@@ -358,18 +378,19 @@ class ExamReader(RecordsReader):
             raise MalformedRecord(
                 "bad_record", f"expected a JSON object or a CSV row with header, got {type(row).__name__}"
             )
+        layout = self._file_layout.get(record.location.get("file"), mcf.AUTO)
         if self.format == "medqa":
-            return mcf.parse_medqa(row)
+            return mcf.parse_medqa(row, layout=layout)
         if self.format == "medmcqa":
             base = (
                 self.cop_base if self.cop_base != "auto" else self._file_cop_base.get(record.location.get("file"), 1)
             )
-            return mcf.parse_medmcqa(row, cop_base=int(base))
+            return mcf.parse_medmcqa(row, cop_base=int(base), layout=layout)
         if self.format == "cmexam":
-            return mcf.parse_cmexam(row)
+            return mcf.parse_cmexam(row, layout=layout)
         if self.format == "mmlu_hub":
             return mcf.parse_mmlu_hub(row)
-        return mcf.parse_mapped(row, self.fields)
+        return mcf.parse_mapped(row, self.fields, layout=layout)
 
 
 # ---- read.promptcblue ---------------------------------------------------------------------------------------------
