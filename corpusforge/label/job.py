@@ -62,7 +62,11 @@ def describe_job(job: LabelJob) -> str:
         gpus = f", {spec.gpus_per_task} GPUs per task" if spec.gpus_per_task else ""
         lines.append(
             f"# executor: {spec.type}, {spec.tasks} tasks{gpus}, each with its own engine; one merged output"
-            + (" (the command submits a job array and returns; run it again to merge)" if spec.type == "slurm" else "")
+            + (
+                " (the command submits a job array and returns; run it again to merge)"
+                if spec.type == "slurm"
+                else ""
+            )
         )
     else:
         lines.append("# executor: this process (one task)")

@@ -17,7 +17,11 @@ from corpusforge.label.job import run_label_job
 from corpusforge.label.lifecycle import acquire_output_lock, release_output_lock
 from tests.label.conftest import PQAU_SAMPLE, SHORT, make_job
 
-VLLM_SETTINGS = ["model.backend.dtype=float32", "model.backend.max_model_len=1024", "model.backend.enforce_eager=true"]
+VLLM_SETTINGS = [
+    "model.backend.dtype=float32",
+    "model.backend.max_model_len=1024",
+    "model.backend.enforce_eager=true",
+]
 
 
 def cli(model_dir, output, backend="transformers", limit=12, extra=()):
