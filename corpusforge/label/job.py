@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from corpusforge import __version__
 from corpusforge.config import dump_yaml
-from corpusforge.errors import BuildError
+from corpusforge.errors import BuildError, ConfigError
 from corpusforge.label.backends import make_backend
 from corpusforge.label.backends.base import Backend
 from corpusforge.label.cache import RequestCache
@@ -95,6 +95,12 @@ class OnDemandBackend(Backend):
     def load(self) -> None:
         if self.loaded:
             return
+        if self.name != "openai":  # a typo in the model path is one line, not a traceback after the imports
+            from corpusforge.sources_check import model_problems
+
+            problems = model_problems("model.name", self.model, "config.json")
+            if problems:
+                raise ConfigError("\n".join(problems))
         self._log(f"loading {self.model} with {self.name}")
         started = time.perf_counter()
         self.inner.load()

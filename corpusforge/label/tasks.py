@@ -457,8 +457,9 @@ def run_executor(job: LabelJob, plan: dict[str, Any], progress: Progress | None,
 
     out = job.output_dir()
     spec = job.executor
+    if not set(range(spec.tasks)) - completed_ranks(out):
+        return True  # every task is complete (e.g. the Slurm array finished): merge
     step = LabelTask(job.model_dump(mode="json"), plan["run_id"], device_settings(job))
-    executor = make_label_executor(job, [step], logs_dir(out))
     log_file = tasks_dir(out) / "executor.log"
     if spec.type == "slurm":
         if _slurm_job_active(plan.get("slurm_job_id")):
@@ -467,6 +468,7 @@ def run_executor(job: LabelJob, plan: dict[str, Any], progress: Progress | None,
                 "run this command again when it finishes to merge the output")  # fmt: skip
             return False
         with _without_run_token(), stderr_to(log_file):
+            executor = make_label_executor(job, [step], logs_dir(out))
             executor.run()
         plan["slurm_job_id"] = str(executor.job_id)
         write_json_atomic(tasks_dir(out) / PLAN, plan)
@@ -486,7 +488,7 @@ def run_executor(job: LabelJob, plan: dict[str, Any], progress: Progress | None,
 
                 started_ray = not ray.is_initialized()
                 start_ray(spec)
-            executor.run()
+            make_label_executor(job, [step], logs_dir(out)).run()
     except Exception as e:
         raise BuildError(_task_failure(out, spec.tasks, log_file, e)) from None
     finally:
