@@ -92,8 +92,8 @@ class VLLMBackendSpec(StrictModel):
     enable_prefix_caching: bool = True
     tensor_parallel_size: int = 1
     pipeline_parallel_size: int = 1
-    # data parallelism: vLLM's offline engine cannot run data_parallel_size > 1 in one process; run one job per
-    # GPU with run.num_shards / run.shard_index instead (each labels every num_shards-th item)
+    # data parallelism: vLLM's offline engine cannot run data_parallel_size > 1 in one process; the job's
+    # `executor:` runs one task (one engine) per GPU instead (corpusforge/label/tasks.py)
     gpu_memory_utilization: float | None = None
     seed: int = 0
     # anything else vllm.LLM(...) accepts (e.g. quantization, max_num_seqs, kv_cache_dtype), passed through as is
@@ -187,8 +187,8 @@ class RunSpec(StrictModel):
     # default: OUTPUT/.corpusforge/label_cache.sqlite; point several jobs at one file to share answers
     cache: str | None = None
     progress: bool = True
-    # data parallelism across processes/GPUs: this job labels the items at positions shard_index, shard_index +
-    # num_shards, ... (after --limit); give each shard its own output directory
+    # data parallelism by hand: this job labels the items at positions shard_index, shard_index + num_shards, ...
+    # (after --limit) into its own output directory; `corpusforge label merge` joins them (or use `executor:`)
     num_shards: int = Field(default=1, ge=1)
     shard_index: int = Field(default=0, ge=0)
 

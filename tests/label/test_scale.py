@@ -133,7 +133,9 @@ def test_ray_two_vllm_engines_label_the_same_items_as_one_engine(tiny_model_dir,
     from corpusforge.label.backends.vllm import VLLMBackend
 
     job = make_job(tiny_model_dir, tmp_path / "one", "voc", backend=VLLM, run={"limit": LIMIT})
-    run_label_job(job, backend=VLLMBackend(job.model.backend, job.model.name, job.task.chat, llm=vllm_engine))
+    backend = VLLMBackend(job.model.backend, job.model.name, job.task.chat, llm=vllm_engine)
+    backend.load()  # (the session's engine: this only takes its tokenizer)
+    run_label_job(job, backend=backend)
     out = tmp_path / "ray"
     done = subprocess.run(cli(tiny_model_dir, out, "vllm", "ray", extra=RAY), capture_output=True, text=True,
                           timeout=900, env=env())  # fmt: skip
