@@ -75,6 +75,10 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         else [],
         "tokenized": _tokenized_summary(out),
     }
+    from corpusforge.pipeline.steps.llm import summarize_reports
+
+    if llm_steps := summarize_reports(plan.state_dir):  # model, settings and request counts of LLM steps
+        manifest["llm_steps"] = llm_steps
     if plan.recipe.kind == "instruct":
         mixture, contamination = instruct_reports(plan)
         manifest["mixture"] = mixture.to_dict()
@@ -172,6 +176,7 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
             "`meta` (JSON text of source-specific extras).",
         ),
         *(_instruct_sections(plan) if instruct else []),
+        *(_llm_sections(manifest) if manifest.get("llm_steps") else []),
         ("Loading", f'```python\nfrom datasets import load_dataset\nds = load_dataset("{plan.output_dir}")\n```'),
         (
             "Recipe",
@@ -194,6 +199,12 @@ def _instruct_sections(plan: BuildPlan) -> list[tuple[str, str]]:
         ("Contamination report", contamination.to_markdown()),
         ("Tasks", markdown_table(["task", "task_id"], sorted(plan.recipe.tasks.items(), key=lambda kv: kv[1]))),
     ]
+
+
+def _llm_sections(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    from corpusforge.pipeline.steps.llm import reports_markdown
+
+    return [("LLM steps", reports_markdown(manifest["llm_steps"]))]
 
 
 def finalize(plan: BuildPlan, strict: bool = False) -> dict[str, Any]:

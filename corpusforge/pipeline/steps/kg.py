@@ -449,6 +449,8 @@ class KGSubgraphs(PipelineStep):
         templates_path: str | None = None  # a YAML file in the format of kg_templates.yaml
         fallback: dict[str, str] | None = None  # override the generic templates (keys en, en_verb, zh)
         seed: int | None = None  # default: the recipe's seed
+        # add the subgraph's [head, relation, tail] triples to each document's metadata (set by a kg.rewrite after it)
+        keep_triples: bool = False
 
         @model_validator(mode="after")
         def _unique_names(self):
@@ -465,6 +467,7 @@ class KGSubgraphs(PipelineStep):
             templates=templates,
             seed=params.seed if params.seed is not None else ctx.seed,
             source=ctx.source,
+            keep_triples=params.keep_triples,
         )
 
     def __init__(
@@ -473,8 +476,10 @@ class KGSubgraphs(PipelineStep):
         templates: RelationTemplates | None = None,
         seed: int = 0,
         source: str | None = None,
+        keep_triples: bool = False,
     ):
         super().__init__()
+        self.keep_triples = keep_triples
         self.strategies = list(strategies or DEFAULT_STRATEGIES)
         self.names = strategy_names(self.strategies)
         self.templates = templates or RelationTemplates.build({}, None, None)
@@ -554,7 +559,7 @@ class KGSubgraphs(PipelineStep):
     ) -> Document:
         files = list(dict.fromkeys(g.files.names[g.file[t]] for t in ids))
         source = first.get("source") or self.source or "kg"
-        return Document(
+        doc = Document(
             text=self.verbalize(g, ids),
             id=f"{source}:{label}/{n}",
             metadata={
@@ -566,6 +571,12 @@ class KGSubgraphs(PipelineStep):
                 "num_triples": len(ids),
             },
         )
+        if self.keep_triples:
+            names = g.entities.names
+            doc.metadata["triples"] = [
+                [names[g.head[t]], g.relations.names[g.relation[t]], names[g.tail[t]]] for t in ids
+            ]
+        return doc
 
     # ---- running ---------------------------------------------------------------------------------------------
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
