@@ -54,6 +54,12 @@ def build(
 
     console = Console()
     parsed = load_recipe(recipe, overrides=set_ or [], output=output)
+    if push and not dry_run:  # a bad repo id or a missing token fails now, not after the build
+        from corpusforge.hub import resolve_token
+        from corpusforge.hub.push import check_repo_id
+
+        check_repo_id(push)
+        resolve_token()
     if dry_run:
         console.print(describe_plan(parsed), markup=False, highlight=False)
         return
