@@ -206,7 +206,7 @@ class LLMStep(PipelineStep):
             return
         from corpusforge.label.engine import EngineCounters, release, shared_engine
 
-        spec = self.settings.model
+        spec = self.settings.model.model_copy(update={"backend": vllm_defaults(self.settings.model.backend)})
         engine = shared_engine(
             spec.backend, spec.name, self.settings.chat, self.cache_path, f"build step {self.name}"
         )
@@ -315,6 +315,18 @@ class LLMStep(PipelineStep):
         tmp = folder / f"{rank:05d}.json.tmp"
         tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False))
         tmp.replace(folder / f"{rank:05d}.json")
+
+
+# JSON under a schema without free whitespace: xgrammar otherwise lets a model pad JSON with whitespace until
+# max_tokens (small models do). vLLM takes this per engine, not per request; a recipe's engine_args win.
+VLLM_STEP_ENGINE_ARGS = {"structured_outputs_config": {"backend": "xgrammar", "disable_any_whitespace": True}}
+
+
+def vllm_defaults(backend: Any) -> Any:
+    """The backend spec with the engine arguments LLM steps want by default (vLLM only)."""
+    if backend.type != "vllm":
+        return backend
+    return backend.model_copy(update={"engine_args": {**VLLM_STEP_ENGINE_ARGS, **backend.engine_args}})
 
 
 def _note(doc: Document, step: str, fallback: str | None) -> None:
