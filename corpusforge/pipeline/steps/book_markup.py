@@ -9,7 +9,8 @@ characters (`chars_stripped_<kind>`), so a build can say what was taken out of a
 - Gutenberg licence (`strip_gutenberg`): everything before the `*** START OF THE/THIS PROJECT GUTENBERG EBOOK`
   line, everything from the `End of (the) Project Gutenberg...` / `*** END OF ...` line on (the full licence), and
   the `Produced by ...` / `E-text prepared by ...` credit just after the start. Without both markers nothing is
-  cut (counted as `gutenberg_markers_missing`): a guess at where a licence ends could remove the book.
+  cut (counted as `gutenberg_markers_missing`): a guess at where a licence ends could remove the book. The
+  `_italic_` underscores of Gutenberg texts go too (the words stay).
 - Bracketed markup (`strip_bracketed_markup`): `[Illustration...]`, `[Footnote...]`, `[Sidenote...]`,
   `[Transcriber's Note...]`, `[Blank Page]`, matched to their closing bracket across lines; bracketed running heads
   and page references on a line of their own (`[RESPIRATORY DISEASES 7]`, `[Pg 12]`, `{12}`) and inline page
@@ -354,6 +355,19 @@ def strip_numbered_footnotes(lines: list[str], stats: Counter) -> list[str]:
     return result
 
 
+EMPHASIS_RE = re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]{1,200}(?:\n[^_\n]{1,200}){0,3})(?<=[^\s_])_(?![\w_])")
+
+
+def strip_emphasis_marks(text: str, stats: Counter) -> str:
+    """Gutenberg's `_italic_` underscores (the words stay)."""
+
+    def plain(m: re.Match) -> str:
+        removed(stats, "emphasis_marks", "__")
+        return m.group(1)
+
+    return EMPHASIS_RE.sub(plain, text)
+
+
 def strip_markup(text: str, stats: Counter, gutenberg: bool | None) -> list[str]:
     """All of the above in order, on a book with normalized line endings -> its lines."""
     if gutenberg is None:
@@ -361,7 +375,7 @@ def strip_markup(text: str, stats: Counter, gutenberg: bool | None) -> list[str]
     lines = text.split("\n")
     if gutenberg:
         lines = strip_gutenberg(lines, stats)
-        text = "\n".join(lines)
+        text = strip_emphasis_marks("\n".join(lines), stats)
     text = strip_bracketed_markup(text, stats)
     lines = text.split("\n")
     lines = strip_transcriber_notes(lines, stats)
