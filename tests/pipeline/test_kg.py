@@ -143,12 +143,12 @@ def test_bad_rows_are_quarantined_with_raw_and_counts_add_up(tmp_path):
     assert stats["records"] == len(docs) + stats["quarantined"] == 12
 
 
-def test_unknown_suffix_is_a_counted_quarantine_record(tmp_path):
+def test_unknown_suffix_is_a_counted_file_quarantine(tmp_path):
     f = tmp_path / "triples.dat"
     f.write_text("a\tb\tc\n")
     docs, stats, quarantine = read(f, tmp_path)
     assert not docs and quarantine[0]["reason"] == "unreadable_file" and "format" in quarantine[0]["error"]
-    assert stats["records"] == stats["quarantined"] == 1
+    assert quarantine[0]["scope"] == "file" and stats["files_quarantined"] == 1 and "records" not in stats
 
 
 # ---------------------------------------------------------------------------------------------------------------
