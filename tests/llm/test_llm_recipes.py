@@ -33,7 +33,6 @@ def test_stage1_llm_recipe_resolves_and_gpu_settings_reach_the_engine(monkeypatc
     monkeypatch.chdir(REPO)
     recipe = load_recipe(STAGE1, ["llm.model.name=/models/m", "llm.model.backend.tensor_parallel_size=4",
                                   "llm.model.backend.gpu_memory_utilization=0.85"])  # fmt: skip
-    assert steps_of(recipe, "kg")["kg.subgraphs"].keep_triples  # kg.rewrite needs the triples
     settings = steps_of(recipe, "kg")["kg.rewrite"].resolved(recipe.llm)
     kwargs = VLLMBackend(vllm_defaults(settings.model.backend), settings.model.name, True).engine_kwargs()
     assert kwargs["tensor_parallel_size"] == 4 and kwargs["gpu_memory_utilization"] == 0.85

@@ -352,7 +352,7 @@ class KGRewrite(LLMStep):
         type: Literal["kg.rewrite"] = "kg.rewrite"
 
         def check_in_recipe(self, recipe: Any, steps: list[Any], index: int, where: str) -> list[str]:
-            """kg.rewrite needs the triples of a kg.subgraphs step before it (which then keeps them)."""
+            """kg.rewrite needs the subgraphs (triples in their metadata) of a kg.subgraphs step before it."""
             problems = super().check_in_recipe(recipe, steps, index, where)
             before = [s for s in steps[:index] if s.type == "kg.subgraphs"]
             if not before:
@@ -360,7 +360,6 @@ class KGRewrite(LLMStep):
                     *problems,
                     f"{where}: kg.rewrite rewrites the subgraphs of a kg.subgraphs step: put it after one",
                 ]
-            before[-1].keep_triples = True
             return problems
 
     def prepare(self, doc: Document) -> Task | str:
