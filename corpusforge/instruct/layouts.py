@@ -59,7 +59,7 @@ def iter_json(opener: Opener, file: str, encoding: str = "utf-8") -> Iterator[Ra
     """A `.json` file: JSON lines when its first line is a whole object, else one array or one keyed object."""
     with opener() as f:
         first = f.readline().strip()
-    if first.startswith(b"{") and _is_json_object(first):
+    if first.startswith(b"{") and _is_json_object(first, encoding):
         yield from iter_jsonl(opener, file)
         return
     with opener() as f:
@@ -145,10 +145,10 @@ def row_from_raw(record: RawRecord, encoding: str = "utf-8") -> Any:
         raise MalformedRecord("bad_json", f"invalid JSON: {e.msg} at column {e.colno}") from None
 
 
-def _is_json_object(line: bytes) -> bool:
+def _is_json_object(line: bytes, encoding: str = "utf-8") -> bool:
     try:
-        return isinstance(json.loads(line), dict)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return isinstance(json.loads(line.decode(encoding)), dict)
+    except (json.JSONDecodeError, UnicodeDecodeError, LookupError):
         return False
 
 
