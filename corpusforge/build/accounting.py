@@ -85,6 +85,12 @@ class SourceAccount:
     decontamination: dict[str, dict[str, int]] = field(default_factory=dict)  # decontam step -> {reason: n}
     stripping: dict[str, Any] | None = None  # books.strip_nontext: characters kept and stripped, by kind
     coverage: dict[str, Any] | None = None  # kg.subgraphs: triples covered, self-loops, template fallbacks
+    # files (or the rest of files) that could not be cut into records: outside the record balance, never hidden
+    files_quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def files_quarantined(self) -> int:
+        return sum(self.files_quarantined_by_reason.values())
 
     @property
     def input(self) -> int:
@@ -127,6 +133,8 @@ class SourceAccount:
             "dropped": self.dropped,
             "quarantined": self.quarantined,
             "quarantined_by_reason": dict(sorted(self.quarantined_by_reason.items())),
+            "files_quarantined": self.files_quarantined,
+            "files_quarantined_by_reason": dict(sorted(self.files_quarantined_by_reason.items())),
             "balanced": self.balanced,
             "balance": self.balance_line(),
             "rows": self.rows,
@@ -151,6 +159,11 @@ def account_source(stage: Stage, stats: list[dict[str, float]], merged: dict[str
     )
     first.dropped = _reasons(reader, default=stage.steps[0].name)
     quarantined_by_reason: Counter = Counter()
+    files_quarantined = {
+        k.removeprefix("files_quarantined_"): int(v)
+        for k, v in reader.items()
+        if k.startswith("files_quarantined_") and v
+    }
     segments = [first]
     details: dict[str, dict[str, float]] = {}
     decontamination: dict[str, dict[str, int]] = {}
@@ -168,7 +181,8 @@ def account_source(stage: Stage, stats: list[dict[str, float]], merged: dict[str
         extra = {
             k: v
             for k, v in step_stats.items()
-            if k not in ACCOUNTING_KEYS and not k.startswith(("dropped", "quarantined", "source_out/"))
+            if k not in ACCOUNTING_KEYS
+            and not k.startswith(("dropped", "quarantined", "files_quarantined", "source_out/"))
         }
         if extra and info.role not in ("count", "write"):
             details[info.name] = extra
@@ -205,6 +219,7 @@ def account_source(stage: Stage, stats: list[dict[str, float]], merged: dict[str
     account.decontamination = decontamination
     account.stripping = book_stripping(details)
     account.coverage = kg_coverage(details)
+    account.files_quarantined_by_reason = files_quarantined
     account.rows = counts.get("mix_out", account.kept) if counts else account.kept
     return account
 

@@ -47,12 +47,13 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         "kept": sum(a.kept for a in accounts.values()),
         "dropped": sum(dropped_by_reason.values()),
         "quarantined": sum(a.quarantined for a in accounts.values()),
+        "files_quarantined": sum(a.files_quarantined for a in accounts.values()),
     }
     status = "ok"
     rows = sum(f["rows"] for f in files)
     if not all(a.balanced for a in accounts.values()) or rows != sum(a.rows for a in accounts.values()):
         status = "unbalanced"
-    elif strict and totals["quarantined"]:
+    elif strict and (totals["quarantined"] or totals["files_quarantined"]):
         status = "failed_strict"
     quarantine_root = out / QUARANTINE_DIR
     manifest = {
@@ -80,6 +81,7 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         if quarantine_root.is_dir()
         else [],
         "tokenized": _tokenized_summary(out),
+        "warnings": input_warnings(accounts),
     }
     if plan.recipe.kind == "instruct":
         mixture, contamination = instruct_reports(plan)
@@ -89,6 +91,26 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
     if errors:  # a bug in corpusforge, not in the input
         raise AssertionError(f"manifest does not match schemas/manifest.schema.json: {errors}")
     return manifest
+
+
+def input_warnings(accounts: dict[str, SourceAccount]) -> list[str]:
+    """What a user must not miss: a source that kept nothing because its input was quarantined, unread files."""
+    warnings = []
+    for name, a in accounts.items():
+        if a.files_quarantined:
+            reasons = ", ".join(f"{r} {n}" for r, n in sorted(a.files_quarantined_by_reason.items()))
+            warnings.append(
+                f"source {name!r}: {a.files_quarantined} input file(s) could not be read as records ({reasons}); "
+                f"see quarantine/{name}/"
+            )
+        if a.kept == 0 and a.quarantined and a.quarantined == a.input:
+            warnings.append(
+                f"source {name!r}: all {a.input} input records were quarantined, nothing was kept; "
+                f"see quarantine/{name}/ for each record's error"
+            )
+        elif a.kept == 0 and a.input == 0 and a.files_quarantined:
+            warnings.append(f"source {name!r}: no record could be read, nothing was kept")
+    return warnings
 
 
 def totals_by_unit(accounts: dict[str, SourceAccount]) -> dict[str, dict[str, int]]:
@@ -162,6 +184,12 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
         ]
         for name, s in manifest["sources"].items()
     ]
+    if manifest.get("warnings"):
+        summary += "\n\n**Warnings:**\n\n" + "\n".join(f"- {w}" for w in manifest["warnings"])
+    if t.get("files_quarantined"):
+        summary += (
+            f"\n\n{t['files_quarantined']} input file(s) could not be cut into records and are quarantined whole."
+        )
     sections = [
         ("Summary", summary),
         (

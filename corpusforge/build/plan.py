@@ -20,6 +20,7 @@ from pathlib import Path
 
 from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.readers import JsonlReader
 
 from corpusforge.build.recipe import RecipeBase
 from corpusforge.output.dataset_dir import DATA_DIR, STATE_DIR
@@ -79,6 +80,18 @@ class BuildPlan:
             lines.append(f"  {i}. {stage.name}  (tasks: {stage.tasks})")
             lines += [f"       - {d}" for d in stage.describe]
         return "\n".join(lines)
+
+
+class IntermediateReader(JsonlReader):
+    """The sources' intermediate documents. No file at all is a valid answer, not an error: every record of every
+    source may have been quarantined or dropped, and the build must still end with its manifest and card."""
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if data:
+            yield from data
+        if not self.data_folder.list_files(recursive=self.recursive, glob_pattern=self.glob_pattern):
+            return
+        yield from super().run(None, rank, world_size)
 
 
 def dedup_content(doc: Document) -> str:
@@ -182,9 +195,7 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
 
 
 def _intermediate_reader(sources_dir: Path):
-    from datatrove.pipeline.readers import JsonlReader
-
-    return JsonlReader(str(sources_dir), glob_pattern="*/*.jsonl", recursive=True, add_file_path=False)
+    return IntermediateReader(str(sources_dir), glob_pattern="*/*.jsonl", recursive=True, add_file_path=False)
 
 
 def _exact_config():

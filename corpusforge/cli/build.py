@@ -70,9 +70,11 @@ def build(
     if result.manifest["status"] == "unbalanced":
         raise BuildError(f"the counts do not add up (see {result.plan.output_dir}/manifest.json): this is a bug")
     if result.manifest["status"] == "failed_strict":
+        files = result.manifest["totals"].get("files_quarantined", 0)
         raise BuildError(
-            f"--strict: {result.manifest['totals']['quarantined']} input records were quarantined "
-            f"(see {result.plan.output_dir}/quarantine/)"
+            f"--strict: {result.manifest['totals']['quarantined']} input records were quarantined"
+            + (f" and {files} input file(s) could not be read" if files else "")
+            + f" (see {result.plan.output_dir}/quarantine/)"
         )
     if push:
         from corpusforge.cli.push import push as push_command
@@ -114,6 +116,8 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
         markup=False,
         highlight=False,
     )
+    for warning in manifest.get("warnings", []):
+        console.print(f"warning: {warning}", markup=False, highlight=False, style="yellow")
     if t["quarantined"]:
         reasons = ", ".join(
             f"{r} {n}" for s in manifest["sources"].values() for r, n in s.get("quarantined_by_reason", {}).items()

@@ -46,7 +46,7 @@ from corpusforge.formats import pubmedqa as pqa
 from corpusforge.instruct.layouts import iter_records, local_opener, row_from_raw
 from corpusforge.instruct.record import question_text
 from corpusforge.output.card import markdown_table
-from corpusforge.pipeline.readers.base import MalformedRecord, QuarantineWriter
+from corpusforge.pipeline.readers.base import MalformedFile, MalformedRecord, QuarantineWriter
 from corpusforge.pipeline.registry import BuildContext, StepParams, register
 
 CONTAMINATION_DIR = "contamination"
@@ -110,12 +110,17 @@ def _files(path: str | Path) -> list[Path]:
 def _rows(spec: EvalSetSpec, csv_header: bool = True) -> Iterator[tuple[str, Any, dict[str, Any]]]:
     """(where, row, location) for every record of the set's files; a malformed row is an error naming file and line."""
     for file in _files(spec.path):
-        for raw in iter_records(local_opener(file), str(file), spec.encoding, csv_header):
-            where = f"{file}:" + str(raw.location.get("line", raw.location.get("row", raw.location.get("key"))))
-            try:
-                yield where, row_from_raw(raw, spec.encoding), raw.location
-            except MalformedRecord as e:
-                raise InputError(f"{where}: evaluation set {spec.name!r}: {e.detail}") from None
+        try:
+            for raw in iter_records(local_opener(file), str(file), spec.encoding, csv_header):
+                if raw.drop:  # a blank row
+                    continue
+                where = f"{file}:" + str(raw.location.get("line", raw.location.get("row", raw.location.get("key"))))
+                try:
+                    yield where, row_from_raw(raw, spec.encoding), raw.location
+                except MalformedRecord as e:
+                    raise InputError(f"{where}: evaluation set {spec.name!r}: {e.detail}") from None
+        except MalformedFile as e:
+            raise InputError(f"evaluation set {spec.name!r}: {file}: {e.detail}") from None
 
 
 def _item(ref: str, question: str, context: str | None = None, ids: Iterable[str] = ()) -> EvalItem:

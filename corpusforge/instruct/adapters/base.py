@@ -102,15 +102,14 @@ class InstructReader(SourceReader):
         def opener():
             return self.data_folder.open(filepath, "rb", compression="infer")
 
-        yield from iter_records(opener, self.display_path(filepath), self.encoding, self.csv_header)
+        yield from iter_records(
+            opener, self.display_path(filepath), self.encoding, self.csv_header, self.max_record_bytes
+        )
 
     # ---- helpers for parse() ---------------------------------------------------------------------------------
     def load_row(self, record: RawRecord) -> dict[str, Any]:
         """The raw record as a dict (decoding and JSON errors become MalformedRecord)."""
-        data = self.parse_json(self.decode(record.raw))
-        if isinstance(data, dict) and "__columns__" in data:
-            cols, vals = data["__columns__"], data["__values__"]
-            raise MalformedRecord("bad_row", f"{len(vals)} values for {len(cols)} columns {cols}")
+        data = self.row_data(record)
         if not isinstance(data, dict):
             raise MalformedRecord("bad_record", f"expected a JSON object, got {type(data).__name__}")
         return data

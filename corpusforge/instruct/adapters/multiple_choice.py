@@ -84,9 +84,7 @@ class MCReader(InstructReader):
         )
 
     def sample_rows(self, filepath: str, limit: int):
-        for i, raw in enumerate(self.iter_raw(filepath)):
-            if i >= limit:
-                return
+        for raw in self.sample_raw(filepath, limit):
             try:
                 yield self.row_of(raw)
             except MalformedRecord:
@@ -154,7 +152,7 @@ class MedMCQAReader(MCReader):
     def detect_cop_base(self, filepath: str) -> int:
         """One extra pass over the file's `cop` values (cheap next to parsing and rendering)."""
         cops = []
-        for raw in self.iter_raw(filepath):
+        for raw in self.sample_raw(filepath):
             try:
                 row = self.load_row(raw)
             except MalformedRecord:
@@ -226,7 +224,7 @@ class MMLUReader(MCReader):
 
     def row_of(self, record: RawRecord) -> Any:
         if file_kind(str(record.location.get("file", ""))) == "csv":
-            data = self.parse_json(self.decode(record.raw))
+            data = self.row_data(record)
             if not isinstance(data, list):
                 raise MalformedRecord("bad_row", "expected a CSV row")
             return data

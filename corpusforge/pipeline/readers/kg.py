@@ -121,7 +121,7 @@ class KGTriplesReader(SourceReader):
         self._file_format = self.file_format(filepath)
         self._file_id = relative_id(self.display_path(filepath), self.display_root)
         self._header_problem = None
-        lines = self.iter_lines(filepath)
+        lines = self.iter_lines(filepath, blank_rows=self._file_format != "jsonl")  # a tabs-only row is counted
         if self._file_format == "jsonl":
             yield from lines
             return

@@ -334,7 +334,9 @@ class PMCJatsReader(SourceReader):
                 "sections": [
                     renderer.tidy(renderer.inline(t))
                     for s in (body_el if body_el is not None else [])
-                    if local_name(s.tag) == "sec" and (t := child(s, "title")) is not None
+                    if local_name(s.tag) == "sec"
+                    and renderer.skip_kind(s) is None
+                    and (t := child(s, "title")) is not None
                 ],
             },
         )
