@@ -168,10 +168,24 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
     )
     t = manifest["totals"]
     instruct = recipe.kind == "instruct"
+    by_unit = manifest["totals_by_unit"]
+    kept = sum(row["kept"] for row in by_unit.values())
     summary = (
         f"**{manifest['rows_written']:,}** rows written. Status: `{manifest['status']}`. "
-        "Every count below adds up in its own unit (a book becomes chunks, triples become subgraphs):\n\n"
-        + "\n".join(f"- {unit_line(unit, row)}" for unit, row in manifest["totals_by_unit"].items())
+        + (
+            f"The mixture weights records: {kept:,} kept records make {manifest['rows_written']:,} rows. "
+            if manifest["rows_written"] != kept
+            else ""
+        )
+        + "Every count below adds up in its own unit"
+        + (
+            " (a step that makes documents of another unit, such as books into chunks, counts its input as turned "
+            "into documents of another unit)"
+            if len(by_unit) > 1 and any(r["expanded"] for r in by_unit.values())
+            else ""
+        )
+        + ":\n\n"
+        + "\n".join(f"- {unit_line(unit, row)}" for unit, row in by_unit.items())
     )
     source_rows = [
         [
@@ -212,12 +226,7 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
             f"{t['quarantined']} input records are kept raw with their location and reason in `quarantine/` "
             "(not part of the dataset; malformed records, and books a stripping step would have mostly removed)"
             + (
-                ": "
-                + ", ".join(
-                    f"`{r}` {n}"
-                    for s in manifest["sources"].values()
-                    for r, n in s.get("quarantined_by_reason", {}).items()
-                )
+                ": " + ", ".join(f"`{r}` {n}" for r, n in quarantine_reasons(manifest).items())
                 if t["quarantined"]
                 else ""
             )
@@ -241,6 +250,15 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
         ),
     ]
     return render_card(meta, spec.title or recipe.name, sections, intro=spec.description or recipe.description)
+
+
+def quarantine_reasons(manifest: dict[str, Any]) -> dict[str, int]:
+    """Quarantined records by reason, over all sources."""
+    out: dict[str, int] = {}
+    for source in manifest["sources"].values():
+        for reason, n in source.get("quarantined_by_reason", {}).items():
+            out[reason] = out.get(reason, 0) + n
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def unit_line(unit: str, row: dict[str, int]) -> str:

@@ -13,6 +13,7 @@ element, not by guessing from text, and counted per kind:
                 note references: links to a fragment whose text is a marker (`1`, `*`, `[2]`), epub:type noteref
     page_numbers  epub:type / role pagebreak
     back matter   epub:type bibliography, index, appendix, copyright-page (references, indexes, appendices, licence)
+    licence     Project Gutenberg's boilerplate sections (`id="pg-header"` / `"pg-footer"`, class `pg-boilerplate`)
 
 Spine items marked `linear="no"` (pop-up notes, answer keys) are auxiliary content and are left out, counted.
 The XML of container and package is parsed with the entity-refusing parser (safe_xml); chapters go through the
@@ -44,6 +45,7 @@ TYPE_KINDS = {"footnote": "footnotes", "footnotes": "footnotes", "endnote": "foo
               "pagebreak": "page_numbers", "toc": "navigation", "landmarks": "navigation", "page-list": "navigation",
               "bibliography": "references", "index": "indexes", "appendix": "appendices",
               "copyright-page": "licence", "cover": "cover"}  # fmt: skip
+PG_BOILERPLATE_IDS = {"pg-header", "pg-footer", "pg-machine-header", "pg-start-separator", "pg-end-separator"}
 MARKER_RE = re.compile(r"^\s*[\[(]?\s*(?:\d{1,4}|[*†‡§¶]+|[a-z])\s*[\])]?\s*$")
 
 
@@ -67,6 +69,8 @@ class ChapterText(HTMLParser):
         self.link: list[str] | None = None  # text of a fragment link, held until we know it is not a marker
 
     def drop_kind(self, tag: str, attrs: dict[str, str | None]) -> str | None:
+        if attrs.get("id") in PG_BOILERPLATE_IDS or "pg-boilerplate" in (attrs.get("class") or ""):
+            return "licence"  # Project Gutenberg's EPUBs carry the licence in these sections
         for token in semantic_types(attrs):
             if token in TYPE_KINDS:
                 return TYPE_KINDS[token]

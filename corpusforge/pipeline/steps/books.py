@@ -658,7 +658,7 @@ def strip_nontext(text: str, options: StripOptions | None = None) -> tuple[str, 
     stats["chars_in"] = chars_in
     stats["chars_out"] = len(cleaned)
     by_kind = sum(v for k, v in stats.items() if k.startswith("chars_stripped_"))
-    stats["chars_stripped_layout"] = chars_in - len(cleaned) - by_kind
+    stats["chars_stripped_layout"] = chars_in - len(cleaned) - by_kind + stats["chars_added_heading_marks"]
     return cleaned, +stats
 
 
