@@ -4,7 +4,8 @@ A cold compile takes minutes on a small machine (ENVIRONMENT.md: ~35-100 s on 2 
 would otherwise look hung; `compiling_ops()` names the ops being compiled right now so the start-up heartbeat
 can say so. torch serializes compiles with a `lock` file per op (FileBaton); a process killed while compiling
 leaves that file behind and every later run waits on it forever. `clear_stale_locks()` removes such a file
-when it is old and no process is working in that op's folder (the compiler runs there).
+when no process is working in that op's folder (ninja and the compiler run there) and it is older than the
+moment between taking the lock and starting ninja.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 
 log = logging.getLogger("train")
-STALE_AFTER_S = 120
+STALE_AFTER_S = 15  # older than this with no compiler in its folder: left by a killed compile
 
 
 def extensions_root() -> Path:

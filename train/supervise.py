@@ -30,6 +30,7 @@ from corpusforge.runlock import RunLock
 from train.lifecycle import EXIT_STOPPED, LOCK_ENV, LOCK_NAME
 
 STOP_GRACE_S = 600.0
+LOCK_CHECK_S = 20.0
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -83,7 +84,7 @@ class Stopper:
 
     def kill(self) -> None:
         self.killed = True
-        self.group.send(signal.SIGKILL)
+        self.group.kill(timeout=0)  # the group and the descendants outside it; the wait happens in supervise()
 
     def overdue(self) -> bool:
         return self.deadline is not None and not self.killed and time.monotonic() > self.deadline
@@ -118,10 +119,14 @@ def supervise(cmd: list[str], output_dir: Path, multi_node: bool = False) -> int
         stopper = Stopper(group, multi_node)
         stopper.install()
         group.start()
+        next_check = time.monotonic() + LOCK_CHECK_S
         while (code := group.wait(0.5)) is None:
             if stopper.overdue():
                 say(f"the run did not stop within {STOP_GRACE_S:.0f} s: killing it")
                 stopper.kill()
+            if time.monotonic() > next_check:  # a compile killed elsewhere would keep our ranks waiting forever
+                clear_stale_locks()
+                next_check = time.monotonic() + LOCK_CHECK_S
     finally:
         if stopper is not None:
             stopper.restore()

@@ -107,3 +107,28 @@ def test_debug_shows_the_traceback(tmp_path, tiny_model_dir, capsys):
     config = tiny_config(tmp_path, tiny_model_dir, tmp_path / "missing.jsonl")
     with pytest.raises(ConfigError, match="data.path"):
         main(["train", config, "--debug"])
+
+
+def test_an_unreachable_hub_is_named_before_anything_starts(tmp_path, pt_dataset):
+    """A Hub model id that is not cached, with the Hub out of reach: one line, at once, not after the start-up."""
+    import os
+    import subprocess
+    import sys
+
+    from train.runtime import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    config = tiny_config(tmp_path, "some-org/some-model", pt_dataset)
+    env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf"), "PYTHONPATH": str(REPO)}
+    env.pop("HF_HUB_OFFLINE", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from corpusforge.cli import main; main()", "train", config, "--dry-run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith(f"error: {config}: model.path: some-org/some-model is not a local path")
+    assert f"the Hub ({endpoint}) cannot be reached" in lines[0]
