@@ -108,13 +108,17 @@ def test_the_watchdog_ends_what_the_command_left_running():
 
     from corpusforge.procgroup import ProcessGroup
 
-    group = ProcessGroup(["bash", "-c", "setsid sleep 300 & echo started"], stdout=subprocess.DEVNULL)
+    group = ProcessGroup(["bash", "-c", "setsid sleep 300 & sleep 1"])
     group.start()
-    deadline = time.monotonic() + 10
-    while not (tree := psutil.Process(group.pgid).children(recursive=True)) and time.monotonic() < deadline:
+    deadline, left_behind = time.monotonic() + 10, []
+    while not left_behind and time.monotonic() < deadline:
+        with contextlib.suppress(psutil.Error):
+            tree = psutil.Process(group.pgid).children(recursive=True)
+            left_behind = [p for p in tree if p.cmdline() == ["sleep", "300"]]
         time.sleep(0.02)
-    assert group.wait(10) == 0  # bash exits at once, its sleep (in a session of its own) would live on
-    _, alive = psutil.wait_procs([p for p in tree if p.name() == "sleep"], timeout=5)
+    assert left_behind
+    assert group.wait(10) == 0  # bash is done; its sleep, in a session of its own, would live on
+    _, alive = psutil.wait_procs(left_behind, timeout=5)
     assert alive == []
     group.kill()
 
@@ -136,5 +140,19 @@ def test_an_op_build_lock_left_by_a_killed_compile_is_removed(tmp_path):
         compiler.wait()
     assert removed == [tmp_path / "py311_cpu" / "deepspeed_shm_comm" / "lock"]
     assert compiling_ops(tmp_path) == ["fused_adam"]
-    os.utime(busy / "lock")  # a fresh lock: a compile that has just begun
-    assert clear_stale_locks(tmp_path) == []
+
+
+def test_a_fresh_lock_is_looked_at_again_before_it_is_removed(tmp_path):
+    from train.ops import clear_stale_locks
+
+    (tmp_path / "op").mkdir()
+    (tmp_path / "op" / "lock").touch()  # just taken: its compile may not have started ninja yet
+    started = time.monotonic()
+    compiler = subprocess.Popen(["bash", "-c", f"sleep 0.2; cd {tmp_path / 'op'} && exec sleep 30"])
+    try:
+        assert clear_stale_locks(tmp_path, settle_s=1.0) == []  # ninja came: a live compile
+    finally:
+        compiler.kill()
+        compiler.wait()
+    assert time.monotonic() - started >= 1.0
+    assert clear_stale_locks(tmp_path, settle_s=0.1) == [tmp_path / "op" / "lock"]

@@ -30,7 +30,6 @@ from corpusforge.runlock import RunLock
 from train.lifecycle import EXIT_STOPPED, LOCK_ENV, LOCK_NAME
 
 STOP_GRACE_S = 600.0
-LOCK_CHECK_S = 20.0
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -113,20 +112,16 @@ def supervise(cmd: list[str], output_dir: Path, multi_node: bool = False) -> int
     group = stopper = None
     code: int | None = None
     try:
-        clear_stale_locks()
+        clear_stale_locks()  # before any rank starts: a rank already waiting on a lock never builds the op
         env = {**os.environ, LOCK_ENV: str(lock.path.resolve())}
         group = ProcessGroup(cmd, env=env, keep_fds=(lock.fd,))
         stopper = Stopper(group, multi_node)
         stopper.install()
         group.start()
-        next_check = time.monotonic() + LOCK_CHECK_S
         while (code := group.wait(0.5)) is None:
             if stopper.overdue():
                 say(f"the run did not stop within {STOP_GRACE_S:.0f} s: killing it")
                 stopper.kill()
-            if time.monotonic() > next_check:  # a compile killed elsewhere would keep our ranks waiting forever
-                clear_stale_locks()
-                next_check = time.monotonic() + LOCK_CHECK_S
     finally:
         if stopper is not None:
             stopper.restore()
