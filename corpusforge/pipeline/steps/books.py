@@ -558,7 +558,7 @@ def join_wrapped(left: str, right: str, lex: Lexicon, stats: Counter) -> str:
     right = right.strip()
     if left.endswith("\u00ad"):
         return left[:-1] + right
-    m = HYPHEN_END_RE.search(left)
+    m = HYPHEN_END_RE.search(left[-80:])  # the tail only: `left` is the paragraph so far
     w = WORD_START_RE.match(right)
     if m and w and not left.endswith("--"):
         if keep_line_end_hyphen(m.group(1), w.group(1), lex):
