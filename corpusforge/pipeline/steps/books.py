@@ -335,12 +335,12 @@ _NUMBERING = r"(?:(?:\d+(?:\.\d+)*|[A-Z]|[IVX]+)[.)]?\s+)?"
 BACK_MATTER_RE = {
     "references": re.compile(
         rf"^{_NUMBERING}(?i:references?(?:\s+list)?|bibliography|(?:further|suggested|recommended)\s+readings?"
-        r"|literature\s+cited|works\s+cited|citations)\s*:?$|^(?:参考文献|参考书目|推荐阅读|延伸阅读)\s*[:：]?$"
+        r"|literature\s+cited|works\s+cited|citations)\s*[:.]?$|^(?:参考文献|参考书目|推荐阅读|延伸阅读)\s*[:：]?$"
     ),
     "appendices": re.compile(
         r"^(?i:appendix|appendices|annex)(?:\s+[A-Z0-9IVX]+)?(?:\s*[:.\-–—]\s*.*|\s+[A-Z].*)?$|^附\s*录.{0,40}$"
     ),
-    "indexes": re.compile(r"^(?i:(?:subject\s+|general\s+)?index)\s*$|^(?:名词|术语)?索\s*引\s*$"),
+    "indexes": re.compile(r"^(?i:(?:subject\s+|general\s+)?index)\s*\.?$|^(?:名词|术语)?索\s*引\s*$"),
     "toc": re.compile(
         r"^(?i:(?:table\s+of\s+)?contents|list\s+of\s+(?:illustrations|figures|tables|plates|maps))\s*[.:]?$"
         r"|^目\s*录\s*$"
