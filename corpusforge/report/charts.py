@@ -81,7 +81,7 @@ def funnel(sources: Mapping[str, Mapping[str, Any]], title: str = "Where every i
         for i, seg in enumerate(segments):
             label = f"{name} [{seg['unit']}]" if i == 0 else f"{name} → {seg['unit']}"
             rows.append((label, seg["output"], sum(seg["dropped"].values()), seg.get("quarantined", 0)))
-    fig, ax = plt.subplots(figsize=(6.8, _height(len(rows))))
+    fig, ax = plt.subplots(figsize=(5.4, _height(len(rows))))
     labels = [r[0] for r in rows][::-1]
     kept = np.array([r[1] for r in rows][::-1], dtype=float)
     dropped = np.array([r[2] for r in rows][::-1], dtype=float)
@@ -118,7 +118,7 @@ def bars(counts: Mapping[str, float], title: str, xlabel: str = "", color: str =
     """Horizontal bars of counts, largest first (reasons, languages, labels)."""
     plt = _mpl()
     items = sorted(counts.items(), key=lambda kv: -kv[1])[:limit]
-    fig, ax = plt.subplots(figsize=(5.2, _height(len(items), 0.28)))
+    fig, ax = plt.subplots(figsize=(4.0, _height(len(items), 0.28)))
     if not items:
         ax.text(0.5, 0.5, "nothing to show", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
@@ -157,6 +157,7 @@ def stacked_shares(table: Mapping[str, Mapping[str, float]], title: str):
 def histograms(groups: Mapping[str, Sequence[float] | np.ndarray], title: str, xlabel: str, bins: int = 40):
     """Overlaid step histograms on a log x-axis (lengths span orders of magnitude), one line per group."""
     plt = _mpl()
+    groups = _top_groups(groups)
     fig, ax = plt.subplots(figsize=(5.6, 3.0))
     values = [np.asarray(v, dtype=float) for v in groups.values()]
     positive = [v[v > 0] for v in values]
@@ -185,6 +186,16 @@ def histograms(groups: Mapping[str, Sequence[float] | np.ndarray], title: str, x
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(title, loc="left")
     return fig
+
+
+def _top_groups(groups: Mapping[str, Sequence[float] | np.ndarray], top: int = 8) -> dict[str, np.ndarray]:
+    """The `top` largest groups, the rest pooled as "other": a chart with 40 lines shows nothing."""
+    ordered = sorted(groups.items(), key=lambda kv: -len(kv[1]))
+    out = {k: np.asarray(v) for k, v in ordered[:top]}
+    rest = [np.asarray(v) for _, v in ordered[top:]]
+    if rest:
+        out[f"{len(rest)} other groups"] = np.concatenate(rest)
+    return out
 
 
 def histogram(values: Sequence[float], title: str, xlabel: str, bins: int | Sequence[float] = 20, color=PALETTE[0]):

@@ -90,6 +90,9 @@ def _series(runs: list[Run], key: str, evals: bool = False) -> dict[str, tuple[l
 def train_page(paths: list[Path]) -> Page:
     runs = [load_run(p) for p in paths]
     several = len(runs) > 1
+    if several:  # stage numbers in the order given: names stay distinct even when every folder is called `run`
+        for i, run in enumerate(runs, 1):
+            run.name = f"{i}. {run.path.parent.name}/{run.name}"
     last = runs[-1]
     final_loss = next((r["loss"] for r in reversed(last.train) if "loss" in r), None)
     first_loss = next((r["loss"] for r in last.train if "loss" in r), None)
