@@ -20,6 +20,7 @@ from pathlib import Path
 
 from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.readers import JsonlReader
 
 from corpusforge.build.recipe import RecipeBase
 from corpusforge.output.dataset_dir import DATA_DIR, STATE_DIR
@@ -33,6 +34,7 @@ class StepInfo:
 
     name: str
     role: str  # reader | step | filter | expand | count | write
+    unit: str = ""  # reader: what one input record is (books, triples); expand: what it makes (chunks, subgraphs)
 
 
 @dataclass
@@ -81,6 +83,18 @@ class BuildPlan:
         return "\n".join(lines)
 
 
+class IntermediateReader(JsonlReader):
+    """The sources' intermediate documents. No file at all is a valid answer, not an error: every record of every
+    source may have been quarantined or dropped, and the build must still end with its manifest and card."""
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if data:
+            yield from data
+        if not self.data_folder.list_files(recursive=self.recursive, glob_pattern=self.glob_pattern):
+            return
+        yield from super().run(None, rank, world_size)
+
+
 def dedup_content(doc: Document) -> str:
     """What exact dedup compares: the text with whitespace runs collapsed."""
     return " ".join(doc.text.split())
@@ -94,6 +108,14 @@ def _step_role(step_params) -> str:
     if getattr(cls, "changes_cardinality", False):
         return "expand"
     return "filter" if issubclass(cls, BaseFilter) else "step"
+
+
+def _step_unit(step_params, role: str) -> str:
+    """The unit a reader counts (`unit`) or an expanding step makes (`output_unit`), for accounting and the card."""
+    cls = registered()[step_params.type].cls
+    if role == "reader":
+        return getattr(cls, "unit", "records")
+    return getattr(cls, "output_unit", "documents") if role == "expand" else ""
 
 
 def _requires_single_task(step_params) -> bool:
@@ -161,8 +183,8 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
             steps.append(JsonlWriter(str(sources_dir / name), output_filename="${rank}.jsonl", compression=None))
         return steps
 
-    infos = [StepInfo(source.reader.type, "reader")]
-    infos += [StepInfo(p.type, _step_role(p)) for p in own + shared]
+    infos = [StepInfo(source.reader.type, "reader", _step_unit(source.reader, "reader"))]
+    infos += [StepInfo(p.type, _step_role(p), _step_unit(p, _step_role(p))) for p in own + shared]
     infos += [StepInfo("count:source_out", "count"), StepInfo("write", "write")]
     describe = [f"{i.name}" + (" (shared filter)" if p in shared else "") for i, p in zip(infos[1:], own + shared)]
     target = output_dir / DATA_DIR / "train" if direct else sources_dir / name
@@ -177,9 +199,7 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
 
 
 def _intermediate_reader(sources_dir: Path):
-    from datatrove.pipeline.readers import JsonlReader
-
-    return JsonlReader(str(sources_dir), glob_pattern="*/*.jsonl", recursive=True, add_file_path=False)
+    return IntermediateReader(str(sources_dir), glob_pattern="*/*.jsonl", recursive=True, add_file_path=False)
 
 
 def _exact_config():

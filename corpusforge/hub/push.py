@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpusforge.errors import ConfigError, InputError
+from corpusforge.errors import ConfigError, InputError, first_line, hub_endpoint, is_network_error
 from corpusforge.hub.card import merge_card
 from corpusforge.hub.token import redact
 from corpusforge.output.dataset_dir import CARD, DATA_DIR, IMAGES_DIR, MANIFEST
@@ -62,6 +62,20 @@ def local_files(output_dir: Path) -> dict[str, Path]:
     return files
 
 
+def check_repo_id(repo_id: str) -> None:
+    """ConfigError naming the value when `repo_id` cannot be a Hub repository id (checked before any upload)."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as e:
+        raise ConfigError(
+            f"repo id {repo_id!r} is not a valid Hub repository id ({first_line(e)}); "
+            "use NAMESPACE/NAME, e.g. my-org/medical-instructions"
+        ) from None
+
+
 def _remote_card(api, repo_id: str, revision: str) -> str | None:
     from huggingface_hub.errors import EntryNotFoundError
 
@@ -87,9 +101,10 @@ def push_dataset(
     `private`: None keeps an existing repo's visibility and creates new repos private; True/False set it.
     """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     output_dir = Path(output_dir)
+    check_repo_id(repo_id)
     files = local_files(output_dir)
     if config_name is not None and not CONFIG_NAME.match(config_name):
         raise ConfigError(f"--config-name {config_name!r}: use letters, digits, '-' and '_' (it names a folder)")
@@ -124,7 +139,16 @@ def push_dataset(
         )
         info = api.create_commit(repo_id, operations, commit_message=message, repo_type=REPO_TYPE, revision=revision)
     except HfHubHTTPError as e:
-        raise InputError(f"pushing to {repo_id} failed: {redact(str(e), token)}") from None
+        raise InputError(f"pushing to {repo_id} failed: {redact(first_line(e), token)}") from None
+    except OfflineModeIsEnabled:
+        raise ConfigError(f"pushing to {repo_id}: HF_HUB_OFFLINE is set; unset it to push") from None
+    except Exception as e:
+        if not is_network_error(e):
+            raise
+        raise InputError(
+            f"pushing to {repo_id}: cannot reach the Hub at {hub_endpoint()} ({redact(first_line(e), token)}); "
+            "check the network or HF_ENDPOINT, then rerun the same command (a push that did not happen is redone)"
+        ) from None
     changed = info.oid != before
     uploaded = [op.path_in_repo for op in operations if isinstance(op, CommitOperationAdd) and not _unchanged(op)]
     log.info("%s: %s", repo_id, f"commit {info.oid}" if changed else "already up to date")

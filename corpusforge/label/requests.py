@@ -96,6 +96,10 @@ def request_payload(request: Request) -> dict[str, Any]:
 
 
 def cache_key(request: Request, *, backend: str, model: str, chat: bool) -> str:
-    """sha256 over backend + model + chat flag + the whole request (prompt, sampling, constraint, template hash)."""
+    """sha256 over backend + model + chat flag + the whole request (prompt, sampling, constraint, template hash).
+
+    Input items with text that cannot be encoded are quarantined before any request is made (label/items.py);
+    `surrogatepass` only keeps a key computable should one slip through, with the same bytes for valid text."""
     payload = {"backend": backend, "model": model, "chat": chat, "request": request_payload(request)}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

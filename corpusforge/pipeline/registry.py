@@ -90,6 +90,7 @@ BUILTIN_STEP_MODULES = (
     "corpusforge.pipeline.readers.books",
     "corpusforge.pipeline.readers.jsonl",
     "corpusforge.pipeline.readers.kg",
+    "corpusforge.pipeline.readers.pmc",
     "corpusforge.pipeline.readers.pubmed",
     "corpusforge.pipeline.readers.records",
     "corpusforge.pipeline.steps.books",

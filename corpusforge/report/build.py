@@ -194,7 +194,9 @@ def han_and_words(texts) -> tuple[np.ndarray, np.ndarray]:
     texts = texts.cast(pa.large_string()) if texts.type != pa.large_string() else texts
     n = len(texts)
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset : texts.offset + n + 1]
-    data = np.frombuffer(texts.buffers()[2], dtype=np.uint8) if texts.buffers()[2] is not None else np.zeros(0, np.uint8)
+    data = (
+        np.frombuffer(texts.buffers()[2], dtype=np.uint8) if texts.buffers()[2] is not None else np.zeros(0, np.uint8)
+    )
     start, end = int(offsets[0]), int(offsets[-1])
     b = data[start:end]
     rel = offsets - start
