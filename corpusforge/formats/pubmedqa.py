@@ -222,9 +222,12 @@ def _item_of_record(record: Any, where: str) -> PubMedQAItem:
         item = item_from_any(data, where)
     else:
         raise MalformedItem(f"{where}: expected a JSON object")
-    found = find_unencodable(item.to_dict(), "item")
+    fields = [item.pmid, item.question, item.long_answer, item.year or "", *item.contexts, *item.context_labels]
+    found = find_unencodable("\n".join([*fields, *item.meshes]), "item")
     if found:
-        raise MalformedItem(f"{where}: {found[0]}: lone surrogate U+{ord(found[2]):04X} is not valid Unicode")
+        raise MalformedItem(
+            f"{where}: lone surrogate U+{ord(found[2]):04X} is not valid Unicode (fix it at the source)"
+        )
     return item
 
 

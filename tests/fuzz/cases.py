@@ -153,7 +153,7 @@ def invalid_bytes(spec: Spec) -> Case | None:
         if spec.layout == "text"
         else with_field(spec, "x@@BAD@@y")
     )
-    return one_bad(spec, bad, reasons={"bad_encoding", "bad_json", "malformed_item"}, marker=BAD_BYTES)
+    return one_bad(spec, bad, reasons={"bad_encoding", "bad_json", "bad_xml", "malformed_item"}, marker=BAD_BYTES)
 
 
 def bom(spec: Spec) -> Case | None:

@@ -191,17 +191,34 @@ def _kind_names(kind: type | tuple[type, ...]) -> str:
 
 def find_unencodable(value: Any, path: str) -> tuple[str, int, str] | None:
     """(field path, index, character) of the first lone surrogate in a str or in a dict/list of them, or None."""
+    return _walk_unencodable(value, path)
+
+
+def has_surrogate(text: str) -> bool:
+    """Whether `text` holds a lone surrogate; at C speed (ASCII answers at once, other text is encoded once)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _walk_unencodable(value: Any, path: str) -> tuple[str, int, str] | None:
     if isinstance(value, str):
+        if not has_surrogate(value):
+            return None
         match = _UNENCODABLE.search(value)
         return (path, match.start(), match.group()) if match else None
     if isinstance(value, dict):
         for key, item in value.items():
-            found = find_unencodable(key, f"{path} key") or find_unencodable(item, f"{path}.{key}")
+            found = _walk_unencodable(key, f"{path} key") or _walk_unencodable(item, f"{path}.{key}")
             if found:
                 return found
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            found = find_unencodable(item, f"{path}.{i}")
+            found = _walk_unencodable(item, f"{path}.{i}")
             if found:
                 return found
     return None
