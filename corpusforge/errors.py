@@ -94,6 +94,16 @@ def describe_library_error(error: BaseException) -> str | None:
         return f"the Hub refused the request: {first_line(error)}"
     if isinstance(error, OSError) and getattr(error, "filename", None):
         return f"{error.filename}: {error.strerror or first_line(error)}"
-    if isinstance(error, OSError) and "is not a local folder and is not a valid model identifier" in str(error):
-        return first_line(error)
+    text = str(error)
+    if isinstance(error, OSError) and (
+        "is not a local folder and is not a valid model identifier" in text
+        or "couldn't connect to" in text
+        or "Repo id must be in the form" in text
+    ):  # transformers' from_pretrained on a path that does not exist
+        import os
+
+        return (
+            f"a model or tokenizer could not be loaded: {first_line(error)}\n"
+            f"  check the path you gave (relative paths are relative to {os.getcwd()}), or the Hub id and network"
+        )
     return None

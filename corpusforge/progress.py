@@ -81,7 +81,8 @@ class Heartbeat:
     """Print a progress line at least every `interval` seconds while the `with` block runs.
 
     `done` counts from where the work started (a resumed run starts at its checkpoint): the rate and the ETA
-    use only the work done since this heartbeat began. `enabled=None` means "only when `stream` is not a
+    use only the work done since this heartbeat began. `phase_fn(phase)`, when given, is asked for the phase
+    each time a line is printed (it may look at the outside world, e.g. which op is compiling). `enabled=None` means "only when `stream` is not a
     terminal"; pass True to report on a terminal as well (e.g. when nothing else draws a bar).
     """
 
@@ -98,6 +99,7 @@ class Heartbeat:
         enabled: bool | None = None,
         write: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        phase_fn: Callable[[str | None], str | None] | None = None,
     ):
         self.label, self.total, self.unit = label, total, unit
         self.done, self.phase = done, phase
@@ -106,6 +108,7 @@ class Heartbeat:
         self.enabled = (not is_terminal(stream)) if enabled is None else enabled
         self._write = write
         self._clock = clock
+        self._phase_fn = phase_fn  # refines the phase when a line is printed (e.g. "compiling DeepSpeed ops")
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -133,8 +136,9 @@ class Heartbeat:
 
     def line(self) -> str:
         with self._lock:
+            phase = self._phase_fn(self.phase) if self._phase_fn is not None else self.phase
             return progress_line(
-                self.label, self.done, self.total, self.unit, self._clock() - self.started, self.rate(), self.phase
+                self.label, self.done, self.total, self.unit, self._clock() - self.started, self.rate(), phase
             )
 
     def emit(self, text: str | None = None) -> None:

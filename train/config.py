@@ -9,6 +9,7 @@ clipping), which are filled in here and must be absent or "auto" in the JSON.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -165,7 +166,9 @@ class TrainConfig(StrictModel):
     batch: BatchConfig
     train: TrainLoopConfig
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
-    deepspeed: str | dict[str, Any] = Field(description="a DeepSpeed JSON file (relative to this YAML or the cwd)")
+    deepspeed: str | dict[str, Any] = Field(
+        description="a DeepSpeed JSON file (relative to the working directory) or an inline mapping"
+    )
     mc_eval: MCEvalConfig | None = None
 
     @model_validator(mode="after")
@@ -180,18 +183,23 @@ class TrainConfig(StrictModel):
 
 
 def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
-    """YAML + `--set` overrides -> TrainConfig; the DeepSpeed JSON path is resolved against the YAML's folder."""
+    """YAML + `--set` overrides -> TrainConfig. Relative paths (the DeepSpeed JSON included) are relative to the
+    working directory, as in build recipes; the DeepSpeed JSON is made absolute here so every process agrees."""
     config = load_config(TrainConfig, path, overrides)
     if isinstance(config.deepspeed, str):
-        config.deepspeed = str(_resolve_path(config.deepspeed, Path(path).parent))
+        config.deepspeed = str(_resolve_deepspeed(config.deepspeed, Path(path).parent))
     return config
 
 
-def _resolve_path(name: str, base: Path) -> Path:
-    for candidate in (Path(name), base / name):
-        if candidate.is_file():
-            return candidate.resolve()
-    raise ConfigError(f"deepspeed: file not found: {name} (looked in the current folder and {base})")
+def _resolve_deepspeed(name: str, config_dir: Path) -> Path:
+    candidate = Path(name).expanduser()
+    if candidate.is_file():
+        return candidate.resolve()
+    hint = ""
+    if not candidate.is_absolute() and (config_dir / name).is_file():
+        suggestion = os.path.relpath(config_dir / name)
+        hint = f"; relative paths are relative to the working directory, not the config's folder: use {suggestion}"
+    raise ConfigError(f"deepspeed: {name}: file not found in {os.getcwd()}{hint}")
 
 
 # DeepSpeed keys this config owns; the JSON may leave them out or set them to "auto".
@@ -207,7 +215,9 @@ def load_deepspeed_json(config: TrainConfig) -> dict[str, Any]:
         try:
             ds = json.loads(Path(where).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
-            raise ConfigError(f"deepspeed: cannot read {where}: {e}") from None
+            raise ConfigError(f"deepspeed: {where}: not a readable JSON file ({e})") from None
+        if not isinstance(ds, dict):
+            raise ConfigError(f"deepspeed: {where}: the top level must be a JSON object")
     problems = [
         f'{where}: {key}: set batch.global_size / batch.micro_size in the YAML instead (or use "auto")'
         for key in OWNED_DS_KEYS

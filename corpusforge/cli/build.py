@@ -107,7 +107,7 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
         if manifest["status"] != "unbalanced"
         else "THE COUNTS DO NOT ADD UP"
     )
-    from corpusforge.build.finalize import unit_line
+    from corpusforge.build.finalize import quarantine_reasons, unit_line
 
     by_unit = "; ".join(unit_line(unit, row) for unit, row in (manifest.get("totals_by_unit") or {}).items())
     console.print(
@@ -119,9 +119,7 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
     for warning in manifest.get("warnings", []):
         console.print(f"warning: {warning}", markup=False, highlight=False, style="yellow")
     if t["quarantined"]:
-        reasons = ", ".join(
-            f"{r} {n}" for s in manifest["sources"].values() for r, n in s.get("quarantined_by_reason", {}).items()
-        )
+        reasons = ", ".join(f"{r} {n}" for r, n in quarantine_reasons(manifest).items())
         console.print(
             f"[yellow]{t['quarantined']} input records quarantined ({reasons}): see {output_dir}/quarantine/[/]"
         )

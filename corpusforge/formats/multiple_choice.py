@@ -515,7 +515,8 @@ def parse_answer(value: Any, options: Sequence[tuple[str, str]], key: str, layou
         raise LayoutMismatch(key, f"expected {ANSWER_FORMATS[expected]} ({layout.how}), found {value!r} ({found})")
     valid = [k for k, _ in options]
     if expected == "letter":
-        letters = split_answer_letters(value, key)
+        single = _KEY_RE.match(value)
+        letters = [single.group(1).upper()] if single else split_answer_letters(value, key)
         for letter in letters:
             if letter not in valid:
                 raise MalformedQuestion(key, f"answer {letter!r} is not one of the option keys {valid}")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from corpusforge.cli import app
-from tests.train.conftest import REPO
+from tests.train.conftest import REPO, make_config
 
 
-def test_train_dry_run_prints_the_resolved_config_and_the_launch(tmp_path):
+def test_train_dry_run_prints_the_resolved_config_and_the_launch(tmp_path, tiny_model_dir, adapt_dataset):
     result = CliRunner().invoke(
         app,
         [
@@ -19,6 +20,12 @@ def test_train_dry_run_prints_the_resolved_config_and_the_launch(tmp_path):
             "--dry-run",
             "--set",
             "train.output_dir=" + str(tmp_path),
+            "--set",
+            f"model.path={tiny_model_dir}",
+            "--set",
+            f"data.path={adapt_dataset}",
+            "--set",
+            f"mc_eval.path={adapt_dataset}",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -47,3 +54,56 @@ def test_eval_needs_exactly_one_source(tmp_path):
     assert isinstance(result.exception, ConfigError)
     result = CliRunner().invoke(app, ["eval", str(tmp_path), "--pubmedqa", "a.json", "--data", "b"])
     assert isinstance(result.exception, ConfigError)
+
+
+def run_main(capsys, *args: str) -> tuple[int, list[str]]:
+    """The console entry point as a user runs it: exit code and the lines on stderr."""
+    from corpusforge.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    return exit_info.value.code, err.strip().splitlines()
+
+
+def tiny_config(tmp_path, tiny_model_dir, data_dir, **sections) -> str:
+    return str(make_config(tmp_path, tiny_model_dir, data_dir, **sections))
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+def test_a_missing_model_or_data_path_is_named_before_anything_starts(
+    dry_run, tmp_path, tiny_model_dir, pt_dataset, capsys
+):
+    flag = ["--dry-run"] if dry_run else []
+    config = tiny_config(tmp_path, tmp_path / "no-model", pt_dataset)
+    code, lines = run_main(capsys, "train", config, *flag)
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {config}: model.path: {tmp_path / 'no-model'} is not a local path")
+    config = tiny_config(tmp_path, tiny_model_dir, "out/never-built")  # relative: to the working directory
+    code, lines = run_main(capsys, "train", config, *flag)
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {config}: data.path: out/never-built is not a local path (relative to the")
+    assert "HF_HUB_OFFLINE is set" in lines[0]
+    assert not (tmp_path / "run").exists()  # nothing was started or written
+
+
+def test_bad_deepspeed_config_and_missing_split_are_one_line_each(tmp_path, tiny_model_dir, pt_dataset, capsys):
+    (tmp_path / "ds.json").write_text("{not json")
+    config = tiny_config(tmp_path, tiny_model_dir, pt_dataset, deepspeed=str(tmp_path / "ds.json"))
+    code, lines = run_main(capsys, "train", config)
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: deepspeed: {tmp_path / 'ds.json'}: not a")
+    config = tiny_config(tmp_path, tiny_model_dir, pt_dataset, data={"eval_split": "dev"})
+    code, lines = run_main(capsys, "train", config, "--dry-run")
+    assert code == 2 and lines[0] == f"error: {config}: data.path: {pt_dataset} has no split 'dev'; it has " + (
+        "['train', 'validation']"
+    )
+
+
+def test_debug_shows_the_traceback(tmp_path, tiny_model_dir, capsys):
+    from corpusforge.cli import main
+    from corpusforge.errors import ConfigError
+
+    config = tiny_config(tmp_path, tiny_model_dir, tmp_path / "missing.jsonl")
+    with pytest.raises(ConfigError, match="data.path"):
+        main(["train", config, "--debug"])

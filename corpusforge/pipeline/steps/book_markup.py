@@ -9,7 +9,9 @@ characters (`chars_stripped_<kind>`), so a build can say what was taken out of a
 - Gutenberg licence (`strip_gutenberg`): everything before the `*** START OF THE/THIS PROJECT GUTENBERG EBOOK`
   line, everything from the `End of (the) Project Gutenberg...` / `*** END OF ...` line on (the full licence), and
   the `Produced by ...` / `E-text prepared by ...` credit just after the start. Without both markers nothing is
-  cut (counted as `gutenberg_markers_missing`): a guess at where a licence ends could remove the book.
+  cut (counted as `gutenberg_markers_missing`): a guess at where a licence ends could remove the book. The
+  `_italic_` underscores of Gutenberg texts go too (the words stay), and a section title set as a line of
+  capitals between blank lines becomes a `##` heading (counted as `headings_marked`).
 - Bracketed markup (`strip_bracketed_markup`): `[Illustration...]`, `[Footnote...]`, `[Sidenote...]`,
   `[Transcriber's Note...]`, `[Blank Page]`, matched to their closing bracket across lines; bracketed running heads
   and page references on a line of their own (`[RESPIRATORY DISEASES 7]`, `[Pg 12]`, `{12}`) and inline page
@@ -354,6 +356,43 @@ def strip_numbered_footnotes(lines: list[str], stats: Counter) -> list[str]:
     return result
 
 
+EMPHASIS_RE = re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]{1,200}(?:\n[^_\n]{1,200}){0,3})(?<=[^\s_])_(?![\w_])")
+
+
+def strip_emphasis_marks(text: str, stats: Counter) -> str:
+    """Gutenberg's `_italic_` underscores (the words stay)."""
+
+    def plain(m: re.Match) -> str:
+        removed(stats, "emphasis_marks", "__")
+        return m.group(1)
+
+    return EMPHASIS_RE.sub(plain, text)
+
+
+CAPS_HEADING_RE = re.compile(r"^[^a-z]*[A-Z]{2}[^a-z]*$")
+
+
+def mark_caps_headings(lines: list[str], stats: Counter) -> list[str]:
+    """Gutenberg sets section titles as a line of capitals with two or more blank lines before it and one after
+    (`EGYPTIAN MEDICINE`): such a line becomes a Markdown `##` heading, so chunks start at sections and carry them.
+    Named chapters (`CHAPTER I -- ...`) are headings already and stay as they are."""
+    from corpusforge.pipeline.steps.books import heading_level  # the heading rules the chunker uses
+
+    out = list(lines)
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if not text or len(text) > 80 or text[-1] in ".,;:" or not CAPS_HEADING_RE.match(text):
+            continue
+        if i < 2 or lines[i - 1].strip() or lines[i - 2].strip() or i + 1 >= len(lines) or lines[i + 1].strip():
+            continue
+        if heading_level(text) is not None:
+            continue
+        out[i] = f"## {text}"
+        stats["headings_marked"] += 1
+        stats["chars_added_heading_marks"] += 3
+    return out
+
+
 def strip_markup(text: str, stats: Counter, gutenberg: bool | None) -> list[str]:
     """All of the above in order, on a book with normalized line endings -> its lines."""
     if gutenberg is None:
@@ -361,9 +400,10 @@ def strip_markup(text: str, stats: Counter, gutenberg: bool | None) -> list[str]
     lines = text.split("\n")
     if gutenberg:
         lines = strip_gutenberg(lines, stats)
-        text = "\n".join(lines)
+        text = strip_emphasis_marks("\n".join(lines), stats)
     text = strip_bracketed_markup(text, stats)
     lines = text.split("\n")
     lines = strip_transcriber_notes(lines, stats)
     lines = strip_page_references(lines, stats)
-    return strip_numbered_footnotes(lines, stats)
+    lines = strip_numbered_footnotes(lines, stats)
+    return mark_caps_headings(lines, stats) if gutenberg else lines
