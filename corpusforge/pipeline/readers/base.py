@@ -194,6 +194,17 @@ def find_unencodable(value: Any, path: str) -> tuple[str, int, str] | None:
     return _walk_unencodable(value, path)
 
 
+def printable(value: Any) -> Any:
+    """`value` with every lone surrogate in its strings written as `\\udXXX` text, so it can be written as UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8") if has_surrogate(value) else value
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable(v) for v in value]
+    return value
+
+
 def has_surrogate(text: str) -> bool:
     """Whether `text` holds a lone surrogate; at C speed (ASCII answers at once, other text is encoded once)."""
     if text.isascii():
@@ -473,7 +484,7 @@ class SourceReader(BaseDiskReader):
         """Keep a few raw examples of each drop reason for the report (see pipeline/dropped.py)."""
         if self.dropped_samples is not None:
             raw, _ = raw_to_json(record.raw)
-            self.dropped_samples.add_raw(self._rank, self.source, reason, raw, record.location)
+            self.dropped_samples.add_raw(self._rank, self.source, reason, raw, printable(record.location))
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self.quarantine.set_rank(rank)
