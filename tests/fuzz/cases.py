@@ -226,6 +226,14 @@ def broken_first_line(spec: Spec) -> Case | None:
     return Case(write(spec, items), N_GOOD + 1, N_GOOD, 1, marker=b"first line")
 
 
+def broken_first_lines(spec: Spec) -> Case | None:
+    """JSON lines whose first two lines are broken: no document parses, and most lines are whole objects."""
+    if spec.layout not in JSON_LINES:
+        return None
+    items = [Raw(b'{"broken": first line'), Raw(b'{"broken": second line'), *good(spec)]
+    return Case(write(spec, items), N_GOOD + 2, N_GOOD, 2, marker=b"second line")
+
+
 def empty_file(spec: Spec) -> Case:
     """A 0-byte file: a file-level quarantine, never a record."""
     name = spec.file_name if spec.layout != "text" else spec.file_name.replace(".", "0.")
@@ -307,6 +315,7 @@ CLASSES: dict[str, Callable[[Spec], Case | None]] = {
         boolean,
         truncated_record,
         broken_first_line,
+        broken_first_lines,
         empty_file,
         truncated_gzip,
         not_a_record,

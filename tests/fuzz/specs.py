@@ -60,7 +60,9 @@ def registered_reader(name: str, **params: Any) -> Callable[[Path, Path], Outcom
             quarantine += [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
         reasons = {k.removeprefix("quarantined_"): v for k, v in stats.items() if k.startswith("quarantined_")}
         reasons |= {k.removeprefix("dropped_"): v for k, v in stats.items() if k.startswith("dropped_")}
-        reasons |= {k.removeprefix("files_quarantined_"): v for k, v in stats.items() if k.startswith("files_quarantined_")}
+        reasons |= {
+            k.removeprefix("files_quarantined_"): v for k, v in stats.items() if k.startswith("files_quarantined_")
+        }
         return Outcome(
             kept=len(docs),
             records=stats.get("records", 0),

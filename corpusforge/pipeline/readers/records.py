@@ -53,6 +53,8 @@ class RecordsReader(SourceReader):
             yield from self.iter_csv(filepath, delimiter="\t" if name.endswith(".tsv") else ",")
         elif name.endswith(".parquet"):
             yield from self.iter_parquet(filepath)
+        elif name.endswith((".jsonl", ".ndjson")):
+            yield from self.iter_lines(filepath)
         else:
             yield from self.iter_json(filepath)
 
