@@ -84,7 +84,7 @@ class RecordsReader(SourceReader):
         if explicit not in (None, ""):
             return str(explicit)
         loc = record.location
-        where = next((loc[k] for k in ("line", "row", "element") if k in loc), 0)
+        where = next((loc[k] for k in ("line", "row", "element", "key") if k in loc), 0)
         return f"{Path(str(loc.get('file', ''))).name}:{where}"
 
 
