@@ -38,6 +38,7 @@ OPTION_LAYOUTS = {
     "list_with_letters": ["A. Atropine", "B. Neostigmine", "C. Pralidoxime", "D. Physostigmine"],
     "list_of_key_value": [{"key": k, "value": t} for k, t in EXPECTED],  # bigbio MedQA
     "list_of_label_text": [{"label": k, "text": t} for k, t in EXPECTED],
+    "list_of_numbered": [{"aid": i + 1, "atext": t} for i, t in enumerate(TEXTS)],  # HeadQA
     "newlines_dot": "A. Atropine\nB. Neostigmine\nC. Pralidoxime\nD. Physostigmine",
     "newlines_paren": "A) Atropine\nB) Neostigmine\nC) Pralidoxime\nD) Physostigmine",
     "newlines_space": "A Atropine\nB Neostigmine\nC Pralidoxime\nD Physostigmine",
@@ -52,6 +53,7 @@ ANSWER_LAYOUTS = {
     "letter": "B",
     "letter_lowercase_dotted": "b.",
     "letter_bracketed": "(B)",
+    "letter_full_width": "Ｂ",
     "index0": 1,
     "index1_text": "2",
     "text": "Neostigmine",
@@ -121,6 +123,15 @@ def test_cmexam_with_literal_backslash_n_and_nan_explanations():
     assert parse_cmexam(row | {"Explanation": "出血量大（C对）"}).explanation == "出血量大（C对）"
     with pytest.raises(MalformedQuestion, match="found 1 option"):
         parse_cmexam(row | {"Options": "A 原发病 / B 出血部位"})
+
+
+def test_mmlu_hub_layouts():
+    from corpusforge.formats.multiple_choice import parse_mmlu_hub
+
+    cais = {"question": "Q?", "subject": "anatomy", "choices": TEXTS, "answer": 1}
+    assert parse_mmlu_hub(cais).answer == "B" and parse_mmlu_hub(cais).meta == {"subject": "anatomy"}
+    lukaemon = {"input": "Q?", "A": TEXTS[0], "B": TEXTS[1], "C": TEXTS[2], "D": TEXTS[3], "target": "B"}
+    assert parse_mmlu_hub(lukaemon).options == EXPECTED and parse_mmlu_hub(lukaemon).answer == "B"
 
 
 def test_medqa_in_other_published_layouts():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -317,8 +318,8 @@ def _checked_options(options: list[list[str]], key: str) -> list[tuple[str, str]
     return [(k, t) for k, t in options]
 
 
-_OPTION_KEY_FIELDS = ("key", "label", "letter", "id")
-_OPTION_TEXT_FIELDS = ("value", "text", "option", "content")
+_OPTION_KEY_FIELDS = ("key", "label", "letter", "id", "aid")
+_OPTION_TEXT_FIELDS = ("value", "text", "option", "content", "atext", "choice")
 
 
 def options_from_list(value: Sequence[Any], key: str) -> list[tuple[str, str]]:
@@ -335,6 +336,8 @@ def options_from_list(value: Sequence[Any], key: str) -> list[tuple[str, str]]:
             if k is None or t is None:
                 raise MalformedQuestion(key, f"option {i} has no key/value (or label/text) fields: {dict(item)}")
             pairs[k] = t
+        if all(isinstance(k, int) or str(k).strip().isdigit() for k in pairs):  # HeadQA-style numbered options
+            return keyed_options([pairs[k] for k in sorted(pairs, key=lambda k: int(k))], key)
         return options_from_mapping(pairs, key)
     texts = ["" if _is_missing(t) else str(t) for t in items]
     prefixed = [_OPTION_LINE_RE.match(t) for t in texts]
@@ -421,6 +424,8 @@ def answer_formats_of(value: Any, options: Sequence[tuple[str, str]]) -> list[st
     value = _plain(value)
     if _is_missing(value) or isinstance(value, bool):
         return []
+    if isinstance(value, str):
+        value = unicodedata.normalize("NFKC", value)  # full-width letters and digits ("Ｂ", "２")
     n = len(options)
     fits = []
     number = None
@@ -503,6 +508,8 @@ def parse_answer(value: Any, options: Sequence[tuple[str, str]], key: str, layou
     value = _plain(value)
     if _is_missing(value) or (isinstance(value, str) and not value.strip()):
         raise MissingField(key, "missing")
+    if isinstance(value, str):
+        value = unicodedata.normalize("NFKC", value)
     fits = answer_formats_of(value, options)
     expected = layout.answer
     if expected is None:
@@ -672,15 +679,27 @@ def parse_mmlu_csv(row: Sequence[str], subject: str | None = None, id: str | Non
 
 
 def parse_mmlu_hub(row: Mapping[str, Any], id: str | None = None) -> MCQuestion:
-    """A row of the Hub layout (`cais/mmlu`): question, subject, choices [4 texts], answer (int 0-3)."""
+    """A row of a Hub layout: `cais/mmlu` (question, subject, choices [4 texts], answer int 0-3) or the copies with
+    option columns and a letter (`lukaemon/mmlu`: input, A, B, C, D, target "C")."""
     if not isinstance(row, Mapping):
         raise MalformedQuestion("(row)", f"expected an object, got {type(row).__name__}")
-    question = _text(row, "question")
-    choices = _plain(_get(row, "choices"))
-    if not isinstance(choices, list):
-        raise MalformedQuestion("choices", f"expected a list of option texts, got {type(choices).__name__}")
-    options = keyed_options(choices, "choices")
-    answer = index_key(_get(row, "answer"), "answer", len(options), 0)
+    if "question" not in row and "input" in row:
+        question = _text(row, "input")
+    else:
+        question = _text(row, "question")
+    if "choices" not in row and all(k in row for k in "ABCD"):
+        options = [(k, _text(row, k)) for k in "ABCD" if k in row] + ([("E", _text(row, "E"))] if "E" in row else [])
+    else:
+        choices = _plain(_get(row, "choices"))
+        if not isinstance(choices, list):
+            raise MalformedQuestion("choices", f"expected a list of option texts, got {type(choices).__name__}")
+        options = keyed_options(choices, "choices")
+    answer_field = "answer" if "answer" in row or "target" not in row else "target"
+    value = _plain(_get(row, answer_field))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        answer = index_key(value, answer_field, len(options), 0)  # the Hub's 0-based index
+    else:
+        answer = parse_answer(value, options, answer_field)
     meta = {"subject": _plain(row["subject"])} if "subject" in row else {}
     return MCQuestion(question, options, answer, id=id, meta=meta)
 
