@@ -44,6 +44,7 @@ OPTION_LAYOUTS = {
     "newlines_space": "A Atropine\nB Neostigmine\nC Pralidoxime\nD Physostigmine",
     "newlines_ideographic_comma": "A、Atropine\nB、Neostigmine\nC、Pralidoxime\nD、Physostigmine",
     "crlf_bracketed": "(A) Atropine\r\n(B) Neostigmine\r\n(C) Pralidoxime\r\n(D) Physostigmine",
+    "newlines_lowercase": "a) Atropine\nb) Neostigmine\nc) Pralidoxime\nd) Physostigmine",
     "literal_backslash_n": "A Atropine\\nB Neostigmine\\nC Pralidoxime\\nD Physostigmine",
     "literal_backslash_n_dot": "A.Atropine\\nB.Neostigmine\\nC.Pralidoxime\\nD.Physostigmine",
     "one_line": "A. Atropine B. Neostigmine C. Pralidoxime D. Physostigmine",

@@ -260,6 +260,8 @@ def options_from_mapping(value: Any, key: str) -> list[tuple[str, str]]:
 
 # "A xxx", "A.xxx", "A. xxx", "A、xxx", "A：xxx", "(A) xxx", "A)xxx"
 _OPTION_LINE_RE = re.compile(r"^\s*[\(（]?([A-Z])(?:[\)）][\s\.．、:：]*|[\.．、:：]\s*|\s+)(.*)$")
+# lowercase letters only with punctuation ("a) x", "(b) y", "c. z"): "a patient" is a word, not option A
+_LOWER_OPTION_LINE_RE = re.compile(r"^\s*[\(（]?([a-z])(?:[\)）][\s\.．、:：]*|[\.．、:：]\s*)(.*)$")
 # an option marker inside one line: "A. x B. y", "(A) x (B) y", "A) x B) y" (a bare "B x" is too ambiguous here)
 _INLINE_MARK_RE = re.compile(r"(?:^|(?<=\s))[\(（]?([A-Z])(?:[\)）]|[\.．、:：])\s*")
 _LITERAL_NEWLINE = "\\n"
@@ -295,11 +297,13 @@ def parse_options_text(text: str, key: str = "Options") -> list[tuple[str, str]]
         if inline:
             return _checked_options(inline, key)
     options: list[list[str]] = []
+    lower = bool(lines) and not _OPTION_LINE_RE.match(lines[0]) and bool(_LOWER_OPTION_LINE_RE.match(lines[0]))
+    line_re = _LOWER_OPTION_LINE_RE if lower else _OPTION_LINE_RE
     for line in lines:
-        match = _OPTION_LINE_RE.match(line)
+        match = line_re.match(line)
         expected = KEYS[len(options)] if len(options) < len(KEYS) else None
-        if match and match.group(1) == expected:
-            options.append([match.group(1), match.group(2).strip()])
+        if match and match.group(1).upper() == expected:
+            options.append([expected, match.group(2).strip()])
         elif options:
             options[-1][1] = f"{options[-1][1]} {line.strip()}".strip()
         else:
