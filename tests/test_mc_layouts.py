@@ -135,6 +135,17 @@ def test_mmlu_hub_layouts():
     assert parse_mmlu_hub(lukaemon).options == EXPECTED and parse_mmlu_hub(lukaemon).answer == "B"
 
 
+def test_mapped_fields_find_the_usual_spellings_unless_the_recipe_names_them():
+    cmb = {"question": "Q?", "option": {"A": "x", "B": "y"}, "answer": "B"}  # CMB
+    headqa = {"qtext": "Q?", "answers": [{"aid": 1, "atext": "x"}, {"aid": 2, "atext": "y"}], "ra": 2}
+    arc = {"question": "Q?", "choices": {"text": ["x", "y"], "label": ["A", "B"]}, "answerKey": "B"}
+    assert parse_mapped(cmb, FieldMap()).answer == "B"
+    assert parse_mapped(headqa, FieldMap(question="qtext", answer_format="index1")).answer == "B"
+    assert parse_mapped(arc, FieldMap(options="choices.text")).answer == "B"
+    with pytest.raises(MalformedQuestion, match="'options'"):
+        parse_mapped(cmb, FieldMap(options="options"))  # named in the recipe: no guessing
+
+
 def test_medqa_in_other_published_layouts():
     base = {"question": "Q?", "options": [{"key": k, "value": t} for k, t in EXPECTED]}
     assert parse_medqa(base | {"answer_idx": "B", "answer": "Neostigmine"}).answer == "B"  # bigbio options

@@ -709,6 +709,13 @@ def parse_mmlu_hub(row: Mapping[str, Any], id: str | None = None) -> MCQuestion:
 
 
 # ---- a source of known shape, described by its field names --------------------------------------------------------
+FIELD_ALIASES = {
+    "question": ("Question", "stem", "input", "query", "prompt", "question_text"),
+    "options": ("Options", "option", "choices", "opts", "answers", "candidates"),
+    "answer": ("Answer", "answer_idx", "label", "target", "correct", "correct_answer", "answerKey", "cop", "ra"),
+}
+
+
 class FieldMap(StrictModel):
     """Where a new multiple-choice source keeps each field, so a recipe can read it without code.
 
@@ -743,6 +750,18 @@ class FieldMap(StrictModel):
             options = self.options_format
         return options, (None if self.answer_format == "auto" else self.answer_format)
 
+    def names(self, row: Mapping[str, Any]) -> tuple[str, str | list[str], str]:
+        """(question, options, answer) field names for `row`: the recipe's, and for a name the recipe left at its
+        default that `row` lacks, the first of the usual spellings it has (Question, stem, choices, option,
+        label, target, answerKey...), so common layouts need no mapping at all."""
+        names = []
+        for name in ("question", "options", "answer"):
+            value = getattr(self, name)
+            if name not in self.model_fields_set and isinstance(value, str) and value not in row:
+                value = next((alias for alias in FIELD_ALIASES[name] if alias in row), value)
+            names.append(value)
+        return names[0], names[1], names[2]
+
     def layout(self) -> MCLayout:
         options, answer = self.pinned()
         return MCLayout(options, answer, "set in the recipe") if options or answer else AUTO
@@ -759,9 +778,10 @@ def parse_mapped(row: Mapping[str, Any], fields: FieldMap, id: str | None = None
     if not isinstance(row, Mapping):
         raise MalformedQuestion("(row)", f"expected an object, got {type(row).__name__}")
     layout = layout or fields.layout()
-    question = _text(row, fields.question)
-    options = _mapped_options(row, fields.options, layout)
-    answer = parse_answer(_get(row, fields.answer), options, fields.answer, layout)
+    question_field, options_field, answer_field = fields.names(row)
+    question = _text(row, question_field)
+    options = _mapped_options(row, options_field, layout)
+    answer = parse_answer(_get(row, answer_field), options, answer_field, layout)
     context_value = _plain(_get(row, fields.context)) if fields.context else None
     if isinstance(context_value, list):  # e.g. PubMedQA's list of abstract sections
         context = "\n\n".join(str(c) for c in context_value if c) or None
@@ -795,7 +815,8 @@ def layout_fields(fmt: str, row: Any, fields: FieldMap | None = None) -> tuple[s
     if fmt == "cmexam":
         return "Options", "Answer"
     if fmt == "mapped" and fields is not None:
-        return fields.options, fields.answer
+        _, options, answer = fields.names(row)
+        return options, answer
     return None
 
 
