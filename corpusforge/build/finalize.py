@@ -83,6 +83,10 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         "tokenized": _tokenized_summary(out),
         "warnings": input_warnings(accounts),
     }
+    from corpusforge.pipeline.steps.llm import summarize_reports
+
+    if llm_steps := summarize_reports(plan.state_dir):  # model, settings and request counts of LLM steps
+        manifest["llm_steps"] = llm_steps
     if plan.recipe.kind == "instruct":
         mixture, contamination = instruct_reports(plan)
         manifest["mixture"] = mixture.to_dict()
@@ -243,6 +247,7 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
             "`meta` (JSON text of source-specific extras).",
         ),
         *(_instruct_sections(plan) if instruct else []),
+        *(_llm_sections(manifest) if manifest.get("llm_steps") else []),
         ("Loading", f'```python\nfrom datasets import load_dataset\nds = load_dataset("{plan.output_dir}")\n```'),
         (
             "Recipe",
@@ -337,6 +342,12 @@ def _instruct_sections(plan: BuildPlan) -> list[tuple[str, str]]:
         ("Contamination report", contamination.to_markdown()),
         ("Tasks", markdown_table(["task", "task_id"], sorted(plan.recipe.tasks.items(), key=lambda kv: kv[1]))),
     ]
+
+
+def _llm_sections(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    from corpusforge.pipeline.steps.llm import reports_markdown
+
+    return [("LLM steps", reports_markdown(manifest["llm_steps"]))]
 
 
 def finalize(plan: BuildPlan, strict: bool = False) -> dict[str, Any]:

@@ -162,7 +162,7 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
         output_dir=output_dir,
         work_dir=sources_dir.parent,
         seed=recipe.seed,
-        extra={"task_ids": dict(recipe.tasks)},
+        extra={"task_ids": dict(recipe.tasks), "llm": recipe.llm},
     )
 
     def factory() -> list[PipelineStep]:

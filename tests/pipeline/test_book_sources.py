@@ -267,13 +267,20 @@ def test_epub_through_the_reader_and_a_broken_one_quarantined(tmp_path):
     folder.mkdir()
     make_epub(folder / "old_physic.epub")
     (folder / "broken.epub").write_bytes(b"PK\x03\x04 not really a zip")
+    with zipfile.ZipFile(make_epub(folder / "drm.epub"), "a") as z:
+        z.writestr(
+            "META-INF/encryption.xml",
+            '<encryption xmlns:enc="http://www.w3.org/2001/04/xmlenc#"><enc:EncryptedData><enc:CipherData>'
+            '<enc:CipherReference URI="OEBPS/text/ch1.xhtml"/></enc:CipherData></enc:EncryptedData></encryption>',
+        )
     reader = BooksReader(path=str(folder), source="books", quarantine_dir=tmp_path / "q")
     docs = list(reader.run())
     stats = {k: v.total for k, v in reader.stats.stats.items()}
     assert [d.id for d in docs] == ["books:old_physic.epub"]
     assert docs[0].metadata["format"] == "markdown" and docs[0].text.startswith("# Chapter 1 Fevers")
     assert stats["epub_removed_tables"] == 1 and stats["epub_chapters"] == 2
-    (record,) = [json.loads(line) for f in (tmp_path / "q").glob("*.jsonl") for line in f.open()]
-    assert record["reason"] == "bad_epub" and record["location"]["file"].endswith("broken.epub")
+    records = [json.loads(line) for f in (tmp_path / "q").glob("*.jsonl") for line in f.open()]
+    reasons = {Path(r["location"]["file"]).name: r["reason"] for r in records}
+    assert reasons == {"broken.epub": "bad_epub", "drm.epub": "encrypted_epub"}
     out, _ = strip_nontext(docs[0].text)
     assert out.startswith("# Chapter 1 Fevers\n\nFevers were thought")

@@ -15,6 +15,7 @@ element, not by guessing from text, and counted per kind:
     back matter   epub:type bibliography, index, appendix, copyright-page (references, indexes, appendices, licence)
     licence     Project Gutenberg's boilerplate sections (`id="pg-header"` / `"pg-footer"`, class `pg-boilerplate`)
 
+A DRM-protected EPUB (chapters listed in META-INF/encryption.xml) is quarantined as `encrypted_epub`.
 Spine items marked `linear="no"` (pop-up notes, answer keys) are auxiliary content and are left out, counted.
 The XML of container and package is parsed with the entity-refusing parser (safe_xml); chapters go through the
 standard library's HTML parser, which never resolves external entities.
@@ -148,6 +149,21 @@ def _xml(archive: zipfile.ZipFile, name: str, what: str):
         raise MalformedRecord("bad_epub", f"{what} {name!r} cannot be parsed: {e}") from None
 
 
+def check_not_encrypted(archive: zipfile.ZipFile) -> None:
+    """DRM-protected EPUBs list their encrypted chapters in META-INF/encryption.xml (obfuscated fonts are listed
+    there too, and are harmless): reading ciphertext as XHTML would make garbage, so such a book is quarantined."""
+    if "META-INF/encryption.xml" not in archive.namelist():
+        return
+    encryption = _xml(archive, "META-INF/encryption.xml", "encryption list")
+    uris = [e.get("URI") or "" for e in encryption.iter() if local_name(e.tag) == "CipherReference"]
+    texts = [u for u in uris if u.lower().endswith((".xhtml", ".html", ".htm", ".xml"))]
+    if texts:
+        raise MalformedRecord(
+            "encrypted_epub",
+            f"{len(texts)} chapter file(s) are encrypted (DRM), e.g. {texts[0]}: only DRM-free EPUBs can be read",
+        )
+
+
 def epub_to_markdown(data: bytes, removed: Counter) -> str:
     """The book's chapters in spine order as Markdown text (see module docstring)."""
     try:
@@ -155,6 +171,7 @@ def epub_to_markdown(data: bytes, removed: Counter) -> str:
     except zipfile.BadZipFile as e:
         raise MalformedRecord("bad_epub", f"not a zip archive ({e}): an EPUB is a zip of XHTML files") from None
     with archive:
+        check_not_encrypted(archive)
         container = _xml(archive, "META-INF/container.xml", "container")
         rootfile = next((e.get("full-path") for e in container.iter() if local_name(e.tag) == "rootfile"), None)
         if not rootfile:

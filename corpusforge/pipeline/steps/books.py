@@ -335,12 +335,12 @@ _NUMBERING = r"(?:(?:\d+(?:\.\d+)*|[A-Z]|[IVX]+)[.)]?\s+)?"
 BACK_MATTER_RE = {
     "references": re.compile(
         rf"^{_NUMBERING}(?i:references?(?:\s+list)?|bibliography|(?:further|suggested|recommended)\s+readings?"
-        r"|literature\s+cited|works\s+cited|citations)\s*:?$|^(?:参考文献|参考书目|推荐阅读|延伸阅读)\s*[:：]?$"
+        r"|literature\s+cited|works\s+cited|citations)\s*[:.]?$|^(?:参考文献|参考书目|推荐阅读|延伸阅读)\s*[:：]?$"
     ),
     "appendices": re.compile(
         r"^(?i:appendix|appendices|annex)(?:\s+[A-Z0-9IVX]+)?(?:\s*[:.\-–—]\s*.*|\s+[A-Z].*)?$|^附\s*录.{0,40}$"
     ),
-    "indexes": re.compile(r"^(?i:(?:subject\s+|general\s+)?index)\s*$|^(?:名词|术语)?索\s*引\s*$"),
+    "indexes": re.compile(r"^(?i:(?:subject\s+|general\s+)?index)\s*\.?$|^(?:名词|术语)?索\s*引\s*$"),
     "toc": re.compile(
         r"^(?i:(?:table\s+of\s+)?contents|list\s+of\s+(?:illustrations|figures|tables|plates|maps))\s*[.:]?$"
         r"|^目\s*录\s*$"
@@ -558,7 +558,7 @@ def join_wrapped(left: str, right: str, lex: Lexicon, stats: Counter) -> str:
     right = right.strip()
     if left.endswith("\u00ad"):
         return left[:-1] + right
-    m = HYPHEN_END_RE.search(left)
+    m = HYPHEN_END_RE.search(left[-80:])  # the tail only: `left` is the paragraph so far
     w = WORD_START_RE.match(right)
     if m and w and not left.endswith("--"):
         if keep_line_end_hyphen(m.group(1), w.group(1), lex):
