@@ -212,6 +212,8 @@ class SourceReader(BaseDiskReader):
 
     type = "📖 - READER"
     default_glob: str | None = None
+    dropped_samples = None  # a DroppedSamples set by the build plan: a few raw examples per drop reason
+    _rank = 0
 
     def __init__(
         self,
@@ -442,15 +444,26 @@ class SourceReader(BaseDiskReader):
                 continue
             except DropRecord as e:
                 self.stat_update("dropped", f"dropped_{e.reason}")
+                self.sample_dropped(record, e.reason)
                 continue
             if not parsed.text or not parsed.text.strip():
                 self.stat_update("dropped", "dropped_empty_text")
+                self.sample_dropped(record, "empty_text")
                 continue
             yield self.to_document(parsed, record.location)
 
+    def sample_dropped(self, record: RawRecord, reason: str) -> None:
+        """Keep a few raw examples of each drop reason for the report (see pipeline/dropped.py)."""
+        if self.dropped_samples is not None:
+            raw, _ = raw_to_json(record.raw)
+            self.dropped_samples.add_raw(self._rank, self.source, reason, raw, record.location)
+
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self.quarantine.set_rank(rank)
+        self._rank = rank
         try:
             yield from super().run(data, rank, world_size)
         finally:
             self.quarantine.close()
+            if self.dropped_samples is not None:
+                self.dropped_samples.close()

@@ -8,8 +8,9 @@ characters (`chars_stripped_<kind>`), so a build can say what was taken out of a
   before anything else, so a wrapped line is never taken for a paragraph of its own.
 - Gutenberg licence (`strip_gutenberg`): everything before the `*** START OF THE/THIS PROJECT GUTENBERG EBOOK`
   line, everything from the `End of (the) Project Gutenberg...` / `*** END OF ...` line on (the full licence), and
-  the `Produced by ...` / `E-text prepared by ...` credit just after the start. Without both markers nothing is
-  cut (counted as `gutenberg_markers_missing`): a guess at where a licence ends could remove the book. The
+  the `Produced by ...` / `E-text prepared by ...` credit just after the start. Each cut needs its marker (start
+  in the first half, end in the second half of the book); a missing one leaves that side alone and is counted
+  (`gutenberg_markers_missing`): a guess at where a licence ends could remove the book. The
   `_italic_` underscores of Gutenberg texts go too (the words stay), and a section title set as a line of
   capitals between blank lines becomes a `##` heading (counted as `headings_marked`).
 - Bracketed markup (`strip_bracketed_markup`): `[Illustration...]`, `[Footnote...]`, `[Sidenote...]`,
@@ -73,28 +74,29 @@ def looks_like_gutenberg(text: str) -> bool:
 
 
 def strip_gutenberg(lines: list[str], stats: Counter) -> list[str]:
-    """Cut the licence header and footer at their markers and drop the production credit (see module docstring)."""
-    start = next((i for i, line in enumerate(lines) if PG_START_RE.match(line)), None)
-    end = None
-    for i in range(len(lines) - 1, (start or 0), -1):
-        if PG_END_RE.match(lines[i]):
-            end = i
-            break
+    """Cut the licence header and footer at their markers and drop the production credit (see module docstring).
+
+    The start marker is looked for in the first half of the book and the end marker in the second half, so a marker
+    can never take the body with it; each cut needs its own marker (`gutenberg_markers_missing` counts a missing
+    one, and that side is left alone)."""
+    half = len(lines) // 2
+    start = next((i for i in range(half + 1) if PG_START_RE.match(lines[i])), None)
+    low = max(half, (start or 0) + 1)
+    end = next((i for i in range(len(lines) - 1, low - 1, -1) if PG_END_RE.match(lines[i])), None)
     if end is not None:
         # the `End of the Project Gutenberg EBook of ...` line usually stands a few lines above the marker
-        for i in range(end - 1, max((start or 0), end - 12), -1):
-            if PG_END_LINE_RE.match(lines[i]):
-                end = i
-                break
+        end = next((i for i in range(end - 1, max(low, end - 12) - 1, -1) if PG_END_LINE_RE.match(lines[i])), end)
     else:
-        end = next((i for i in range(len(lines) - 1, (start or 0), -1) if PG_END_LINE_RE.match(lines[i])), None)
+        end = next((i for i in range(len(lines) - 1, low - 1, -1) if PG_END_LINE_RE.match(lines[i])), None)
     if start is None or end is None:
         stats["gutenberg_markers_missing"] += 1
-        return lines
-    removed(stats, "gutenberg_header", lines[: start + 1])
-    removed(stats, "gutenberg_footer", lines[end:])
-    body = lines[start + 1 : end]
-    return strip_credits(body, stats)
+    body_start = 0 if start is None else start + 1
+    body_end = len(lines) if end is None else end
+    if start is not None:
+        removed(stats, "gutenberg_header", lines[:body_start])
+    if end is not None:
+        removed(stats, "gutenberg_footer", lines[body_end:])
+    return strip_credits(lines[body_start:body_end], stats)
 
 
 def strip_credits(lines: list[str], stats: Counter) -> list[str]:

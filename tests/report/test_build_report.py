@@ -1,0 +1,91 @@
+"""The build report: written by `corpusforge build`, one offline file, bounded in size, and usable in a browser."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.report.helpers import assert_self_contained, rendered_charts, visible_records
+
+SIZE_BOUND = 3 * 2**20  # "a few MB at most" for any size of build
+
+
+def test_big_build_report_stays_small_and_bounded(big_build, tmp_path):
+    from corpusforge.report import write_report
+
+    html = write_report(big_build, tmp_path / "big.html")
+    text = assert_self_contained(html)
+    assert html.stat().st_size < SIZE_BOUND, f"{html.stat().st_size:,} bytes for a 200k-record build"
+    records = text.count('<article class="record"')
+    assert 100 < records < 1000  # a sample of each kind, not the build
+    assert "200,000 documents kept" in text
+    for reason in ("too_short", "pqal_ngram", "bad_json", "bad_encoding"):
+        assert f'data-reason="dropped:{reason}"' in text or f'data-reason="quarantined:{reason}"' in text
+    assert "more characters]" in text  # long documents and raw inputs are cut
+
+
+@pytest.mark.slow
+def test_build_writes_its_report_and_the_card_shows_the_plots(stage1_output):
+    out, stdout = stage1_output
+    assert f"report: {out / 'report.html'}" in stdout.replace("\n", "")
+    text = assert_self_contained(out / "report.html")
+    card = (out / "README.md").read_text(encoding="utf-8")
+    plots = card[card.index("## Plots") : card.index("## Sources")]  # right after the summary
+    for image in ("images/funnel.png", "images/drop_reasons.png", "images/lengths.png"):
+        assert f"]({image})" in plots and (out / image).stat().st_size > 5000
+    # what the build recorded shows up: books stripping, KG coverage, a kept sample, a dropped PubMed abstract
+    manifest = json.loads((out / "manifest.json").read_text())
+    kg = manifest["sources"]["kg"]["details"]["kg.subgraphs"]
+    assert f"{kg['triples_covered']:,} of {kg['triples_in']:,} triples covered" in text
+    assert "stripped_tables" in text
+    assert 'data-reason="dropped:pqal_pmid"' in text and 'data-reason="dropped:no_abstract"' in text
+
+
+@pytest.mark.slow
+def test_the_build_report_in_chromium(stage1_output, instruct_outputs, report_browser, tmp_path):
+    out, _ = stage1_output
+    page, errors = report_browser.open(out / "report.html")
+    charts = rendered_charts(page)
+    assert {"funnel", "drop-reasons", "length-chars", "length-words", "languages"} <= charts, charts
+    assert any(c.startswith("books-") for c in charts) and any(c.startswith("kg-") for c in charts), charts
+    page.screenshot(path=str(tmp_path / "stage1-first-screen.png"))
+
+    # the bad-case browser: one drop reason shows only that reason's records, with where they came from
+    page.select_option("#f-reason", "dropped:no_abstract")
+    shown = visible_records(page)
+    assert shown and all(r["reason"] == "dropped:no_abstract" for r in shown)
+    assert all("pubmed" in r["source"] and "pubmed_sample" in r["text"] for r in shown), shown
+    page.select_option("#f-reason", "")
+    page.select_option("#f-kind", "kept")
+    page.select_option("#f-source", "kg")
+    shown = visible_records(page)
+    assert shown and all(r["kind"] == "kept" and r["source"] == "kg" for r in shown)
+    page.fill("#f-text", "zzz-no-such-text")
+    assert visible_records(page) == []
+    assert "showing 0 of" in page.inner_text("#f-count")
+    assert errors == []
+
+    # stage 2: quarantined raw input with its file and line, filtered by its reason
+    page, errors = report_browser.open(instruct_outputs["stage2"] / "report.html")
+    assert {"funnel", "drop-reasons", "length-splits"} <= rendered_charts(page)
+    reason = page.eval_on_selector("#f-reason optgroup[label=quarantined] option", "o => o.value")
+    page.select_option("#f-reason", reason)
+    shown = visible_records(page)
+    assert shown and all(r["reason"] == reason and r["kind"] == "quarantined" for r in shown)
+    assert all(".jsonl" in r["text"] or ".json" in r["text"] or ".csv" in r["text"] for r in shown), shown
+    page.screenshot(path=str(tmp_path / "stage2-quarantined.png"), full_page=True)
+    assert errors == []
+
+
+def test_report_command_on_a_folder_it_does_not_know_says_so(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", "from corpusforge.cli import main; main()", "report", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 3
+    message = " ".join(result.stderr.split())
+    assert "not something corpusforge wrote" in message and "Traceback" not in message
