@@ -144,6 +144,15 @@ def lone_surrogate(spec: Spec) -> Case | None:
     )
 
 
+def lone_surrogate_key(spec: Spec) -> Case | None:
+    """An object keyed by id whose key (the PMID) holds a lone surrogate: the id would reach the writer."""
+    if not spec.layout.startswith("json_keyed"):
+        return None
+    items = good(spec, N_GOOD + 1)
+    files = {k: v.replace(b'"%d": ' % (1000 + BAD_AT), b'"\\ud800": ', 1) for k, v in write(spec, items).items()}
+    return Case(files, N_GOOD + 1, N_GOOD, 1, reasons={"unencodable_text", "malformed_item"})
+
+
 def invalid_bytes(spec: Spec) -> Case | None:
     """Bytes that are not UTF-8 inside one record (a GBK or Latin-1 fragment)."""
     if spec.layout == "xml" or (spec.text_field is None and spec.layout != "text"):
@@ -153,7 +162,7 @@ def invalid_bytes(spec: Spec) -> Case | None:
         if spec.layout == "text"
         else with_field(spec, "x@@BAD@@y")
     )
-    return one_bad(spec, bad, reasons={"bad_encoding", "bad_json", "malformed_item"}, marker=BAD_BYTES)
+    return one_bad(spec, bad, reasons={"bad_encoding", "bad_json", "bad_xml", "malformed_item"}, marker=BAD_BYTES)
 
 
 def bom(spec: Spec) -> Case | None:
@@ -291,6 +300,7 @@ CLASSES: dict[str, Callable[[Spec], Case | None]] = {
     f.__name__: f
     for f in (
         lone_surrogate,
+        lone_surrogate_key,
         invalid_bytes,
         bom,
         blank_rows,

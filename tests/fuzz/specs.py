@@ -60,7 +60,7 @@ def registered_reader(name: str, **params: Any) -> Callable[[Path, Path], Outcom
             quarantine += [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
         reasons = {k.removeprefix("quarantined_"): v for k, v in stats.items() if k.startswith("quarantined_")}
         reasons |= {k.removeprefix("dropped_"): v for k, v in stats.items() if k.startswith("dropped_")}
-        reasons |= {k.removeprefix("files_quarantined_"): v for k, v in stats.items() if k.startswith("files_q")}
+        reasons |= {k.removeprefix("files_quarantined_"): v for k, v in stats.items() if k.startswith("files_quarantined_")}
         return Outcome(
             kept=len(docs),
             records=stats.get("records", 0),
@@ -160,6 +160,21 @@ def label_row(i: int) -> dict:
     return {"pmid": str(3000 + i), "question": f"Q{i}?", "label": "yes", "confidence": 0.9, "agreement": 1.0}
 
 
+def jats(i: int) -> str:
+    """One PMC article (JATS) per file."""
+    return (
+        f'<?xml version="1.0"?>\n<article article-type="research-article"><front><article-meta>'
+        f'<article-id pub-id-type="pmcid">PMC{100 + i}</article-id><title-group><article-title>Title {i}'
+        f"</article-title></title-group><abstract><p>{_text(i)}</p></abstract></article-meta></front>"
+        f"<body><sec><title>Introduction</title><p>{_text(i)} More text.</p></sec></body></article>\n"
+    )
+
+
+def dialogue(i: int) -> dict:
+    return {"id": f"dlg{i}", "instruction": f"我头痛{i}天了怎么办？", "output": "建议休息并就医。",
+            "history": [["你好", "您好，请问哪里不舒服？"]]}  # fmt: skip
+
+
 def kg_row(i: int) -> dict:
     return {"head": f"drug{i}", "relation": "treats", "tail": f"disease{i}"}
 
@@ -204,6 +219,7 @@ SPECS: list[Spec] = [
          registered_reader("read.kg_triples"), text_field=0, header=["head", "relation", "tail"], csv_quoting=False),
     Spec("read.books", "text", "book.txt", lambda i: f"# Chapter {i}\n\n{_text(i)}\n", registered_reader("read.books")),
     Spec("read.pubmed_xml", "xml", "pubmed.xml", lambda i: i, registered_reader("read.pubmed_xml")),
+    Spec("read.pmc_jats", "text", "PMC.xml", jats, registered_reader("read.pmc_jats")),
     # instruction adapters
     Spec("instruct.free_qa/jsonl", "jsonl", "qa.jsonl", qa, registered_reader("instruct.free_qa"), "question",
          "answer"),
@@ -212,6 +228,8 @@ SPECS: list[Spec] = [
     Spec("instruct.mapped_qa/csv", "csv", "qa.csv", lambda i: list(qa(i).values()),
          registered_reader("instruct.mapped_qa", question_field="question", answer_field="answer", task="free_qa"),
          text_field=1, header=["id", "question", "answer"]),
+    Spec("instruct.dialogue", "json_array", "CMtMedQA.json", dialogue, registered_reader("instruct.dialogue",
+         task="free_qa"), "instruction", "output", json_layouts=JSON_LAYOUTS),  # fmt: skip
     Spec("instruct.huatuo26m", "jsonl", "huatuo.jsonl", lambda i: {"questions": [[qa(i)["question"]]],
          "answers": [qa(i)["answer"]]}, registered_reader("instruct.huatuo26m"), "answers", None),  # fmt: skip
     Spec("instruct.promptcblue", "json_lines_in_json", "train.json", promptcblue,
