@@ -89,3 +89,29 @@ def test_report_command_on_a_folder_it_does_not_know_says_so(tmp_path):
     assert result.returncode == 3
     message = " ".join(result.stderr.split())
     assert "not something corpusforge wrote" in message and "Traceback" not in message
+
+
+def test_words_and_han_characters_are_counted_on_utf8_bytes():
+    import pyarrow as pa
+
+    from corpusforge.report.build import han_and_words
+
+    texts = pa.array(["hello  world", "", "糖尿病 is bad", "中文,abc 中", None, "é à ü"]).slice(1)
+    han, words = han_and_words(texts)
+    assert han.tolist() == [0, 3, 3, 0, 0] and words.tolist() == [0, 5, 4, 0, 3]
+
+
+def test_card_plots_section_is_replaced_not_repeated_and_follows_the_config_prefix(tmp_path):
+    from corpusforge.hub.card import merge_card
+    from corpusforge.report.api import set_card_section
+
+    card = tmp_path / "README.md"
+    configs = "configs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train/*.parquet\n"
+    card.write_text(f"---\n{configs}---\n\n# T\n\n## Summary\n\ntext\n\n## Sources\n\nrows\n")
+    set_card_section(card, "Plots", "![a](images/a.png)")
+    set_card_section(card, "Plots", "![b](images/b.png)")
+    text = card.read_text()
+    assert text.count("## Plots") == 1 and "images/a.png" not in text
+    assert text.index("## Summary") < text.index("## Plots") < text.index("## Sources")
+    merged = merge_card(None, text, "stage1", "stage1/")
+    assert "](stage1/images/b.png)" in merged
