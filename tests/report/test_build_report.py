@@ -115,3 +115,31 @@ def test_card_plots_section_is_replaced_not_repeated_and_follows_the_config_pref
     assert text.index("## Summary") < text.index("## Plots") < text.index("## Sources")
     merged = merge_card(None, text, "stage1", "stage1/")
     assert "](stage1/images/b.png)" in merged
+
+
+@pytest.mark.slow
+def test_a_tokenized_build_shows_tokens_per_document(tmp_path, tiny_tokenizer_file, repo_root):
+    import yaml
+
+    from corpusforge.report.build import token_lengths
+
+    source = tmp_path / "docs.jsonl"
+    source.write_text("".join(json.dumps({"id": str(i), "text": "insulin lowers glucose. " * (i + 1)}) + "\n"
+                              for i in range(30)))  # fmt: skip
+    recipe = {
+        "name": "tokenized",
+        "output": {"path": str(tmp_path / "out"), "tokenize": {"tokenizer_file": str(tiny_tokenizer_file)}},
+        "executor": {"type": "local", "tasks": 1, "workers": 1},
+        "dedup": {"exact": {"enabled": False}, "minhash": {"enabled": False}},
+        "sources": {"docs": {"reader": {"type": "read.jsonl", "path": str(source)}}},
+    }
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    cmd = [sys.executable, "-c", "from corpusforge.cli import main; main()", "build", str(tmp_path / "r.yaml")]
+    result = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = tmp_path / "out"
+    manifest = json.loads((out / "manifest.json").read_text())
+    lengths = token_lengths(out)
+    assert len(lengths) == 30 and lengths.sum() == manifest["tokenized"]["tokens"] > 0
+    text = (out / "report.html").read_text()
+    assert 'data-chart="length-tokens"' in text and f"{manifest['tokenized']['tokens']:,}" in text
