@@ -83,7 +83,7 @@ class Stopper:
 
     def kill(self) -> None:
         self.killed = True
-        self.group.send(signal.SIGKILL)
+        self.group.kill(timeout=0)  # the group and the descendants outside it; the wait happens in supervise()
 
     def overdue(self) -> bool:
         return self.deadline is not None and not self.killed and time.monotonic() > self.deadline
@@ -112,7 +112,7 @@ def supervise(cmd: list[str], output_dir: Path, multi_node: bool = False) -> int
     group = stopper = None
     code: int | None = None
     try:
-        clear_stale_locks()
+        clear_stale_locks()  # before any rank starts: a rank already waiting on a lock never builds the op
         env = {**os.environ, LOCK_ENV: str(lock.path.resolve())}
         group = ProcessGroup(cmd, env=env, keep_fds=(lock.fd,))
         stopper = Stopper(group, multi_node)

@@ -128,7 +128,11 @@ def eval_(
     import json
 
     from corpusforge.eval import mc_loglik
+    from corpusforge.sources_check import model_problems
 
+    problems = model_problems("MODEL", str(model), needs="config.json")
+    if problems:
+        raise ConfigError(problems)
     if (pubmedqa is None) == (data is None):
         raise ConfigError("give exactly one of --pubmedqa (the official test split) or --data (stage-3 records)")
     if pubmedqa is not None:

@@ -267,6 +267,11 @@ def test_epub_through_the_reader_and_a_broken_one_quarantined(tmp_path):
     folder.mkdir()
     make_epub(folder / "old_physic.epub")
     (folder / "broken.epub").write_bytes(b"PK\x03\x04 not really a zip")
+    with zipfile.ZipFile(folder / "scanned.epub", "w") as z:
+        z.writestr("META-INF/container.xml", CONTAINER)
+        z.writestr("OEBPS/content.opf", OPF)
+        for name in ("text/ch1.xhtml", "text/ch 2.xhtml"):
+            z.writestr(f"OEBPS/{name}", XHTML.format(title="p", body='<img src="page1.jpg"/>'))
     with zipfile.ZipFile(make_epub(folder / "drm.epub"), "a") as z:
         z.writestr(
             "META-INF/encryption.xml",
@@ -281,6 +286,55 @@ def test_epub_through_the_reader_and_a_broken_one_quarantined(tmp_path):
     assert stats["epub_removed_tables"] == 1 and stats["epub_chapters"] == 2
     records = [json.loads(line) for f in (tmp_path / "q").glob("*.jsonl") for line in f.open()]
     reasons = {Path(r["location"]["file"]).name: r["reason"] for r in records}
-    assert reasons == {"broken.epub": "bad_epub", "drm.epub": "encrypted_epub"}
+    assert reasons == {"broken.epub": "bad_epub", "drm.epub": "encrypted_epub", "scanned.epub": "no_text_in_epub"}
     out, _ = strip_nontext(docs[0].text)
     assert out.startswith("# Chapter 1 Fevers\n\nFevers were thought")
+
+
+def test_newer_gutenberg_layout_contents_with_page_column_index_and_notes():
+    """The 2023 layout: `Credits:` in the header, an opening transcriber's note paragraph, `=bold=` marks, a contents
+    list of chapters with a PAGE column and two blank lines between chapters, `INDEX.` with `;`-ended entries."""
+    contents = ["CONTENTS.", "", ""]
+    for n, title in (("I", "FEUDALISM AND THE MONARCHY."), ("II", "FRANCE UNDER LOUIS XVI., 1774-1789.")):
+        contents += [f"  CHAPTER {n}.", "", f"  {title}", "", f"{'PAGE':>74}"]
+        contents += [
+            f"  The Monarchy in France{' ' * 40}{n == 'I' and 1 or 18}",
+            "  Feudal rights" + " " * 49 + "4",
+            "",
+            "",
+        ]
+    index = (
+        ["INDEX.", "", ""]
+        + [
+            f"  {name}, {what}, {page};\n    {more}, {page + 3}\n"
+            for name, what, more, page in [
+                ("America", "assisted by France", "declaration of Independence by", 25),
+                ("Army, the French", "mutinies in", "disorderly condition of", 73),
+                ("Bastille", "the attack upon", "capture of", 45),
+            ]
+        ]
+        + ["  Egalité, Philip. _See_ Orleans, Duke of"]
+    )
+    text = "\n".join(
+        ["The Project Gutenberg eBook of The French Revolution 1789-1795", "",
+         "Credits: The Online Distributed Proofreading Team at https://www.pgdp.net", "", "",
+         "*** START OF THE PROJECT GUTENBERG EBOOK THE FRENCH REVOLUTION 1789-1795 ***", "", "", "", "",
+         "Transcriber’s Notes: Italic text is enclosed in _underscores_;",
+         "boldface text is enclosed in =equals signs=.", "",
+         "Other notes will be found near the end of this ebook.", "", "", "", "",
+         "  =THE GRACCHI, MARIUS, AND SULLA.= By A. H. BEESLY, M.A. With 2 Maps.", "", "", ""]
+        + contents + ["", ""]
+        + ["CHAPTER I.", "", "FEUDALISM AND THE MONARCHY.", "", wrap("The _ancien régime_ was " + PROSE)]
+        + ["", wrap(PROSE)] * 12 + ["", "", "", ""] + index + ["", "", "", "Transcriber’s Notes", "", "",
+           "Punctuation was made consistent.", "", "", "",
+           "            *** END OF THE PROJECT GUTENBERG EBOOK THE FRENCH REVOLUTION 1789-1795 ***", "",
+           "START: FULL LICENSE", "", "THE FULL PROJECT GUTENBERG LICENSE"]
+    )  # fmt: skip
+    out, stats = strip_nontext(text)
+    for residue in ("Gutenberg", "Credits", "Transcriber", "underscores", "PAGE", "Feudal rights", "INDEX",
+                    "America", "Orleans", "=", "_", "Punctuation was made"):  # fmt: skip
+        assert residue not in out, residue
+    assert "THE GRACCHI, MARIUS, AND SULLA. By A. H. BEESLY" in out
+    assert "CHAPTER I.\n\nFEUDALISM AND THE MONARCHY.\n\nThe ancien régime was " + PROSE in out
+    assert out.count(PROSE) == 13 and stats["stripped_indexes"] == 1 and stats["stripped_toc"] == 1
+    assert stats["stripped_transcriber_notes"] == 2  # the opening note and the closing one (before the END marker)

@@ -11,7 +11,7 @@ characters (`chars_stripped_<kind>`), so a build can say what was taken out of a
   the `Produced by ...` / `E-text prepared by ...` credit just after the start. Each cut needs its marker (start
   in the first half, end in the second half of the book); a missing one leaves that side alone and is counted
   (`gutenberg_markers_missing`): a guess at where a licence ends could remove the book. The
-  `_italic_` underscores of Gutenberg texts go too (the words stay), and a section title set as a line of
+  `_italic_` / `=bold=` marks of Gutenberg texts go too (the words stay), and a section title set as a line of
   capitals between blank lines becomes a `##` heading (counted as `headings_marked`).
 - Bracketed markup (`strip_bracketed_markup`): `[Illustration...]`, `[Footnote...]`, `[Sidenote...]`,
   `[Transcriber's Note...]`, `[Blank Page]`, matched to their closing bracket across lines; bracketed running heads
@@ -139,7 +139,10 @@ PAGE_REF_LINE_RE = re.compile(rf"^\s*(?:\[\s*{PAGE_REF}\s*\]|\{{\s*{PAGE_REF}\s*
 INLINE_PAGE_REF_RE = re.compile(r"\s?[\[{]\s*(?:Pg|Page|p\.)\s*\d{1,4}\s*[\]}]", re.IGNORECASE)
 # a line that is only a bracket of capitals, digits and punctuation: `[RESPIRATORY DISEASES 7]`, `[8 DISEASES]`
 RUNNING_HEAD_RE = re.compile(r"^\s*\[\s*(?=[^\]]*[A-Z]{2})[^\]\[a-z]{2,100}\]\s*$")
-TN_HEADING_RE = re.compile(r"^\s*(?:transcriber[’']?s?|editor[’']?s?)\s+notes?\s*[:.]?\s*$", re.IGNORECASE)
+# `TRANSCRIBER'S NOTES` on its own, or opening a paragraph: `Transcriber’s Notes: Italic text is ...`
+TN_HEADING_RE = re.compile(
+    r"^\s*(?:transcriber[’']?s?\s+notes?\s*(?:[:.]|$)|(?:editor[’']?s?)\s+notes?\s*[:.]?\s*$)", re.IGNORECASE
+)
 
 
 def _markup_end(text: str, start: int) -> int | None:
@@ -358,15 +361,17 @@ def strip_numbered_footnotes(lines: list[str], stats: Counter) -> list[str]:
     return result
 
 
-EMPHASIS_RE = re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]{1,200}(?:\n[^_\n]{1,200}){0,3})(?<=[^\s_])_(?![\w_])")
+EMPHASIS_RE = re.compile(
+    r"(?<![\w_=])([_=])(?=[^\s_=])([^_=\n]{1,200}(?:\n[^_=\n]{1,200}){0,3})(?<=[^\s_=])\1(?![\w_=])"
+)
 
 
 def strip_emphasis_marks(text: str, stats: Counter) -> str:
-    """Gutenberg's `_italic_` underscores (the words stay)."""
+    """Gutenberg's `_italic_` underscores and `=bold=` equals signs (the words stay)."""
 
     def plain(m: re.Match) -> str:
         removed(stats, "emphasis_marks", "__")
-        return m.group(1)
+        return m.group(2)
 
     return EMPHASIS_RE.sub(plain, text)
 
