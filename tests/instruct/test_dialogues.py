@@ -157,3 +157,23 @@ def test_training_learns_every_assistant_turn_of_a_dialogue(tmp_path, tiny_model
     )
     assert all(answer in trained for _, answer in CMTMEDQA_ROW["history"]) and CMTMEDQA_ROW["output"] in trained
     assert CMTMEDQA_ROW["history"][0][0] not in trained  # user turns are context, not targets
+
+
+@pytest.mark.slow
+def test_repeated_ids_are_reported_in_manifest_and_card(tmp_path, repo_root):
+    from tests.build.test_instruct_recipes import cli
+
+    rows = [{"id": "x", "question": f"问题{i}", "answer": "回答"} for i in range(3)]
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        "name: ids\nkind: instruct\ntasks: {free_qa: 6}\n"
+        f"output: {{path: {tmp_path / 'out'}}}\nexecutor: {{type: local, tasks: 1, workers: 1}}\n"
+        f"sources:\n  qa:\n    reader: {{type: instruct.free_qa, path: {write(tmp_path / 'qa.jsonl', rows)}}}\n"
+    )
+    cli(repo_root, "build", str(recipe))
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert (
+        manifest["sources"]["qa"]["kept"] == 3
+        and manifest["sources"]["qa"]["details"]["instruct.free_qa"]["duplicate_ids"] == 2
+    )
+    assert "| qa | 2 |" in (tmp_path / "out" / "README.md").read_text()
