@@ -132,6 +132,8 @@ def test_real_huatuo_test_set_and_cmtmedqa(tmp_path):
     huatuo = read("instruct.huatuo26m", tmp_path / "h", path=str(REAL / "huatuo26M_test_first300.json"))
     assert huatuo.balanced() and len(huatuo.docs) == 300 and not huatuo.quarantine
     assert len({d.id for d in huatuo.docs}) == 300
+    plain = read("instruct.free_qa", tmp_path / "f", path=str(REAL / "huatuo26M_test_first300.json"))
+    assert [r["messages"] for r in plain.records] == [r["messages"] for r in huatuo.records]  # no field mapping
     source = json.loads((REAL / "CMtMedQA_test_first100.json").read_text(encoding="utf-8"))
     dialogues = read("instruct.dialogue", tmp_path / "d", path=str(REAL / "CMtMedQA_test_first100.json"))
     assert dialogues.balanced() and len(dialogues.docs) == 100
