@@ -38,11 +38,13 @@ OPTION_LAYOUTS = {
     "list_with_letters": ["A. Atropine", "B. Neostigmine", "C. Pralidoxime", "D. Physostigmine"],
     "list_of_key_value": [{"key": k, "value": t} for k, t in EXPECTED],  # bigbio MedQA
     "list_of_label_text": [{"label": k, "text": t} for k, t in EXPECTED],
+    "list_of_numbered": [{"aid": i + 1, "atext": t} for i, t in enumerate(TEXTS)],  # HeadQA
     "newlines_dot": "A. Atropine\nB. Neostigmine\nC. Pralidoxime\nD. Physostigmine",
     "newlines_paren": "A) Atropine\nB) Neostigmine\nC) Pralidoxime\nD) Physostigmine",
     "newlines_space": "A Atropine\nB Neostigmine\nC Pralidoxime\nD Physostigmine",
     "newlines_ideographic_comma": "A、Atropine\nB、Neostigmine\nC、Pralidoxime\nD、Physostigmine",
     "crlf_bracketed": "(A) Atropine\r\n(B) Neostigmine\r\n(C) Pralidoxime\r\n(D) Physostigmine",
+    "newlines_lowercase": "a) Atropine\nb) Neostigmine\nc) Pralidoxime\nd) Physostigmine",
     "literal_backslash_n": "A Atropine\\nB Neostigmine\\nC Pralidoxime\\nD Physostigmine",
     "literal_backslash_n_dot": "A.Atropine\\nB.Neostigmine\\nC.Pralidoxime\\nD.Physostigmine",
     "one_line": "A. Atropine B. Neostigmine C. Pralidoxime D. Physostigmine",
@@ -52,6 +54,7 @@ ANSWER_LAYOUTS = {
     "letter": "B",
     "letter_lowercase_dotted": "b.",
     "letter_bracketed": "(B)",
+    "letter_full_width": "Ｂ",
     "index0": 1,
     "index1_text": "2",
     "text": "Neostigmine",
@@ -121,6 +124,26 @@ def test_cmexam_with_literal_backslash_n_and_nan_explanations():
     assert parse_cmexam(row | {"Explanation": "出血量大（C对）"}).explanation == "出血量大（C对）"
     with pytest.raises(MalformedQuestion, match="found 1 option"):
         parse_cmexam(row | {"Options": "A 原发病 / B 出血部位"})
+
+
+def test_mmlu_hub_layouts():
+    from corpusforge.formats.multiple_choice import parse_mmlu_hub
+
+    cais = {"question": "Q?", "subject": "anatomy", "choices": TEXTS, "answer": 1}
+    assert parse_mmlu_hub(cais).answer == "B" and parse_mmlu_hub(cais).meta == {"subject": "anatomy"}
+    lukaemon = {"input": "Q?", "A": TEXTS[0], "B": TEXTS[1], "C": TEXTS[2], "D": TEXTS[3], "target": "B"}
+    assert parse_mmlu_hub(lukaemon).options == EXPECTED and parse_mmlu_hub(lukaemon).answer == "B"
+
+
+def test_mapped_fields_find_the_usual_spellings_unless_the_recipe_names_them():
+    cmb = {"question": "Q?", "option": {"A": "x", "B": "y"}, "answer": "B"}  # CMB
+    headqa = {"qtext": "Q?", "answers": [{"aid": 1, "atext": "x"}, {"aid": 2, "atext": "y"}], "ra": 2}
+    arc = {"question": "Q?", "choices": {"text": ["x", "y"], "label": ["A", "B"]}, "answerKey": "B"}
+    assert parse_mapped(cmb, FieldMap()).answer == "B"
+    assert parse_mapped(headqa, FieldMap(question="qtext", answer_format="index1")).answer == "B"
+    assert parse_mapped(arc, FieldMap(options="choices.text")).answer == "B"
+    with pytest.raises(MalformedQuestion, match="'options'"):
+        parse_mapped(cmb, FieldMap(options="options"))  # named in the recipe: no guessing
 
 
 def test_medqa_in_other_published_layouts():

@@ -341,7 +341,6 @@ class EvalSetFilter(BaseFilter):
 
 
 # ---- the report ------------------------------------------------------------------------------------------------
-MAX_CARD_SPANS = 500
 MAX_SPAN_CHARS = 240
 
 
@@ -401,15 +400,13 @@ class ContaminationReport:
                     spans.append([f"`{hit['id']}`", eval_set, f"`{hit['ref']}`", hit["coverage"], _span(hit)])
         text = markdown_table(["evaluation set", "source", "dropped by id", "dropped by n-gram", "examples"], rows)
         if spans:
-            shown = spans[:MAX_CARD_SPANS]
             text += (
                 "\n\nEvery record dropped by n-gram, with the evaluation item it contains: `coverage` is the share of "
                 "the item's distinctive tokens found in the record, `matched span` the longest run of matching "
-                "(normalized) tokens.\n\n"
-                + markdown_table(["record", "evaluation set", "item", "coverage", "matched span"], shown)
+                f"(normalized) tokens.\n\n<details><summary>{len(spans)} n-gram drops</summary>\n\n"
+                + markdown_table(["record", "evaluation set", "item", "coverage", "matched span"], spans)
+                + "\n\n</details>"
             )
-            if len(spans) > len(shown):
-                text += f"\n\n{len(spans) - len(shown)} more in `manifest.json` (`contamination`)."
         return text
 
 

@@ -295,7 +295,8 @@ def dedup_section(page: Page, data: BuildData) -> None:
         for eval_set, sources in contamination.items():
             for source, entry in sources.items():
                 if isinstance(entry, dict):
-                    shown = {k: v for k, v in entry.items() if k != "examples"}
+                    # counts only: `ngram_matches` (every n-gram drop with its span) is shown from the hit files
+                    shown = {k: v for k, v in entry.items() if k != "examples" and not isinstance(v, (list, dict))}
                     rows.append(
                         [
                             eval_set,

@@ -54,9 +54,18 @@ def test_history_dialogue_keeps_every_turn_in_free_qa_and_dialogue_adapters(tmp_
 
 
 def test_messages_arrays_openai_and_sharegpt(tmp_path):
-    path = write(tmp_path / "chat.jsonl", [MESSAGES_ROW, SHAREGPT_ROW])
+    huatuogpt = {"data": ["问：头痛怎么办？", "答：注意休息。", "问：还要吃药吗？", "答：必要时服用布洛芬。"]}
+    meddialog = {"utterances": ["patient: I have a cough.", "doctor: Since when?"]}
+    path = write(tmp_path / "chat.jsonl", [MESSAGES_ROW, SHAREGPT_ROW, huatuogpt, meddialog])
     r = read("instruct.dialogue", tmp_path / "r", path=str(path), language="en")
-    first, second = r.records
+    first, second, third, fourth = r.records
+    assert [m["content"] for m in third["messages"]] == [
+        "头痛怎么办？",
+        "注意休息。",
+        "还要吃药吗？",
+        "必要时服用布洛芬。",
+    ]
+    assert roles(fourth) == ["user", "assistant"] and fourth["messages"][1]["content"] == "Since when?"
     assert roles(first) == ["system", "user", "assistant", "user", "assistant"]
     assert first["messages"][0]["content"] == "You are a careful physician."
     assert first["messages"][-1]["content"] == "Drink fluids; see a doctor if\nit lasts beyond three days."

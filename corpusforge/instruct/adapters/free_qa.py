@@ -9,9 +9,9 @@
   huatuo_encyclopedia_qa, the "Huatuo Wiki" of the paper, and huatuo_knowledge_graph_qa), where several
   paraphrases of a question share one answer (the first question is used, the others are kept in
   `meta.question_variants`), and the test-set layout `{"id": "", "instruction": [q], "input": "", "output": [a]}`.
-- `instruct.dialogue`: multi-turn conversations as a messages array (`[{"role", "content"}]`, the OpenAI layout)
-  or sharegpt `conversations` (`[{"from": "human"|"gpt", "value"}]`), or as `history` + last turn; one chat record
-  per conversation with every turn kept.
+- `instruct.dialogue`: multi-turn conversations as a messages array (`[{"role", "content"}]`, the OpenAI layout),
+  sharegpt `conversations` (`[{"from": "human"|"gpt", "value"}]`), plain utterances (HuatuoGPT's
+  `{"data": ["问：...", "答：..."]}`), or `history` + last turn; one chat record per conversation, every turn kept.
 
 Fields may be one-element lists (`"instruction": ["..."]`, as Huatuo-26M's test set writes them); a list of several
 texts is joined with newlines. Ids: the row's own id when it has a non-empty one, else a stable hash of the
@@ -21,6 +21,7 @@ content (`h<16 hex>`), so records never share an id because their source left it
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePath
 from typing import Any, Literal
 
@@ -112,6 +113,25 @@ ROLE_KEYS = ("role", "from", "speaker")
 CONTENT_KEYS = ("content", "value", "text")
 
 
+_SPEAKER_RE = re.compile(
+    r"^\s*(问|答|患者|病人|医生|用户|助手|patient|doctor|user|assistant|human|gpt|q|a)\s*[:：]\s*", re.IGNORECASE
+)
+SPEAKERS = {"问": "user", "患者": "user", "病人": "user", "用户": "user", "patient": "user", "user": "user",
+            "human": "user", "q": "user", "答": "assistant", "医生": "assistant", "助手": "assistant",
+            "doctor": "assistant", "assistant": "assistant", "gpt": "assistant", "a": "assistant"}  # fmt: skip
+
+
+def _utterances(value: list[str], path: str) -> list[dict[str, str]]:
+    """Plain utterances (HuatuoGPT's ["问：...", "答：..."], MedDialog's ["patient: ...", "doctor: ..."]) as
+    messages: the speaker from a prefix when there is one, else turns alternate starting with the user."""
+    messages = []
+    for i, text in enumerate(value):
+        match = _SPEAKER_RE.match(text)
+        role = SPEAKERS[match.group(1).lower()] if match else ("user" if i % 2 == 0 else "assistant")
+        messages.append({"role": role, "content": text[match.end() :] if match else text})
+    return messages
+
+
 def chat_turns(value: Any, path: str) -> tuple[str | None, list[tuple[str, str]]]:
     """A messages array ([{"role", "content"}] or sharegpt [{"from", "value"}]) -> (system prompt, turns).
 
@@ -121,6 +141,8 @@ def chat_turns(value: Any, path: str) -> tuple[str | None, list[tuple[str, str]]
     """
     if not isinstance(value, list) or not value:
         raise MalformedRecord("missing_field", f"field {path!r} must be a non-empty list of messages")
+    if all(isinstance(v, str) for v in value):
+        value = _utterances(value, path)
     system = None
     merged: list[list[str]] = []
     for i, message in enumerate(value):
@@ -297,7 +319,7 @@ class DialogueParams(InstructParams):
     history_field: str | None = "history"
 
 
-MESSAGES_FIELDS = ("messages", "conversations", "conversation", "dialogue")
+MESSAGES_FIELDS = ("messages", "conversations", "conversation", "dialogue", "utterances", "data")
 
 
 @register("instruct.dialogue", kind="reader")
@@ -305,7 +327,8 @@ class DialogueReader(InstructReader):
     """Multi-turn conversations -> one chat record per conversation, every turn kept.
 
     A row is either a messages array (`messages_field`, by default the first of messages / conversations /
-    conversation / dialogue present: OpenAI role/content or sharegpt from/value) or alpaca-style turns
+    conversation / dialogue / utterances / data present: OpenAI role/content, sharegpt from/value, or plain
+    utterances with or without speaker prefixes, "问：" / "答：", "patient:" / "doctor:") or alpaca-style turns
     (`history` + `instruction`/`input`/`output`, as CMtMedQA). `meta.turns` records the number of turns.
     """
 

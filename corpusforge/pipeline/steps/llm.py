@@ -43,6 +43,7 @@ from corpusforge.pipeline.registry import BuildContext, StepParams, register
 from corpusforge.pipeline.steps.llm_checks import (
     QA_SCHEMA,
     Checked,
+    answer_core,
     check_exam_rewrite,
     check_kg_rewrite,
     check_qa_pairs,
@@ -424,8 +425,8 @@ class ExamRewrite(LLMStep):
             "exam_rewrite",
             language,
             question=mc.question,
-            options=mc.options,
-            answer=mc.answer_text,
+            options=[(k, answer_core(t) or t) for k, t in mc.options],
+            answer=answer_core(mc.answer_text) or mc.answer_text,
             answer_key=mc.answer,
             explanation=mc.explanation if self.params.include_explanation else None,
             context=mc.context,

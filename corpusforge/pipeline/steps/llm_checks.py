@@ -89,18 +89,29 @@ def check_kg_rewrite(text: str, entities: list[str]) -> Checked:
     return Checked(text)
 
 
+def answer_core(answer: str) -> str:
+    """The answer as a model would write it: without surrounding quotes, whitespace and final punctuation.
+
+    Real files carry such residue (MedQA test items whose option text ends in a newline and a quote).
+    """
+    return re.sub(r"^[\s\"'“”‘’]+|[\s\"'“”‘’.,;:。，；：]+$", "", answer)
+
+
 def check_exam_rewrite(text: str, answer: str) -> Checked:
     """Knowledge points that state the answer and read as statements, not as the question."""
     text = clean_text(text)
     if not text:
         return fail("empty_output")
+    answer = answer_core(answer) or answer
     if not contains(text, answer):
         return fail("missing_answer")
-    if _WHICH.search(text):
+    # the answer's own "(D)" or "?" (Rh(D) positive) is not a leftover of the question
+    rest = re.sub(re.escape(answer), " ", text, flags=re.IGNORECASE)
+    if _WHICH.search(rest):
         return fail("which_of_the_following")
-    if _OPTION_LETTER.search(text):
+    if _OPTION_LETTER.search(rest):
         return fail("option_letter")
-    if "?" in text or "？" in text:
+    if "?" in rest or "？" in rest:
         return fail("question_mark")
     return Checked(text)
 
