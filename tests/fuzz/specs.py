@@ -30,6 +30,7 @@ class Outcome:
     files_quarantined: int
     quarantine: list[dict[str, Any]]
     reasons: dict[str, int] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)  # of what was kept
 
 
 @dataclass
@@ -60,7 +61,9 @@ def registered_reader(name: str, **params: Any) -> Callable[[Path, Path], Outcom
             quarantine += [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
         reasons = {k.removeprefix("quarantined_"): v for k, v in stats.items() if k.startswith("quarantined_")}
         reasons |= {k.removeprefix("dropped_"): v for k, v in stats.items() if k.startswith("dropped_")}
-        reasons |= {k.removeprefix("files_quarantined_"): v for k, v in stats.items() if k.startswith("files_quarantined_")}
+        reasons |= {
+            k.removeprefix("files_quarantined_"): v for k, v in stats.items() if k.startswith("files_quarantined_")
+        }
         return Outcome(
             kept=len(docs),
             records=stats.get("records", 0),
@@ -69,6 +72,7 @@ def registered_reader(name: str, **params: Any) -> Callable[[Path, Path], Outcom
             files_quarantined=stats.get("files_quarantined", 0),
             quarantine=quarantine,
             reasons=reasons,
+            ids=[d.id for d in docs],
         )
 
     return run
@@ -84,7 +88,7 @@ def label_items(format: str, **fields: str) -> Callable[[Path, Path], Outcome]:
 
         (file,) = [p for p in path.iterdir() if p.is_file()]
         spec = InputSpec(path=str(file), format=format, **({"fields": fields} if fields else {}))
-        kept, quarantine = 0, []
+        kept, quarantine, ids = 0, [], []
         try:
             for entry in iter_input(spec):
                 if isinstance(entry, Quarantined):
@@ -92,13 +96,14 @@ def label_items(format: str, **fields: str) -> Callable[[Path, Path], Outcome]:
                     quarantine.append({"location": entry.location, "reason": entry.reason, "raw": entry.raw})
                 else:
                     kept += 1
+                    ids.append(entry.id)
         except InputError as e:  # the designed answer for an input that is no PubMedQA/JSONL file at all
             assert str(file) in str(e) and "\n" not in str(e).strip()
             return Outcome(kept, kept + len(quarantine), 0, len(quarantine), 1, quarantine, {"input_error": 1})
         reasons: dict[str, int] = {}
         for q in quarantine:
             reasons[q["reason"]] = reasons.get(q["reason"], 0) + 1
-        return Outcome(kept, kept + len(quarantine), 0, len(quarantine), 0, quarantine, reasons)
+        return Outcome(kept, kept + len(quarantine), 0, len(quarantine), 0, quarantine, reasons, ids)
 
     return run
 

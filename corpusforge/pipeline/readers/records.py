@@ -53,6 +53,8 @@ class RecordsReader(SourceReader):
             yield from self.iter_csv(filepath, delimiter="\t" if name.endswith(".tsv") else ",")
         elif name.endswith(".parquet"):
             yield from self.iter_parquet(filepath)
+        elif name.endswith((".jsonl", ".ndjson")):
+            yield from self.iter_lines(filepath)
         else:
             yield from self.iter_json(filepath)
 
@@ -82,7 +84,7 @@ class RecordsReader(SourceReader):
         if explicit not in (None, ""):
             return str(explicit)
         loc = record.location
-        where = next((loc[k] for k in ("line", "row", "element") if k in loc), 0)
+        where = next((loc[k] for k in ("line", "row", "element", "key") if k in loc), 0)
         return f"{Path(str(loc.get('file', ''))).name}:{where}"
 
 
