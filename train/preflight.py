@@ -64,9 +64,13 @@ def data_problems(key: str, value: str, splits: list[str], fmt: str) -> list[str
     return hub_problems(key, value, "dataset", hint)
 
 
-def deepspeed_problems(ds: dict, where: str) -> list[str]:
+def deepspeed_problems(ds: dict, where: str, accelerator: str = "auto") -> list[str]:
     """DeepSpeed validates its `zero_optimization` section strictly, but only once the ranks have started;
     the same check here (importing DeepSpeed's config model costs a few seconds, the launcher much more)."""
+    import os
+
+    if accelerator != "auto":  # as the ranks will have it; DeepSpeed's import otherwise probes and warns
+        os.environ.setdefault("DS_ACCELERATOR", accelerator)
     zero = ds.get("zero_optimization")
     if zero is None:
         return []
