@@ -175,8 +175,10 @@ def load_mmlu(spec: EvalSetSpec) -> list[EvalItem]:
             if not row or not str(row[0]).strip():
                 raise InputError(f"{where}: MMLU row without a question")
             question, subject = str(row[0]), MMLUReader.subject_of_file(str(location["file"]))
-        else:
-            question, subject = _text(row, "question", where), row.get("subject") or ""
+        else:  # the Hub layout (question, subject, choices, answer) or a copy with option columns (input, A-D)
+            name = "question" if "question" in row or "input" not in row else "input"
+            subject = row.get("subject") or MMLUReader.subject_of_file(str(location["file"]))
+            question = _text(row, name, where)
         if spec.subjects is None or subject in spec.subjects:
             items.append(_item(where, question))
     return items
