@@ -33,6 +33,9 @@ KNOWN_KEYS = {
     "tokenized",
     "mixture",
     "contamination",
+    "totals_by_unit",
+    "decontamination_checks",
+    "warnings",
 }
 
 
@@ -56,6 +59,7 @@ def build_page(data: BuildData) -> Page:
             )
         ),
     )
+    page.warnings = list(m.get("warnings") or [])
     page.cards = [
         ("Input", f"{t['input']:,}", "records read"),
         ("Kept", f"{t['kept']:,}", unit),
@@ -122,6 +126,11 @@ def funnel_section(page: Page, data: BuildData) -> None:
         )
     )
     s.add(note("; ".join(f"{n}: {src['balance']}" for n, src in sources.items() if src.get("balance"))))
+    by_unit = data.manifest.get("totals_by_unit")
+    if by_unit:
+        columns = list(dict.fromkeys(k for v in by_unit.values() for k in v))
+        s.add(Markup("<h3>Totals by unit</h3>"))
+        s.add(table(["unit", *columns], [[u, *[v.get(c) for c in columns]] for u, v in by_unit.items()], "by-unit"))
 
 
 def reasons_section(page: Page, data: BuildData) -> None:
@@ -289,6 +298,25 @@ def dedup_section(page: Page, data: BuildData) -> None:
         )
     else:
         s.add(note("No decontamination step dropped anything (or the recipe has none)."))
+    checks = m.get("decontamination_checks")
+    if checks:
+        rows = [
+            [
+                c.get("source"),
+                c.get("step"),
+                c.get("removed"),
+                ", ".join(f"{k} {v}" for k, v in (c.get("by_reason") or {}).items()),
+            ]
+            for c in checks
+        ]
+        s.add(
+            table(
+                ["source", "decontamination step", "removed", "by reason"],
+                rows,
+                "decontamination-checks",
+                numeric_from=2,
+            )
+        )
     contamination = m.get("contamination")
     if contamination:
         rows = []
@@ -308,13 +336,21 @@ def dedup_section(page: Page, data: BuildData) -> None:
         s.add(table(["evaluation set", "source", "dropped", "examples"], rows, "contamination", numeric_from=9))
     if data.contamination_hits:
         rows = [
-            [h.get("eval_set"), h.get("source"), h.get("check"), h.get("id"), h.get("ref"), _matched(h)]
+            [
+                h.get("eval_set"),
+                h.get("source"),
+                h.get("check"),
+                h.get("id"),
+                h.get("ref"),
+                h.get("coverage"),
+                _matched(h),
+            ]
             for h in data.contamination_hits
         ]
         s.add(Markup("<h3>Matched records, with what matched</h3>"))
         s.add(
             table(
-                ["evaluation set", "source", "check", "record", "matches", "matched span"],
+                ["evaluation set", "source", "check", "record", "matches", "coverage", "matched span"],
                 rows,
                 "contamination-hits",
                 numeric_from=9,

@@ -39,6 +39,7 @@ class Page:
     summary: str = ""
     status: str = "ok"
     cards: list[tuple[str, str, str]] = field(default_factory=list)  # (label, value, note)
+    warnings: list[str] = field(default_factory=list)  # shown at the top, in red: what a user must not miss
     sections: list[Section] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)  # the browser's records
 

@@ -89,3 +89,57 @@ def test_report_command_on_a_folder_it_does_not_know_says_so(tmp_path):
     assert result.returncode == 3
     message = " ".join(result.stderr.split())
     assert "not something corpusforge wrote" in message and "Traceback" not in message
+
+
+def test_words_and_han_characters_are_counted_on_utf8_bytes():
+    import pyarrow as pa
+
+    from corpusforge.report.build import han_and_words
+
+    texts = pa.array(["hello  world", "", "糖尿病 is bad", "中文,abc 中", None, "é à ü"]).slice(1)
+    han, words = han_and_words(texts)
+    assert han.tolist() == [0, 3, 3, 0, 0] and words.tolist() == [0, 5, 4, 0, 3]
+
+
+def test_card_plots_section_is_replaced_not_repeated_and_follows_the_config_prefix(tmp_path):
+    from corpusforge.hub.card import merge_card
+    from corpusforge.report.api import set_card_section
+
+    card = tmp_path / "README.md"
+    configs = "configs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train/*.parquet\n"
+    card.write_text(f"---\n{configs}---\n\n# T\n\n## Summary\n\ntext\n\n## Sources\n\nrows\n")
+    set_card_section(card, "Plots", "![a](images/a.png)")
+    set_card_section(card, "Plots", "![b](images/b.png)")
+    text = card.read_text()
+    assert text.count("## Plots") == 1 and "images/a.png" not in text
+    assert text.index("## Summary") < text.index("## Plots") < text.index("## Sources")
+    merged = merge_card(None, text, "stage1", "stage1/")
+    assert "](stage1/images/b.png)" in merged
+
+
+@pytest.mark.slow
+def test_a_tokenized_build_shows_tokens_per_document(tmp_path, tiny_tokenizer_file, repo_root):
+    import yaml
+
+    from corpusforge.report.build import token_lengths
+
+    source = tmp_path / "docs.jsonl"
+    source.write_text("".join(json.dumps({"id": str(i), "text": "insulin lowers glucose. " * (i + 1)}) + "\n"
+                              for i in range(30)))  # fmt: skip
+    recipe = {
+        "name": "tokenized",
+        "output": {"path": str(tmp_path / "out"), "tokenize": {"tokenizer_file": str(tiny_tokenizer_file)}},
+        "executor": {"type": "local", "tasks": 1, "workers": 1},
+        "dedup": {"exact": {"enabled": False}, "minhash": {"enabled": False}},
+        "sources": {"docs": {"reader": {"type": "read.jsonl", "path": str(source)}}},
+    }
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    cmd = [sys.executable, "-c", "from corpusforge.cli import main; main()", "build", str(tmp_path / "r.yaml")]
+    result = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = tmp_path / "out"
+    manifest = json.loads((out / "manifest.json").read_text())
+    lengths = token_lengths(out)
+    assert len(lengths) == 30 and lengths.sum() == manifest["tokenized"]["tokens"] > 0
+    text = (out / "report.html").read_text()
+    assert 'data-chart="length-tokens"' in text and f"{manifest['tokenized']['tokens']:,}" in text
