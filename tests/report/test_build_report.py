@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -42,6 +43,7 @@ def test_build_writes_its_report_and_the_card_shows_the_plots(stage1_output):
     assert f"{kg['triples_covered']:,} of {kg['triples_in']:,} triples covered" in text
     assert "stripped_tables" in text
     assert 'data-reason="dropped:pqal_pmid"' in text and 'data-reason="dropped:no_abstract"' in text
+    assert re.search(r"matched: .{0,40}\d+:(context|long_answer)", text)  # the PQA-L item an abstract contained
 
 
 @pytest.mark.slow
