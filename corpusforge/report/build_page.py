@@ -66,6 +66,7 @@ def build_page(data: BuildData) -> Page:
         ("Dropped", f"{t['dropped']:,}", f"{len(m['dropped_by_reason'])} reasons"),
         ("Quarantined", f"{t['quarantined']:,}", "malformed input"),
         ("Rows", f"{m['rows_written']:,}", f"in {len(m['files'])} parquet files"),
+        ("Sources", str(len(m["sources"])), "all balance" if balanced else "NOT BALANCED"),
     ]
     if m.get("tokenized"):
         page.cards.append(("Tokens", f"{m['tokenized']['tokens']:,}", f"{m['tokenized']['files']} .ds files"))
