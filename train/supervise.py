@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from corpusforge.errors import StopRequested
+from corpusforge.errors import ConfigError, StopRequested
 from corpusforge.procgroup import ProcessGroup
 from corpusforge.runlock import RunLock
 from train.lifecycle import EXIT_STOPPED, LOCK_ENV, LOCK_NAME
@@ -123,7 +123,10 @@ def supervise(cmd: list[str], output_dir: Path, multi_node: bool = False) -> int
     Raises StopRequested when the run was stopped (by a signal here, or its ranks by someone else)."""
     from train.ops import clear_stale_locks
 
-    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"train.output_dir: cannot create {output_dir} ({e.strerror})") from None
     lock = RunLock(output_dir / LOCK_NAME, "training run").acquire()
     if lock.took_over:
         say(f"took over {lock.path} from PID {lock.took_over.get('pid')}, which is no longer running")

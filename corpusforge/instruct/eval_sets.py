@@ -400,6 +400,9 @@ class ContaminationReport:
                 rows.append([eval_set, source, entry["id"], entry["ngram"], examples])
                 for hit in entry["ngram_matches"]:
                     spans.append([f"`{hit['id']}`", eval_set, f"`{hit['ref']}`", hit["coverage"], _span(hit)])
+            if len(sources) > 1:  # the evaluation set's total over its sources
+                totals = [sum(e[check] for e in sources.values()) for check in ("id", "ngram")]
+                rows.append([f"**{eval_set}**", "**all sources**", *totals, ""])
         text = markdown_table(["evaluation set", "source", "dropped by id", "dropped by n-gram", "examples"], rows)
         if spans:
             text += (
