@@ -4,7 +4,8 @@ workers) so that this process owns all of them: they are signalled together and 
 - The command runs in a process group of its own (a new session, no terminal), as the child of a small
   watchdog (watchdog.py) that leads the group. Every process it starts stays in that group unless it leaves
   on purpose, so the group is the run. `proc` is the watchdog; it exits with the command's exit code.
-- If this process dies, even by SIGKILL, the watchdog kills the group within a fraction of a second.
+- If this process dies, even by SIGKILL, the watchdog kills the group, and the descendants that left it, within
+  a fraction of a second; when the command exits, the watchdog ends what it left running.
 - `kill()` ends whatever is left (the caller does it on every exit path), and `members()` lists the group so a
   caller can forward a signal to the processes that should stop cleanly (e.g. the training ranks).
 """
@@ -106,15 +107,26 @@ class ProcessGroup:
             return None
 
     def kill(self, timeout: float = 10.0) -> list[str]:
-        """SIGKILL the whole group and wait until it is gone; returns the processes (but the watchdog) that were
-        still running, for the caller to report."""
+        """SIGKILL the group and every descendant (also those in groups of their own, such as the compilers ninja
+        starts) and wait until they are gone; returns what was still running but the watchdog, to report."""
+        import psutil
+
         if self.pgid is None:
             return []
-        leftovers = [describe(p) for p in self.members()]
+        try:
+            tree = psutil.Process(self.pgid).children(recursive=True)
+        except psutil.Error:
+            tree = []
+        doomed = {p.pid: p for p in [*tree, *self.members()]}
+        leftovers = [describe(p) for p in doomed.values()]
+        for p in doomed.values():
+            with contextlib.suppress(psutil.Error):
+                p.kill()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pgid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout)
+        psutil.wait_procs(list(doomed.values()), timeout=timeout)
         deadline = time.monotonic() + timeout
         while group_members(self.pgid) and time.monotonic() < deadline:
             time.sleep(0.05)

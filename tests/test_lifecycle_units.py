@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -60,7 +61,9 @@ PARENT = textwrap.dedent(
     """
     import sys, time
     from corpusforge.procgroup import ProcessGroup
-    group = ProcessGroup(["bash", "-c", "sleep 300 & sleep 300 & wait"])
+    # one child stays in the group, one moves to a group of its own (as ninja does with each compiler)
+    leaver = "import os, time; os.setpgid(0, 0); time.sleep(300)"
+    group = ProcessGroup(["bash", "-c", f"sleep 300 & {sys.executable} -c '{leaver}' & wait"])
     group.start()
     print(group.pgid, flush=True)
     time.sleep(300)
@@ -68,7 +71,9 @@ PARENT = textwrap.dedent(
 )
 
 
-def test_sigkill_of_the_owner_kills_its_whole_group():
+def test_sigkill_of_the_owner_kills_its_whole_group_and_what_left_it():
+    import psutil
+
     parent = subprocess.Popen(
         [sys.executable, "-c", PARENT],
         stdout=subprocess.PIPE,
@@ -77,18 +82,77 @@ def test_sigkill_of_the_owner_kills_its_whole_group():
         start_new_session=True,
     )
     pgid = int(parent.stdout.readline())
+    tree = []
     try:
         deadline = time.monotonic() + 10
-        while len(group_members(pgid)) < 4 and time.monotonic() < deadline:  # watchdog, bash, 2 x sleep
+        while time.monotonic() < deadline:  # bash, sleep, and the leaver once it has left
+            tree = psutil.Process(pgid).children(recursive=True)
+            if len(tree) == 3 and len({os.getpgid(p.pid) for p in tree}) == 2:
+                break
             time.sleep(0.05)
-        assert len(group_members(pgid)) == 4
+        assert len(tree) == 3 and len({os.getpgid(p.pid) for p in tree}) == 2  # one left the group
         parent.send_signal(signal.SIGKILL)
         parent.wait()
         killed_at = time.monotonic()
-        while group_members(pgid) and time.monotonic() - killed_at < 5:
-            time.sleep(0.02)
-        assert group_members(pgid) == [], "processes of the group survived their owner"
-        assert time.monotonic() - killed_at < 2
+        _, alive = psutil.wait_procs(tree, timeout=5)
+        assert alive == [], "processes of the run survived their owner"
+        assert group_members(pgid) == [] and time.monotonic() - killed_at < 5
     finally:
-        for p in group_members(pgid):
-            p.kill()
+        for p in [*group_members(pgid), *tree]:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+
+
+def test_the_watchdog_ends_what_the_command_left_running():
+    import psutil
+
+    from corpusforge.procgroup import ProcessGroup
+
+    group = ProcessGroup(["bash", "-c", "setsid sleep 300 & sleep 1"])
+    group.start()
+    deadline, left_behind = time.monotonic() + 10, []
+    while not left_behind and time.monotonic() < deadline:
+        with contextlib.suppress(psutil.Error):
+            tree = psutil.Process(group.pgid).children(recursive=True)
+            left_behind = [p for p in tree if p.cmdline() == ["sleep", "300"]]
+        time.sleep(0.02)
+    assert left_behind
+    assert group.wait(10) == 0  # bash is done; its sleep, in a session of its own, would live on
+    _, alive = psutil.wait_procs(left_behind, timeout=5)
+    assert alive == []
+    group.kill()
+
+
+def test_an_op_build_lock_left_by_a_killed_compile_is_removed(tmp_path):
+    from train.ops import clear_stale_locks, compiling_ops
+
+    for op in ("deepspeed_shm_comm", "fused_adam"):
+        (tmp_path / "py311_cpu" / op).mkdir(parents=True)
+        (tmp_path / "py311_cpu" / op / "lock").touch()
+        os.utime(tmp_path / "py311_cpu" / op / "lock", (time.time() - 60, time.time() - 60))
+    assert compiling_ops(tmp_path) == ["deepspeed_shm_comm", "fused_adam"]
+    busy = tmp_path / "py311_cpu" / "fused_adam"
+    compiler = subprocess.Popen(["sleep", "30"], cwd=busy)  # as ninja runs in the op's folder
+    try:
+        removed = clear_stale_locks(tmp_path)
+    finally:
+        compiler.kill()
+        compiler.wait()
+    assert removed == [tmp_path / "py311_cpu" / "deepspeed_shm_comm" / "lock"]
+    assert compiling_ops(tmp_path) == ["fused_adam"]
+
+
+def test_a_fresh_lock_is_looked_at_again_before_it_is_removed(tmp_path):
+    from train.ops import clear_stale_locks
+
+    (tmp_path / "op").mkdir()
+    (tmp_path / "op" / "lock").touch()  # just taken: its compile may not have started ninja yet
+    started = time.monotonic()
+    compiler = subprocess.Popen(["bash", "-c", f"sleep 0.2; cd {tmp_path / 'op'} && exec sleep 30"])
+    try:
+        assert clear_stale_locks(tmp_path, settle_s=1.0) == []  # ninja came: a live compile
+    finally:
+        compiler.kill()
+        compiler.wait()
+    assert time.monotonic() - started >= 1.0
+    assert clear_stale_locks(tmp_path, settle_s=0.1) == [tmp_path / "op" / "lock"]

@@ -156,6 +156,23 @@ class MCEvalConfig(StrictModel):
     max_length: int = Field(1024, ge=8)
 
 
+class MonitorConfig(StrictModel):
+    """DeepSpeed's monitors, passed through as its `tensorboard` / `wandb` / `csv_monitor` / `comet` sections.
+
+    Each section is DeepSpeed's own (`enabled`, `output_path`, `job_name`, wandb's `project`/`team`/`group`...);
+    an `output_path` left empty becomes `<train.output_dir>/monitor` and `job_name` the stage, so the files land
+    next to the run. The loop writes loss, learning rate, gradient norm and every evaluation to them.
+    """
+
+    tensorboard: dict[str, Any] | None = None
+    wandb: dict[str, Any] | None = None
+    csv_monitor: dict[str, Any] | None = None
+    comet: dict[str, Any] | None = None
+
+
+MONITORS = ("tensorboard", "wandb", "csv_monitor", "comet")
+
+
 class TrainConfig(StrictModel):
     stage: Stage
     model: ModelConfig
@@ -170,6 +187,7 @@ class TrainConfig(StrictModel):
         description="a DeepSpeed JSON file (relative to the working directory) or an inline mapping"
     )
     mc_eval: MCEvalConfig | None = None
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -258,6 +276,16 @@ def resolved_deepspeed_config(config: TrainConfig, world_size: int) -> dict[str,
         raise ConfigError(
             f"deepspeed: gradient_clipping {ds['gradient_clipping']} contradicts optimizer.grad_clip {clip}"
         )
+    for key in MONITORS:  # the YAML's monitor sections over the JSON's; files default to the run's folder
+        section = {**(ds.get(key) or {}), **(getattr(config.monitor, key) or {})}
+        if section.get("enabled"):
+            _check_monitor_package(key)
+            if key in ("tensorboard", "csv_monitor"):
+                section.setdefault("job_name", config.stage)
+                if not section.get("output_path"):
+                    section["output_path"] = str(Path(config.train.output_dir) / "monitor")
+        if section:
+            ds[key] = section
     if config.optimizer.impl == "deepspeed":
         opt = config.optimizer
         ds["optimizer"] = {
@@ -270,6 +298,17 @@ def resolved_deepspeed_config(config: TrainConfig, world_size: int) -> dict[str,
         if _offloads_optimizer(ds):
             ds.setdefault("zero_force_ds_cpu_optimizer", False)
     return ds
+
+
+def _check_monitor_package(key: str) -> None:
+    """An enabled monitor whose package is missing fails here, before the model loads, with the install line."""
+    import importlib.util
+
+    package = {"tensorboard": "tensorboard", "wandb": "wandb", "comet": "comet_ml"}.get(key)
+    if package and importlib.util.find_spec(package) is None:
+        raise ConfigError(
+            f"monitor.{key}: enabled, but the {package} package is not installed (pip install {package})"
+        )
 
 
 def _offloads_optimizer(ds: dict[str, Any]) -> bool:

@@ -3,8 +3,9 @@
 A cold compile takes minutes on a small machine (ENVIRONMENT.md: ~35-100 s on 2 cores), during which a run
 would otherwise look hung; `compiling_ops()` names the ops being compiled right now so the start-up heartbeat
 can say so. torch serializes compiles with a `lock` file per op (FileBaton); a process killed while compiling
-leaves that file behind and every later run waits on it forever. `clear_stale_locks()` removes such a file
-when it is old and no process is working in that op's folder (the compiler runs there).
+leaves that file behind and every later run waits on it forever. `clear_stale_locks()`, called before a run
+starts its processes, removes such a file when no process is working in that op's folder (ninja and the
+compiler run there).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 
 log = logging.getLogger("train")
-STALE_AFTER_S = 120
+SETTLE_S = 3.0  # a compile that has just taken its lock starts ninja (in the op's folder) within this
 
 
 def extensions_root() -> Path:
@@ -51,16 +52,20 @@ def _busy_dirs() -> set[Path]:
     return busy
 
 
-def clear_stale_locks(root: Path | None = None, stale_after_s: float = STALE_AFTER_S) -> list[Path]:
-    """Remove op build locks left by killed compiles; returns the removed files."""
+def clear_stale_locks(root: Path | None = None, settle_s: float = SETTLE_S) -> list[Path]:
+    """Remove op build locks left by killed compiles; returns the removed files.
+
+    Call it before any process of the run starts: torch's waiters never build, they load the op once the lock
+    file is gone, so removing a lock that a running process already waits on makes that process fail. A lock
+    counts as stale when no process works in its folder; a lock younger than `settle_s` is looked at again
+    after that long, since a compile that has just taken it starts ninja within moments.
+    """
+    locks = [lock for lock in op_locks(root) if not _busy(lock.parent)]
+    if any(time.time() - _mtime(lock) < settle_s for lock in locks):
+        time.sleep(settle_s)
+        locks = [lock for lock in locks if lock.exists() and not _busy(lock.parent)]
     removed = []
-    locks = [lock for lock in op_locks(root) if time.time() - lock.stat().st_mtime > stale_after_s]
-    if not locks:
-        return removed
-    busy = _busy_dirs()
     for lock in locks:
-        if any(d == lock.parent or lock.parent in d.parents for d in busy):
-            continue  # a compiler is at work there
         try:
             lock.unlink()
             removed.append(lock)
@@ -68,3 +73,14 @@ def clear_stale_locks(root: Path | None = None, stale_after_s: float = STALE_AFT
         except FileNotFoundError:
             pass
     return removed
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return time.time()
+
+
+def _busy(folder: Path) -> bool:
+    return any(d == folder or folder in d.parents for d in _busy_dirs())

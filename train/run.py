@@ -132,6 +132,26 @@ class MetricsLog:
         return dropped
 
 
+def monitor(engine, group: str, values: dict, step: int) -> None:
+    """Send numbers to DeepSpeed's monitors (tensorboard / wandb / csv_monitor / comet) when the config enables any."""
+    if engine.monitor.enabled:
+        skip = ("step", "epoch", "time", "tokens", "eval_tokens", "mc_n")
+        events = [(f"{group}/{k}", float(v), step) for k, v in values.items()
+                  if k not in skip and isinstance(v, (int, float))]  # fmt: skip
+        engine.monitor.write_events(events)
+
+
+def write_loss_plot(output_dir: Path) -> Path | None:
+    """OUTPUT/loss.png from metrics.jsonl at the end of every run; a failure to draw never fails the run."""
+    try:
+        from corpusforge.report.train_page import write_loss_plot as draw
+
+        return draw(output_dir)
+    except Exception as e:  # noqa: BLE001 - the model is trained and saved; a missing picture is only logged
+        log.warning(f"no loss plot: {type(e).__name__}: {e}")
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     import os
 
@@ -282,6 +302,7 @@ def _train(config, config_yaml, stop, startup, rank, world, device, accumulation
         if results:
             log.info(f"eval step {at_step}: {results}")
             metrics.write({"step": at_step, **results})
+            monitor(engine, "Eval", results, at_step)
 
     def save(at_step: int) -> None:
         checkpointing.save(engine, output_dir, at_step, config_yaml, rank, config.train.keep_checkpoints, frozen)
@@ -310,6 +331,7 @@ def _train(config, config_yaml, stop, startup, rank, world, device, accumulation
                 tokens_seen += real_tokens
                 for k, v in {"loss": loss.detach(), **parts}.items():
                     parts_sum[k] = parts_sum.get(k, 0.0) + float(v) / accumulation
+            grad_norm = engine.get_global_grad_norm()  # None where DeepSpeed does not compute it
             step += 1
             progress.update(done=step)
             if step % config.train.log_every == 0 or step == n_steps:
@@ -322,10 +344,13 @@ def _train(config, config_yaml, stop, startup, rank, world, device, accumulation
                 elapsed = time.perf_counter() - window_start
                 record = {"step": step, "epoch": epoch, **dict(zip(parts_sum, values.tolist()))}
                 record.update(lr=scheduler.get_last_lr()[0], tokens_per_s=float(counted[0]) / max(elapsed, 1e-9))
+                if grad_norm is not None:
+                    record["grad_norm"] = float(grad_norm)
                 record.update(tokens=int(counted[0]), time=time.time())
                 shown = {k: v for k, v in record.items() if k not in ("tokens", "time")}
                 log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()))
                 metrics.write(record)
+                monitor(engine, "Train", record, step)
                 tokens_seen, window_start = 0, time.perf_counter()
             if config.train.eval_every and step % config.train.eval_every == 0 and step < n_steps:
                 progress.update(phase="evaluating")
@@ -337,6 +362,8 @@ def _train(config, config_yaml, stop, startup, rank, world, device, accumulation
             if step < n_steps and stop.requested(world, device):
                 if saved_at != step:
                     save(step)
+                if rank == 0:
+                    write_loss_plot(output_dir)
                 log.info(
                     f"stopped at step {step}/{n_steps}: checkpoint {checkpointing.checkpoint_root(output_dir)}"
                     f"/step-{step} saved; rerun the same command to resume"
@@ -352,6 +379,10 @@ def _train(config, config_yaml, stop, startup, rank, world, device, accumulation
         export_model(
             engine.module, config, tokenizer, output_dir / "export", rank, zero_stage(ds_config) == 3, config_yaml
         )
+    if rank == 0:
+        plot = write_loss_plot(output_dir)
+        if plot is not None:
+            log.info(f"loss plot: {plot}")
     log.info("done")
     return 0
 

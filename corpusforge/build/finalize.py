@@ -83,6 +83,10 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         "tokenized": _tokenized_summary(out),
         "warnings": input_warnings(accounts),
     }
+    from corpusforge.pipeline.steps.llm import summarize_reports
+
+    if llm_steps := summarize_reports(plan.state_dir):  # model, settings and request counts of LLM steps
+        manifest["llm_steps"] = llm_steps
     if plan.recipe.kind == "instruct":
         mixture, contamination = instruct_reports(plan)
         manifest["mixture"] = mixture.to_dict()
@@ -168,10 +172,24 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
     )
     t = manifest["totals"]
     instruct = recipe.kind == "instruct"
+    by_unit = manifest["totals_by_unit"]
+    kept = sum(row["kept"] for row in by_unit.values())
     summary = (
         f"**{manifest['rows_written']:,}** rows written. Status: `{manifest['status']}`. "
-        "Every count below adds up in its own unit (a book becomes chunks, triples become subgraphs):\n\n"
-        + "\n".join(f"- {unit_line(unit, row)}" for unit, row in manifest["totals_by_unit"].items())
+        + (
+            f"The mixture weights records: {kept:,} kept records make {manifest['rows_written']:,} rows. "
+            if manifest["rows_written"] != kept
+            else ""
+        )
+        + "Every count below adds up in its own unit"
+        + (
+            " (a step that makes documents of another unit, such as books into chunks, counts its input as turned "
+            "into documents of another unit)"
+            if len(by_unit) > 1 and any(r["expanded"] for r in by_unit.values())
+            else ""
+        )
+        + ":\n\n"
+        + "\n".join(f"- {unit_line(unit, row)}" for unit, row in by_unit.items())
     )
     source_rows = [
         [
@@ -212,12 +230,7 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
             f"{t['quarantined']} input records are kept raw with their location and reason in `quarantine/` "
             "(not part of the dataset; malformed records, and books a stripping step would have mostly removed)"
             + (
-                ": "
-                + ", ".join(
-                    f"`{r}` {n}"
-                    for s in manifest["sources"].values()
-                    for r, n in s.get("quarantined_by_reason", {}).items()
-                )
+                ": " + ", ".join(f"`{r}` {n}" for r, n in quarantine_reasons(manifest).items())
                 if t["quarantined"]
                 else ""
             )
@@ -234,6 +247,8 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
             "`meta` (JSON text of source-specific extras).",
         ),
         *(_instruct_sections(plan) if instruct else []),
+        *(_id_sections(manifest) if instruct else []),
+        *(_llm_sections(manifest) if manifest.get("llm_steps") else []),
         ("Loading", f'```python\nfrom datasets import load_dataset\nds = load_dataset("{plan.output_dir}")\n```'),
         (
             "Recipe",
@@ -241,6 +256,15 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
         ),
     ]
     return render_card(meta, spec.title or recipe.name, sections, intro=spec.description or recipe.description)
+
+
+def quarantine_reasons(manifest: dict[str, Any]) -> dict[str, int]:
+    """Quarantined records by reason, over all sources."""
+    out: dict[str, int] = {}
+    for source in manifest["sources"].values():
+        for reason, n in source.get("quarantined_by_reason", {}).items():
+            out[reason] = out.get(reason, 0) + n
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def unit_line(unit: str, row: dict[str, int]) -> str:
@@ -319,6 +343,22 @@ def _instruct_sections(plan: BuildPlan) -> list[tuple[str, str]]:
         ("Contamination report", contamination.to_markdown()),
         ("Tasks", markdown_table(["task", "task_id"], sorted(plan.recipe.tasks.items(), key=lambda kv: kv[1]))),
     ]
+
+
+def _id_sections(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    from corpusforge.instruct.adapters.base import duplicate_ids
+
+    counts = duplicate_ids(manifest)
+    if not counts:
+        return []
+    note = "Records whose source id was already used by another record of the source; each is kept as `<id>~<n>`."
+    return [("Repeated record ids", note + "\n\n" + markdown_table(["source", "repeated ids"], list(counts.items())))]
+
+
+def _llm_sections(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    from corpusforge.pipeline.steps.llm import reports_markdown
+
+    return [("LLM steps", reports_markdown(manifest["llm_steps"]))]
 
 
 def finalize(plan: BuildPlan, strict: bool = False) -> dict[str, Any]:

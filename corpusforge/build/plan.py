@@ -24,6 +24,7 @@ from datatrove.pipeline.readers import JsonlReader
 
 from corpusforge.build.recipe import RecipeBase
 from corpusforge.output.dataset_dir import DATA_DIR, STATE_DIR
+from corpusforge.pipeline.dropped import DROPPED_SAMPLES_DIR, DroppedSamples
 from corpusforge.pipeline.registry import BuildContext, build_step, registered
 
 
@@ -162,7 +163,7 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
         output_dir=output_dir,
         work_dir=sources_dir.parent,
         seed=recipe.seed,
-        extra={"task_ids": dict(recipe.tasks)},
+        extra={"task_ids": dict(recipe.tasks), "llm": recipe.llm},
     )
 
     def factory() -> list[PipelineStep]:
@@ -172,6 +173,9 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
 
         steps = [build_step(source.reader, ctx)]
         steps += [build_step(p, ctx) for p in own + shared]
+        keep_dropped_samples(
+            steps, [source.reader, *own, *shared], output_dir / STATE_DIR / DROPPED_SAMPLES_DIR / name
+        )
         steps.append(SourceCounter("source_out"))
         if direct:
             steps.append(_document_writer(recipe, output_dir, f"train/{name}-${{rank}}.parquet"))
@@ -233,10 +237,23 @@ def _minhash_config(recipe: RecipeBase):
     )
 
 
-def _exact_filter(work: Path):
+def _exact_filter(work: Path, exclusion_writer=None):
     from datatrove.pipeline.dedup.exact_dedup import ExactDedupFilter
 
-    return ExactDedupFilter(str(work / "exact" / "dups"), _exact_config())
+    return ExactDedupFilter(str(work / "exact" / "dups"), _exact_config(), exclusion_writer=exclusion_writer)
+
+
+def keep_dropped_samples(steps: list[PipelineStep], params: list, folder: Path) -> None:
+    """Let a source's reader and filters keep a bounded sample of what they drop (for the report)."""
+    from datatrove.pipeline.filters.base_filter import BaseFilter
+
+    from corpusforge.pipeline.readers.base import SourceReader
+
+    for step, p in zip(steps, params):
+        if isinstance(step, SourceReader):
+            step.dropped_samples = DroppedSamples(folder, p.type)
+        elif isinstance(step, BaseFilter) and step.exclusion_writer is None:
+            step.exclusion_writer = DroppedSamples(folder, p.type)
 
 
 def _minhash_stages(recipe: RecipeBase, sources_dir: Path, work: Path, tasks: int, after_exact: bool) -> list[Stage]:
@@ -279,11 +296,16 @@ def _deduplicated(sources_dir: Path, work: Path, exact: bool, minhash: bool, cou
     def count(checkpoint: str) -> list[PipelineStep]:
         return [SourceCounter(checkpoint)] if counted else []
 
+    def samples(reason: str) -> dict:  # the write stage keeps a few examples of what dedup dropped
+        folder = work.parent / DROPPED_SAMPLES_DIR / "_dedup"
+        return {"exclusion_writer": DroppedSamples(folder, reason, default_reason=reason)} if counted else {}
+
     steps: list[PipelineStep] = [_intermediate_reader(sources_dir), *count("merged")]
     if exact:
-        steps += [_exact_filter(work), *count("after_exact_dedup")]
+        steps += [_exact_filter(work, **samples("exact_duplicate")), *count("after_exact_dedup")]
     if minhash:
-        steps += [MinhashDedupFilter(str(work / "minhash" / "remove_ids")), *count("after_near_dedup")]
+        remove_ids = str(work / "minhash" / "remove_ids")
+        steps += [MinhashDedupFilter(remove_ids, **samples("near_duplicate")), *count("after_near_dedup")]
     return steps
 
 
@@ -353,7 +375,7 @@ def _tokenize_stage(recipe, output_dir, tasks) -> Stage:
         from datatrove.pipeline.tokens import DocumentTokenizer
 
         return [
-            ParquetReader(str(output_dir / DATA_DIR), glob_pattern="train/*.parquet", add_file_path=False),
+            ParquetReader(str(output_dir / DATA_DIR), glob_pattern="train/*.parquet"),
             DocumentTokenizer(
                 str(output_dir / "tokenized"),
                 tokenizer_name_or_path=spec.tokenizer_file,

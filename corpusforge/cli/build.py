@@ -43,6 +43,9 @@ def build(
     push_config: Annotated[
         str | None, typer.Option("--push-config", help="With --push: publish as this config of the repo")
     ] = None,
+    report: Annotated[
+        bool, typer.Option("--report/--no-report", help="Write OUTPUT/report.html and the card's plot images")
+    ] = True,
 ) -> None:
     """Build a dataset from a recipe: read sources, clean, filter, deduplicate, write parquet + card + manifest.
 
@@ -67,6 +70,8 @@ def build(
     if result.manifest is None:
         return
     print_report(console, result.manifest, result.plan.output_dir)
+    if report:
+        write_html_report(console, result.plan.output_dir)
     if result.manifest["status"] == "unbalanced":
         raise BuildError(f"the counts do not add up (see {result.plan.output_dir}/manifest.json): this is a bug")
     if result.manifest["status"] == "failed_strict":
@@ -107,7 +112,7 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
         if manifest["status"] != "unbalanced"
         else "THE COUNTS DO NOT ADD UP"
     )
-    from corpusforge.build.finalize import unit_line
+    from corpusforge.build.finalize import quarantine_reasons, unit_line
 
     by_unit = "; ".join(unit_line(unit, row) for unit, row in (manifest.get("totals_by_unit") or {}).items())
     console.print(
@@ -119,9 +124,7 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
     for warning in manifest.get("warnings", []):
         console.print(f"warning: {warning}", markup=False, highlight=False, style="yellow")
     if t["quarantined"]:
-        reasons = ", ".join(
-            f"{r} {n}" for s in manifest["sources"].values() for r, n in s.get("quarantined_by_reason", {}).items()
-        )
+        reasons = ", ".join(f"{r} {n}" for r, n in quarantine_reasons(manifest).items())
         console.print(
             f"[yellow]{t['quarantined']} input records quarantined ({reasons}): see {output_dir}/quarantine/[/]"
         )
@@ -131,3 +134,21 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
             markup=False,
             highlight=False,
         )
+
+
+def write_html_report(console: Console, output_dir: Path) -> None:
+    """OUTPUT/report.html and the card's plots; a finished dataset is never failed by its report."""
+    from corpusforge.report import write_report
+
+    try:
+        path = write_report(output_dir, card=True)
+    except Exception as e:  # noqa: BLE001 - the data is written; say what failed and how to retry
+        console.print(
+            f"the report could not be written ({type(e).__name__}: {e}); the dataset is complete. "
+            f"Retry with: corpusforge report {output_dir}",
+            style="yellow",
+            markup=False,
+            highlight=False,
+        )
+        return
+    console.print(f"report: {path}", markup=False, highlight=False)

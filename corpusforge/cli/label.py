@@ -46,6 +46,9 @@ ExecutorOpt = Annotated[
     typer.Option("--executor", "-e", help="local | ray | slurm: where the tasks run (the executor: section)"),
 ]
 TasksOpt = Annotated[int | None, typer.Option("--tasks", "-t", help="Split the items into N tasks (executor.tasks)")]
+ReportOpt = Annotated[
+    bool, typer.Option("--report/--no-report", help="Write OUTPUT/report.html and the card's plot images")
+]
 
 
 @label_app.command("pqa-u")
@@ -62,11 +65,12 @@ def label_pqa_u(
     quiet: QuietOpt = False,
     executor: ExecutorOpt = None,
     tasks: TasksOpt = None,
+    report: ReportOpt = True,
 ) -> None:
     """Label PubMedQA's unlabelled PQA-U (ori_pqau.json, the Hub pqa_unlabeled parquet, or JSONL) as yes/no/maybe."""
     preset = {"task": {"name": "pqa-u"}}
     job = build_job(preset, recipe, input, model, backend, strategy, output, limit, set_ or [], executor, tasks)
-    _run(job, dry_run, quiet, ground_truth=None)
+    _run(job, dry_run, quiet, ground_truth=None, report=report)
 
 
 @label_app.command("pqa-l")
@@ -89,6 +93,7 @@ def label_pqa_l(
     quiet: QuietOpt = False,
     executor: ExecutorOpt = None,
     tasks: TasksOpt = None,
+    report: ReportOpt = True,
 ) -> None:
     """Label PQA-L (ori_pqal.json); with --eval, only its official test split, scored per strategy."""
     shared = next((p for p in SHARED_PUBMEDQA_CANDIDATES if (p / "ori_pqal.json").is_file()), None)
@@ -102,7 +107,7 @@ def label_pqa_l(
     job = build_job(preset, recipe, input, model, backend, strategy, output, limit, overrides, executor, tasks)
     if eval_ and not job.eval.ground_truth:
         raise ConfigError("eval.ground_truth: --eval needs --ground-truth test_ground_truth.json")
-    _run(job, dry_run, quiet, ground_truth=job.eval.ground_truth if eval_ else None)
+    _run(job, dry_run, quiet, ground_truth=job.eval.ground_truth if eval_ else None, report=report)
 
 
 @label_app.command("run")
@@ -120,12 +125,13 @@ def label_run(
     quiet: QuietOpt = False,
     executor: ExecutorOpt = None,
     tasks: TasksOpt = None,
+    report: ReportOpt = True,
 ) -> None:
     """Run any label recipe (other yes/no/maybe or multiple-choice jobs need a recipe, not code)."""
     job = build_job({}, recipe, input, model, backend, strategy, output, limit, set_ or [], executor, tasks)
     if eval_ and not job.eval.ground_truth:
         raise ConfigError("eval.ground_truth: --eval needs eval.ground_truth in the recipe or --set")
-    _run(job, dry_run, quiet, ground_truth=job.eval.ground_truth if eval_ else None)
+    _run(job, dry_run, quiet, ground_truth=job.eval.ground_truth if eval_ else None, report=report)
 
 
 @label_app.command("merge")
@@ -218,7 +224,7 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None) -> None:
+def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None, report: bool = True) -> None:
     from corpusforge.label.job import describe_job, run_label_job
     from corpusforge.label.lifecycle import RunGuard, Stopped
     from corpusforge.label.summary import summary_lines
@@ -237,26 +243,30 @@ def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None) -> None:
     if not quiet and job.run.progress:
         factory = (lambda total: RichProgress(console, total)) if console.is_terminal else LineProgress.factory(log)
     try:
-        with RunGuard(job.output_dir()):
+        with RunGuard(job.output_dir()):  # held until the report is written too
             if ground_truth:
                 from corpusforge.label.evaluation import eval_markdown, run_label_eval
 
                 run, reports = run_label_eval(job, ground_truth, progress_factory=factory, log=log)
             else:
                 run, reports = run_label_job(job, progress_factory=factory, log=log), None
+            if run.submitted:
+                return
+            for line in summary_lines(run.summary):
+                log(line)
+            if reports:
+                console.print(eval_markdown(reports), markup=False, highlight=False)
+            log(f"wrote {run.output_dir} (manifest.json, README.md, data/)")
+            if report:
+                from corpusforge.cli.build import write_html_report
+
+                write_html_report(console, Path(run.output_dir))
     except Stopped as stop:
         log(
             f"stopped by {stop}: every finished request is in the label cache ({job.cache_path()}); "
             "run the same command again to resume"
         )
         raise typer.Exit(stop.exit_code) from None
-    if run.submitted:
-        return
-    for line in summary_lines(run.summary):
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
-    if reports:
-        console.print(eval_markdown(reports), markup=False, highlight=False)
-    console.print(f"wrote {run.output_dir} (manifest.json, README.md, data/)", markup=False, highlight=False)
 
 
 class LineProgress:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -259,6 +260,8 @@ def options_from_mapping(value: Any, key: str) -> list[tuple[str, str]]:
 
 # "A xxx", "A.xxx", "A. xxx", "A、xxx", "A：xxx", "(A) xxx", "A)xxx"
 _OPTION_LINE_RE = re.compile(r"^\s*[\(（]?([A-Z])(?:[\)）][\s\.．、:：]*|[\.．、:：]\s*|\s+)(.*)$")
+# lowercase letters only with punctuation ("a) x", "(b) y", "c. z"): "a patient" is a word, not option A
+_LOWER_OPTION_LINE_RE = re.compile(r"^\s*[\(（]?([a-z])(?:[\)）][\s\.．、:：]*|[\.．、:：]\s*)(.*)$")
 # an option marker inside one line: "A. x B. y", "(A) x (B) y", "A) x B) y" (a bare "B x" is too ambiguous here)
 _INLINE_MARK_RE = re.compile(r"(?:^|(?<=\s))[\(（]?([A-Z])(?:[\)）]|[\.．、:：])\s*")
 _LITERAL_NEWLINE = "\\n"
@@ -294,11 +297,13 @@ def parse_options_text(text: str, key: str = "Options") -> list[tuple[str, str]]
         if inline:
             return _checked_options(inline, key)
     options: list[list[str]] = []
+    lower = bool(lines) and not _OPTION_LINE_RE.match(lines[0]) and bool(_LOWER_OPTION_LINE_RE.match(lines[0]))
+    line_re = _LOWER_OPTION_LINE_RE if lower else _OPTION_LINE_RE
     for line in lines:
-        match = _OPTION_LINE_RE.match(line)
+        match = line_re.match(line)
         expected = KEYS[len(options)] if len(options) < len(KEYS) else None
-        if match and match.group(1) == expected:
-            options.append([match.group(1), match.group(2).strip()])
+        if match and match.group(1).upper() == expected:
+            options.append([expected, match.group(2).strip()])
         elif options:
             options[-1][1] = f"{options[-1][1]} {line.strip()}".strip()
         else:
@@ -317,8 +322,8 @@ def _checked_options(options: list[list[str]], key: str) -> list[tuple[str, str]
     return [(k, t) for k, t in options]
 
 
-_OPTION_KEY_FIELDS = ("key", "label", "letter", "id")
-_OPTION_TEXT_FIELDS = ("value", "text", "option", "content")
+_OPTION_KEY_FIELDS = ("key", "label", "letter", "id", "aid")
+_OPTION_TEXT_FIELDS = ("value", "text", "option", "content", "atext", "choice")
 
 
 def options_from_list(value: Sequence[Any], key: str) -> list[tuple[str, str]]:
@@ -335,6 +340,8 @@ def options_from_list(value: Sequence[Any], key: str) -> list[tuple[str, str]]:
             if k is None or t is None:
                 raise MalformedQuestion(key, f"option {i} has no key/value (or label/text) fields: {dict(item)}")
             pairs[k] = t
+        if all(isinstance(k, int) or str(k).strip().isdigit() for k in pairs):  # HeadQA-style numbered options
+            return keyed_options([pairs[k] for k in sorted(pairs, key=lambda k: int(k))], key)
         return options_from_mapping(pairs, key)
     texts = ["" if _is_missing(t) else str(t) for t in items]
     prefixed = [_OPTION_LINE_RE.match(t) for t in texts]
@@ -412,7 +419,7 @@ def options_format_of(value: Any) -> str | None:
 
 def _loose(text: str) -> str:
     """Text compared without case, spacing and trailing punctuation (answers copied from options drift so)."""
-    return " ".join(text.split()).casefold().rstrip(" .。;；")
+    return " ".join(unicodedata.normalize("NFKC", text).split()).casefold().rstrip(" .。;；")
 
 
 def answer_formats_of(value: Any, options: Sequence[tuple[str, str]]) -> list[str]:
@@ -421,6 +428,8 @@ def answer_formats_of(value: Any, options: Sequence[tuple[str, str]]) -> list[st
     value = _plain(value)
     if _is_missing(value) or isinstance(value, bool):
         return []
+    if isinstance(value, str):
+        value = unicodedata.normalize("NFKC", value)  # full-width letters and digits ("Ｂ", "２")
     n = len(options)
     fits = []
     number = None
@@ -503,6 +512,8 @@ def parse_answer(value: Any, options: Sequence[tuple[str, str]], key: str, layou
     value = _plain(value)
     if _is_missing(value) or (isinstance(value, str) and not value.strip()):
         raise MissingField(key, "missing")
+    if isinstance(value, str):
+        value = unicodedata.normalize("NFKC", value)
     fits = answer_formats_of(value, options)
     expected = layout.answer
     if expected is None:
@@ -515,7 +526,8 @@ def parse_answer(value: Any, options: Sequence[tuple[str, str]], key: str, layou
         raise LayoutMismatch(key, f"expected {ANSWER_FORMATS[expected]} ({layout.how}), found {value!r} ({found})")
     valid = [k for k, _ in options]
     if expected == "letter":
-        letters = split_answer_letters(value, key)
+        single = _KEY_RE.match(value)
+        letters = [single.group(1).upper()] if single else split_answer_letters(value, key)
         for letter in letters:
             if letter not in valid:
                 raise MalformedQuestion(key, f"answer {letter!r} is not one of the option keys {valid}")
@@ -671,20 +683,39 @@ def parse_mmlu_csv(row: Sequence[str], subject: str | None = None, id: str | Non
 
 
 def parse_mmlu_hub(row: Mapping[str, Any], id: str | None = None) -> MCQuestion:
-    """A row of the Hub layout (`cais/mmlu`): question, subject, choices [4 texts], answer (int 0-3)."""
+    """A row of a Hub layout: `cais/mmlu` (question, subject, choices [4 texts], answer int 0-3) or the copies with
+    option columns and a letter (`lukaemon/mmlu`: input, A, B, C, D, target "C")."""
     if not isinstance(row, Mapping):
         raise MalformedQuestion("(row)", f"expected an object, got {type(row).__name__}")
-    question = _text(row, "question")
-    choices = _plain(_get(row, "choices"))
-    if not isinstance(choices, list):
-        raise MalformedQuestion("choices", f"expected a list of option texts, got {type(choices).__name__}")
-    options = keyed_options(choices, "choices")
-    answer = index_key(_get(row, "answer"), "answer", len(options), 0)
+    if "question" not in row and "input" in row:
+        question = _text(row, "input")
+    else:
+        question = _text(row, "question")
+    if "choices" not in row and all(k in row for k in "ABCD"):
+        options = [(k, _text(row, k)) for k in "ABCD" if k in row] + ([("E", _text(row, "E"))] if "E" in row else [])
+    else:
+        choices = _plain(_get(row, "choices"))
+        if not isinstance(choices, list):
+            raise MalformedQuestion("choices", f"expected a list of option texts, got {type(choices).__name__}")
+        options = keyed_options(choices, "choices")
+    answer_field = "answer" if "answer" in row or "target" not in row else "target"
+    value = _plain(_get(row, answer_field))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        answer = index_key(value, answer_field, len(options), 0)  # the Hub's 0-based index
+    else:
+        answer = parse_answer(value, options, answer_field)
     meta = {"subject": _plain(row["subject"])} if "subject" in row else {}
     return MCQuestion(question, options, answer, id=id, meta=meta)
 
 
 # ---- a source of known shape, described by its field names --------------------------------------------------------
+FIELD_ALIASES = {
+    "question": ("Question", "stem", "input", "query", "prompt", "question_text"),
+    "options": ("Options", "option", "choices", "opts", "answers", "candidates"),
+    "answer": ("Answer", "answer_idx", "label", "target", "correct", "correct_answer", "answerKey", "cop", "ra"),
+}
+
+
 class FieldMap(StrictModel):
     """Where a new multiple-choice source keeps each field, so a recipe can read it without code.
 
@@ -719,6 +750,18 @@ class FieldMap(StrictModel):
             options = self.options_format
         return options, (None if self.answer_format == "auto" else self.answer_format)
 
+    def names(self, row: Mapping[str, Any]) -> tuple[str, str | list[str], str]:
+        """(question, options, answer) field names for `row`: the recipe's, and for a name the recipe left at its
+        default that `row` lacks, the first of the usual spellings it has (Question, stem, choices, option,
+        label, target, answerKey...), so common layouts need no mapping at all."""
+        names = []
+        for name in ("question", "options", "answer"):
+            value = getattr(self, name)
+            if name not in self.model_fields_set and isinstance(value, str) and value not in row:
+                value = next((alias for alias in FIELD_ALIASES[name] if alias in row), value)
+            names.append(value)
+        return names[0], names[1], names[2]
+
     def layout(self) -> MCLayout:
         options, answer = self.pinned()
         return MCLayout(options, answer, "set in the recipe") if options or answer else AUTO
@@ -735,9 +778,10 @@ def parse_mapped(row: Mapping[str, Any], fields: FieldMap, id: str | None = None
     if not isinstance(row, Mapping):
         raise MalformedQuestion("(row)", f"expected an object, got {type(row).__name__}")
     layout = layout or fields.layout()
-    question = _text(row, fields.question)
-    options = _mapped_options(row, fields.options, layout)
-    answer = parse_answer(_get(row, fields.answer), options, fields.answer, layout)
+    question_field, options_field, answer_field = fields.names(row)
+    question = _text(row, question_field)
+    options = _mapped_options(row, options_field, layout)
+    answer = parse_answer(_get(row, answer_field), options, answer_field, layout)
     context_value = _plain(_get(row, fields.context)) if fields.context else None
     if isinstance(context_value, list):  # e.g. PubMedQA's list of abstract sections
         context = "\n\n".join(str(c) for c in context_value if c) or None
@@ -771,7 +815,8 @@ def layout_fields(fmt: str, row: Any, fields: FieldMap | None = None) -> tuple[s
     if fmt == "cmexam":
         return "Options", "Answer"
     if fmt == "mapped" and fields is not None:
-        return fields.options, fields.answer
+        _, options, answer = fields.names(row)
+        return options, answer
     return None
 
 

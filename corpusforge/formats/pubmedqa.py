@@ -191,10 +191,14 @@ def _iter_json_items(path: Path, lines: bool) -> Iterator[tuple[str, PubMedQAIte
                 where = f"{path}:{loc['line']}"
             else:
                 where = f"{path}:element {loc.get('element')}"
+            data, error = _record_data(record, where)
             text, encoding = raw_to_json(record.raw)
-            raw: Any = text if encoding == "text" else {"base64": text}
+            # the parsed entry, as the rest of corpusforge keeps it; the bytes themselves when they are not UTF-8
+            raw: Any = {"base64": text} if encoding == "base64" else (text if error or data is None else data)
             try:
-                yield where, _item_of_record(record, where), raw
+                if error:
+                    raise error
+                yield where, _item_of_record(record, data, where), raw
             except MalformedItem as e:
                 yield where, e, raw
     except MalformedFile as e:
@@ -205,26 +209,33 @@ def _iter_json_items(path: Path, lines: bool) -> Iterator[tuple[str, PubMedQAIte
         yield where, MalformedItem(f"{where}: {e.detail}"), text if encoding == "text" else {"base64": text}
 
 
-def _item_of_record(record: Any, where: str) -> PubMedQAItem:
-    from corpusforge.pipeline.readers.base import find_unencodable
+def _record_data(record: Any, where: str) -> tuple[Any, MalformedItem | None]:
+    """The record's parsed JSON value, or the MalformedItem saying why it has none."""
     from corpusforge.pipeline.readers.layout import RowRecord
 
     if isinstance(record, RowRecord):
-        data = record.data
-    else:
-        try:
-            data = json.loads(record.raw)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
-            raise MalformedItem(f"{where}: invalid JSON ({e})") from None
+        return record.data, None
+    try:
+        return json.loads(record.raw), None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        return None, MalformedItem(f"{where}: invalid JSON ({e})")
+
+
+def _item_of_record(record: Any, data: Any, where: str) -> PubMedQAItem:
+    from corpusforge.pipeline.readers.base import find_unencodable
+
     if "key" in record.location:
         item = item_from_original(record.location["key"], data, where)
     elif isinstance(data, dict):
         item = item_from_any(data, where)
     else:
         raise MalformedItem(f"{where}: expected a JSON object")
-    found = find_unencodable(item.to_dict(), "item")
+    fields = [item.pmid, item.question, item.long_answer, item.year or "", *item.contexts, *item.context_labels]
+    found = find_unencodable("\n".join([*fields, *item.meshes]), "item")
     if found:
-        raise MalformedItem(f"{where}: {found[0]}: lone surrogate U+{ord(found[2]):04X} is not valid Unicode")
+        raise MalformedItem(
+            f"{where}: lone surrogate U+{ord(found[2]):04X} is not valid Unicode (fix it at the source)"
+        )
     return item
 
 

@@ -1,6 +1,7 @@
 """`corpusforge push`: upload a built dataset directory to a Hugging Face dataset repository.
 
-What is uploaded: the card (README.md), manifest.json and the parquet shards under data/; never quarantine/
+What is uploaded: the card (README.md), manifest.json, the parquet shards under data/ and the card's plots under
+images/; never quarantine/
 (raw malformed input) nor .corpusforge/ (build state). With a config name, the files go under `<config>/` and the
 card is merged into the repository's card (see card.py), so stage 2, stage 3 or one config per source can share a
 repository.
@@ -21,7 +22,7 @@ from pathlib import Path
 from corpusforge.errors import ConfigError, InputError, first_line, hub_endpoint, is_network_error
 from corpusforge.hub.card import merge_card
 from corpusforge.hub.token import redact
-from corpusforge.output.dataset_dir import CARD, DATA_DIR, MANIFEST
+from corpusforge.output.dataset_dir import CARD, DATA_DIR, IMAGES_DIR, MANIFEST
 
 log = logging.getLogger(__name__)
 REPO_TYPE = "dataset"
@@ -55,6 +56,9 @@ def local_files(output_dir: Path) -> dict[str, Path]:
     files = {p.relative_to(output_dir).as_posix(): p for p in data}
     if (output_dir / MANIFEST).is_file():
         files[MANIFEST] = output_dir / MANIFEST
+    # the plots the card shows (written by the report); the HTML report itself stays local
+    images = output_dir / IMAGES_DIR
+    files.update({p.relative_to(output_dir).as_posix(): p for p in sorted(images.glob("*.png"))})
     return files
 
 
@@ -125,7 +129,11 @@ def push_dataset(
         operations += [CommitOperationAdd(prefix + rel, str(path)) for rel, path in files.items() if rel != CARD]
         wanted = {op.path_in_repo for op in operations}
         remote = api.list_repo_files(repo_id, repo_type=REPO_TYPE, revision=revision)
-        stale = sorted(p for p in remote if p.startswith(prefix + DATA_DIR + "/") and p not in wanted)
+        stale = sorted(
+            p
+            for p in remote
+            if p.startswith((prefix + DATA_DIR + "/", prefix + IMAGES_DIR + "/")) and p not in wanted
+        )
         operations += [CommitOperationDelete(p) for p in stale]
 
         message = commit_message or f"corpusforge push {output_dir.name}" + (

@@ -175,8 +175,10 @@ def load_mmlu(spec: EvalSetSpec) -> list[EvalItem]:
             if not row or not str(row[0]).strip():
                 raise InputError(f"{where}: MMLU row without a question")
             question, subject = str(row[0]), MMLUReader.subject_of_file(str(location["file"]))
-        else:
-            question, subject = _text(row, "question", where), row.get("subject") or ""
+        else:  # the Hub layout (question, subject, choices, answer) or a copy with option columns (input, A-D)
+            name = "question" if "question" in row or "input" not in row else "input"
+            subject = row.get("subject") or MMLUReader.subject_of_file(str(location["file"]))
+            question = _text(row, name, where)
         if spec.subjects is None or subject in spec.subjects:
             items.append(_item(where, question))
     return items
@@ -341,7 +343,6 @@ class EvalSetFilter(BaseFilter):
 
 
 # ---- the report ------------------------------------------------------------------------------------------------
-MAX_CARD_SPANS = 500
 MAX_SPAN_CHARS = 240
 
 
@@ -399,17 +400,18 @@ class ContaminationReport:
                 rows.append([eval_set, source, entry["id"], entry["ngram"], examples])
                 for hit in entry["ngram_matches"]:
                     spans.append([f"`{hit['id']}`", eval_set, f"`{hit['ref']}`", hit["coverage"], _span(hit)])
+            if len(sources) > 1:  # the evaluation set's total over its sources
+                totals = [sum(e[check] for e in sources.values()) for check in ("id", "ngram")]
+                rows.append([f"**{eval_set}**", "**all sources**", *totals, ""])
         text = markdown_table(["evaluation set", "source", "dropped by id", "dropped by n-gram", "examples"], rows)
         if spans:
-            shown = spans[:MAX_CARD_SPANS]
             text += (
                 "\n\nEvery record dropped by n-gram, with the evaluation item it contains: `coverage` is the share of "
                 "the item's distinctive tokens found in the record, `matched span` the longest run of matching "
-                "(normalized) tokens.\n\n"
-                + markdown_table(["record", "evaluation set", "item", "coverage", "matched span"], shown)
+                f"(normalized) tokens.\n\n<details><summary>{len(spans)} n-gram drops</summary>\n\n"
+                + markdown_table(["record", "evaluation set", "item", "coverage", "matched span"], spans)
+                + "\n\n</details>"
             )
-            if len(spans) > len(shown):
-                text += f"\n\n{len(spans) - len(shown)} more in `manifest.json` (`contamination`)."
         return text
 
 

@@ -30,6 +30,9 @@ class GenerateRequest:
     choices: tuple[str, ...] | None = None
     score_choices: tuple[str, ...] | None = None
     template_hash: str = ""
+    # structured outputs beyond `choices`: a JSON Schema (JSON text) or a regular expression the answer must match
+    json_schema: str | None = None
+    regex: str | None = None
     kind: str = field(default="generate", init=False)
 
     def sampling(self) -> dict[str, Any]:
@@ -50,6 +53,7 @@ class ScoreRequest:
 
 
 Request = GenerateRequest | ScoreRequest
+OPTIONAL_CONSTRAINTS = ("json_schema", "regex")
 
 
 @dataclass
@@ -92,6 +96,9 @@ def request_payload(request: Request) -> dict[str, Any]:
     """The request as plain data (cache key input and debugging)."""
     data = asdict(request)
     data["prompt"] = [m.to_dict() for m in request.prompt]
+    for name in OPTIONAL_CONSTRAINTS:  # absent constraints leave the key of every earlier request unchanged
+        if data.get(name) is None:
+            data.pop(name, None)
     return data
 
 

@@ -107,7 +107,10 @@ def good(spec: Spec, n: int = N_GOOD) -> list[Any]:
     return [spec.good(i) for i in range(n)]
 
 
-def with_field(spec: Spec, value: Any, i: int = BAD_AT) -> Any:
+BAD_ID = 99  # the bad record's own index: its id differs from every good record's
+
+
+def with_field(spec: Spec, value: Any, i: int = BAD_ID) -> Any:
     """Good record `i` with its text field set to `value` (a cell for CSV layouts)."""
     record = spec.good(i)
     key = spec.text_field
@@ -144,6 +147,15 @@ def lone_surrogate(spec: Spec) -> Case | None:
     )
 
 
+def lone_surrogate_key(spec: Spec) -> Case | None:
+    """An object keyed by id whose key (the PMID) holds a lone surrogate: the id would reach the writer."""
+    if not spec.layout.startswith("json_keyed"):
+        return None
+    items = good(spec, N_GOOD + 1)
+    files = {k: v.replace(b'"%d": ' % (1000 + BAD_AT), b'"\\ud800": ', 1) for k, v in write(spec, items).items()}
+    return Case(files, N_GOOD + 1, N_GOOD, 1, reasons={"unencodable_text", "malformed_item"})
+
+
 def invalid_bytes(spec: Spec) -> Case | None:
     """Bytes that are not UTF-8 inside one record (a GBK or Latin-1 fragment)."""
     if spec.layout == "xml" or (spec.text_field is None and spec.layout != "text"):
@@ -153,7 +165,7 @@ def invalid_bytes(spec: Spec) -> Case | None:
         if spec.layout == "text"
         else with_field(spec, "x@@BAD@@y")
     )
-    return one_bad(spec, bad, reasons={"bad_encoding", "bad_json", "malformed_item"}, marker=BAD_BYTES)
+    return one_bad(spec, bad, reasons={"bad_encoding", "bad_json", "bad_xml", "malformed_item"}, marker=BAD_BYTES)
 
 
 def bom(spec: Spec) -> Case | None:
@@ -183,7 +195,7 @@ def boolean(spec: Spec) -> Case | None:
     """`true` where an id, a text or an answer belongs: to Python it is 1, but it is not a number or a text."""
     if spec.bool_field is None or spec.layout in CSV_LIKE:
         return None
-    record = spec.good(BAD_AT)
+    record = spec.good(BAD_ID)
     record[spec.bool_field] = True
     return one_bad(spec, record, marker=b"true")
 
@@ -215,6 +227,14 @@ def broken_first_line(spec: Spec) -> Case | None:
         return None
     items = [Raw(b'{"broken": first line'), *good(spec)]
     return Case(write(spec, items), N_GOOD + 1, N_GOOD, 1, marker=b"first line")
+
+
+def broken_first_lines(spec: Spec) -> Case | None:
+    """JSON lines whose first two lines are broken: no document parses, and most lines are whole objects."""
+    if spec.layout not in JSON_LINES:
+        return None
+    items = [Raw(b'{"broken": first line'), Raw(b'{"broken": second line'), *good(spec)]
+    return Case(write(spec, items), N_GOOD + 2, N_GOOD, 2, marker=b"second line")
 
 
 def empty_file(spec: Spec) -> Case:
@@ -291,12 +311,14 @@ CLASSES: dict[str, Callable[[Spec], Case | None]] = {
     f.__name__: f
     for f in (
         lone_surrogate,
+        lone_surrogate_key,
         invalid_bytes,
         bom,
         blank_rows,
         boolean,
         truncated_record,
         broken_first_line,
+        broken_first_lines,
         empty_file,
         truncated_gzip,
         not_a_record,

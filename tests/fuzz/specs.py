@@ -30,6 +30,7 @@ class Outcome:
     files_quarantined: int
     quarantine: list[dict[str, Any]]
     reasons: dict[str, int] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)  # of what was kept
 
 
 @dataclass
@@ -60,7 +61,9 @@ def registered_reader(name: str, **params: Any) -> Callable[[Path, Path], Outcom
             quarantine += [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
         reasons = {k.removeprefix("quarantined_"): v for k, v in stats.items() if k.startswith("quarantined_")}
         reasons |= {k.removeprefix("dropped_"): v for k, v in stats.items() if k.startswith("dropped_")}
-        reasons |= {k.removeprefix("files_quarantined_"): v for k, v in stats.items() if k.startswith("files_q")}
+        reasons |= {
+            k.removeprefix("files_quarantined_"): v for k, v in stats.items() if k.startswith("files_quarantined_")
+        }
         return Outcome(
             kept=len(docs),
             records=stats.get("records", 0),
@@ -69,6 +72,7 @@ def registered_reader(name: str, **params: Any) -> Callable[[Path, Path], Outcom
             files_quarantined=stats.get("files_quarantined", 0),
             quarantine=quarantine,
             reasons=reasons,
+            ids=[d.id for d in docs],
         )
 
     return run
@@ -84,7 +88,7 @@ def label_items(format: str, **fields: str) -> Callable[[Path, Path], Outcome]:
 
         (file,) = [p for p in path.iterdir() if p.is_file()]
         spec = InputSpec(path=str(file), format=format, **({"fields": fields} if fields else {}))
-        kept, quarantine = 0, []
+        kept, quarantine, ids = 0, [], []
         try:
             for entry in iter_input(spec):
                 if isinstance(entry, Quarantined):
@@ -92,13 +96,14 @@ def label_items(format: str, **fields: str) -> Callable[[Path, Path], Outcome]:
                     quarantine.append({"location": entry.location, "reason": entry.reason, "raw": entry.raw})
                 else:
                     kept += 1
+                    ids.append(entry.id)
         except InputError as e:  # the designed answer for an input that is no PubMedQA/JSONL file at all
             assert str(file) in str(e) and "\n" not in str(e).strip()
             return Outcome(kept, kept + len(quarantine), 0, len(quarantine), 1, quarantine, {"input_error": 1})
         reasons: dict[str, int] = {}
         for q in quarantine:
             reasons[q["reason"]] = reasons.get(q["reason"], 0) + 1
-        return Outcome(kept, kept + len(quarantine), 0, len(quarantine), 0, quarantine, reasons)
+        return Outcome(kept, kept + len(quarantine), 0, len(quarantine), 0, quarantine, reasons, ids)
 
     return run
 
@@ -160,6 +165,21 @@ def label_row(i: int) -> dict:
     return {"pmid": str(3000 + i), "question": f"Q{i}?", "label": "yes", "confidence": 0.9, "agreement": 1.0}
 
 
+def jats(i: int) -> str:
+    """One PMC article (JATS) per file."""
+    return (
+        f'<?xml version="1.0"?>\n<article article-type="research-article"><front><article-meta>'
+        f'<article-id pub-id-type="pmcid">PMC{100 + i}</article-id><title-group><article-title>Title {i}'
+        f"</article-title></title-group><abstract><p>{_text(i)}</p></abstract></article-meta></front>"
+        f"<body><sec><title>Introduction</title><p>{_text(i)} More text.</p></sec></body></article>\n"
+    )
+
+
+def dialogue(i: int) -> dict:
+    return {"id": f"dlg{i}", "instruction": f"我头痛{i}天了怎么办？", "output": "建议休息并就医。",
+            "history": [["你好", "您好，请问哪里不舒服？"]]}  # fmt: skip
+
+
 def kg_row(i: int) -> dict:
     return {"head": f"drug{i}", "relation": "treats", "tail": f"disease{i}"}
 
@@ -204,6 +224,7 @@ SPECS: list[Spec] = [
          registered_reader("read.kg_triples"), text_field=0, header=["head", "relation", "tail"], csv_quoting=False),
     Spec("read.books", "text", "book.txt", lambda i: f"# Chapter {i}\n\n{_text(i)}\n", registered_reader("read.books")),
     Spec("read.pubmed_xml", "xml", "pubmed.xml", lambda i: i, registered_reader("read.pubmed_xml")),
+    Spec("read.pmc_jats", "text", "PMC.xml", jats, registered_reader("read.pmc_jats")),
     # instruction adapters
     Spec("instruct.free_qa/jsonl", "jsonl", "qa.jsonl", qa, registered_reader("instruct.free_qa"), "question",
          "answer"),
@@ -212,6 +233,8 @@ SPECS: list[Spec] = [
     Spec("instruct.mapped_qa/csv", "csv", "qa.csv", lambda i: list(qa(i).values()),
          registered_reader("instruct.mapped_qa", question_field="question", answer_field="answer", task="free_qa"),
          text_field=1, header=["id", "question", "answer"]),
+    Spec("instruct.dialogue", "json_array", "CMtMedQA.json", dialogue, registered_reader("instruct.dialogue",
+         task="free_qa"), "instruction", "output", json_layouts=JSON_LAYOUTS),  # fmt: skip
     Spec("instruct.huatuo26m", "jsonl", "huatuo.jsonl", lambda i: {"questions": [[qa(i)["question"]]],
          "answers": [qa(i)["answer"]]}, registered_reader("instruct.huatuo26m"), "answers", None),  # fmt: skip
     Spec("instruct.promptcblue", "json_lines_in_json", "train.json", promptcblue,

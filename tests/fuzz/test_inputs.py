@@ -54,6 +54,7 @@ def test_bad_input_is_counted_and_kept(spec: Spec, case: Case, tmp_path):
     out = _run(spec, case, tmp_path)
     counts = (out.records, out.kept, out.quarantined, out.dropped, out.files_quarantined)
     assert out.records == out.kept + out.dropped + out.quarantined, counts  # the balance
+    assert len(set(out.ids)) == len(out.ids), out.ids  # no record hides behind another's id
     if case.records is not None:
         assert out.records == case.records, counts
         assert (out.kept, out.quarantined, out.dropped) == (case.kept, case.quarantined, case.dropped), counts

@@ -74,6 +74,11 @@ def test_written_vignettes_planted_copies_all_caught_and_clean_ones_kept(tmp_pat
     dropped_clean = len(clean) - len(kept & {d.id for d in clean})
     assert dropped_clean <= len(clean) // 100, f"{dropped_clean} of {len(clean)} clean vignettes dropped"
     assert stats["dropped_eval_id_written"] >= 150  # the exact copies (and case/punctuation changes) by question key
+    report = ContaminationReport.from_folder(tmp_path / "contamination")
+    matches = report.to_dict()["written"]["planted_mc"]["ngram_matches"]
+    assert len(matches) == stats["dropped_eval_ngram_written"] - report.to_dict()["written"]["planted_qa"]["ngram"]
+    card = report.to_markdown()  # the card lists every n-gram drop with its item, coverage and matched span
+    assert all(f"`{m['id']}`" in card and m["span"][:60] in card for m in matches)
 
 
 def words(i: int) -> str:

@@ -77,7 +77,7 @@ def gutenberg_book() -> str:
             "[Illustration: FIG. 3.--An old fever hospital,",
             "from a woodcut of 1520.]",
             "",
-            wrap("Fevers were thought to come from the stars.(1) " + PROSE),
+            wrap("Fevers were thought to come from the _stars_.(1) " + PROSE),
             "",
             "     (1) Sudhoff:  Geschichte der Medizin, Jena, 1922,",
             "     p. 118.",
@@ -133,11 +133,15 @@ def test_gutenberg_book_keeps_its_prose_and_nothing_else_in_any_line_ending(endi
     assert "Fevers were thought to come from the stars. " + PROSE in paragraphs
     assert "Consumption was the great killer of the young. " + PROSE in paragraphs
     for kind in ("gutenberg_header", "gutenberg_footer", "credits", "toc", "illustrations", "footnotes",
-                 "footnote_markers", "running_heads", "page_numbers", "transcriber_notes"):  # fmt: skip
+                 "footnote_markers", "running_heads", "page_numbers", "transcriber_notes", "emphasis_marks"):  # fmt: skip
         assert stats[f"stripped_{kind}"] >= 1 and stats[f"chars_stripped_{kind}"] > 0, kind
-    # the kinds add up to what was removed
+    # a title in capitals between blank lines became a heading; the kinds add up to what was removed (the `## `
+    # of the headings being the only characters added)
+    assert paragraphs[0] == "## OLD PHYSIC" and stats["headings_marked"] == 2  # and CONTENTS, then removed
     kinds = sum(v for k, v in stats.items() if k.startswith("chars_stripped_"))
-    assert kinds == stats["chars_in"] - stats["chars_out"] and stats["chars_in"] == len(normalize_newlines(text))
+    assert kinds == stats["chars_in"] - stats["chars_out"] + stats["chars_added_heading_marks"] and stats[
+        "chars_in"
+    ] == len(normalize_newlines(text))
 
 
 def test_a_contents_line_reading_index_does_not_remove_the_book():
@@ -206,6 +210,8 @@ XHTML = """<?xml version="1.0" encoding="utf-8"?>
 <html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops">
 <head><title>{title}</title><style>p {{ margin: 0 }}</style></head>
 <body>{body}</body></html>"""
+PG_HEADER = '<section class="pg-boilerplate pgheader" id="pg-header"><p>The Project Gutenberg eBook of Old Physic</p></section>'
+
 
 CH1 = """<section epub:type="chapter"><h1>Chapter 1 Fevers</h1>
 <p>Fevers were thought to come from the stars.<a epub:type="noteref" href="notes.xhtml#n1">1</a> {prose}</p>
@@ -230,7 +236,7 @@ def make_epub(path: Path) -> Path:
         z.writestr(
             "OEBPS/nav.xhtml", XHTML.format(title="Contents", body='<nav epub:type="toc"><ol><li>1</li></ol></nav>')
         )
-        z.writestr("OEBPS/text/ch1.xhtml", XHTML.format(title="1", body=CH1.format(prose=PROSE)))
+        z.writestr("OEBPS/text/ch1.xhtml", XHTML.format(title="1", body=PG_HEADER + CH1.format(prose=PROSE)))
         z.writestr("OEBPS/text/ch 2.xhtml", XHTML.format(title="2", body=CH2.format(prose=PROSE)))
         z.writestr("OEBPS/text/notes.xhtml", XHTML.format(title="n", body='<p id="n1">Sudhoff, 1922.</p>'))
         z.writestr("OEBPS/toc.ncx", "<ncx/>")
@@ -252,7 +258,7 @@ def test_epub_chapters_in_spine_order_with_non_text_removed_structurally(tmp_pat
     ]
     assert removed == Counter(
         navigation=2, nonlinear_items=1, figures=1, tables=1, footnote_markers=2, page_numbers=1, footnotes=2,
-        formulas=1, chapters=2,
+        formulas=1, chapters=2, licence=1,
     )  # fmt: skip
 
 
@@ -261,13 +267,74 @@ def test_epub_through_the_reader_and_a_broken_one_quarantined(tmp_path):
     folder.mkdir()
     make_epub(folder / "old_physic.epub")
     (folder / "broken.epub").write_bytes(b"PK\x03\x04 not really a zip")
+    with zipfile.ZipFile(folder / "scanned.epub", "w") as z:
+        z.writestr("META-INF/container.xml", CONTAINER)
+        z.writestr("OEBPS/content.opf", OPF)
+        for name in ("text/ch1.xhtml", "text/ch 2.xhtml"):
+            z.writestr(f"OEBPS/{name}", XHTML.format(title="p", body='<img src="page1.jpg"/>'))
+    with zipfile.ZipFile(make_epub(folder / "drm.epub"), "a") as z:
+        z.writestr(
+            "META-INF/encryption.xml",
+            '<encryption xmlns:enc="http://www.w3.org/2001/04/xmlenc#"><enc:EncryptedData><enc:CipherData>'
+            '<enc:CipherReference URI="OEBPS/text/ch1.xhtml"/></enc:CipherData></enc:EncryptedData></encryption>',
+        )
     reader = BooksReader(path=str(folder), source="books", quarantine_dir=tmp_path / "q")
     docs = list(reader.run())
     stats = {k: v.total for k, v in reader.stats.stats.items()}
     assert [d.id for d in docs] == ["books:old_physic.epub"]
     assert docs[0].metadata["format"] == "markdown" and docs[0].text.startswith("# Chapter 1 Fevers")
     assert stats["epub_removed_tables"] == 1 and stats["epub_chapters"] == 2
-    (record,) = [json.loads(line) for f in (tmp_path / "q").glob("*.jsonl") for line in f.open()]
-    assert record["reason"] == "bad_epub" and record["location"]["file"].endswith("broken.epub")
+    records = [json.loads(line) for f in (tmp_path / "q").glob("*.jsonl") for line in f.open()]
+    reasons = {Path(r["location"]["file"]).name: r["reason"] for r in records}
+    assert reasons == {"broken.epub": "bad_epub", "drm.epub": "encrypted_epub", "scanned.epub": "no_text_in_epub"}
     out, _ = strip_nontext(docs[0].text)
     assert out.startswith("# Chapter 1 Fevers\n\nFevers were thought")
+
+
+def test_newer_gutenberg_layout_contents_with_page_column_index_and_notes():
+    """The 2023 layout: `Credits:` in the header, an opening transcriber's note paragraph, `=bold=` marks, a contents
+    list of chapters with a PAGE column and two blank lines between chapters, `INDEX.` with `;`-ended entries."""
+    contents = ["CONTENTS.", "", ""]
+    for n, title in (("I", "FEUDALISM AND THE MONARCHY."), ("II", "FRANCE UNDER LOUIS XVI., 1774-1789.")):
+        contents += [f"  CHAPTER {n}.", "", f"  {title}", "", f"{'PAGE':>74}"]
+        contents += [
+            f"  The Monarchy in France{' ' * 40}{n == 'I' and 1 or 18}",
+            "  Feudal rights" + " " * 49 + "4",
+            "",
+            "",
+        ]
+    index = (
+        ["INDEX.", "", ""]
+        + [
+            f"  {name}, {what}, {page};\n    {more}, {page + 3}\n"
+            for name, what, more, page in [
+                ("America", "assisted by France", "declaration of Independence by", 25),
+                ("Army, the French", "mutinies in", "disorderly condition of", 73),
+                ("Bastille", "the attack upon", "capture of", 45),
+            ]
+        ]
+        + ["  Egalité, Philip. _See_ Orleans, Duke of"]
+    )
+    text = "\n".join(
+        ["The Project Gutenberg eBook of The French Revolution 1789-1795", "",
+         "Credits: The Online Distributed Proofreading Team at https://www.pgdp.net", "", "",
+         "*** START OF THE PROJECT GUTENBERG EBOOK THE FRENCH REVOLUTION 1789-1795 ***", "", "", "", "",
+         "Transcriber’s Notes: Italic text is enclosed in _underscores_;",
+         "boldface text is enclosed in =equals signs=.", "",
+         "Other notes will be found near the end of this ebook.", "", "", "", "",
+         "  =THE GRACCHI, MARIUS, AND SULLA.= By A. H. BEESLY, M.A. With 2 Maps.", "", "", ""]
+        + contents + ["", ""]
+        + ["CHAPTER I.", "", "FEUDALISM AND THE MONARCHY.", "", wrap("The _ancien régime_ was " + PROSE)]
+        + ["", wrap(PROSE)] * 12 + ["", "", "", ""] + index + ["", "", "", "Transcriber’s Notes", "", "",
+           "Punctuation was made consistent.", "", "", "",
+           "            *** END OF THE PROJECT GUTENBERG EBOOK THE FRENCH REVOLUTION 1789-1795 ***", "",
+           "START: FULL LICENSE", "", "THE FULL PROJECT GUTENBERG LICENSE"]
+    )  # fmt: skip
+    out, stats = strip_nontext(text)
+    for residue in ("Gutenberg", "Credits", "Transcriber", "underscores", "PAGE", "Feudal rights", "INDEX",
+                    "America", "Orleans", "=", "_", "Punctuation was made"):  # fmt: skip
+        assert residue not in out, residue
+    assert "THE GRACCHI, MARIUS, AND SULLA. By A. H. BEESLY" in out
+    assert "CHAPTER I.\n\nFEUDALISM AND THE MONARCHY.\n\nThe ancien régime was " + PROSE in out
+    assert out.count(PROSE) == 13 and stats["stripped_indexes"] == 1 and stats["stripped_toc"] == 1
+    assert stats["stripped_transcriber_notes"] == 2  # the opening note and the closing one (before the END marker)

@@ -347,3 +347,19 @@ def test_registered_names_and_params():
     assert "exam.knowledge_points" in steps and "decontam.pubmedqa" in steps
     with pytest.raises(ValueError):
         readers["read.exam"].params.model_validate({"type": "read.exam", "path": "x", "format": "nope"})
+
+
+def test_qa_dialogue_history_one_element_lists_and_repeated_ids(tmp_path):
+    path = tmp_path / "dialogues.json"
+    rows = [
+        {"id": "d1", "instruction": "谢谢医生", "output": "不客气", "history": [["我头晕", "量血压了吗？"], ["150/95", "需要复诊"]]},
+        {"id": "d1", "instruction": ["头痛怎么办"], "output": ["注意休息"], "history": []},
+    ]  # fmt: skip
+    path.write_text(json.dumps(rows, ensure_ascii=False))
+    reader = make(QAReader, path, tmp_path, question_field="instruction", answer_field="output", id_field="id")
+    docs, stats = run(reader)
+    assert (
+        docs[0].text == "我头晕\n量血压了吗？\n150/95\n需要复诊\n谢谢医生\n不客气" and docs[0].metadata["turns"] == 3
+    )
+    assert docs[1].text == "头痛怎么办\n注意休息"
+    assert [d.id for d in docs] == ["src:d1", "src:d1~2"] and stats["duplicate_ids"] == 1 and balanced(docs, stats)

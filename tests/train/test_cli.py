@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -47,13 +49,19 @@ def test_train_rejects_a_bad_config_before_launching():
     assert isinstance(result.exception, ConfigError) and "multiple of" in str(result.exception)
 
 
-def test_eval_needs_exactly_one_source(tmp_path):
+def test_eval_needs_exactly_one_source(tiny_model_dir):
     from corpusforge.errors import ConfigError
 
-    result = CliRunner().invoke(app, ["eval", str(tmp_path)])
-    assert isinstance(result.exception, ConfigError)
-    result = CliRunner().invoke(app, ["eval", str(tmp_path), "--pubmedqa", "a.json", "--data", "b"])
-    assert isinstance(result.exception, ConfigError)
+    result = CliRunner().invoke(app, ["eval", str(tiny_model_dir)])
+    assert isinstance(result.exception, ConfigError) and "exactly one of" in str(result.exception)
+    result = CliRunner().invoke(app, ["eval", str(tiny_model_dir), "--pubmedqa", "a.json", "--data", "b"])
+    assert isinstance(result.exception, ConfigError) and "exactly one of" in str(result.exception)
+
+
+def test_eval_names_a_model_directory_that_is_not_there(tmp_path, capsys):
+    code, lines = run_main(capsys, "eval", str(tmp_path / "runs" / "export"), "--data", "x.jsonl")
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith(f"error: MODEL: {tmp_path / 'runs' / 'export'} is not a local path")
 
 
 def run_main(capsys, *args: str) -> tuple[int, list[str]]:
@@ -93,6 +101,13 @@ def test_bad_deepspeed_config_and_missing_split_are_one_line_each(tmp_path, tiny
     config = tiny_config(tmp_path, tiny_model_dir, pt_dataset, deepspeed=str(tmp_path / "ds.json"))
     code, lines = run_main(capsys, "train", config)
     assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: deepspeed: {tmp_path / 'ds.json'}: not a")
+    ds = {"zero_optimization": {"stage": 2, "overlap_com": True}}  # DeepSpeed's key is overlap_comm
+    (tmp_path / "ds.json").write_text(json.dumps(ds))
+    code, lines = run_main(capsys, "train", config, "--dry-run")
+    assert code == 2 and len(lines) == 1
+    assert lines[0] == f"error: {config}: deepspeed: {tmp_path / 'ds.json'}: zero_optimization.overlap_com: " + (
+        "unknown key (check the spelling; see DeepSpeed's configuration reference)"
+    )
     config = tiny_config(tmp_path, tiny_model_dir, pt_dataset, data={"eval_split": "dev"})
     code, lines = run_main(capsys, "train", config, "--dry-run")
     assert code == 2 and lines[0] == f"error: {config}: data.path: {pt_dataset} has no split 'dev'; it has " + (
@@ -100,10 +115,38 @@ def test_bad_deepspeed_config_and_missing_split_are_one_line_each(tmp_path, tiny
     )
 
 
-def test_debug_shows_the_traceback(tmp_path, tiny_model_dir, capsys):
+def test_debug_shows_the_traceback(tmp_path, tiny_model_dir, monkeypatch):
     from corpusforge.cli import main
-    from corpusforge.errors import ConfigError
+    from corpusforge.errors import DEBUG_ENV, ConfigError
+
+    monkeypatch.delenv(DEBUG_ENV, raising=False)  # main() sets it for the training processes: undone after
 
     config = tiny_config(tmp_path, tiny_model_dir, tmp_path / "missing.jsonl")
     with pytest.raises(ConfigError, match="data.path"):
         main(["train", config, "--debug"])
+
+
+def test_an_unreachable_hub_is_named_before_anything_starts(tmp_path, pt_dataset):
+    """A Hub model id that is not cached, with the Hub out of reach: one line, at once, not after the start-up."""
+    import os
+    import subprocess
+    import sys
+
+    from train.runtime import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    config = tiny_config(tmp_path, "some-org/some-model", pt_dataset)
+    env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf"), "PYTHONPATH": str(REPO)}
+    for key in ("HF_HUB_OFFLINE", "CORPUSFORGE_DEBUG"):
+        env.pop(key, None)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from corpusforge.cli import main; main()", "train", config, "--dry-run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith(f"error: {config}: model.path: some-org/some-model is not a local path")
+    assert f"the Hub ({endpoint}) cannot be reached" in lines[0]

@@ -9,9 +9,9 @@
   huatuo_encyclopedia_qa, the "Huatuo Wiki" of the paper, and huatuo_knowledge_graph_qa), where several
   paraphrases of a question share one answer (the first question is used, the others are kept in
   `meta.question_variants`), and the test-set layout `{"id": "", "instruction": [q], "input": "", "output": [a]}`.
-- `instruct.dialogue`: multi-turn conversations as a messages array (`[{"role", "content"}]`, the OpenAI layout)
-  or sharegpt `conversations` (`[{"from": "human"|"gpt", "value"}]`), or as `history` + last turn; one chat record
-  per conversation with every turn kept.
+- `instruct.dialogue`: multi-turn conversations as a messages array (`[{"role", "content"}]`, the OpenAI layout),
+  sharegpt `conversations` (`[{"from": "human"|"gpt", "value"}]`), plain utterances (HuatuoGPT's
+  `{"data": ["问：...", "答：..."]}`), or `history` + last turn; one chat record per conversation, every turn kept.
 
 Fields may be one-element lists (`"instruction": ["..."]`, as Huatuo-26M's test set writes them); a list of several
 texts is joined with newlines. Ids: the row's own id when it has a non-empty one, else a stable hash of the
@@ -21,6 +21,7 @@ content (`h<16 hex>`), so records never share an id because their source left it
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePath
 from typing import Any, Literal
 
@@ -112,6 +113,25 @@ ROLE_KEYS = ("role", "from", "speaker")
 CONTENT_KEYS = ("content", "value", "text")
 
 
+_SPEAKER_RE = re.compile(
+    r"^\s*(问|答|患者|病人|医生|用户|助手|patient|doctor|user|assistant|human|gpt|q|a)\s*[:：]\s*", re.IGNORECASE
+)
+SPEAKERS = {"问": "user", "患者": "user", "病人": "user", "用户": "user", "patient": "user", "user": "user",
+            "human": "user", "q": "user", "答": "assistant", "医生": "assistant", "助手": "assistant",
+            "doctor": "assistant", "assistant": "assistant", "gpt": "assistant", "a": "assistant"}  # fmt: skip
+
+
+def _utterances(value: list[str], path: str) -> list[dict[str, str]]:
+    """Plain utterances (HuatuoGPT's ["问：...", "答：..."], MedDialog's ["patient: ...", "doctor: ..."]) as
+    messages: the speaker from a prefix when there is one, else turns alternate starting with the user."""
+    messages = []
+    for i, text in enumerate(value):
+        match = _SPEAKER_RE.match(text)
+        role = SPEAKERS[match.group(1).lower()] if match else ("user" if i % 2 == 0 else "assistant")
+        messages.append({"role": role, "content": text[match.end() :] if match else text})
+    return messages
+
+
 def chat_turns(value: Any, path: str) -> tuple[str | None, list[tuple[str, str]]]:
     """A messages array ([{"role", "content"}] or sharegpt [{"from", "value"}]) -> (system prompt, turns).
 
@@ -121,6 +141,8 @@ def chat_turns(value: Any, path: str) -> tuple[str | None, list[tuple[str, str]]
     """
     if not isinstance(value, list) or not value:
         raise MalformedRecord("missing_field", f"field {path!r} must be a non-empty list of messages")
+    if all(isinstance(v, str) for v in value):
+        value = _utterances(value, path)
     system = None
     merged: list[list[str]] = []
     for i, message in enumerate(value):
@@ -150,6 +172,18 @@ def chat_turns(value: Any, path: str) -> tuple[str | None, list[tuple[str, str]]
     return system, [(merged[i][1], merged[i + 1][1]) for i in range(0, len(merged), 2)]
 
 
+QUESTION_NAMES = ("question", "instruction", "query", "questions", "prompt")
+ANSWER_NAMES = ("answer", "output", "response", "answers", "target")
+
+
+def _spelled(row: dict[str, Any], name: str, names: tuple[str, ...]) -> str:
+    """`name`, or when the row lacks it and it is one of the usual spellings `names`, the one the row has
+    (question / instruction / query, answer / output / response): common QA layouts need no field mapping."""
+    if name in names and get_path(row, name) is None:
+        return next((n for n in names if n in row), name)
+    return name
+
+
 class QAFields:
     """How a question/answer row is read: field names for the question, its extra input, answer, history, id."""
 
@@ -169,11 +203,11 @@ class QAFields:
 
     def turns(self, row: dict[str, Any]) -> list[tuple[str, str]]:
         """Every turn of the row, earliest first: the history (if any), then the row's question and answer."""
-        question = text_field(row, self.question_field)
+        question = text_field(row, _spelled(row, self.question_field, QUESTION_NAMES))
         extra = text_field(row, self.input_field, required=False) if self.input_field else None
         if extra and extra.strip() != question.strip():
             question = f"{question}\n{extra}"
-        answer = text_field(row, self.answer_field)
+        answer = text_field(row, _spelled(row, self.answer_field, ANSWER_NAMES))
         history = history_turns(get_path(row, self.history_field), self.history_field) if self.history_field else []
         return [*history, (question, answer)]
 
@@ -297,7 +331,7 @@ class DialogueParams(InstructParams):
     history_field: str | None = "history"
 
 
-MESSAGES_FIELDS = ("messages", "conversations", "conversation", "dialogue")
+MESSAGES_FIELDS = ("messages", "conversations", "conversation", "dialogue", "utterances", "data")
 
 
 @register("instruct.dialogue", kind="reader")
@@ -305,7 +339,8 @@ class DialogueReader(InstructReader):
     """Multi-turn conversations -> one chat record per conversation, every turn kept.
 
     A row is either a messages array (`messages_field`, by default the first of messages / conversations /
-    conversation / dialogue present: OpenAI role/content or sharegpt from/value) or alpaca-style turns
+    conversation / dialogue / utterances / data present: OpenAI role/content, sharegpt from/value, or plain
+    utterances with or without speaker prefixes, "问：" / "答：", "patient:" / "doctor:") or alpaca-style turns
     (`history` + `instruction`/`input`/`output`, as CMtMedQA). `meta.turns` records the number of turns.
     """
 

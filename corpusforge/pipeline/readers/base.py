@@ -191,17 +191,45 @@ def _kind_names(kind: type | tuple[type, ...]) -> str:
 
 def find_unencodable(value: Any, path: str) -> tuple[str, int, str] | None:
     """(field path, index, character) of the first lone surrogate in a str or in a dict/list of them, or None."""
+    return _walk_unencodable(value, path)
+
+
+def printable(value: Any) -> Any:
+    """`value` with every lone surrogate in its strings written as `\\udXXX` text, so it can be written as UTF-8."""
     if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8") if has_surrogate(value) else value
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable(v) for v in value]
+    return value
+
+
+def has_surrogate(text: str) -> bool:
+    """Whether `text` holds a lone surrogate; at C speed (ASCII answers at once, other text is encoded once)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _walk_unencodable(value: Any, path: str) -> tuple[str, int, str] | None:
+    if isinstance(value, str):
+        if not has_surrogate(value):
+            return None
         match = _UNENCODABLE.search(value)
         return (path, match.start(), match.group()) if match else None
     if isinstance(value, dict):
         for key, item in value.items():
-            found = find_unencodable(key, f"{path} key") or find_unencodable(item, f"{path}.{key}")
+            found = _walk_unencodable(key, f"{path} key") or _walk_unencodable(item, f"{path}.{key}")
             if found:
                 return found
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            found = find_unencodable(item, f"{path}.{i}")
+            found = _walk_unencodable(item, f"{path}.{i}")
             if found:
                 return found
     return None
@@ -212,6 +240,8 @@ class SourceReader(BaseDiskReader):
 
     type = "📖 - READER"
     default_glob: str | None = None
+    dropped_samples = None  # a DroppedSamples set by the build plan: a few raw examples per drop reason
+    _rank = 0
 
     def __init__(
         self,
@@ -442,15 +472,26 @@ class SourceReader(BaseDiskReader):
                 continue
             except DropRecord as e:
                 self.stat_update("dropped", f"dropped_{e.reason}")
+                self.sample_dropped(record, e.reason)
                 continue
             if not parsed.text or not parsed.text.strip():
                 self.stat_update("dropped", "dropped_empty_text")
+                self.sample_dropped(record, "empty_text")
                 continue
             yield self.to_document(parsed, record.location)
 
+    def sample_dropped(self, record: RawRecord, reason: str) -> None:
+        """Keep a few raw examples of each drop reason for the report (see pipeline/dropped.py)."""
+        if self.dropped_samples is not None:
+            raw, _ = raw_to_json(record.raw)
+            self.dropped_samples.add_raw(self._rank, self.source, reason, raw, printable(record.location))
+
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self.quarantine.set_rank(rank)
+        self._rank = rank
         try:
             yield from super().run(data, rank, world_size)
         finally:
             self.quarantine.close()
+            if self.dropped_samples is not None:
+                self.dropped_samples.close()

@@ -13,7 +13,10 @@ element, not by guessing from text, and counted per kind:
                 note references: links to a fragment whose text is a marker (`1`, `*`, `[2]`), epub:type noteref
     page_numbers  epub:type / role pagebreak
     back matter   epub:type bibliography, index, appendix, copyright-page (references, indexes, appendices, licence)
+    licence     Project Gutenberg's boilerplate sections (`id="pg-header"` / `"pg-footer"`, class `pg-boilerplate`)
 
+A DRM-protected EPUB (chapters listed in META-INF/encryption.xml) is quarantined as `encrypted_epub`, one whose
+chapters hold no text (images of pages) as `no_text_in_epub`, a broken one as `bad_epub`.
 Spine items marked `linear="no"` (pop-up notes, answer keys) are auxiliary content and are left out, counted.
 The XML of container and package is parsed with the entity-refusing parser (safe_xml); chapters go through the
 standard library's HTML parser, which never resolves external entities.
@@ -44,6 +47,7 @@ TYPE_KINDS = {"footnote": "footnotes", "footnotes": "footnotes", "endnote": "foo
               "pagebreak": "page_numbers", "toc": "navigation", "landmarks": "navigation", "page-list": "navigation",
               "bibliography": "references", "index": "indexes", "appendix": "appendices",
               "copyright-page": "licence", "cover": "cover"}  # fmt: skip
+PG_BOILERPLATE_IDS = {"pg-header", "pg-footer", "pg-machine-header", "pg-start-separator", "pg-end-separator"}
 MARKER_RE = re.compile(r"^\s*[\[(]?\s*(?:\d{1,4}|[*†‡§¶]+|[a-z])\s*[\])]?\s*$")
 
 
@@ -67,6 +71,8 @@ class ChapterText(HTMLParser):
         self.link: list[str] | None = None  # text of a fragment link, held until we know it is not a marker
 
     def drop_kind(self, tag: str, attrs: dict[str, str | None]) -> str | None:
+        if attrs.get("id") in PG_BOILERPLATE_IDS or "pg-boilerplate" in (attrs.get("class") or ""):
+            return "licence"  # Project Gutenberg's EPUBs carry the licence in these sections
         for token in semantic_types(attrs):
             if token in TYPE_KINDS:
                 return TYPE_KINDS[token]
@@ -144,6 +150,21 @@ def _xml(archive: zipfile.ZipFile, name: str, what: str):
         raise MalformedRecord("bad_epub", f"{what} {name!r} cannot be parsed: {e}") from None
 
 
+def check_not_encrypted(archive: zipfile.ZipFile) -> None:
+    """DRM-protected EPUBs list their encrypted chapters in META-INF/encryption.xml (obfuscated fonts are listed
+    there too, and are harmless): reading ciphertext as XHTML would make garbage, so such a book is quarantined."""
+    if "META-INF/encryption.xml" not in archive.namelist():
+        return
+    encryption = _xml(archive, "META-INF/encryption.xml", "encryption list")
+    uris = [e.get("URI") or "" for e in encryption.iter() if local_name(e.tag) == "CipherReference"]
+    texts = [u for u in uris if u.lower().endswith((".xhtml", ".html", ".htm", ".xml"))]
+    if texts:
+        raise MalformedRecord(
+            "encrypted_epub",
+            f"{len(texts)} chapter file(s) are encrypted (DRM), e.g. {texts[0]}: only DRM-free EPUBs can be read",
+        )
+
+
 def epub_to_markdown(data: bytes, removed: Counter) -> str:
     """The book's chapters in spine order as Markdown text (see module docstring)."""
     try:
@@ -151,6 +172,7 @@ def epub_to_markdown(data: bytes, removed: Counter) -> str:
     except zipfile.BadZipFile as e:
         raise MalformedRecord("bad_epub", f"not a zip archive ({e}): an EPUB is a zip of XHTML files") from None
     with archive:
+        check_not_encrypted(archive)
         container = _xml(archive, "META-INF/container.xml", "container")
         rootfile = next((e.get("full-path") for e in container.iter() if local_name(e.tag) == "rootfile"), None)
         if not rootfile:
@@ -192,4 +214,8 @@ def epub_to_markdown(data: bytes, removed: Counter) -> str:
             if paragraphs:
                 chapters.append("\n\n".join(paragraphs))
                 removed["chapters"] += 1
+    if not chapters:  # say so, rather than an empty book
+        raise MalformedRecord(
+            "no_text_in_epub", f"{rootfile}: no text in the spine's chapters (an image-only or scanned EPUB?)"
+        )
     return "\n\n".join(chapters)

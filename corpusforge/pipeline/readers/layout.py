@@ -10,7 +10,8 @@ source is cut the same way and the same bad input ends the same way:
   by member: keyed by id when its first member's value is an object (PubMedQA's `ori_pqal.json`, compact on one
   line or pretty), else a sequence of whole JSON values (one pretty-printed record, or several). Where the JSON
   stops parsing, what was read before stands and the rest is a file-level quarantine naming the parser's message
-  and the line and column (`MalformedFile`): a file that is no JSON layout at all is quarantined as a file.
+  and the line and column (`MalformedFile`), unless nothing parsed and most lines are whole objects (JSON lines
+  whose first lines are broken). A file that is no JSON layout at all is quarantined as a file.
 - CSV/TSV rows are parsed strictly: a quote left open (which would otherwise swallow the rest of the file into one
   field) is found where the row stops parsing or comes out with the wrong number of cells over several lines; its
   first line is quarantined (`bad_quoting`) and the lines after it are read again as rows, so every row is
@@ -205,12 +206,33 @@ def iter_json_document(
     if layout == "lines":
         yield from iter_jsonl(opener, file)
         return
+    count = 0
+    try:
+        with opener() as f:
+            scan = _JsonScanner(_text_stream(f, encoding), limit)
+            cut = _iter_array if layout == "array" else _iter_object
+            for record in cut(scan, file, encoding, index_key):
+                count += 1
+                yield record
+    except MalformedFile:
+        # nothing parsed as one document: JSON lines whose first lines are all broken still read as lines
+        if count or layout == "array" or not _mostly_object_lines(opener, encoding, limit):
+            raise
+        yield from iter_jsonl(opener, file)
+
+
+def _mostly_object_lines(opener: Opener, encoding: str, limit: int, sample: int = 50) -> bool:
+    """Whether most of the first `sample` non-blank lines (at least two) are whole JSON objects."""
+    seen = whole = 0
     with opener() as f:
-        scan = _JsonScanner(_text_stream(f, encoding), limit)
-        if layout == "array":
-            yield from _iter_array(scan, file, encoding, index_key)
-        else:
-            yield from _iter_object(scan, file, encoding, index_key)
+        while seen < sample:
+            line = f.readline(limit + 1)
+            if not line:
+                break
+            if line.strip():
+                seen += 1
+                whole += _is_object_line(line.lstrip(codecs.BOM_UTF8), encoding)
+    return whole >= 2 and whole * 2 >= seen
 
 
 def _record(text: str, value: Any, location: dict[str, Any], encoding: str) -> RowRecord:

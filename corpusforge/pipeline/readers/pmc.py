@@ -285,7 +285,7 @@ class PMCJatsReader(SourceReader):
             raise MalformedRecord("missing_field", "no <front>/<article-meta> in <article>")
         ids = {(e.get("pub-id-type") or "").lower(): (e.text or "").strip() for e in children(meta, "article-id")}
         pmid = ids.get("pmid") or None
-        pmcid = ids.get("pmc") or ids.get("pmcid") or ids.get("pmcaid") or None
+        pmcid = ids.get("pmcid") or ids.get("pmc") or ids.get("pmc-uid") or ids.get("pmcaid") or None
         if pmcid and not pmcid.upper().startswith("PMC"):
             pmcid = f"PMC{pmcid}"
         doi = ids.get("doi") or None

@@ -53,6 +53,8 @@ class RecordsReader(SourceReader):
             yield from self.iter_csv(filepath, delimiter="\t" if name.endswith(".tsv") else ",")
         elif name.endswith(".parquet"):
             yield from self.iter_parquet(filepath)
+        elif name.endswith((".jsonl", ".ndjson")):
+            yield from self.iter_lines(filepath)
         else:
             yield from self.iter_json(filepath)
 
@@ -82,7 +84,7 @@ class RecordsReader(SourceReader):
         if explicit not in (None, ""):
             return str(explicit)
         loc = record.location
-        where = next((loc[k] for k in ("line", "row", "element") if k in loc), 0)
+        where = next((loc[k] for k in ("line", "row", "element", "key") if k in loc), 0)
         return f"{Path(str(loc.get('file', ''))).name}:{where}"
 
 
@@ -102,7 +104,12 @@ def _text_field(row: Any, key: str) -> str:
 # ---- read.qa ------------------------------------------------------------------------------------------------------
 @register("read.qa", kind="reader")
 class QAReader(RecordsReader):
-    """Question/answer pairs (JSONL, JSON array, CSV, parquet) -> one text per pair."""
+    """Question/answer pairs (JSONL, JSON array, CSV, parquet) -> one text per pair, or per dialogue.
+
+    Fields may be one-element lists (Huatuo-26M's test set). A row with earlier turns in `history_field`
+    ([[question, answer], ...], as CMtMedQA) becomes one text holding every turn in order. A repeated source id is
+    made unique (`<id>~2`) and counted (`duplicate_ids`); rows without an id are named by file and line.
+    """
 
     name = "read.qa"
 
@@ -111,6 +118,7 @@ class QAReader(RecordsReader):
         question_field: str = "question"
         answer_field: str = "answer"
         id_field: str | None = None
+        history_field: str | None = "history"
         # how the pair becomes one text; {question} and {answer} are replaced
         template: str = "{question}\n{answer}"
 
@@ -120,6 +128,7 @@ class QAReader(RecordsReader):
         question_field: str = "question",
         answer_field: str = "answer",
         id_field: str | None = None,
+        history_field: str | None = "history",
         template: str = "{question}\n{answer}",
         **kwargs: Any,
     ):
@@ -127,15 +136,43 @@ class QAReader(RecordsReader):
         self.question_field = question_field
         self.answer_field = answer_field
         self.id_field = id_field
+        self.history_field = history_field
         self.template = template
+        self._seen_ids: set[str] = set()
+
+    def turns(self, row: Any) -> list[tuple[str, str]]:
+        history = row.get(self.history_field) if self.history_field and isinstance(row, dict) else None
+        turns = []
+        if history not in (None, "", []):
+            if not isinstance(history, list):
+                raise MalformedRecord("bad_field", f"field {self.history_field!r} must be a list of [q, a] turns")
+            for i, turn in enumerate(history):
+                if not (isinstance(turn, list) and len(turn) == 2):
+                    raise MalformedRecord("bad_field", f"{self.history_field}[{i}] must be a [question, answer] pair")
+                named = {f"{self.history_field}[{i}][{j}]": turn[j] for j in (0, 1)}
+                turns.append(tuple(_text_field(named, k) for k in named))
+        turns.append((_text_field(row, self.question_field), _text_field(row, self.answer_field)))
+        return turns
 
     def parse(self, record: RawRecord) -> ParsedRecord:
         row = self.row_of(record)
-        question = _text_field(row, self.question_field)
-        answer = _text_field(row, self.answer_field)
+        turns = self.turns(row)
         explicit = row.get(self.id_field) if self.id_field and isinstance(row, dict) else None
-        text = self.template.replace("{question}", question).replace("{answer}", answer)
-        return ParsedRecord(text=text, id=self.record_id(record, explicit))
+        if isinstance(explicit, list) and len(explicit) == 1:
+            explicit = explicit[0]
+        text = "\n".join(self.template.replace("{question}", q).replace("{answer}", a) for q, a in turns)
+        record_id = self.record_id(record, explicit)
+        if explicit not in (None, ""):
+            n, unique = 1, record_id
+            while unique in self._seen_ids:
+                n += 1
+                unique = f"{record_id}~{n}"
+            if n > 1:
+                self.stat_update("duplicate_ids")
+            self._seen_ids.add(unique)
+            record_id = unique
+        metadata = {"turns": len(turns)} if len(turns) > 1 else {}
+        return ParsedRecord(text=text, id=record_id, metadata=metadata)
 
 
 # ---- read.exam ----------------------------------------------------------------------------------------------------

@@ -8,8 +8,11 @@ characters (`chars_stripped_<kind>`), so a build can say what was taken out of a
   before anything else, so a wrapped line is never taken for a paragraph of its own.
 - Gutenberg licence (`strip_gutenberg`): everything before the `*** START OF THE/THIS PROJECT GUTENBERG EBOOK`
   line, everything from the `End of (the) Project Gutenberg...` / `*** END OF ...` line on (the full licence), and
-  the `Produced by ...` / `E-text prepared by ...` credit just after the start. Without both markers nothing is
-  cut (counted as `gutenberg_markers_missing`): a guess at where a licence ends could remove the book.
+  the `Produced by ...` / `E-text prepared by ...` credit just after the start. Each cut needs its marker (start
+  in the first half, end in the second half of the book); a missing one leaves that side alone and is counted
+  (`gutenberg_markers_missing`): a guess at where a licence ends could remove the book. The
+  `_italic_` / `=bold=` marks of Gutenberg texts go too (the words stay), and a section title set as a line of
+  capitals between blank lines becomes a `##` heading (counted as `headings_marked`).
 - Bracketed markup (`strip_bracketed_markup`): `[Illustration...]`, `[Footnote...]`, `[Sidenote...]`,
   `[Transcriber's Note...]`, `[Blank Page]`, matched to their closing bracket across lines; bracketed running heads
   and page references on a line of their own (`[RESPIRATORY DISEASES 7]`, `[Pg 12]`, `{12}`) and inline page
@@ -71,28 +74,29 @@ def looks_like_gutenberg(text: str) -> bool:
 
 
 def strip_gutenberg(lines: list[str], stats: Counter) -> list[str]:
-    """Cut the licence header and footer at their markers and drop the production credit (see module docstring)."""
-    start = next((i for i, line in enumerate(lines) if PG_START_RE.match(line)), None)
-    end = None
-    for i in range(len(lines) - 1, (start or 0), -1):
-        if PG_END_RE.match(lines[i]):
-            end = i
-            break
+    """Cut the licence header and footer at their markers and drop the production credit (see module docstring).
+
+    The start marker is looked for in the first half of the book and the end marker in the second half, so a marker
+    can never take the body with it; each cut needs its own marker (`gutenberg_markers_missing` counts a missing
+    one, and that side is left alone)."""
+    half = len(lines) // 2
+    start = next((i for i in range(half + 1) if PG_START_RE.match(lines[i])), None)
+    low = max(half, (start or 0) + 1)
+    end = next((i for i in range(len(lines) - 1, low - 1, -1) if PG_END_RE.match(lines[i])), None)
     if end is not None:
         # the `End of the Project Gutenberg EBook of ...` line usually stands a few lines above the marker
-        for i in range(end - 1, max((start or 0), end - 12), -1):
-            if PG_END_LINE_RE.match(lines[i]):
-                end = i
-                break
+        end = next((i for i in range(end - 1, max(low, end - 12) - 1, -1) if PG_END_LINE_RE.match(lines[i])), end)
     else:
-        end = next((i for i in range(len(lines) - 1, (start or 0), -1) if PG_END_LINE_RE.match(lines[i])), None)
+        end = next((i for i in range(len(lines) - 1, low - 1, -1) if PG_END_LINE_RE.match(lines[i])), None)
     if start is None or end is None:
         stats["gutenberg_markers_missing"] += 1
-        return lines
-    removed(stats, "gutenberg_header", lines[: start + 1])
-    removed(stats, "gutenberg_footer", lines[end:])
-    body = lines[start + 1 : end]
-    return strip_credits(body, stats)
+    body_start = 0 if start is None else start + 1
+    body_end = len(lines) if end is None else end
+    if start is not None:
+        removed(stats, "gutenberg_header", lines[:body_start])
+    if end is not None:
+        removed(stats, "gutenberg_footer", lines[body_end:])
+    return strip_credits(lines[body_start:body_end], stats)
 
 
 def strip_credits(lines: list[str], stats: Counter) -> list[str]:
@@ -135,7 +139,10 @@ PAGE_REF_LINE_RE = re.compile(rf"^\s*(?:\[\s*{PAGE_REF}\s*\]|\{{\s*{PAGE_REF}\s*
 INLINE_PAGE_REF_RE = re.compile(r"\s?[\[{]\s*(?:Pg|Page|p\.)\s*\d{1,4}\s*[\]}]", re.IGNORECASE)
 # a line that is only a bracket of capitals, digits and punctuation: `[RESPIRATORY DISEASES 7]`, `[8 DISEASES]`
 RUNNING_HEAD_RE = re.compile(r"^\s*\[\s*(?=[^\]]*[A-Z]{2})[^\]\[a-z]{2,100}\]\s*$")
-TN_HEADING_RE = re.compile(r"^\s*(?:transcriber[’']?s?|editor[’']?s?)\s+notes?\s*[:.]?\s*$", re.IGNORECASE)
+# `TRANSCRIBER'S NOTES` on its own, or opening a paragraph: `Transcriber’s Notes: Italic text is ...`
+TN_HEADING_RE = re.compile(
+    r"^\s*(?:transcriber[’']?s?\s+notes?\s*(?:[:.]|$)|(?:editor[’']?s?)\s+notes?\s*[:.]?\s*$)", re.IGNORECASE
+)
 
 
 def _markup_end(text: str, start: int) -> int | None:
@@ -354,6 +361,45 @@ def strip_numbered_footnotes(lines: list[str], stats: Counter) -> list[str]:
     return result
 
 
+EMPHASIS_RE = re.compile(
+    r"(?<![\w_=])([_=])(?=[^\s_=])([^_=\n]{1,200}(?:\n[^_=\n]{1,200}){0,3})(?<=[^\s_=])\1(?![\w_=])"
+)
+
+
+def strip_emphasis_marks(text: str, stats: Counter) -> str:
+    """Gutenberg's `_italic_` underscores and `=bold=` equals signs (the words stay)."""
+
+    def plain(m: re.Match) -> str:
+        removed(stats, "emphasis_marks", "__")
+        return m.group(2)
+
+    return EMPHASIS_RE.sub(plain, text)
+
+
+CAPS_HEADING_RE = re.compile(r"^[^a-z]*[A-Z]{2}[^a-z]*$")
+
+
+def mark_caps_headings(lines: list[str], stats: Counter) -> list[str]:
+    """Gutenberg sets section titles as a line of capitals with two or more blank lines before it and one after
+    (`EGYPTIAN MEDICINE`): such a line becomes a Markdown `##` heading, so chunks start at sections and carry them.
+    Named chapters (`CHAPTER I -- ...`) are headings already and stay as they are."""
+    from corpusforge.pipeline.steps.books import heading_level  # the heading rules the chunker uses
+
+    out = list(lines)
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if not text or len(text) > 80 or text[-1] in ".,;:" or not CAPS_HEADING_RE.match(text):
+            continue
+        if i < 2 or lines[i - 1].strip() or lines[i - 2].strip() or i + 1 >= len(lines) or lines[i + 1].strip():
+            continue
+        if heading_level(text) is not None:
+            continue
+        out[i] = f"## {text}"
+        stats["headings_marked"] += 1
+        stats["chars_added_heading_marks"] += 3
+    return out
+
+
 def strip_markup(text: str, stats: Counter, gutenberg: bool | None) -> list[str]:
     """All of the above in order, on a book with normalized line endings -> its lines."""
     if gutenberg is None:
@@ -361,9 +407,10 @@ def strip_markup(text: str, stats: Counter, gutenberg: bool | None) -> list[str]
     lines = text.split("\n")
     if gutenberg:
         lines = strip_gutenberg(lines, stats)
-        text = "\n".join(lines)
+        text = strip_emphasis_marks("\n".join(lines), stats)
     text = strip_bracketed_markup(text, stats)
     lines = text.split("\n")
     lines = strip_transcriber_notes(lines, stats)
     lines = strip_page_references(lines, stats)
-    return strip_numbered_footnotes(lines, stats)
+    lines = strip_numbered_footnotes(lines, stats)
+    return mark_caps_headings(lines, stats) if gutenberg else lines

@@ -335,12 +335,12 @@ _NUMBERING = r"(?:(?:\d+(?:\.\d+)*|[A-Z]|[IVX]+)[.)]?\s+)?"
 BACK_MATTER_RE = {
     "references": re.compile(
         rf"^{_NUMBERING}(?i:references?(?:\s+list)?|bibliography|(?:further|suggested|recommended)\s+readings?"
-        r"|literature\s+cited|works\s+cited|citations)\s*:?$|^(?:参考文献|参考书目|推荐阅读|延伸阅读)\s*[:：]?$"
+        r"|literature\s+cited|works\s+cited|citations)\s*[:.]?$|^(?:参考文献|参考书目|推荐阅读|延伸阅读)\s*[:：]?$"
     ),
     "appendices": re.compile(
         r"^(?i:appendix|appendices|annex)(?:\s+[A-Z0-9IVX]+)?(?:\s*[:.\-–—]\s*.*|\s+[A-Z].*)?$|^附\s*录.{0,40}$"
     ),
-    "indexes": re.compile(r"^(?i:(?:subject\s+|general\s+)?index)\s*$|^(?:名词|术语)?索\s*引\s*$"),
+    "indexes": re.compile(r"^(?i:(?:subject\s+|general\s+)?index)\s*\.?$|^(?:名词|术语)?索\s*引\s*$"),
     "toc": re.compile(
         r"^(?i:(?:table\s+of\s+)?contents|list\s+of\s+(?:illustrations|figures|tables|plates|maps))\s*[.:]?$"
         r"|^目\s*录\s*$"
@@ -388,11 +388,15 @@ def back_matter_end(lines: list[str], start: int, kind: str) -> int:
 TOC_NUMBERING_RE = re.compile(r"^\s*(?:(?i:chapter|part|book|lecture|section)\s+)?(?:\d+|[IVXLC]+)?\s*[.:)\-—–]*\s*")
 
 
+TOC_COLUMN_LABELS = {"page", "pages", "pg", "p", "chapter", "chap", "section", "contents", "页", "页码"}
+
+
 def toc_title(line: str) -> str:
     """An entry's title without its numbering and page number, to recognise it when the chapter itself starts."""
     text = TOC_ENTRY_RE.sub("", heading_title(line)).strip()
     text = TOC_NUMBERING_RE.sub("", text, count=1)
-    return re.sub(r"[\W_]+", " ", text).strip().casefold()
+    title = re.sub(r"[\W_]+", " ", text).strip().casefold()
+    return "" if title in TOC_COLUMN_LABELS else title
 
 
 def is_prose_line(lines: list[str], j: int) -> bool:
@@ -427,7 +431,10 @@ def contents_end(lines: list[str], start: int) -> int:
             j = gap
             continue
         title = toc_title(line)
-        if len(line.strip()) > 100 or is_prose_line(lines, j) or (title and title in titles):
+        # a title seen before, without a page number and after a blank line, is the chapter itself starting
+        # (entries may repeat across chapters, `Summary ... 12`, but they carry their page numbers)
+        repeated = title in titles and not TOC_ENTRY_RE.search(line) and not lines[j - 1].strip()
+        if len(line.strip()) > 100 or is_prose_line(lines, j) or (title and repeated):
             return j
         if title:
             titles.add(title)
@@ -462,10 +469,17 @@ def remove_back_matter(lines: list[str], stats: Counter, max_share: float = 0.3)
     return out
 
 
+INDEX_LINE_END_RE = re.compile(r"\d{1,4}(?:\s*[-–]\s*\d{1,4})?\s*[;,.]?\s*$")  # `... 45;`, `... 67-69.`
+INDEX_SEE_RE = re.compile(r"(?i)\b_?see(?:\s+also)?_?\s+\S")
+
+
 def looks_like_index(lines: list[str]) -> bool:
     """Most non-blank lines of an index are entries with page numbers (`insulin, 45, 67-69`)."""
     filled = [line for line in lines if line.strip()][:400]
-    entries = sum(bool(INDEX_ENTRY_RE.match(line) or re.search(r"\d{1,4}\s*$", line)) for line in filled)
+    entries = sum(
+        bool(INDEX_ENTRY_RE.match(line) or INDEX_LINE_END_RE.search(line) or INDEX_SEE_RE.search(line))
+        for line in filled
+    )
     return bool(filled) and entries >= 0.5 * len(filled)
 
 
@@ -558,7 +572,7 @@ def join_wrapped(left: str, right: str, lex: Lexicon, stats: Counter) -> str:
     right = right.strip()
     if left.endswith("\u00ad"):
         return left[:-1] + right
-    m = HYPHEN_END_RE.search(left)
+    m = HYPHEN_END_RE.search(left[-80:])  # the tail only: `left` is the paragraph so far
     w = WORD_START_RE.match(right)
     if m and w and not left.endswith("--"):
         if keep_line_end_hyphen(m.group(1), w.group(1), lex):
@@ -658,7 +672,7 @@ def strip_nontext(text: str, options: StripOptions | None = None) -> tuple[str, 
     stats["chars_in"] = chars_in
     stats["chars_out"] = len(cleaned)
     by_kind = sum(v for k, v in stats.items() if k.startswith("chars_stripped_"))
-    stats["chars_stripped_layout"] = chars_in - len(cleaned) - by_kind
+    stats["chars_stripped_layout"] = chars_in - len(cleaned) - by_kind + stats["chars_added_heading_marks"]
     return cleaned, +stats
 
 
