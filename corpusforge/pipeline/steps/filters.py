@@ -75,10 +75,10 @@ class BadCharactersFilter(BaseFilter):
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         text = doc.text
-        non_space = sum(1 for c in text if not c.isspace()) or 1
+        non_space = (len(text) - sum(map(str.isspace, text))) or 1
         if text.count("\ufffd") / non_space > self.max_replacement_ratio:
             return False, "replacement_characters"
-        if sum(1 for c in text if c.isalpha()) / non_space < self.min_letter_ratio:
+        if sum(map(str.isalpha, text)) / non_space < self.min_letter_ratio:
             return False, "few_letters"
         return True
 

@@ -25,24 +25,24 @@ from datatrove.utils.text import PUNCTUATION_SET
 
 from corpusforge.pipeline.steps.words import split_words
 
-_NON_SYMBOL, _ALPHA = 1, 2
-_WORD_FLAGS: dict[str, int] = {}
-_WORD_FLAGS_MAX = 500_000
+_NON_SYMBOL, _ALPHA, _LENGTH_SHIFT = 1, 2, 2
+_WORD_CODES: dict[str, int] = {}  # word -> its length << 2 | has a letter << 1 | has a non-punctuation character
+_WORD_CODES_MAX = 500_000
 
 
-def _flags(word: str) -> int:
-    flags = (_NON_SYMBOL if any(ch not in PUNCTUATION_SET for ch in word) else 0) | (
-        _ALPHA if any(c.isalpha() for c in word) else 0
-    )
-    if len(_WORD_FLAGS) >= _WORD_FLAGS_MAX:
-        _WORD_FLAGS.clear()
-    _WORD_FLAGS[word] = flags
-    return flags
-
-
-def word_flags(words: list[str]) -> list[int]:
-    get = _WORD_FLAGS.get
-    return [f if (f := get(w)) is not None else _flags(w) for w in words]
+def word_codes(words: list[str]) -> np.ndarray:
+    """Each word's length and flags (see _WORD_CODES), computed once per distinct word."""
+    codes = _WORD_CODES
+    new = [w for w in set(words) if w not in codes]
+    if new:
+        if len(codes) + len(new) > _WORD_CODES_MAX:
+            codes.clear()
+            new = list(set(words))
+        for w in new:
+            non_symbol = any(ch not in PUNCTUATION_SET for ch in w)
+            alpha = any(c.isalpha() for c in w)
+            codes[w] = len(w) << _LENGTH_SHIFT | alpha << 1 | non_symbol
+    return np.fromiter(map(codes.__getitem__, words), dtype=np.int64, count=len(words))
 
 
 def gopher_quality(f, doc: Document) -> bool | tuple[bool, str]:
@@ -50,16 +50,17 @@ def gopher_quality(f, doc: Document) -> bool | tuple[bool, str]:
     text = doc.text
     words = split_words(text, f.language)
     n_words = len(words)
-    flags = word_flags(words)
-    non_symbol_lengths = [len(w) for w, fl in zip(words, flags) if fl & _NON_SYMBOL]
-    n_non_symbol = len(non_symbol_lengths)
+    codes = word_codes(words)
+    non_symbol = (codes & _NON_SYMBOL).astype(bool)
+    n_non_symbol = int(np.count_nonzero(non_symbol))
 
     if f.min_doc_words and n_non_symbol < f.min_doc_words:
         return False, "gopher_short_doc"
     if f.max_doc_words and n_non_symbol > f.max_doc_words:
         return False, "gopher_long_doc"
 
-    avg_n_words = sum(non_symbol_lengths) / n_non_symbol if n_non_symbol else float("nan")  # = np.mean
+    # = np.mean of the lengths: an exact integer sum divided once, as numpy does
+    avg_n_words = int((codes[non_symbol] >> _LENGTH_SHIFT).sum()) / n_non_symbol if n_non_symbol else float("nan")
     if f.min_avg_word_length and avg_n_words < f.min_avg_word_length:
         return False, "gopher_below_avg_threshold"
     if f.max_avg_word_length and avg_n_words > f.max_avg_word_length:
@@ -84,7 +85,7 @@ def gopher_quality(f, doc: Document) -> bool | tuple[bool, str]:
     ):
         return False, "gopher_too_many_end_ellipsis"
 
-    if f.max_non_alpha_words_ratio and sum(fl >> 1 for fl in flags) / n_words < f.max_non_alpha_words_ratio:
+    if f.max_non_alpha_words_ratio and int(np.count_nonzero(codes & _ALPHA)) / n_words < f.max_non_alpha_words_ratio:
         return False, "gopher_below_alpha_threshold"
 
     if f.min_stop_words and len(f.stop_words.intersection(words)) < f.min_stop_words:
@@ -154,18 +155,15 @@ class JoinedWindows:
         if len(self.words) < n:
             return 0
         keys = self.hashes(n)
-        order = np.argsort(keys, kind="stable")
-        ordered = keys[order]
+        ordered = np.sort(keys)
         same = ordered[1:] == ordered[:-1]
         if not same.any():
             return 0
-        flagged = np.zeros(len(keys), dtype=bool)
-        flagged[1:] |= same
-        flagged[:-1] |= same
+        flagged = np.isin(keys, ordered[1:][same])
         words = self.words
         seen: set[str] = set()
         repeated, next_visit = 0, 0
-        for position in np.sort(order[flagged]).tolist():
+        for position in np.flatnonzero(flagged).tolist():
             if position < next_visit:
                 continue
             gram = "".join(words[position : position + n])

@@ -15,11 +15,29 @@ quality and Gopher repetition running one after the other on the same document s
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
+from contextlib import contextmanager
 from functools import cache
+from itertools import chain
 
 DEFAULT_CACHE_CHUNKS = 200_000
 _RECENT_TEXTS = 4
+
+
+@contextmanager
+def _without_torch():
+    """Import spaCy without torch: thinc imports torch when it can (~1.7 CPU-s per process, once per pipeline worker)
+    although a blank tokenizer never uses it. Only while spaCy is first imported, and only if torch is not already
+    loaded; afterwards `import torch` works as usual (thinc alone keeps believing it is absent)."""
+    block = "torch" not in sys.modules and "spacy" not in sys.modules
+    if block:
+        sys.modules["torch"] = None  # type: ignore[assignment]  # makes `import torch` raise ImportError
+    try:
+        yield
+    finally:
+        if block and sys.modules.get("torch", False) is None:
+            del sys.modules["torch"]
 
 
 class WordSplitter:
@@ -28,65 +46,87 @@ class WordSplitter:
     def __init__(self, language: str = "en", max_chunks: int = DEFAULT_CACHE_CHUNKS):
         self.language = language
         self.max_chunks = max_chunks
-        self._chunks: dict[str, str | tuple[str, ...]] = {}  # a chunk that is one token maps to itself
+        self._chunks: dict[str, tuple[str, ...]] = {}
         self._nlp = None
+        self._rules: frozenset[str] | None = None
         self.misses = 0
 
     @property
     def nlp(self):
-        """The very spaCy pipeline datatrove uses for this language (loaded on first use, once per process)."""
+        """The pipeline datatrove builds for this language (`spacy.blank`), loaded on first use, once per process,
+        without lexical attribute getters: a new word's shape, like_num, like_url... are computed in Python for
+        every token spaCy has not seen (half its time on new chunks) and never change which tokens come out."""
         if self._nlp is None:
             from datatrove.utils.word_tokenizers import load_word_tokenizer
 
-            self._nlp = load_word_tokenizer(self.language).tokenizer
+            with _without_torch():
+                reference = load_word_tokenizer(self.language)
+                import spacy
+
+                self._nlp = spacy.blank(reference.language)
+            self._nlp.vocab.lex_attr_getters = {}
         return self._nlp
 
     def _learn(self, text_chunks: list[str]) -> None:
-        """Tokenize a text's unseen chunks with spaCy in one call (a chunk's tokens end at a token followed by a
-        space). When the cache is full it starts over, keeping this text's chunks (frequent ones come back soon)."""
+        """Tokenize a text's unseen chunks: a chunk in which spaCy's rules find nothing to split off (no special
+        case, prefix, suffix or infix: most new words) is one token, as spaCy's `_split_affixes`/`_attach_tokens`
+        would make it; the others go to spaCy in one call (a chunk's tokens end at a token followed by a space).
+        When the cache is full it starts over, keeping this text's chunks (frequent ones come back soon)."""
         unique = list(dict.fromkeys(text_chunks))
         chunks = [c for c in unique if c not in self._chunks]
         if len(self._chunks) + len(chunks) > self.max_chunks:
             self._chunks.clear()
             chunks = unique
         self.misses += len(chunks)
+        tokenizer = self.nlp.tokenizer
+        if self._rules is None:
+            self._rules = frozenset(tokenizer.rules)
+        rules, prefix, suffix, infixes = (
+            self._rules,
+            tokenizer.prefix_search,
+            tokenizer.suffix_search,
+            tokenizer.infix_finditer,
+        )
+        hard = []
+        for chunk in chunks:
+            if chunk in rules or prefix(chunk) or suffix(chunk) or next(infixes(chunk), None) is not None:
+                hard.append(chunk)
+            else:
+                self._chunks[chunk] = (chunk,)
+        if hard:
+            for chunk, tokens in zip(hard, self._spacy(hard)):
+                self._chunks[chunk] = tuple(tokens)
+
+    def _spacy(self, chunks: list[str]) -> list[list[str]]:
+        """spaCy's tokens of each chunk, from one call on the chunks joined by spaces."""
         nlp = self.nlp
         joined = " ".join(chunks)
         nlp.max_length = max(nlp.max_length, len(joined) + 10)
         with nlp.memory_zone():
-            doc = nlp.tokenizer(joined)
             pieces: list[list[str]] = [[]]
-            for token in doc:
+            for token in nlp.tokenizer(joined):
                 pieces[-1].append(token.text)
                 if token.whitespace_:
                     pieces.append([])
             if not pieces[-1]:
                 pieces.pop()
-        if len(pieces) != len(chunks):  # never seen; if spaCy ever merged across a space, ask chunk by chunk
-            pieces = [[t.text for t in nlp.tokenizer(chunk)] for chunk in chunks]
-        for chunk, tokens in zip(chunks, pieces):
-            self._chunks[chunk] = tokens[0] if len(tokens) == 1 and tokens[0] == chunk else tuple(tokens)
+            if len(pieces) != len(chunks):  # never seen; if spaCy ever merged across a space, ask chunk by chunk
+                pieces = [[t.text for t in nlp.tokenizer(chunk)] for chunk in chunks]
+        return pieces
 
     def __call__(self, text: str) -> list[str]:
         chunks = text.split()
-        get = self._chunks.get
-        words: list[str] = []
-        append, extend = words.append, words.extend
-        for chunk in chunks:
-            tokens = get(chunk)
-            if tokens is None:  # a chunk never seen: learn all of this text's new chunks at once, then start over
-                try:
-                    self._learn(chunks)
-                except Exception:  # what datatrove does on spaCy's failures (its "IS_ALPHA" work-around) applies
-                    from datatrove.utils.word_tokenizers import load_word_tokenizer
+        try:
+            return list(chain.from_iterable(map(self._chunks.__getitem__, chunks)))
+        except KeyError:  # chunks never seen: learn all of this text's new chunks at once
+            pass
+        try:
+            self._learn(chunks)
+        except Exception:  # what datatrove does on spaCy's failures (its "IS_ALPHA" work-around) applies
+            from datatrove.utils.word_tokenizers import load_word_tokenizer
 
-                    return load_word_tokenizer(self.language).word_tokenize(text)
-                return self(text)
-            if tokens.__class__ is str:
-                append(tokens)
-            else:
-                extend(tokens)
-        return words
+            return load_word_tokenizer(self.language).word_tokenize(text)
+        return list(chain.from_iterable(map(self._chunks.__getitem__, chunks)))
 
 
 # spaCy languages whose tokenizer is checked to work chunk by chunk (tests/pipeline/test_fast_filters.py); others
@@ -111,10 +151,13 @@ def is_chunked(language: str) -> bool:
 
 
 def splitter(language: str = "en") -> WordSplitter:
-    """One WordSplitter per language and process (its cache is what makes it fast)."""
-    found = _SPLITTERS.get(language)
+    """One WordSplitter per spaCy language and process ("en" and "eng" share one: its cache is what makes it fast)."""
+    from datatrove.utils.word_tokenizers import load_word_tokenizer
+
+    key = getattr(load_word_tokenizer(language), "language", language)
+    found = _SPLITTERS.get(key)
     if found is None:
-        found = _SPLITTERS[language] = WordSplitter(language)
+        found = _SPLITTERS[key] = WordSplitter(key)
     return found
 
 
