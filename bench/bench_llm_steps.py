@@ -127,7 +127,7 @@ def main() -> None:
 
     from vllm import LLM
 
-    from corpusforge.label.engine import preload, unload
+    from corpusforge.label.engine import close_all, preload, unload
 
     work = Path(tempfile.mkdtemp(prefix="bench-llm-steps-"))
     if args.model:
@@ -160,6 +160,7 @@ def main() -> None:
 
     # (b) rerun from the filled cache, with no engine to hand: it must not need one
     unload(model)
+    close_all()  # no warm engine either: the rerun has nothing to send with
     rerun_s, rerun_counters = run_step(make_step(model, work / f"cache-{args.repeats - 1}.sqlite", args),
                                        copy_docs(docs))  # fmt: skip
     assert rerun_counters.sent == 0 and rerun_counters.load_seconds == 0, rerun_counters

@@ -62,3 +62,34 @@ def data_problems(key: str, value: str, splits: list[str], fmt: str) -> list[str
         return [f"{key}: {value} not found{where(value)}"]
     hint = "a dataset directory written by `corpusforge build` (build it first), a .jsonl/.parquet file"
     return hub_problems(key, value, "dataset", hint)
+
+
+def deepspeed_problems(ds: dict, where: str, accelerator: str = "auto") -> list[str]:
+    """DeepSpeed validates its `zero_optimization` section strictly, but only once the ranks have started;
+    the same check here (importing DeepSpeed's config model costs a few seconds, the launcher much more)."""
+    import os
+
+    if accelerator != "auto":  # as the ranks will have it; DeepSpeed's import otherwise probes and warns
+        os.environ.setdefault("DS_ACCELERATOR", accelerator)
+    zero = ds.get("zero_optimization")
+    if zero is None:
+        return []
+    if not isinstance(zero, dict):
+        return [f"deepspeed: {where}: zero_optimization must be an object"]
+    from pydantic import ValidationError
+
+    from corpusforge.config import format_validation_error
+
+    try:
+        from deepspeed.runtime.zero.config import DeepSpeedZeroConfig
+    except ImportError:  # DeepSpeed not installed: the launcher check says so
+        return []
+    try:
+        DeepSpeedZeroConfig(**zero)
+    except ValidationError as e:
+        ours = "see the recipe reference in the README"
+        return [
+            f"deepspeed: {where}: zero_optimization.{p}".replace(ours, "see DeepSpeed's configuration reference")
+            for p in format_validation_error(e)
+        ]
+    return []

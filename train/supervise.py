@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from corpusforge.errors import StopRequested
+from corpusforge.errors import ConfigError, StopRequested
 from corpusforge.procgroup import ProcessGroup
 from corpusforge.runlock import RunLock
 from train.lifecycle import EXIT_STOPPED, LOCK_ENV, LOCK_NAME
@@ -51,6 +51,7 @@ class Stopper:
         self.signum: int | None = None
         self.deadline: float | None = None
         self.killed = False
+        self.ranks: list[int] = []  # the ranks asked to stop
         self._previous: dict[int, object] = {}
 
     def install(self) -> None:
@@ -72,6 +73,7 @@ class Stopper:
             say(f"{signal.Signals(signum).name}: stopping the ranks on every node")
             return
         ranks = self.group.send(signal.SIGTERM, select=is_rank)
+        self.ranks = ranks
         if not ranks:  # the launcher has not started them yet: nothing to save
             self.kill()
             say(f"{signal.Signals(signum).name}: stopped before the training processes started")
@@ -85,8 +87,24 @@ class Stopper:
         self.killed = True
         self.group.kill(timeout=0)  # the group and the descendants outside it; the wait happens in supervise()
 
+    def ranks_done(self) -> bool:
+        """The ranks asked to stop have all exited: the launcher's own slow exit (it imports DeepSpeed, whose
+        teardown takes seconds) need not be waited for."""
+        from corpusforge.runlock import pid_alive
+
+        return bool(self.ranks) and not any(pid_alive(pid) and not _zombie(pid) for pid in self.ranks)
+
     def overdue(self) -> bool:
         return self.deadline is not None and not self.killed and time.monotonic() > self.deadline
+
+
+def _zombie(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
 
 
 def stop_message(output_dir: Path, signum: int | None, killed: bool, code: int | None) -> str:
@@ -105,7 +123,10 @@ def supervise(cmd: list[str], output_dir: Path, multi_node: bool = False) -> int
     Raises StopRequested when the run was stopped (by a signal here, or its ranks by someone else)."""
     from train.ops import clear_stale_locks
 
-    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"train.output_dir: cannot create {output_dir} ({e.strerror})") from None
     lock = RunLock(output_dir / LOCK_NAME, "training run").acquire()
     if lock.took_over:
         say(f"took over {lock.path} from PID {lock.took_over.get('pid')}, which is no longer running")
@@ -119,6 +140,8 @@ def supervise(cmd: list[str], output_dir: Path, multi_node: bool = False) -> int
         stopper.install()
         group.start()
         while (code := group.wait(0.5)) is None:
+            if stopper.ranks_done():
+                break
             if stopper.overdue():
                 say(f"the run did not stop within {STOP_GRACE_S:.0f} s: killing it")
                 stopper.kill()

@@ -247,6 +247,7 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
             "`meta` (JSON text of source-specific extras).",
         ),
         *(_instruct_sections(plan) if instruct else []),
+        *(_id_sections(manifest) if instruct else []),
         *(_llm_sections(manifest) if manifest.get("llm_steps") else []),
         ("Loading", f'```python\nfrom datasets import load_dataset\nds = load_dataset("{plan.output_dir}")\n```'),
         (
@@ -342,6 +343,16 @@ def _instruct_sections(plan: BuildPlan) -> list[tuple[str, str]]:
         ("Contamination report", contamination.to_markdown()),
         ("Tasks", markdown_table(["task", "task_id"], sorted(plan.recipe.tasks.items(), key=lambda kv: kv[1]))),
     ]
+
+
+def _id_sections(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    from corpusforge.instruct.adapters.base import duplicate_ids
+
+    counts = duplicate_ids(manifest)
+    if not counts:
+        return []
+    note = "Records whose source id was already used by another record of the source; each is kept as `<id>~<n>`."
+    return [("Repeated record ids", note + "\n\n" + markdown_table(["source", "repeated ids"], list(counts.items())))]
 
 
 def _llm_sections(manifest: dict[str, Any]) -> list[tuple[str, str]]:

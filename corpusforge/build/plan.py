@@ -375,7 +375,7 @@ def _tokenize_stage(recipe, output_dir, tasks) -> Stage:
         from datatrove.pipeline.tokens import DocumentTokenizer
 
         return [
-            ParquetReader(str(output_dir / DATA_DIR), glob_pattern="train/*.parquet", add_file_path=False),
+            ParquetReader(str(output_dir / DATA_DIR), glob_pattern="train/*.parquet"),
             DocumentTokenizer(
                 str(output_dir / "tokenized"),
                 tokenizer_name_or_path=spec.tokenizer_file,

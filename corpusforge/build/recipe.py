@@ -63,6 +63,7 @@ class RayExecutorSpec(StrictModel):
     num_cpus: int | None = Field(None, description="CPUs of a local instance (none: all)")
     cpus_per_task: int = 1
     mem_per_cpu_gb: float = 1
+    gpus_per_task: int = Field(0, ge=0, description="GPUs Ray reserves per task (LLM steps on vLLM)")
 
 
 ExecutorSpec = Annotated[Union[LocalExecutorSpec, SlurmExecutorSpec, RayExecutorSpec], Field(discriminator="type")]  # noqa: UP007

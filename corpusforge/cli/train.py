@@ -65,15 +65,17 @@ def train(
     """
     from corpusforge.config import dump_yaml
     from train.config import gradient_accumulation, load_deepspeed_json, load_train_config
-    from train.preflight import check_paths
+    from train.preflight import check_paths, deepspeed_problems
 
     overrides = set_ or []
     parsed = load_train_config(config, overrides)
-    load_deepspeed_json(parsed)  # fail now, not after the launcher has started
+    ds = load_deepspeed_json(parsed)  # fail now, not after the launcher has started
     world = (num_gpus or 1) * (num_nodes or 1)
     if num_gpus is not None and hostfile is None:
         gradient_accumulation(parsed, world)  # the global batch must split evenly over the processes
     problems = check_paths(parsed)  # model, data, adapters: before any slow start-up, in a dry run too
+    where = "deepspeed" if isinstance(parsed.deepspeed, dict) else parsed.deepspeed
+    problems += deepspeed_problems(ds, where, parsed.runtime.accelerator)
     if problems:
         raise ConfigError(problems, source=str(config))
     cmd = launcher_command(config, overrides, num_gpus, num_nodes, hostfile)
@@ -138,6 +140,8 @@ def eval_(
     if pubmedqa is not None:
         pqal = pubmedqa / "ori_pqal.json" if pubmedqa.is_dir() else pubmedqa
         truth = ground_truth or pqal.parent / "test_ground_truth.json"
+        if not pqal.is_file():
+            raise ConfigError(f"--pubmedqa {pubmedqa}: not found; give ori_pqal.json or the folder that holds it")
         items = mc_loglik.pubmedqa_test_items(pqal, truth, task_id=task_id, template=template, target=target)
         source = f"PubMedQA official test split ({truth})"
     else:

@@ -419,7 +419,7 @@ def options_format_of(value: Any) -> str | None:
 
 def _loose(text: str) -> str:
     """Text compared without case, spacing and trailing punctuation (answers copied from options drift so)."""
-    return " ".join(text.split()).casefold().rstrip(" .。;；")
+    return " ".join(unicodedata.normalize("NFKC", text).split()).casefold().rstrip(" .。;；")
 
 
 def answer_formats_of(value: Any, options: Sequence[tuple[str, str]]) -> list[str]:

@@ -130,7 +130,9 @@ def push_dataset(
         wanted = {op.path_in_repo for op in operations}
         remote = api.list_repo_files(repo_id, repo_type=REPO_TYPE, revision=revision)
         stale = sorted(
-            p for p in remote if p.startswith((prefix + DATA_DIR + "/", prefix + IMAGES_DIR + "/")) and p not in wanted
+            p
+            for p in remote
+            if p.startswith((prefix + DATA_DIR + "/", prefix + IMAGES_DIR + "/")) and p not in wanted
         )
         operations += [CommitOperationDelete(p) for p in stale]
 

@@ -175,8 +175,10 @@ def load_mmlu(spec: EvalSetSpec) -> list[EvalItem]:
             if not row or not str(row[0]).strip():
                 raise InputError(f"{where}: MMLU row without a question")
             question, subject = str(row[0]), MMLUReader.subject_of_file(str(location["file"]))
-        else:
-            question, subject = _text(row, "question", where), row.get("subject") or ""
+        else:  # the Hub layout (question, subject, choices, answer) or a copy with option columns (input, A-D)
+            name = "question" if "question" in row or "input" not in row else "input"
+            subject = row.get("subject") or MMLUReader.subject_of_file(str(location["file"]))
+            question = _text(row, name, where)
         if spec.subjects is None or subject in spec.subjects:
             items.append(_item(where, question))
     return items
@@ -398,6 +400,9 @@ class ContaminationReport:
                 rows.append([eval_set, source, entry["id"], entry["ngram"], examples])
                 for hit in entry["ngram_matches"]:
                     spans.append([f"`{hit['id']}`", eval_set, f"`{hit['ref']}`", hit["coverage"], _span(hit)])
+            if len(sources) > 1:  # the evaluation set's total over its sources
+                totals = [sum(e[check] for e in sources.values()) for check in ("id", "ngram")]
+                rows.append([f"**{eval_set}**", "**all sources**", *totals, ""])
         text = markdown_table(["evaluation set", "source", "dropped by id", "dropped by n-gram", "examples"], rows)
         if spans:
             text += (

@@ -8,14 +8,20 @@ cache: a rerun answered wholly from the cache never starts vLLM.
 
 `shared_engine()` gives every step of one process the same engine for the same model and settings (a datatrove
 task runs its steps as chained generators, so two LLM steps of a source are alive at once and must not start two
-vLLM engines); the last `release()` closes it. `preload()` hands a started `vllm.LLM` to the engines of a model
+vLLM engines). In the main process (a local build with workers=1 runs its tasks there one after another) the last
+`release()` keeps the engine warm for the next task and stage, so a build loads the model once; asking for an
+engine with other settings closes the idle ones first (one model on the GPUs at a time), and they are closed at
+exit. In a worker process the last `release()` closes the engine at once. `preload()` hands a started `vllm.LLM` to the engines of a model
 (tests, notebooks, benchmarks), which then never close it.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import json
+import multiprocessing
 import threading
 import time
 from collections.abc import Sequence
@@ -192,6 +198,10 @@ def shared_engine(spec: Any, model: str, chat: bool, cache_path: str | Path, des
     with _LOCK:
         engine, users = _SHARED.get(key, (None, 0))
         if engine is None:
+            for other, (idle, n) in list(_SHARED.items()):  # a warm engine of other settings makes way
+                if n == 0:
+                    del _SHARED[other]
+                    idle.close()
             engine = CachedEngine(spec, model, chat, cache_path, description)
         _SHARED[key] = (engine, users + 1)
         return engine
@@ -199,12 +209,24 @@ def shared_engine(spec: Any, model: str, chat: bool, cache_path: str | Path, des
 
 def release(engine: CachedEngine) -> None:
     """One user fewer; the last one closes the engine (and its backend, unless preloaded)."""
+    keep_warm = multiprocessing.parent_process() is None
     with _LOCK:
         for key, (shared, users) in list(_SHARED.items()):
             if shared is engine:
-                if users > 1:
+                if users > 1 or keep_warm:
                     _SHARED[key] = (shared, users - 1)
                     return
                 del _SHARED[key]
                 break
     engine.close()
+
+
+@atexit.register
+def close_all() -> None:
+    """Close every engine this process still holds (warm ones kept between tasks)."""
+    with _LOCK:
+        engines = [engine for engine, _ in _SHARED.values()]
+        _SHARED.clear()
+    for engine in engines:
+        with contextlib.suppress(Exception):  # at exit, a failing close must not hide the others
+            engine.close()

@@ -126,7 +126,11 @@ def bars(counts: Mapping[str, float], title: str, xlabel: str = "", color: str =
         names = [k for k, _ in items][::-1]
         values = [v for _, v in items][::-1]
         drawn = ax.barh(names, values, color=color)
-        ax.bar_label(drawn, labels=[f"{v:,.0f}" for v in values], padding=3, fontsize=8)
+        shown = [f"{v:,.0f}" if float(v).is_integer() else f"{v:.4g}" for v in values]
+        ax.bar_label(drawn, labels=shown, padding=3, fontsize=8)
+        integer = all(float(v).is_integer() for v in values)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(5, integer=integer))
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}" if integer else f"{v:.3g}"))
         ax.set_xlabel(xlabel)
         ax.margins(x=0.15)
     ax.set_title(title, loc="left")

@@ -39,6 +39,7 @@ class Page:
     summary: str = ""
     status: str = "ok"
     cards: list[tuple[str, str, str]] = field(default_factory=list)  # (label, value, note)
+    warnings: list[str] = field(default_factory=list)  # shown at the top, in red: what a user must not miss
     sections: list[Section] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)  # the browser's records
 
@@ -138,3 +139,8 @@ def pre(text: str, name: str = "") -> Markup:
 
 def row(*blocks: Markup) -> Markup:
     return Markup('<div class="row">' + "".join(blocks) + "</div>")
+
+
+def collapsed(summary: str, *blocks: Markup) -> Markup:
+    """Blocks behind a <details> toggle: every number recorded, for who wants them, without crowding the page."""
+    return Markup(f"<details><summary>{escape(summary)}</summary>" + "".join(blocks) + "</details>")

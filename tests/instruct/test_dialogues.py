@@ -132,6 +132,8 @@ def test_real_huatuo_test_set_and_cmtmedqa(tmp_path):
     huatuo = read("instruct.huatuo26m", tmp_path / "h", path=str(REAL / "huatuo26M_test_first300.json"))
     assert huatuo.balanced() and len(huatuo.docs) == 300 and not huatuo.quarantine
     assert len({d.id for d in huatuo.docs}) == 300
+    plain = read("instruct.free_qa", tmp_path / "f", path=str(REAL / "huatuo26M_test_first300.json"))
+    assert [r["messages"] for r in plain.records] == [r["messages"] for r in huatuo.records]  # no field mapping
     source = json.loads((REAL / "CMtMedQA_test_first100.json").read_text(encoding="utf-8"))
     dialogues = read("instruct.dialogue", tmp_path / "d", path=str(REAL / "CMtMedQA_test_first100.json"))
     assert dialogues.balanced() and len(dialogues.docs) == 100
@@ -157,3 +159,23 @@ def test_training_learns_every_assistant_turn_of_a_dialogue(tmp_path, tiny_model
     )
     assert all(answer in trained for _, answer in CMTMEDQA_ROW["history"]) and CMTMEDQA_ROW["output"] in trained
     assert CMTMEDQA_ROW["history"][0][0] not in trained  # user turns are context, not targets
+
+
+@pytest.mark.slow
+def test_repeated_ids_are_reported_in_manifest_and_card(tmp_path, repo_root):
+    from tests.build.test_instruct_recipes import cli
+
+    rows = [{"id": "x", "question": f"问题{i}", "answer": "回答"} for i in range(3)]
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        "name: ids\nkind: instruct\ntasks: {free_qa: 6}\n"
+        f"output: {{path: {tmp_path / 'out'}}}\nexecutor: {{type: local, tasks: 1, workers: 1}}\n"
+        f"sources:\n  qa:\n    reader: {{type: instruct.free_qa, path: {write(tmp_path / 'qa.jsonl', rows)}}}\n"
+    )
+    cli(repo_root, "build", str(recipe))
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert (
+        manifest["sources"]["qa"]["kept"] == 3
+        and manifest["sources"]["qa"]["details"]["instruct.free_qa"]["duplicate_ids"] == 2
+    )
+    assert "| qa | 2 |" in (tmp_path / "out" / "README.md").read_text()

@@ -73,3 +73,23 @@ def test_step_settings_override_the_recipe_defaults_and_misplaced_steps_are_refu
         load_recipe(bad, ["llm.model.name=/m"])
     text = str(error.value)
     assert "sources.books.steps.2.parser.regex.pattern" in text and "not a valid regular expression" in text
+
+
+def test_engines_are_shared_by_steps_kept_warm_between_tasks_and_make_way_for_other_settings(tmp_path):
+    import sqlite3
+
+    from corpusforge.label.config import OpenAIBackendSpec
+    from corpusforge.label.engine import release, shared_engine
+
+    spec, other = OpenAIBackendSpec(), OpenAIBackendSpec(concurrency=2)
+    cache = tmp_path / "cache.sqlite"
+    first = shared_engine(spec, "m", True, cache)
+    assert shared_engine(spec, "m", True, cache) is first  # two steps of one task: one engine
+    release(first), release(first)
+    assert shared_engine(spec, "m", True, cache) is first  # the next task of this process: still warm
+    release(first)
+    replacement = shared_engine(other, "m", True, cache)  # other settings: the idle engine is closed first
+    assert replacement is not first
+    with pytest.raises(sqlite3.ProgrammingError):
+        first.cache.db.execute("SELECT 1")
+    release(replacement)

@@ -115,3 +115,26 @@ def test_qa_from_text_score_and_generate_from_a_server(scripted_server, tmp_path
         assert [m["role"] for m in row["messages"]] == ["user", "assistant"]
         assert row["provenance"]["file"] and row["provenance"]["record_id"]
         assert "passage" not in row["messages"][1]["content"]
+
+
+def test_a_recipe_folder_replaces_a_builtin_prompt_and_its_hash_keys_new_answers(scripted_server, tmp_path):
+    base_url, script = scripted_server
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "exam_rewrite.en.jinja").write_text(
+        "CUSTOM PROMPT. State the fact.\nQuestion: {{ question }}\nCorrect answer: {{ answer }}\n"
+    )
+    seen = []
+    original = script.answer
+    script.answer = lambda prompt, retry, body: seen.append(prompt) or original(prompt, retry, body)
+    recipe = kg_exam_recipe(tmp_path / "out", server_llm(base_url), kg=False)
+    recipe["sources"]["exam_medqa"]["steps"][0]["templates"] = str(prompts)
+    del recipe["sources"]["exam_cmexam"]
+    manifest = run_build(recipe, tmp_path)
+    assert_balanced(manifest)
+    assert seen and all(p.startswith("CUSTOM PROMPT.") for p in seen)
+    entry = manifest["llm_steps"][0]
+    builtin = run_build(kg_exam_recipe(tmp_path / "builtin", server_llm(base_url), kg=False), tmp_path)
+    builtin_hashes = next(e for e in builtin["llm_steps"] if e["source"] == "exam_medqa")["templates"]
+    assert entry["templates"]["exam_rewrite.en.jinja"] != builtin_hashes["exam_rewrite.en.jinja"]
+    assert entry["templates"]["exam_rewrite.zh.jinja"] == builtin_hashes["exam_rewrite.zh.jinja"]

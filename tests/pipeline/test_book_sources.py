@@ -267,6 +267,11 @@ def test_epub_through_the_reader_and_a_broken_one_quarantined(tmp_path):
     folder.mkdir()
     make_epub(folder / "old_physic.epub")
     (folder / "broken.epub").write_bytes(b"PK\x03\x04 not really a zip")
+    with zipfile.ZipFile(folder / "scanned.epub", "w") as z:
+        z.writestr("META-INF/container.xml", CONTAINER)
+        z.writestr("OEBPS/content.opf", OPF)
+        for name in ("text/ch1.xhtml", "text/ch 2.xhtml"):
+            z.writestr(f"OEBPS/{name}", XHTML.format(title="p", body='<img src="page1.jpg"/>'))
     with zipfile.ZipFile(make_epub(folder / "drm.epub"), "a") as z:
         z.writestr(
             "META-INF/encryption.xml",
@@ -281,7 +286,7 @@ def test_epub_through_the_reader_and_a_broken_one_quarantined(tmp_path):
     assert stats["epub_removed_tables"] == 1 and stats["epub_chapters"] == 2
     records = [json.loads(line) for f in (tmp_path / "q").glob("*.jsonl") for line in f.open()]
     reasons = {Path(r["location"]["file"]).name: r["reason"] for r in records}
-    assert reasons == {"broken.epub": "bad_epub", "drm.epub": "encrypted_epub"}
+    assert reasons == {"broken.epub": "bad_epub", "drm.epub": "encrypted_epub", "scanned.epub": "no_text_in_epub"}
     out, _ = strip_nontext(docs[0].text)
     assert out.startswith("# Chapter 1 Fevers\n\nFevers were thought")
 

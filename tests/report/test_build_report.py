@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -42,6 +43,7 @@ def test_build_writes_its_report_and_the_card_shows_the_plots(stage1_output):
     assert f"{kg['triples_covered']:,} of {kg['triples_in']:,} triples covered" in text
     assert "stripped_tables" in text
     assert 'data-reason="dropped:pqal_pmid"' in text and 'data-reason="dropped:no_abstract"' in text
+    assert re.search(r"matched: .{0,40}\d+:(context|long_answer)", text)  # the PQA-L item an abstract contained
 
 
 @pytest.mark.slow
@@ -89,3 +91,59 @@ def test_report_command_on_a_folder_it_does_not_know_says_so(tmp_path):
     assert result.returncode == 3
     message = " ".join(result.stderr.split())
     assert "not something corpusforge wrote" in message and "Traceback" not in message
+
+
+def test_words_and_han_characters_are_counted_on_utf8_bytes():
+    import pyarrow as pa
+
+    from corpusforge.report.build import han_and_words
+
+    texts = pa.array(["hello  world", "", "糖尿病 is bad", "中文,abc 中", None, "é à ü"]).slice(1)
+    han, words = han_and_words(texts)
+    assert han.tolist() == [0, 3, 3, 0, 0] and words.tolist() == [0, 5, 4, 0, 3]
+
+
+def test_card_plots_section_is_replaced_not_repeated_and_follows_the_config_prefix(tmp_path):
+    from corpusforge.hub.card import merge_card
+    from corpusforge.report.api import set_card_section
+
+    card = tmp_path / "README.md"
+    configs = "configs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train/*.parquet\n"
+    card.write_text(f"---\n{configs}---\n\n# T\n\n## Summary\n\ntext\n\n## Sources\n\nrows\n")
+    set_card_section(card, "Plots", "![a](images/a.png)")
+    set_card_section(card, "Plots", "![b](images/b.png)")
+    text = card.read_text()
+    assert text.count("## Plots") == 1 and "images/a.png" not in text
+    assert text.index("## Summary") < text.index("## Plots") < text.index("## Sources")
+    merged = merge_card(None, text, "stage1", "stage1/")
+    assert "](stage1/images/b.png)" in merged
+
+
+@pytest.mark.slow
+def test_every_drop_and_quarantine_reason_has_examples_and_tokens_are_shown(tmp_path, tiny_tokenizer_file, repo_root):
+    """The build tests' messy source (bad JSON, GBK bytes, duplicates, near-duplicates, empty and short texts),
+    tokenized: the browser has an example of every reason the manifest counts, with its location."""
+    import yaml
+
+    from corpusforge.report.build import token_lengths
+    from tests.build.conftest import messy_recipe, write_messy_source
+
+    expected = write_messy_source(tmp_path / "src")
+    recipe = messy_recipe(tmp_path / "src", tmp_path / "out")
+    recipe["output"]["tokenize"] = {"tokenizer_file": str(tiny_tokenizer_file)}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    cmd = [sys.executable, "-c", "from corpusforge.cli import main; main()", "build", str(tmp_path / "r.yaml")]
+    result = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = tmp_path / "out"
+    text = (out / "report.html").read_text()
+    for reason in expected["dropped"]:
+        assert f'data-reason="dropped:{reason}"' in text, reason
+    for reason in expected["quarantined_by_reason"]:
+        assert f'data-reason="quarantined:{reason}"' in text, reason
+    assert "part-b.jsonl, line" in text  # where the GBK line and the others came from
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    lengths = token_lengths(out)
+    assert len(lengths) == expected["kept"] and lengths.sum() == manifest["tokenized"]["tokens"] > 0
+    assert 'data-chart="length-tokens"' in text and f"{manifest['tokenized']['tokens']:,}" in text

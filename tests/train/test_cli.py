@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -99,6 +101,13 @@ def test_bad_deepspeed_config_and_missing_split_are_one_line_each(tmp_path, tiny
     config = tiny_config(tmp_path, tiny_model_dir, pt_dataset, deepspeed=str(tmp_path / "ds.json"))
     code, lines = run_main(capsys, "train", config)
     assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: deepspeed: {tmp_path / 'ds.json'}: not a")
+    ds = {"zero_optimization": {"stage": 2, "overlap_com": True}}  # DeepSpeed's key is overlap_comm
+    (tmp_path / "ds.json").write_text(json.dumps(ds))
+    code, lines = run_main(capsys, "train", config, "--dry-run")
+    assert code == 2 and len(lines) == 1
+    assert lines[0] == f"error: {config}: deepspeed: {tmp_path / 'ds.json'}: zero_optimization.overlap_com: " + (
+        "unknown key (check the spelling; see DeepSpeed's configuration reference)"
+    )
     config = tiny_config(tmp_path, tiny_model_dir, pt_dataset, data={"eval_split": "dev"})
     code, lines = run_main(capsys, "train", config, "--dry-run")
     assert code == 2 and lines[0] == f"error: {config}: data.path: {pt_dataset} has no split 'dev'; it has " + (

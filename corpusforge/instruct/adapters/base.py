@@ -193,3 +193,14 @@ class InstructReader(SourceReader):
         for question, answer in turns:
             messages += render_qa(question, answer, self.template)
         return self.build(record, local_id, messages, **kwargs)
+
+
+def duplicate_ids(manifest: dict[str, Any]) -> dict[str, int]:
+    """Per source, how many records came with an id the source had already used (from the readers' stats in the
+    manifest); each was kept under `<id>~<n>` (see InstructReader.unique_id)."""
+    out = {}
+    for name, source in manifest.get("sources", {}).items():
+        n = sum(int(step.get("duplicate_ids", 0)) for step in (source.get("details") or {}).values())
+        if n:
+            out[name] = n
+    return out

@@ -172,6 +172,18 @@ def chat_turns(value: Any, path: str) -> tuple[str | None, list[tuple[str, str]]
     return system, [(merged[i][1], merged[i + 1][1]) for i in range(0, len(merged), 2)]
 
 
+QUESTION_NAMES = ("question", "instruction", "query", "questions", "prompt")
+ANSWER_NAMES = ("answer", "output", "response", "answers", "target")
+
+
+def _spelled(row: dict[str, Any], name: str, names: tuple[str, ...]) -> str:
+    """`name`, or when the row lacks it and it is one of the usual spellings `names`, the one the row has
+    (question / instruction / query, answer / output / response): common QA layouts need no field mapping."""
+    if name in names and get_path(row, name) is None:
+        return next((n for n in names if n in row), name)
+    return name
+
+
 class QAFields:
     """How a question/answer row is read: field names for the question, its extra input, answer, history, id."""
 
@@ -191,11 +203,11 @@ class QAFields:
 
     def turns(self, row: dict[str, Any]) -> list[tuple[str, str]]:
         """Every turn of the row, earliest first: the history (if any), then the row's question and answer."""
-        question = text_field(row, self.question_field)
+        question = text_field(row, _spelled(row, self.question_field, QUESTION_NAMES))
         extra = text_field(row, self.input_field, required=False) if self.input_field else None
         if extra and extra.strip() != question.strip():
             question = f"{question}\n{extra}"
-        answer = text_field(row, self.answer_field)
+        answer = text_field(row, _spelled(row, self.answer_field, ANSWER_NAMES))
         history = history_turns(get_path(row, self.history_field), self.history_field) if self.history_field else []
         return [*history, (question, answer)]
 

@@ -15,7 +15,8 @@ element, not by guessing from text, and counted per kind:
     back matter   epub:type bibliography, index, appendix, copyright-page (references, indexes, appendices, licence)
     licence     Project Gutenberg's boilerplate sections (`id="pg-header"` / `"pg-footer"`, class `pg-boilerplate`)
 
-A DRM-protected EPUB (chapters listed in META-INF/encryption.xml) is quarantined as `encrypted_epub`.
+A DRM-protected EPUB (chapters listed in META-INF/encryption.xml) is quarantined as `encrypted_epub`, one whose
+chapters hold no text (images of pages) as `no_text_in_epub`, a broken one as `bad_epub`.
 Spine items marked `linear="no"` (pop-up notes, answer keys) are auxiliary content and are left out, counted.
 The XML of container and package is parsed with the entity-refusing parser (safe_xml); chapters go through the
 standard library's HTML parser, which never resolves external entities.
@@ -213,4 +214,8 @@ def epub_to_markdown(data: bytes, removed: Counter) -> str:
             if paragraphs:
                 chapters.append("\n\n".join(paragraphs))
                 removed["chapters"] += 1
+    if not chapters:  # say so, rather than an empty book
+        raise MalformedRecord(
+            "no_text_in_epub", f"{rootfile}: no text in the spine's chapters (an image-only or scanned EPUB?)"
+        )
     return "\n\n".join(chapters)
