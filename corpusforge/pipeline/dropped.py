@@ -60,6 +60,7 @@ class DroppedSamples:
                 "id": document.id,
                 "text": document.text,
                 "location": meta.get("provenance"),
+                "match": meta.get("decontam_match"),  # what a decontamination step matched, where it says
             },
         )
 

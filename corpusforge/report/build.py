@@ -296,7 +296,11 @@ def sample_dropped(root: Path, seed: int) -> list[dict[str, Any]]:
                     "text": cut(r.get("text"), TEXT_CHARS),
                     "chars": r.get("chars"),
                     "location": r.get("location"),
-                    "detail": {"step": r.get("step"), **({"raw input": True} if r.get("id") is None else {})},
+                    "detail": {
+                        "step": r.get("step"),
+                        **({"raw input": True} if r.get("id") is None else {}),
+                        **({"matched": r["match"]} if r.get("match") else {}),
+                    },
                 }
             )
     return out

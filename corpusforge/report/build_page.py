@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 from corpusforge.output.dataset_dir import IMAGES_DIR
 from corpusforge.report import charts
 from corpusforge.report.build import BuildData
-from corpusforge.report.page import Page, chart, note, pre, row, table
+from corpusforge.report.page import Page, chart, collapsed, note, pre, row, table
 from corpusforge.report.qa_stats import QAItem, make_tokenizer, qa_stats, table_rows
 
 # manifest keys drawn by a section of their own; any other top-level key is shown under "More statistics"
@@ -66,6 +66,7 @@ def build_page(data: BuildData) -> Page:
         ("Dropped", f"{t['dropped']:,}", f"{len(m['dropped_by_reason'])} reasons"),
         ("Quarantined", f"{t['quarantined']:,}", "malformed input"),
         ("Rows", f"{m['rows_written']:,}", f"in {len(m['files'])} parquet files"),
+        ("Sources", str(len(m["sources"])), "all balance" if balanced else "NOT BALANCED"),
     ]
     if m.get("tokenized"):
         page.cards.append(("Tokens", f"{m['tokenized']['tokens']:,}", f"{m['tokenized']['files']} .ds files"))
@@ -386,16 +387,36 @@ def _details(data: BuildData, pattern: str) -> dict[str, dict[str, dict[str, flo
     return out
 
 
+def _per_source(data: BuildData, key: str) -> dict[str, dict[str, Any]]:
+    """{source: manifest["sources"][source][key]} for the sources that recorded `key`."""
+    return {n: src[key] for n, src in data.manifest["sources"].items() if src.get(key)}
+
+
 def books_section(page: Page, data: BuildData) -> None:
     details = _details(data, r"^books\.")
     books = data.manifest.get("books")
-    if not details and not books:
+    stripping = _per_source(data, "book_stripping")
+    if not details and not books and not stripping:
         return
     s = page.section(
         "books",
         "Books: what stripping removed",
         "Counted by the books steps: tables, figures, running heads, references, indexes... removed before chunking.",
     )
+    for source, st in stripping.items():
+        kept = st.get("share_of_chars_kept")
+        if kept is not None:
+            s.add(
+                Markup(
+                    f"<p><b>{escape(source)}</b>: {st.get('chars_out', 0):,} of {st.get('chars_in', 0):,} "
+                    f"characters kept (<b>{kept:.1%}</b>).</p>"
+                )
+            )
+        by_kind = st.get("chars_stripped_by_kind") or {}
+        if by_kind:
+            fig = charts.bars(by_kind, f"{source}: characters stripped, by kind", "characters", charts.PALETTE[5])
+            s.add(chart(f"books-stripped-{source}", charts.svg(fig)))
+        s.add(collapsed(f"{source}: every stripping statistic", generic_table(st, f"book-stripping-{source}")))
     for source, steps in details.items():
         for step, stats in steps.items():
             counts = {
@@ -414,7 +435,12 @@ def books_section(page: Page, data: BuildData) -> None:
                         ),
                     )
                 )
-            s.add(table(["statistic", "value"], [[k, v] for k, v in sorted(stats.items())], f"books-{step}"))
+            s.add(
+                collapsed(
+                    f"{source}: {step} statistics",
+                    table(["statistic", "value"], sorted(stats.items()), f"books-{step}"),
+                )
+            )
     if books:
         s.add(Markup("<h3>Per book</h3>"))
         s.add(generic_table(books, "books-manifest"))
@@ -423,7 +449,8 @@ def books_section(page: Page, data: BuildData) -> None:
 def kg_section(page: Page, data: BuildData) -> None:
     details = _details(data, r"^kg\.")
     kg = data.manifest.get("kg") or data.manifest.get("knowledge_graph")
-    if not details and not kg:
+    coverage = _per_source(data, "kg_coverage")
+    if not details and not kg and not coverage:
         return
     s = page.section(
         "kg",
@@ -450,7 +477,15 @@ def kg_section(page: Page, data: BuildData) -> None:
                         ),
                     )
                 )
-            s.add(table(["statistic", "value"], [[k, v] for k, v in sorted(stats.items())], f"kg-{step}"))
+            s.add(
+                collapsed(
+                    f"{source}: {step} statistics", table(["statistic", "value"], sorted(stats.items()), f"kg-{step}")
+                )
+            )
+    for source, cov in coverage.items():
+        s.add(
+            Markup(f"<h3>{escape(source)}: coverage recorded by the build</h3>"), generic_table(cov, f"kg-{source}")
+        )
     if kg:
         s.add(generic_table(kg, "kg-manifest"))
 

@@ -128,8 +128,9 @@ def bars(counts: Mapping[str, float], title: str, xlabel: str = "", color: str =
         drawn = ax.barh(names, values, color=color)
         shown = [f"{v:,.0f}" if float(v).is_integer() else f"{v:.4g}" for v in values]
         ax.bar_label(drawn, labels=shown, padding=3, fontsize=8)
-        if all(float(v).is_integer() for v in values):
-            ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        integer = all(float(v).is_integer() for v in values)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(5, integer=integer))
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}" if integer else f"{v:.3g}"))
         ax.set_xlabel(xlabel)
         ax.margins(x=0.15)
     ax.set_title(title, loc="left")

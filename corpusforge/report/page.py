@@ -139,3 +139,8 @@ def pre(text: str, name: str = "") -> Markup:
 
 def row(*blocks: Markup) -> Markup:
     return Markup('<div class="row">' + "".join(blocks) + "</div>")
+
+
+def collapsed(summary: str, *blocks: Markup) -> Markup:
+    """Blocks behind a <details> toggle: every number recorded, for who wants them, without crowding the page."""
+    return Markup(f"<details><summary>{escape(summary)}</summary>" + "".join(blocks) + "</details>")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -42,6 +43,7 @@ def test_build_writes_its_report_and_the_card_shows_the_plots(stage1_output):
     assert f"{kg['triples_covered']:,} of {kg['triples_in']:,} triples covered" in text
     assert "stripped_tables" in text
     assert 'data-reason="dropped:pqal_pmid"' in text and 'data-reason="dropped:no_abstract"' in text
+    assert re.search(r"matched: .{0,40}\d+:(context|long_answer)", text)  # the PQA-L item an abstract contained
 
 
 @pytest.mark.slow
@@ -118,28 +120,30 @@ def test_card_plots_section_is_replaced_not_repeated_and_follows_the_config_pref
 
 
 @pytest.mark.slow
-def test_a_tokenized_build_shows_tokens_per_document(tmp_path, tiny_tokenizer_file, repo_root):
+def test_every_drop_and_quarantine_reason_has_examples_and_tokens_are_shown(tmp_path, tiny_tokenizer_file, repo_root):
+    """The build tests' messy source (bad JSON, GBK bytes, duplicates, near-duplicates, empty and short texts),
+    tokenized: the browser has an example of every reason the manifest counts, with its location."""
     import yaml
 
     from corpusforge.report.build import token_lengths
+    from tests.build.conftest import messy_recipe, write_messy_source
 
-    source = tmp_path / "docs.jsonl"
-    source.write_text("".join(json.dumps({"id": str(i), "text": "insulin lowers glucose. " * (i + 1)}) + "\n"
-                              for i in range(30)))  # fmt: skip
-    recipe = {
-        "name": "tokenized",
-        "output": {"path": str(tmp_path / "out"), "tokenize": {"tokenizer_file": str(tiny_tokenizer_file)}},
-        "executor": {"type": "local", "tasks": 1, "workers": 1},
-        "dedup": {"exact": {"enabled": False}, "minhash": {"enabled": False}},
-        "sources": {"docs": {"reader": {"type": "read.jsonl", "path": str(source)}}},
-    }
+    expected = write_messy_source(tmp_path / "src")
+    recipe = messy_recipe(tmp_path / "src", tmp_path / "out")
+    recipe["output"]["tokenize"] = {"tokenizer_file": str(tiny_tokenizer_file)}
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
     cmd = [sys.executable, "-c", "from corpusforge.cli import main; main()", "build", str(tmp_path / "r.yaml")]
     result = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = tmp_path / "out"
+    text = (out / "report.html").read_text()
+    for reason in expected["dropped"]:
+        assert f'data-reason="dropped:{reason}"' in text, reason
+    for reason in expected["quarantined_by_reason"]:
+        assert f'data-reason="quarantined:{reason}"' in text, reason
+    assert "part-b.jsonl, line" in text  # where the GBK line and the others came from
+
     manifest = json.loads((out / "manifest.json").read_text())
     lengths = token_lengths(out)
-    assert len(lengths) == 30 and lengths.sum() == manifest["tokenized"]["tokens"] > 0
-    text = (out / "report.html").read_text()
+    assert len(lengths) == expected["kept"] and lengths.sum() == manifest["tokenized"]["tokens"] > 0
     assert 'data-chart="length-tokens"' in text and f"{manifest['tokenized']['tokens']:,}" in text

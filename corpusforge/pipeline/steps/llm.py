@@ -134,14 +134,12 @@ class LLMStep(PipelineStep):
     type = "🤖 - LLM"
     default_max_tokens: ClassVar[int] = 256
     template_names: ClassVar[tuple[str, ...]] = ()  # built-in templates, without the `.<lang>.jinja` suffix
-    uses_structured_outputs: ClassVar[bool] = False
 
     @classmethod
     def from_params(cls, params: Any, ctx: BuildContext) -> LLMStep:
         settings = params.resolved(ctx.extra.get("llm"))
-        where = f"{params.type}"
-        if not settings.model.name:
-            raise ConfigError(f"{where}: no model; set llm.model.name (e.g. --set llm.model.name=/models/x)")
+        if not settings.model.name:  # the recipe's validation says so first; this guards direct use
+            raise ConfigError(f"{params.type}: no model; set llm.model.name (e.g. --set llm.model.name=/models/x)")
         state = ctx.output_dir / ".corpusforge"
         cache = Path(settings.cache) if settings.cache else state / DEFAULT_CACHE
         return cls(params, settings, cache_path=str(cache), report_dir=str(state / REPORT_DIR), source=ctx.source,
@@ -462,7 +460,6 @@ class QAFromText(LLMStep):
     default_max_tokens = 768
     template_names = ("qa_from_text",)
     changes_cardinality = True
-    uses_structured_outputs = True
 
     class Params(StepParams, LLMStepParams):
         type: Literal["llm.qa_from_text"] = "llm.qa_from_text"
@@ -472,7 +469,7 @@ class QAFromText(LLMStep):
         min_answer_chars: int = Field(20, ge=1)
         task: str = "free_qa/from_text"
         task_id: int | None = None
-        system: str | None = Field(None, description="system prompt of the records (not of the request)")
+        system_prompt: str | None = Field(None, description="system turn of the records written (not of the request)")
 
     def prepare(self, doc: Document) -> Task | str:
         passage = doc.text.strip()
@@ -523,7 +520,7 @@ class QAFromText(LLMStep):
                 task=p.task,
                 task_id=task_id,
                 language=task.language,
-                messages=messages_from(question, answer, p.system),
+                messages=messages_from(question, answer, p.system_prompt),
                 provenance=provenance,
                 meta={
                     "passage_id": doc.id,
@@ -562,7 +559,6 @@ class LLMScore(LLMStep):
     name = "llm.score"
     default_max_tokens = 16
     template_names = ("score",)
-    uses_structured_outputs = True
 
     class Params(StepParams, LLMStepParams):
         type: Literal["llm.score"] = "llm.score"
@@ -656,7 +652,7 @@ class LLMGenerate(LLMStep):
         type: Literal["llm.generate"] = "llm.generate"
         template: str | None = Field(None, description="jinja text; variables: text, id, source, metadata")
         template_path: str | None = Field(None, description="or a jinja file")
-        system: str | None = None
+        system: str | None = Field(None, description="a system message sent before the rendered prompt")
         parser: TextParser | JsonParser | RegexParser = Field(default_factory=TextParser, discriminator="type")
         target: str = Field("text", pattern=r"^(text|metadata\.[A-Za-z_][A-Za-z0-9_]*)$")
         max_chars: int = Field(6000, ge=100, description="the document text given to the template is cut here")
