@@ -13,6 +13,8 @@ from tests.llm.conftest import REPO, assert_balanced, read_rows, run_build, serv
 
 REAL = REPO.parent / "shared" / "data" / "real"
 
+pytestmark = pytest.mark.slow  # an HTTP server (in this process) answers the steps
+
 
 @pytest.fixture(scope="module")
 def real_data():

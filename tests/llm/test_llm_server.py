@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.llm.conftest import (
     assert_balanced,
     kg_exam_recipe,
@@ -12,6 +14,8 @@ from tests.llm.conftest import (
     server_llm,
     step_details,
 )
+
+pytestmark = pytest.mark.slow  # an HTTP server (in this process) answers the steps
 
 
 def test_rewrites_are_checked_retried_and_fall_back_with_counted_reasons(scripted_server, tmp_path):
