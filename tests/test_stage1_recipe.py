@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -31,16 +29,6 @@ def snapshot(output_dir) -> dict:
         for name, s in manifest["sources"].items()
     }
     return {"sources": sources, "documents": documents}
-
-
-@pytest.fixture(scope="module")
-def stage1_output(tmp_path_factory, repo_root):
-    out = tmp_path_factory.mktemp("stage1") / "out"
-    cmd = [sys.executable, "-c", "from corpusforge.cli import main; main()", "build", "recipes/stage1.yaml",
-           "--output", str(out), "--set", "executor.workers=1"]  # fmt: skip
-    result = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return out, result.stdout
 
 
 @pytest.mark.slow

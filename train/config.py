@@ -9,6 +9,7 @@ clipping), which are filled in here and must be absent or "auto" in the JSON.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -155,6 +156,23 @@ class MCEvalConfig(StrictModel):
     max_length: int = Field(1024, ge=8)
 
 
+class MonitorConfig(StrictModel):
+    """DeepSpeed's monitors, passed through as its `tensorboard` / `wandb` / `csv_monitor` / `comet` sections.
+
+    Each section is DeepSpeed's own (`enabled`, `output_path`, `job_name`, wandb's `project`/`team`/`group`...);
+    an `output_path` left empty becomes `<train.output_dir>/monitor` and `job_name` the stage, so the files land
+    next to the run. The loop writes loss, learning rate, gradient norm and every evaluation to them.
+    """
+
+    tensorboard: dict[str, Any] | None = None
+    wandb: dict[str, Any] | None = None
+    csv_monitor: dict[str, Any] | None = None
+    comet: dict[str, Any] | None = None
+
+
+MONITORS = ("tensorboard", "wandb", "csv_monitor", "comet")
+
+
 class TrainConfig(StrictModel):
     stage: Stage
     model: ModelConfig
@@ -165,8 +183,11 @@ class TrainConfig(StrictModel):
     batch: BatchConfig
     train: TrainLoopConfig
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
-    deepspeed: str | dict[str, Any] = Field(description="a DeepSpeed JSON file (relative to this YAML or the cwd)")
+    deepspeed: str | dict[str, Any] = Field(
+        description="a DeepSpeed JSON file (relative to the working directory) or an inline mapping"
+    )
     mc_eval: MCEvalConfig | None = None
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -180,18 +201,23 @@ class TrainConfig(StrictModel):
 
 
 def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
-    """YAML + `--set` overrides -> TrainConfig; the DeepSpeed JSON path is resolved against the YAML's folder."""
+    """YAML + `--set` overrides -> TrainConfig. Relative paths (the DeepSpeed JSON included) are relative to the
+    working directory, as in build recipes; the DeepSpeed JSON is made absolute here so every process agrees."""
     config = load_config(TrainConfig, path, overrides)
     if isinstance(config.deepspeed, str):
-        config.deepspeed = str(_resolve_path(config.deepspeed, Path(path).parent))
+        config.deepspeed = str(_resolve_deepspeed(config.deepspeed, Path(path).parent))
     return config
 
 
-def _resolve_path(name: str, base: Path) -> Path:
-    for candidate in (Path(name), base / name):
-        if candidate.is_file():
-            return candidate.resolve()
-    raise ConfigError(f"deepspeed: file not found: {name} (looked in the current folder and {base})")
+def _resolve_deepspeed(name: str, config_dir: Path) -> Path:
+    candidate = Path(name).expanduser()
+    if candidate.is_file():
+        return candidate.resolve()
+    hint = ""
+    if not candidate.is_absolute() and (config_dir / name).is_file():
+        suggestion = os.path.relpath(config_dir / name)
+        hint = f"; relative paths are relative to the working directory, not the config's folder: use {suggestion}"
+    raise ConfigError(f"deepspeed: {name}: file not found in {os.getcwd()}{hint}")
 
 
 # DeepSpeed keys this config owns; the JSON may leave them out or set them to "auto".
@@ -207,7 +233,9 @@ def load_deepspeed_json(config: TrainConfig) -> dict[str, Any]:
         try:
             ds = json.loads(Path(where).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
-            raise ConfigError(f"deepspeed: cannot read {where}: {e}") from None
+            raise ConfigError(f"deepspeed: {where}: not a readable JSON file ({e})") from None
+        if not isinstance(ds, dict):
+            raise ConfigError(f"deepspeed: {where}: the top level must be a JSON object")
     problems = [
         f'{where}: {key}: set batch.global_size / batch.micro_size in the YAML instead (or use "auto")'
         for key in OWNED_DS_KEYS
@@ -248,6 +276,16 @@ def resolved_deepspeed_config(config: TrainConfig, world_size: int) -> dict[str,
         raise ConfigError(
             f"deepspeed: gradient_clipping {ds['gradient_clipping']} contradicts optimizer.grad_clip {clip}"
         )
+    for key in MONITORS:  # the YAML's monitor sections over the JSON's; files default to the run's folder
+        section = {**(ds.get(key) or {}), **(getattr(config.monitor, key) or {})}
+        if section.get("enabled"):
+            _check_monitor_package(key)
+            if key in ("tensorboard", "csv_monitor"):
+                section.setdefault("job_name", config.stage)
+                if not section.get("output_path"):
+                    section["output_path"] = str(Path(config.train.output_dir) / "monitor")
+        if section:
+            ds[key] = section
     if config.optimizer.impl == "deepspeed":
         opt = config.optimizer
         ds["optimizer"] = {
@@ -260,6 +298,17 @@ def resolved_deepspeed_config(config: TrainConfig, world_size: int) -> dict[str,
         if _offloads_optimizer(ds):
             ds.setdefault("zero_force_ds_cpu_optimizer", False)
     return ds
+
+
+def _check_monitor_package(key: str) -> None:
+    """An enabled monitor whose package is missing fails here, before the model loads, with the install line."""
+    import importlib.util
+
+    package = {"tensorboard": "tensorboard", "wandb": "wandb", "comet": "comet_ml"}.get(key)
+    if package and importlib.util.find_spec(package) is None:
+        raise ConfigError(
+            f"monitor.{key}: enabled, but the {package} package is not installed (pip install {package})"
+        )
 
 
 def _offloads_optimizer(ds: dict[str, Any]) -> bool:

@@ -2,7 +2,7 @@
 
 OUTPUT/export/ holds the model (adapters merged where the method allows it), the tokenizer, `train_config.yaml`
 (the resolved config) and `export.json` (what the method did: merged or not, and why). Under ZeRO-3 the weights
-are gathered first; rank 0 writes.
+are gathered first; rank 0 writes, into export.partial/ renamed to export/ when complete.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
 from pathlib import Path
 
 log = logging.getLogger("train")
@@ -31,14 +32,18 @@ def export_model(module, config, tokenizer, out_dir: Path, rank: int, zero3: boo
     from train.methods import export_module
 
     out_dir = Path(out_dir)
+    partial = out_dir.with_name(out_dir.name + ".partial")  # a run killed while exporting leaves no half export
     with _gathered(module, zero3):
         if rank == 0:
-            out_dir.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir(parents=True)
             module.eval()
-            info = export_module(module, config.method, out_dir, getattr(torch, DTYPES[config.train.export_dtype]))
-            tokenizer.save_pretrained(out_dir)
-            (out_dir / "train_config.yaml").write_text(config_yaml, encoding="utf-8")
-            (out_dir / "export.json").write_text(json.dumps({"method": config.method.name, **info}, indent=2) + "\n")
+            info = export_module(module, config.method, partial, getattr(torch, DTYPES[config.train.export_dtype]))
+            tokenizer.save_pretrained(partial)
+            (partial / "train_config.yaml").write_text(config_yaml, encoding="utf-8")
+            (partial / "export.json").write_text(json.dumps({"method": config.method.name, **info}, indent=2) + "\n")
+            shutil.rmtree(out_dir, ignore_errors=True)
+            partial.rename(out_dir)
             log.info(f"exported {config.method.name} model to {out_dir} ({info})")
     if torch.distributed.is_initialized():
         torch.distributed.barrier()

@@ -82,6 +82,15 @@ class SourceAccount:
     quarantined_by_reason: dict[str, int]
     details: dict[str, dict[str, float]]
     rows: int = 0  # rows written: the kept records, or their copies once a mixture weights them
+    decontamination: dict[str, dict[str, int]] = field(default_factory=dict)  # decontam step -> {reason: n}
+    stripping: dict[str, Any] | None = None  # books.strip_nontext: characters kept and stripped, by kind
+    coverage: dict[str, Any] | None = None  # kg.subgraphs: triples covered, self-loops, template fallbacks
+    # files (or the rest of files) that could not be cut into records: outside the record balance, never hidden
+    files_quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def files_quarantined(self) -> int:
+        return sum(self.files_quarantined_by_reason.values())
 
     @property
     def input(self) -> int:
@@ -93,7 +102,7 @@ class SourceAccount:
 
     @property
     def quarantined(self) -> int:
-        return self.segments[0].quarantined
+        return sum(seg.quarantined for seg in self.segments)
 
     @property
     def dropped(self) -> dict[str, int]:
@@ -111,7 +120,7 @@ class SourceAccount:
         for i, seg in enumerate(self.segments):
             dropped = sum(seg.dropped.values())
             terms = [f"{seg.output} {'kept' if i == len(self.segments) - 1 else 'expanded'}", f"{dropped} dropped"]
-            if i == 0:
+            if i == 0 or seg.quarantined:
                 terms.append(f"{seg.quarantined} quarantined")
             mark = "ok" if seg.balanced else "MISMATCH"
             parts.append(f"{seg.input} {seg.unit} = " + " + ".join(terms) + f" [{mark}]")
@@ -124,11 +133,16 @@ class SourceAccount:
             "dropped": self.dropped,
             "quarantined": self.quarantined,
             "quarantined_by_reason": dict(sorted(self.quarantined_by_reason.items())),
+            "files_quarantined": self.files_quarantined,
+            "files_quarantined_by_reason": dict(sorted(self.files_quarantined_by_reason.items())),
             "balanced": self.balanced,
             "balance": self.balance_line(),
             "rows": self.rows,
             "segments": [seg.to_dict() for seg in self.segments],
             "details": self.details,
+            **({"decontamination": self.decontamination} if self.decontamination else {}),
+            **({"book_stripping": self.stripping} if self.stripping else {}),
+            **({"kg_coverage": self.coverage} if self.coverage else {}),
         }
 
 
@@ -139,20 +153,36 @@ def account_source(stage: Stage, stats: list[dict[str, float]], merged: dict[str
     stats = stats + [{}] * (len(stage.steps) - len(stats))
     reader = stats[0]
     first = Segment(
-        unit="records", input=int(reader.get("records", 0)), quarantined=int(reader.get("quarantined", 0))
+        unit=stage.steps[0].unit or "records",
+        input=int(reader.get("records", 0)),
+        quarantined=int(reader.get("quarantined", 0)),
     )
     first.dropped = _reasons(reader, default=stage.steps[0].name)
-    quarantined_by_reason = {
-        k.removeprefix("quarantined_"): int(v) for k, v in reader.items() if k.startswith("quarantined_") and v
+    quarantined_by_reason: Counter = Counter()
+    files_quarantined = {
+        k.removeprefix("files_quarantined_"): int(v)
+        for k, v in reader.items()
+        if k.startswith("files_quarantined_") and v
     }
     segments = [first]
     details: dict[str, dict[str, float]] = {}
+    decontamination: dict[str, dict[str, int]] = {}
     written = 0
     for info, step_stats in zip(stage.steps, stats):
+        # the reader quarantines malformed records; a step may quarantine a whole input it cannot use safely
+        # (books.strip_nontext: a book it would mostly remove), counted in the segment it runs in
+        quarantined_by_reason.update(
+            {k.removeprefix("quarantined_"): int(v) for k, v in step_stats.items() if k.startswith("quarantined_")}
+        )
+        if info.role in ("filter", "step", "expand"):
+            segments[-1].quarantined += int(step_stats.get("quarantined", 0))
+        if info.name.startswith("decontam."):
+            decontamination[info.name] = _reasons(step_stats, info.name)
         extra = {
             k: v
             for k, v in step_stats.items()
-            if k not in ACCOUNTING_KEYS and not k.startswith(("dropped", "quarantined", "source_out/"))
+            if k not in ACCOUNTING_KEYS
+            and not k.startswith(("dropped", "quarantined", "files_quarantined", "source_out/"))
         }
         if extra and info.role not in ("count", "write"):
             details[info.name] = extra
@@ -161,7 +191,7 @@ def account_source(stage: Stage, stats: list[dict[str, float]], merged: dict[str
         elif info.role == "expand":  # closes the segment; the next one counts this step's output documents
             segments[-1].dropped = _merge(segments[-1].dropped, _reasons(step_stats, info.name))
             segments[-1].output = int(step_stats.get("expanded", 0))
-            segments.append(Segment(unit=f"documents ({info.name})", input=int(step_stats.get("documents_out", 0))))
+            segments.append(Segment(unit=info.unit or "documents", input=int(step_stats.get("documents_out", 0))))
         elif info.role in ("filter", "step"):  # a 1:1 step may also drop, with counted reasons
             segments[-1].dropped = _merge(segments[-1].dropped, _reasons(step_stats, info.name))
 
@@ -185,9 +215,64 @@ def account_source(stage: Stage, stats: list[dict[str, float]], merged: dict[str
                 last.output -= n
     else:
         last.output = written
-    account = SourceAccount(source, segments, quarantined_by_reason, details)
+    account = SourceAccount(source, segments, {k: v for k, v in quarantined_by_reason.items() if v}, details)
+    account.decontamination = decontamination
+    account.stripping = book_stripping(details)
+    account.coverage = kg_coverage(details)
+    account.files_quarantined_by_reason = files_quarantined
     account.rows = counts.get("mix_out", account.kept) if counts else account.kept
     return account
+
+
+def book_stripping(details: dict[str, dict[str, float]]) -> dict[str, Any] | None:
+    """What books.strip_nontext kept and removed, in characters, from its summed stats.
+
+    `share_of_chars_kept` counts a quarantined book's characters as not kept; `chars_stripped_by_kind` adds up to
+    `chars_in - chars_out` (its `layout` entry is whitespace, line endings and joined hyphenation).
+    """
+    stats = details.get("books.strip_nontext")
+    if not stats or "chars_in" not in stats:
+        return None
+    chars_in, chars_out = int(stats.get("chars_in", 0)), int(stats.get("chars_out", 0))
+    quarantined = int(stats.get("chars_in_quarantined", 0))
+    by_kind = {
+        k.removeprefix("chars_stripped_"): int(v)
+        for k, v in sorted(stats.items(), key=lambda kv: -kv[1])
+        if k.startswith("chars_stripped_") and v
+    }
+    return {
+        "chars_in": chars_in + quarantined,
+        "chars_out": chars_out,
+        "chars_in_quarantined_books": quarantined,
+        "share_of_chars_kept": round(chars_out / (chars_in + quarantined), 4) if chars_in + quarantined else None,
+        "chars_stripped_by_kind": by_kind,
+        "times_stripped_by_kind": {
+            k.removeprefix("stripped_"): int(v)
+            for k, v in sorted(stats.items())
+            if k.startswith("stripped_") and not k.endswith("_lines") and v
+        },
+    }
+
+
+def kg_coverage(details: dict[str, dict[str, float]]) -> dict[str, Any] | None:
+    """How much of a knowledge graph the subgraphs cover, and which relations had no template (kg.subgraphs)."""
+    stats = details.get("kg.subgraphs")
+    if not stats or "triples_in" not in stats:
+        return None
+    triples, covered = int(stats.get("triples_in", 0)), int(stats.get("triples_covered", 0))
+    return {
+        "triples_in_graph": triples,
+        "triples_covered": covered,
+        "share_covered": round(covered / triples, 4) if triples else None,
+        "subgraphs_by_strategy": {
+            k.removeprefix("subgraphs_"): int(v) for k, v in sorted(stats.items()) if k.startswith("subgraphs_")
+        },
+        "template_fallbacks": {
+            k.removeprefix("template_fallback/"): int(v)
+            for k, v in sorted(stats.items(), key=lambda kv: (-kv[1], kv[0]))
+            if k.startswith("template_fallback/")
+        },
+    }
 
 
 def _merge(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

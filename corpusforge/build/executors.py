@@ -33,6 +33,7 @@ def make_executor(
             logging_dir=str(logging_dir),
             cpus_per_task=spec.cpus_per_task,
             mem_per_cpu_gb=spec.mem_per_cpu_gb,
+            gpus_per_task=spec.gpus_per_task,
             depends=depends,
         )
     if spec.type == "slurm":

@@ -47,12 +47,13 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         "kept": sum(a.kept for a in accounts.values()),
         "dropped": sum(dropped_by_reason.values()),
         "quarantined": sum(a.quarantined for a in accounts.values()),
+        "files_quarantined": sum(a.files_quarantined for a in accounts.values()),
     }
     status = "ok"
     rows = sum(f["rows"] for f in files)
     if not all(a.balanced for a in accounts.values()) or rows != sum(a.rows for a in accounts.values()):
         status = "unbalanced"
-    elif strict and totals["quarantined"]:
+    elif strict and (totals["quarantined"] or totals["files_quarantined"]):
         status = "failed_strict"
     quarantine_root = out / QUARANTINE_DIR
     manifest = {
@@ -65,8 +66,14 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         "rows_written": rows,
         "sources": {name: account.to_dict() for name, account in accounts.items()},
         "dropped_by_reason": dict(sorted(dropped_by_reason.items())),
+        "totals_by_unit": totals_by_unit(accounts),
         "deduplication": {r: dropped_by_reason.get(r, 0) for r in DEDUP_REASONS},
         "decontamination": {r: n for r, n in sorted(dropped_by_reason.items()) if r.startswith(("pqal_", "eval_"))},
+        "decontamination_checks": [
+            {"source": name, "step": step, "removed": sum(reasons.values()), "by_reason": reasons}
+            for name, account in accounts.items()
+            for step, reasons in account.decontamination.items()
+        ],
         "files": files,
         "quarantine_files": sorted(
             p.relative_to(out).as_posix() for p in quarantine_root.rglob("*.jsonl") if p.stat().st_size
@@ -74,7 +81,12 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         if quarantine_root.is_dir()
         else [],
         "tokenized": _tokenized_summary(out),
+        "warnings": input_warnings(accounts),
     }
+    from corpusforge.pipeline.steps.llm import summarize_reports
+
+    if llm_steps := summarize_reports(plan.state_dir):  # model, settings and request counts of LLM steps
+        manifest["llm_steps"] = llm_steps
     if plan.recipe.kind == "instruct":
         mixture, contamination = instruct_reports(plan)
         manifest["mixture"] = mixture.to_dict()
@@ -83,6 +95,41 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
     if errors:  # a bug in corpusforge, not in the input
         raise AssertionError(f"manifest does not match schemas/manifest.schema.json: {errors}")
     return manifest
+
+
+def input_warnings(accounts: dict[str, SourceAccount]) -> list[str]:
+    """What a user must not miss: a source that kept nothing because its input was quarantined, unread files."""
+    warnings = []
+    for name, a in accounts.items():
+        if a.files_quarantined:
+            reasons = ", ".join(f"{r} {n}" for r, n in sorted(a.files_quarantined_by_reason.items()))
+            warnings.append(
+                f"source {name!r}: {a.files_quarantined} input file(s) could not be read as records ({reasons}); "
+                f"see quarantine/{name}/"
+            )
+        if a.kept == 0 and a.quarantined and a.quarantined == a.input:
+            warnings.append(
+                f"source {name!r}: all {a.input} input records were quarantined, nothing was kept; "
+                f"see quarantine/{name}/ for each record's error"
+            )
+        elif a.kept == 0 and a.input == 0 and a.files_quarantined:
+            warnings.append(f"source {name!r}: no record could be read, nothing was kept")
+    return warnings
+
+
+def totals_by_unit(accounts: dict[str, SourceAccount]) -> dict[str, dict[str, int]]:
+    """Counts summed per unit (records, books, triples, chunks, subgraphs), each adding up on its own:
+    input = kept + expanded (turned into documents of another unit) + dropped + quarantined."""
+    out: dict[str, dict[str, int]] = {}
+    for account in accounts.values():
+        last = len(account.segments) - 1
+        for i, seg in enumerate(account.segments):
+            row = out.setdefault(seg.unit, {"input": 0, "kept": 0, "expanded": 0, "dropped": 0, "quarantined": 0})
+            row["input"] += seg.input
+            row["kept" if i == last else "expanded"] += seg.output
+            row["dropped"] += sum(seg.dropped.values())
+            row["quarantined"] += seg.quarantined
+    return out
 
 
 def instruct_reports(plan: BuildPlan):
@@ -125,16 +172,42 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
     )
     t = manifest["totals"]
     instruct = recipe.kind == "instruct"
-    unit = "records" if instruct else "documents"
+    by_unit = manifest["totals_by_unit"]
+    kept = sum(row["kept"] for row in by_unit.values())
     summary = (
-        f"**{t['kept']:,}** {unit} kept from **{t['input']:,}** input records "
-        f"({t['dropped']:,} dropped with a reason, {t['quarantined']:,} quarantined as malformed). "
-        f"Status: `{manifest['status']}`."
+        f"**{manifest['rows_written']:,}** rows written. Status: `{manifest['status']}`. "
+        + (
+            f"The mixture weights records: {kept:,} kept records make {manifest['rows_written']:,} rows. "
+            if manifest["rows_written"] != kept
+            else ""
+        )
+        + "Every count below adds up in its own unit"
+        + (
+            " (a step that makes documents of another unit, such as books into chunks, counts its input as turned "
+            "into documents of another unit)"
+            if len(by_unit) > 1 and any(r["expanded"] for r in by_unit.values())
+            else ""
+        )
+        + ":\n\n"
+        + "\n".join(f"- {unit_line(unit, row)}" for unit, row in by_unit.items())
     )
     source_rows = [
-        [name, s["input"], s["kept"], sum(s["dropped"].values()), s["quarantined"], "yes" if s["balanced"] else "NO"]
+        [
+            name,
+            f"{s['input']:,} {s['segments'][0]['unit']}",
+            f"{s['kept']:,} {s['segments'][-1]['unit']}",
+            _dropped_cell(s),
+            s["quarantined"],
+            "yes" if s["balanced"] else "NO",
+        ]
         for name, s in manifest["sources"].items()
     ]
+    if manifest.get("warnings"):
+        summary += "\n\n**Warnings:**\n\n" + "\n".join(f"- {w}" for w in manifest["warnings"])
+    if t.get("files_quarantined"):
+        summary += (
+            f"\n\n{t['files_quarantined']} input file(s) could not be cut into records and are quarantined whole."
+        )
     sections = [
         ("Summary", summary),
         (
@@ -150,16 +223,18 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
             else "Nothing was dropped.",
         ),
         ("Deduplication", markdown_table(["kind", "documents dropped"], list(manifest["deduplication"].items()))),
-        (
-            "Decontamination",
-            markdown_table(["check", "documents dropped"], list(manifest["decontamination"].items()))
-            if manifest["decontamination"]
-            else "No decontamination step in this recipe.",
-        ),
+        ("Decontamination", decontamination_text(manifest)),
+        *([("Stripping and coverage", stripping_text(manifest))] if stripping_text(manifest) else []),
         (
             "Quarantine",
-            f"{t['quarantined']} malformed input records are kept raw with their location in `quarantine/` "
-            "(not part of the dataset); see schemas/quarantine.schema.json.",
+            f"{t['quarantined']} input records are kept raw with their location and reason in `quarantine/` "
+            "(not part of the dataset; malformed records, and books a stripping step would have mostly removed)"
+            + (
+                ": " + ", ".join(f"`{r}` {n}" for r, n in quarantine_reasons(manifest).items())
+                if t["quarantined"]
+                else ""
+            )
+            + "; see schemas/quarantine.schema.json.",
         ),
         (
             "Record format",
@@ -172,6 +247,8 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
             "`meta` (JSON text of source-specific extras).",
         ),
         *(_instruct_sections(plan) if instruct else []),
+        *(_id_sections(manifest) if instruct else []),
+        *(_llm_sections(manifest) if manifest.get("llm_steps") else []),
         ("Loading", f'```python\nfrom datasets import load_dataset\nds = load_dataset("{plan.output_dir}")\n```'),
         (
             "Recipe",
@@ -179,6 +256,78 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
         ),
     ]
     return render_card(meta, spec.title or recipe.name, sections, intro=spec.description or recipe.description)
+
+
+def quarantine_reasons(manifest: dict[str, Any]) -> dict[str, int]:
+    """Quarantined records by reason, over all sources."""
+    out: dict[str, int] = {}
+    for source in manifest["sources"].values():
+        for reason, n in source.get("quarantined_by_reason", {}).items():
+            out[reason] = out.get(reason, 0) + n
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def unit_line(unit: str, row: dict[str, int]) -> str:
+    terms = [f"{row['kept']:,} kept"]
+    if row["expanded"]:
+        terms.append(f"{row['expanded']:,} turned into documents of another unit")
+    terms += [f"{row['dropped']:,} dropped", f"{row['quarantined']:,} quarantined"]
+    return f"{unit}: {row['input']:,} in = " + " + ".join(terms)
+
+
+def _dropped_cell(source: dict[str, Any]) -> str:
+    """Drops per unit when a source changes unit (`2 books + 4 chunks`), else one number."""
+    parts = [(sum(seg["dropped"].values()), seg["unit"]) for seg in source["segments"]]
+    if len(parts) == 1:
+        return f"{parts[0][0]:,}"
+    return " + ".join(f"{n:,} {unit}" for n, unit in parts)
+
+
+def decontamination_text(manifest: dict[str, Any]) -> str:
+    """`ran, removed N` per configured check, or `not configured`: a check that found nothing is not absent."""
+    checks = manifest.get("decontamination_checks") or []
+    if not checks:
+        return "Not configured: no `decontam.*` step in this recipe, so nothing was checked against evaluation sets."
+    lines = []
+    for c in checks:
+        reasons = ", ".join(f"{r} {n:,}" for r, n in c["by_reason"].items() if n)
+        found = f"removed {c['removed']:,} ({reasons})" if c["removed"] else "removed 0 (nothing matched)"
+        lines.append(f"- `{c['step']}` ran on `{c['source']}`: {found}")
+    return "\n".join(lines)
+
+
+def stripping_text(manifest: dict[str, Any]) -> str:
+    """Per source: how much of its books' text was kept and what was stripped; how much of its graph was covered."""
+    parts = []
+    for name, s in manifest["sources"].items():
+        b = s.get("book_stripping")
+        if b:
+            kinds = ", ".join(f"{k} {n:,}" for k, n in b["chars_stripped_by_kind"].items())
+            share = b["share_of_chars_kept"]
+            parts.append(
+                f"- `{name}`: {b['chars_out']:,} of {b['chars_in']:,} characters kept"
+                + (f" ({share:.1%})" if share is not None else "")
+                + (f"; stripped, in characters: {kinds}" if kinds else "")
+                + (
+                    f"; {b['chars_in_quarantined_books']:,} characters in quarantined books"
+                    if b["chars_in_quarantined_books"]
+                    else ""
+                )
+            )
+        k = s.get("kg_coverage")
+        if k:
+            share = k["share_covered"]
+            line = (
+                f"- `{name}`: {k['triples_covered']:,} of {k['triples_in_graph']:,} triples covered by subgraphs"
+                + (f" ({share:.1%})" if share is not None else "")
+            )
+            if k["template_fallbacks"]:
+                line += (
+                    "; relations verbalized by the generic fallback (no template; add one under `templates:`): "
+                    + (", ".join(f"`{r}` {n:,}" for r, n in k["template_fallbacks"].items()))
+                )
+            parts.append(line)
+    return "\n".join(parts)
 
 
 def _instruct_sections(plan: BuildPlan) -> list[tuple[str, str]]:
@@ -194,6 +343,22 @@ def _instruct_sections(plan: BuildPlan) -> list[tuple[str, str]]:
         ("Contamination report", contamination.to_markdown()),
         ("Tasks", markdown_table(["task", "task_id"], sorted(plan.recipe.tasks.items(), key=lambda kv: kv[1]))),
     ]
+
+
+def _id_sections(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    from corpusforge.instruct.adapters.base import duplicate_ids
+
+    counts = duplicate_ids(manifest)
+    if not counts:
+        return []
+    note = "Records whose source id was already used by another record of the source; each is kept as `<id>~<n>`."
+    return [("Repeated record ids", note + "\n\n" + markdown_table(["source", "repeated ids"], list(counts.items())))]
+
+
+def _llm_sections(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    from corpusforge.pipeline.steps.llm import reports_markdown
+
+    return [("LLM steps", reports_markdown(manifest["llm_steps"]))]
 
 
 def finalize(plan: BuildPlan, strict: bool = False) -> dict[str, Any]:

@@ -20,9 +20,11 @@ from pathlib import Path
 
 from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.readers import JsonlReader
 
 from corpusforge.build.recipe import RecipeBase
 from corpusforge.output.dataset_dir import DATA_DIR, STATE_DIR
+from corpusforge.pipeline.dropped import DROPPED_SAMPLES_DIR, DroppedSamples
 from corpusforge.pipeline.registry import BuildContext, build_step, registered
 
 
@@ -32,6 +34,7 @@ class StepInfo:
 
     name: str
     role: str  # reader | step | filter | expand | count | write
+    unit: str = ""  # reader: what one input record is (books, triples); expand: what it makes (chunks, subgraphs)
 
 
 @dataclass
@@ -80,6 +83,18 @@ class BuildPlan:
         return "\n".join(lines)
 
 
+class IntermediateReader(JsonlReader):
+    """The sources' intermediate documents. No file at all is a valid answer, not an error: every record of every
+    source may have been quarantined or dropped, and the build must still end with its manifest and card."""
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if data:
+            yield from data
+        if not self.data_folder.list_files(recursive=self.recursive, glob_pattern=self.glob_pattern):
+            return
+        yield from super().run(None, rank, world_size)
+
+
 def dedup_content(doc: Document) -> str:
     """What exact dedup compares: the text with whitespace runs collapsed."""
     return " ".join(doc.text.split())
@@ -93,6 +108,14 @@ def _step_role(step_params) -> str:
     if getattr(cls, "changes_cardinality", False):
         return "expand"
     return "filter" if issubclass(cls, BaseFilter) else "step"
+
+
+def _step_unit(step_params, role: str) -> str:
+    """The unit a reader counts (`unit`) or an expanding step makes (`output_unit`), for accounting and the card."""
+    cls = registered()[step_params.type].cls
+    if role == "reader":
+        return getattr(cls, "unit", "records")
+    return getattr(cls, "output_unit", "documents") if role == "expand" else ""
 
 
 def _requires_single_task(step_params) -> bool:
@@ -140,7 +163,7 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
         output_dir=output_dir,
         work_dir=sources_dir.parent,
         seed=recipe.seed,
-        extra={"task_ids": dict(recipe.tasks)},
+        extra={"task_ids": dict(recipe.tasks), "llm": recipe.llm},
     )
 
     def factory() -> list[PipelineStep]:
@@ -150,6 +173,9 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
 
         steps = [build_step(source.reader, ctx)]
         steps += [build_step(p, ctx) for p in own + shared]
+        keep_dropped_samples(
+            steps, [source.reader, *own, *shared], output_dir / STATE_DIR / DROPPED_SAMPLES_DIR / name
+        )
         steps.append(SourceCounter("source_out"))
         if direct:
             steps.append(_document_writer(recipe, output_dir, f"train/{name}-${{rank}}.parquet"))
@@ -157,8 +183,8 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
             steps.append(JsonlWriter(str(sources_dir / name), output_filename="${rank}.jsonl", compression=None))
         return steps
 
-    infos = [StepInfo(source.reader.type, "reader")]
-    infos += [StepInfo(p.type, _step_role(p)) for p in own + shared]
+    infos = [StepInfo(source.reader.type, "reader", _step_unit(source.reader, "reader"))]
+    infos += [StepInfo(p.type, _step_role(p), _step_unit(p, _step_role(p))) for p in own + shared]
     infos += [StepInfo("count:source_out", "count"), StepInfo("write", "write")]
     describe = [f"{i.name}" + (" (shared filter)" if p in shared else "") for i, p in zip(infos[1:], own + shared)]
     target = output_dir / DATA_DIR / "train" if direct else sources_dir / name
@@ -173,9 +199,7 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
 
 
 def _intermediate_reader(sources_dir: Path):
-    from datatrove.pipeline.readers import JsonlReader
-
-    return JsonlReader(str(sources_dir), glob_pattern="*/*.jsonl", recursive=True, add_file_path=False)
+    return IntermediateReader(str(sources_dir), glob_pattern="*/*.jsonl", recursive=True, add_file_path=False)
 
 
 def _exact_config():
@@ -213,10 +237,23 @@ def _minhash_config(recipe: RecipeBase):
     )
 
 
-def _exact_filter(work: Path):
+def _exact_filter(work: Path, exclusion_writer=None):
     from datatrove.pipeline.dedup.exact_dedup import ExactDedupFilter
 
-    return ExactDedupFilter(str(work / "exact" / "dups"), _exact_config())
+    return ExactDedupFilter(str(work / "exact" / "dups"), _exact_config(), exclusion_writer=exclusion_writer)
+
+
+def keep_dropped_samples(steps: list[PipelineStep], params: list, folder: Path) -> None:
+    """Let a source's reader and filters keep a bounded sample of what they drop (for the report)."""
+    from datatrove.pipeline.filters.base_filter import BaseFilter
+
+    from corpusforge.pipeline.readers.base import SourceReader
+
+    for step, p in zip(steps, params):
+        if isinstance(step, SourceReader):
+            step.dropped_samples = DroppedSamples(folder, p.type)
+        elif isinstance(step, BaseFilter) and step.exclusion_writer is None:
+            step.exclusion_writer = DroppedSamples(folder, p.type)
 
 
 def _minhash_stages(recipe: RecipeBase, sources_dir: Path, work: Path, tasks: int, after_exact: bool) -> list[Stage]:
@@ -262,11 +299,16 @@ def _deduplicated(sources_dir: Path, work: Path, exact: bool, minhash: bool, cou
     def count(checkpoint: str) -> list[PipelineStep]:
         return [SourceCounter(checkpoint)] if counted else []
 
+    def samples(reason: str) -> dict:  # the write stage keeps a few examples of what dedup dropped
+        folder = work.parent / DROPPED_SAMPLES_DIR / "_dedup"
+        return {"exclusion_writer": DroppedSamples(folder, reason, default_reason=reason)} if counted else {}
+
     steps: list[PipelineStep] = [_intermediate_reader(sources_dir), *count("merged")]
     if exact:
-        steps += [_exact_filter(work), *count("after_exact_dedup")]
+        steps += [_exact_filter(work, **samples("exact_duplicate")), *count("after_exact_dedup")]
     if minhash:
-        steps += [MinhashDedupFilter(str(work / "minhash" / "remove_ids")), *count("after_near_dedup")]
+        remove_ids = str(work / "minhash" / "remove_ids")
+        steps += [MinhashDedupFilter(remove_ids, **samples("near_duplicate")), *count("after_near_dedup")]
     return steps
 
 
@@ -336,7 +378,7 @@ def _tokenize_stage(recipe, output_dir, tasks) -> Stage:
         from datatrove.pipeline.tokens import DocumentTokenizer
 
         return [
-            ParquetReader(str(output_dir / DATA_DIR), glob_pattern="train/*.parquet", add_file_path=False),
+            ParquetReader(str(output_dir / DATA_DIR), glob_pattern="train/*.parquet"),
             DocumentTokenizer(
                 str(output_dir / "tokenized"),
                 tokenizer_name_or_path=spec.tokenizer_file,

@@ -21,7 +21,8 @@ from pydantic import Field, field_validator, model_validator
 from corpusforge.config import StrictModel, apply_overrides, load_yaml, validate
 from corpusforge.errors import ConfigError
 from corpusforge.instruct.mixing import MixSpec
-from corpusforge.pipeline.registry import params_union, registered
+from corpusforge.pipeline.registry import params_union, registered, resolve_plugins
+from corpusforge.pipeline.steps.llm_config import LLMDefaults
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 
@@ -62,6 +63,7 @@ class RayExecutorSpec(StrictModel):
     num_cpus: int | None = Field(None, description="CPUs of a local instance (none: all)")
     cpus_per_task: int = 1
     mem_per_cpu_gb: float = 1
+    gpus_per_task: int = Field(0, ge=0, description="GPUs Ray reserves per task (LLM steps on vLLM)")
 
 
 ExecutorSpec = Annotated[Union[LocalExecutorSpec, SlurmExecutorSpec, RayExecutorSpec], Field(discriminator="type")]  # noqa: UP007
@@ -131,6 +133,7 @@ class RecipeBase(StrictModel):
         default_factory=dict, description="instruct: task name -> integer id (multi-adapter training of stage 3)"
     )
     mix: MixSpec | None = Field(None, description="instruct: weights, caps and splits of the mixture")
+    llm: LLMDefaults | None = Field(None, description="model, backend and sampling of every LLM step (kg.rewrite...)")
 
     @model_validator(mode="before")
     @classmethod
@@ -194,6 +197,19 @@ def _recipe_model(step_names: tuple[str, ...]) -> type[RecipeBase]:
             return sources
 
         @model_validator(mode="after")
+        def _steps_fit_the_recipe(self) -> Recipe:
+            """Checks a step can only make against the whole recipe (`check_in_recipe` on its Params)."""
+            problems = []
+            lists = [(f"sources.{n}.steps", s.steps) for n, s in self.sources.items() if s.enabled]
+            for prefix, steps in [*lists, ("filters", self.filters)]:
+                for i, step in enumerate(steps):
+                    if hasattr(step, "check_in_recipe"):
+                        problems += step.check_in_recipe(self, steps, i, f"{prefix}.{i}")
+            if problems:
+                raise ConfigError(list(dict.fromkeys(problems)))
+            return self
+
+        @model_validator(mode="after")
         def _skipped_filters_exist(self) -> Recipe:
             shared = {f.type for f in self.filters}
             for name, source in self.sources.items():
@@ -216,7 +232,36 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, output: st
         if not isinstance(data["output"], dict):
             raise ConfigError("output: must be a section (with at least `path:`)", source=str(path))
         data["output"]["path"] = output
-    return validate(recipe_model(), data, source=str(path))
+    problems = resolve_plugins(step_types(data))
+    if problems:
+        raise ConfigError(problems, source=str(path))
+    try:
+        return validate(recipe_model(), data, source=str(path))
+    except ConfigError as e:  # raised by a whole-recipe check inside validation: name the file too
+        if e.source is None:
+            raise ConfigError(e.problems, source=str(path)) from None
+        raise
+
+
+def step_types(data: Any) -> list[tuple[str, str, str]]:
+    """(yaml path, type, kind) of every reader and step a raw recipe names, to load outside steps first."""
+    found: list[tuple[str, str, str]] = []
+    if not isinstance(data, dict):
+        return found
+    sources = data.get("sources")
+    for name, source in sources.items() if isinstance(sources, dict) else []:
+        if not isinstance(source, dict):
+            continue
+        reader = source.get("reader")
+        if isinstance(reader, dict) and isinstance(reader.get("type"), str):
+            found.append((f"sources.{name}.reader", reader["type"], "reader"))
+        for i, step in enumerate(source.get("steps") or [] if isinstance(source.get("steps"), list) else []):
+            if isinstance(step, dict) and isinstance(step.get("type"), str):
+                found.append((f"sources.{name}.steps.{i}", step["type"], "step"))
+    for i, step in enumerate(data.get("filters") or [] if isinstance(data.get("filters"), list) else []):
+        if isinstance(step, dict) and isinstance(step.get("type"), str):
+            found.append((f"filters.{i}", step["type"], "step"))
+    return found
 
 
 def check_inputs(recipe: RecipeBase) -> list[str]:

@@ -29,6 +29,7 @@ from corpusforge.build.recipe import RecipeBase, check_inputs
 from corpusforge.config import dump_yaml
 from corpusforge.errors import BuildError, ConfigError
 from corpusforge.output.dataset_dir import STATE_DIR, write_json_atomic, write_text_atomic
+from corpusforge.progress import Heartbeat
 
 FINGERPRINT = "recipe.fingerprint.json"
 
@@ -120,19 +121,32 @@ def run_stages(plan: BuildPlan, console: Console) -> bool:
                 depends = executor
                 continue
             done = threading.Event()
+            # a log file or a pipe gets no bar: a line at least every 30 s instead (done/total tasks, rate, ETA)
+            heartbeat = Heartbeat(
+                f"build {label}",
+                total=stage.tasks,
+                unit="tasks",
+                done=_completed(plan, stage),
+                enabled=not console.is_terminal,
+                write=lambda text: console.print(text, markup=False, highlight=False),
+            )
 
-            def poll(stage=stage, bar=bar, done=done):
+            def poll(stage=stage, bar=bar, done=done, heartbeat=heartbeat):
                 while not done.wait(0.5):
-                    progress.update(bar, completed=_completed(plan, stage))
+                    completed = _completed(plan, stage)
+                    progress.update(bar, completed=completed)
+                    heartbeat.update(done=completed)
 
             watcher = threading.Thread(target=poll, daemon=True)
             watcher.start()
+            heartbeat.start()
             started = time.time()
             try:
                 executor.run()
             finally:
                 done.set()
                 watcher.join()
+                heartbeat.stop()
             progress.update(bar, completed=_completed(plan, stage))
             if not console.is_terminal:
                 console.print(

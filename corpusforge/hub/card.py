@@ -61,7 +61,7 @@ def merge_card(remote: str | None, local: str, config_name: str, prefix: str) ->
         rf"<!-- corpusforge:config {re.escape(config_name)} -->.*?<!-- /corpusforge:config {re.escape(config_name)} -->",
         re.DOTALL,
     )
-    block = _block(config_name, _strip_title(local_body))
+    block = _block(config_name, _prefix_images(_strip_title(local_body), prefix))
     if pattern.search(remote_body):
         body = pattern.sub(lambda _: block, remote_body)
     elif remote_body.strip():
@@ -92,6 +92,11 @@ def _replace_configs(remote: list[dict], ours: list[dict], config_name: str) -> 
     default = default or merged[0]["config_name"]
     return [{"config_name": c["config_name"], **({"default": True} if c["config_name"] == default else {}),
              "data_files": c["data_files"]} for c in merged]  # fmt: skip
+
+
+def _prefix_images(body: str, prefix: str) -> str:
+    """Relative image links of the local card point into the config's folder once pushed under `prefix`."""
+    return re.sub(r"!\[([^\]]*)\]\((?![a-z]+:|/)([^)]+)\)", lambda m: f"![{m[1]}]({prefix}{m[2]})", body)
 
 
 def _title(body: str) -> str:

@@ -1,6 +1,7 @@
 """`corpusforge push`: upload a built dataset directory to a Hugging Face dataset repository.
 
-What is uploaded: the card (README.md), manifest.json and the parquet shards under data/; never quarantine/
+What is uploaded: the card (README.md), manifest.json, the parquet shards under data/ and the card's plots under
+images/; never quarantine/
 (raw malformed input) nor .corpusforge/ (build state). With a config name, the files go under `<config>/` and the
 card is merged into the repository's card (see card.py), so stage 2, stage 3 or one config per source can share a
 repository.
@@ -18,10 +19,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpusforge.errors import ConfigError, InputError
+from corpusforge.errors import ConfigError, InputError, first_line, hub_endpoint, is_network_error
 from corpusforge.hub.card import merge_card
 from corpusforge.hub.token import redact
-from corpusforge.output.dataset_dir import CARD, DATA_DIR, MANIFEST
+from corpusforge.output.dataset_dir import CARD, DATA_DIR, IMAGES_DIR, MANIFEST
 
 log = logging.getLogger(__name__)
 REPO_TYPE = "dataset"
@@ -55,7 +56,24 @@ def local_files(output_dir: Path) -> dict[str, Path]:
     files = {p.relative_to(output_dir).as_posix(): p for p in data}
     if (output_dir / MANIFEST).is_file():
         files[MANIFEST] = output_dir / MANIFEST
+    # the plots the card shows (written by the report); the HTML report itself stays local
+    images = output_dir / IMAGES_DIR
+    files.update({p.relative_to(output_dir).as_posix(): p for p in sorted(images.glob("*.png"))})
     return files
+
+
+def check_repo_id(repo_id: str) -> None:
+    """ConfigError naming the value when `repo_id` cannot be a Hub repository id (checked before any upload)."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as e:
+        raise ConfigError(
+            f"repo id {repo_id!r} is not a valid Hub repository id ({first_line(e)}); "
+            "use NAMESPACE/NAME, e.g. my-org/medical-instructions"
+        ) from None
 
 
 def _remote_card(api, repo_id: str, revision: str) -> str | None:
@@ -83,9 +101,10 @@ def push_dataset(
     `private`: None keeps an existing repo's visibility and creates new repos private; True/False set it.
     """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     output_dir = Path(output_dir)
+    check_repo_id(repo_id)
     files = local_files(output_dir)
     if config_name is not None and not CONFIG_NAME.match(config_name):
         raise ConfigError(f"--config-name {config_name!r}: use letters, digits, '-' and '_' (it names a folder)")
@@ -110,7 +129,11 @@ def push_dataset(
         operations += [CommitOperationAdd(prefix + rel, str(path)) for rel, path in files.items() if rel != CARD]
         wanted = {op.path_in_repo for op in operations}
         remote = api.list_repo_files(repo_id, repo_type=REPO_TYPE, revision=revision)
-        stale = sorted(p for p in remote if p.startswith(prefix + DATA_DIR + "/") and p not in wanted)
+        stale = sorted(
+            p
+            for p in remote
+            if p.startswith((prefix + DATA_DIR + "/", prefix + IMAGES_DIR + "/")) and p not in wanted
+        )
         operations += [CommitOperationDelete(p) for p in stale]
 
         message = commit_message or f"corpusforge push {output_dir.name}" + (
@@ -118,7 +141,16 @@ def push_dataset(
         )
         info = api.create_commit(repo_id, operations, commit_message=message, repo_type=REPO_TYPE, revision=revision)
     except HfHubHTTPError as e:
-        raise InputError(f"pushing to {repo_id} failed: {redact(str(e), token)}") from None
+        raise InputError(f"pushing to {repo_id} failed: {redact(first_line(e), token)}") from None
+    except OfflineModeIsEnabled:
+        raise ConfigError(f"pushing to {repo_id}: HF_HUB_OFFLINE is set; unset it to push") from None
+    except Exception as e:
+        if not is_network_error(e):
+            raise
+        raise InputError(
+            f"pushing to {repo_id}: cannot reach the Hub at {hub_endpoint()} ({redact(first_line(e), token)}); "
+            "check the network or HF_ENDPOINT, then rerun the same command (a push that did not happen is redone)"
+        ) from None
     changed = info.oid != before
     uploaded = [op.path_in_repo for op in operations if isinstance(op, CommitOperationAdd) and not _unchanged(op)]
     log.info("%s: %s", repo_id, f"commit {info.oid}" if changed else "already up to date")

@@ -13,10 +13,15 @@ Two checks, in this order, per training record (its split in `keep_splits`, e.g.
 stage-3 build, is left alone):
 1. by id (reason `eval_id_<set>`): the record's PMID, its source id, or its normalized question text equals one
    of the set's (`pmid:`, `id:` and `q:` keys; the question key catches sources that have no ids, like MedQA);
-2. by n-gram overlap (reason `eval_ngram_<set>`): the record's question + context shares an n-gram (13 tokens by
-   default, see corpusforge/decontam.py) with an evaluation question or context.
+2. by n-gram overlap (reason `eval_ngram_<set>`): the record's question + context contains an evaluation item,
+   judged on evidence rather than on one shared phrase (corpusforge/decontam.OverlapIndex): the n-grams (13 tokens
+   by default, numbers masked) it shares with one item must cover `min_coverage` (default half) of that item's
+   distinctive tokens; n-grams found in more than `max_ref_df` evaluation items (vignette and lab-value
+   boilerplate) are not evidence; a short item (under `short_ref_tokens`, default 2n) must also make up
+   `min_coverage` of the record's text, so a phrase it shares with a long text is not enough.
 Every hit is written to `<work_dir>/contamination/<source>/<rank>.jsonl` (record id, set, check, matched
-reference), from which `ContaminationReport` makes the card's table.
+reference; for n-gram hits the coverage and the matched span), from which `ContaminationReport` makes the
+manifest's `contamination` section and the card's tables, the matched span of every n-gram drop included.
 """
 
 from __future__ import annotations
@@ -35,13 +40,13 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from pydantic import Field
 
 from corpusforge.config import StrictModel
-from corpusforge.decontam import DEFAULT_NGRAM, NGramIndex, normalize_tokens
+from corpusforge.decontam import DEFAULT_NGRAM, OverlapIndex, normalize_tokens
 from corpusforge.errors import InputError
 from corpusforge.formats import pubmedqa as pqa
 from corpusforge.instruct.layouts import iter_records, local_opener, row_from_raw
 from corpusforge.instruct.record import question_text
 from corpusforge.output.card import markdown_table
-from corpusforge.pipeline.readers.base import MalformedRecord, QuarantineWriter
+from corpusforge.pipeline.readers.base import MalformedFile, MalformedRecord, QuarantineWriter
 from corpusforge.pipeline.registry import BuildContext, StepParams, register
 
 CONTAMINATION_DIR = "contamination"
@@ -105,12 +110,17 @@ def _files(path: str | Path) -> list[Path]:
 def _rows(spec: EvalSetSpec, csv_header: bool = True) -> Iterator[tuple[str, Any, dict[str, Any]]]:
     """(where, row, location) for every record of the set's files; a malformed row is an error naming file and line."""
     for file in _files(spec.path):
-        for raw in iter_records(local_opener(file), str(file), spec.encoding, csv_header):
-            where = f"{file}:" + str(raw.location.get("line", raw.location.get("row", raw.location.get("key"))))
-            try:
-                yield where, row_from_raw(raw, spec.encoding), raw.location
-            except MalformedRecord as e:
-                raise InputError(f"{where}: evaluation set {spec.name!r}: {e.detail}") from None
+        try:
+            for raw in iter_records(local_opener(file), str(file), spec.encoding, csv_header):
+                if raw.drop:  # a blank row
+                    continue
+                where = f"{file}:" + str(raw.location.get("line", raw.location.get("row", raw.location.get("key"))))
+                try:
+                    yield where, row_from_raw(raw, spec.encoding), raw.location
+                except MalformedRecord as e:
+                    raise InputError(f"{where}: evaluation set {spec.name!r}: {e.detail}") from None
+        except MalformedFile as e:
+            raise InputError(f"evaluation set {spec.name!r}: {file}: {e.detail}") from None
 
 
 def _item(ref: str, question: str, context: str | None = None, ids: Iterable[str] = ()) -> EvalItem:
@@ -165,8 +175,10 @@ def load_mmlu(spec: EvalSetSpec) -> list[EvalItem]:
             if not row or not str(row[0]).strip():
                 raise InputError(f"{where}: MMLU row without a question")
             question, subject = str(row[0]), MMLUReader.subject_of_file(str(location["file"]))
-        else:
-            question, subject = _text(row, "question", where), row.get("subject") or ""
+        else:  # the Hub layout (question, subject, choices, answer) or a copy with option columns (input, A-D)
+            name = "question" if "question" in row or "input" not in row else "input"
+            subject = row.get("subject") or MMLUReader.subject_of_file(str(location["file"]))
+            question = _text(row, name, where)
         if spec.subjects is None or subject in spec.subjects:
             items.append(_item(where, question))
     return items
@@ -200,18 +212,31 @@ def load_eval_set(spec: EvalSetSpec) -> list[EvalItem]:
 
 
 # ---- the filter ----------------------------------------------------------------------------------------------
+class OverlapParams(StrictModel):
+    """How much overlap makes a training record contain an evaluation item (see corpusforge/decontam.OverlapIndex)."""
+
+    min_coverage: float = Field(0.5, gt=0, le=1)
+    max_ref_df: int = Field(3, ge=1)
+    short_ref_tokens: int | None = Field(None, ge=1)
+    mask_numbers: bool = True
+
+
 @dataclass
 class EvalIndex:
-    """Every evaluation set's id keys and n-grams, in one lookup table and one n-gram index."""
+    """Every evaluation set's id keys and n-grams, in one lookup table and one overlap index."""
 
     ngram: int = DEFAULT_NGRAM
     ids: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (set name, ref)
-    ngrams: NGramIndex | None = None
+    ngrams: OverlapIndex | None = None
     sizes: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, sets: list[EvalSetSpec], ngram: int = DEFAULT_NGRAM) -> EvalIndex:
-        index = cls(ngram=ngram, ngrams=NGramIndex(ngram))
+    def build(
+        cls, sets: list[EvalSetSpec], ngram: int = DEFAULT_NGRAM, overlap: OverlapParams | None = None
+    ) -> EvalIndex:
+        o = overlap or OverlapParams()
+        ngrams = OverlapIndex(ngram, o.min_coverage, o.max_ref_df, o.short_ref_tokens, numbers_masked=o.mask_numbers)
+        index = cls(ngram=ngram, ngrams=ngrams)
         for spec in sets:
             items = load_eval_set(spec)
             index.sizes[spec.name] = len(items)
@@ -228,12 +253,13 @@ class EvalIndex:
                 return self.ids[key]
         return None
 
-    def match_ngram(self, record: dict[str, Any]) -> tuple[str, str, int] | None:
+    def match_ngram(self, record: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+        """(set name, reference, evidence: n-grams, coverage, matched span) of the item the record contains."""
         found = self.ngrams.match(question_text(record)) if self.ngrams is not None else None
         if found is None:
             return None
         name, _, ref = found.ref_id.partition("\t")
-        return name, ref, found.ngrams
+        return name, ref, {"ngrams": found.ngrams, "coverage": found.coverage, "span": found.span}
 
 
 @register("decontam.eval_sets")
@@ -248,6 +274,7 @@ class EvalSetFilter(BaseFilter):
         ngram: int = Field(DEFAULT_NGRAM, ge=1)
         check_ids: bool = True
         check_ngrams: bool = True
+        overlap: OverlapParams = Field(default_factory=OverlapParams)
         keep_splits: list[str] = Field(default_factory=lambda: ["test"])
 
     def __init__(
@@ -256,6 +283,7 @@ class EvalSetFilter(BaseFilter):
         ngram: int = DEFAULT_NGRAM,
         check_ids: bool = True,
         check_ngrams: bool = True,
+        overlap: OverlapParams | dict | None = None,
         keep_splits: list[str] = ("test",),
         source: str = "",
         report_dir: str | Path | None = None,
@@ -268,6 +296,7 @@ class EvalSetFilter(BaseFilter):
         self.ngram = ngram
         self.check_ids = check_ids
         self.check_ngrams = check_ngrams
+        self.overlap = overlap if isinstance(overlap, OverlapParams) else OverlapParams.model_validate(overlap or {})
         self.keep_splits = set(keep_splits)
         self.source = source
         self.hits = QuarantineWriter(report_dir)  # same job: per-task JSONL, opened on first use, rewritten on rerun
@@ -283,7 +312,7 @@ class EvalSetFilter(BaseFilter):
     @cached_property
     def index(self) -> EvalIndex:
         """Loaded once per task, on the first document (an unreadable set is an InputError naming the file)."""
-        return EvalIndex.build(self.sets, self.ngram)
+        return EvalIndex.build(self.sets, self.ngram, self.overlap)
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         record = doc.metadata.get("record")
@@ -297,7 +326,7 @@ class EvalSetFilter(BaseFilter):
         if self.check_ngrams:
             hit = self.index.match_ngram(record)
             if hit:
-                self._log(doc, hit[0], "ngram", hit[1], ngrams=hit[2])
+                self._log(doc, hit[0], "ngram", hit[1], **hit[2])
                 return False, f"eval_ngram_{hit[0]}"
         return True
 
@@ -314,12 +343,17 @@ class EvalSetFilter(BaseFilter):
 
 
 # ---- the report ------------------------------------------------------------------------------------------------
+MAX_SPAN_CHARS = 240
+
+
 @dataclass
 class ContaminationReport:
-    """Hits per (eval set, source, check), with a few example record ids each, for the card and the manifest."""
+    """Hits per (eval set, source, check), a few example record ids each, and every n-gram drop with its evidence
+    (reference, coverage, matched span), for the manifest's `contamination` section and the card."""
 
     counts: Counter = field(default_factory=Counter)
     examples: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    ngram_hits: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     max_examples: int = 5
 
     @classmethod
@@ -332,26 +366,55 @@ class ContaminationReport:
                     report.add(json.loads(line))
         for key in report.examples:
             report.examples[key] = sorted(report.examples[key])[:max_examples]
+        for key in report.ngram_hits:
+            report.ngram_hits[key].sort(key=lambda h: h["id"])
         return report
 
     def add(self, hit: dict[str, Any]) -> None:
         self.counts[(hit["eval_set"], hit["source"], hit["check"])] += 1
         self.examples[(hit["eval_set"], hit["source"])].append(hit["id"])
+        if hit["check"] == "ngram":
+            evidence = {k: hit.get(k) for k in ("id", "ref", "coverage", "ngrams", "span")}
+            self.ngram_hits[(hit["eval_set"], hit["source"])].append(evidence)
 
     def to_dict(self) -> dict[str, Any]:
+        """{eval set: {source: {"id": n, "ngram": n, "examples": [ids], "ngram_matches": [{id, ref, coverage,
+        ngrams, span}]}}}: dropped by id, by n-gram, and the evidence of every n-gram drop."""
         out: dict[str, Any] = {}
         for (eval_set, source, check), n in sorted(self.counts.items()):
-            entry = out.setdefault(eval_set, {}).setdefault(source, {"id": 0, "ngram": 0, "examples": []})
+            entry = out.setdefault(eval_set, {}).setdefault(
+                source, {"id": 0, "ngram": 0, "examples": [], "ngram_matches": []}
+            )
             entry[check] += n
             entry["examples"] = self.examples[(eval_set, source)]
+            entry["ngram_matches"] = self.ngram_hits.get((eval_set, source), [])
         return out
 
     def to_markdown(self) -> str:
         if not self.counts:
             return "No training record matched an evaluation set."
-        rows = []
+        rows, spans = [], []
         for eval_set, sources in self.to_dict().items():
             for source, entry in sources.items():
                 examples = ", ".join(f"`{e}`" for e in entry["examples"])
                 rows.append([eval_set, source, entry["id"], entry["ngram"], examples])
-        return markdown_table(["evaluation set", "source", "dropped by id", "dropped by n-gram", "examples"], rows)
+                for hit in entry["ngram_matches"]:
+                    spans.append([f"`{hit['id']}`", eval_set, f"`{hit['ref']}`", hit["coverage"], _span(hit)])
+            if len(sources) > 1:  # the evaluation set's total over its sources
+                totals = [sum(e[check] for e in sources.values()) for check in ("id", "ngram")]
+                rows.append([f"**{eval_set}**", "**all sources**", *totals, ""])
+        text = markdown_table(["evaluation set", "source", "dropped by id", "dropped by n-gram", "examples"], rows)
+        if spans:
+            text += (
+                "\n\nEvery record dropped by n-gram, with the evaluation item it contains: `coverage` is the share of "
+                "the item's distinctive tokens found in the record, `matched span` the longest run of matching "
+                f"(normalized) tokens.\n\n<details><summary>{len(spans)} n-gram drops</summary>\n\n"
+                + markdown_table(["record", "evaluation set", "item", "coverage", "matched span"], spans)
+                + "\n\n</details>"
+            )
+        return text
+
+
+def _span(hit: dict[str, Any]) -> str:
+    span = (hit.get("span") or "").replace("|", "\\|")
+    return span if len(span) <= MAX_SPAN_CHARS else span[: MAX_SPAN_CHARS - 1] + "…"

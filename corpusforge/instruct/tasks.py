@@ -29,6 +29,7 @@ DEFAULT_TASK_IDS: dict[str, int] = {
     "promptcblue": 5,
     "free_qa": 6,
     "huatuo": 7,
+    "dialogue": 8,
 }
 
 

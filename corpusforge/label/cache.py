@@ -28,10 +28,11 @@ CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, started REAL NOT NULL,
 
 
 class RequestCache:
-    def __init__(self, path: str | Path, description: str = ""):
+    def __init__(self, path: str | Path, description: str = "", timeout_s: float = 60.0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(self.path))
+        # several processes (a build's tasks) may share one file: a writer waits for the lock instead of failing
+        self.db = sqlite3.connect(str(self.path), timeout=timeout_s)
         self.db.execute("PRAGMA journal_mode=WAL")
         # NORMAL: a commit survives the process being killed (only an OS crash may lose the last commits)
         self.db.execute("PRAGMA synchronous=NORMAL")

@@ -1,12 +1,15 @@
 """Input items for labelling, from PubMedQA's real layouts, generic JSON lines, or a Hub dataset.
 
 Every input record ends up either as a LabelItem or as a Quarantined entry (raw record, location, reason): a bad
-record is counted and kept, never silently skipped, and never stops the run.
+record is counted and kept, never silently skipped, and never stops the run. Text that cannot be encoded (a lone
+surrogate such as JSON's "\\ud800") is quarantined here (`unencodable_text`), so no prompt, cache key or output
+ever holds it; a boolean is not an id or a text.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +17,8 @@ from typing import Any
 
 from corpusforge.errors import InputError
 from corpusforge.label.config import InputSpec
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -33,9 +38,44 @@ class Quarantined:
     detail: str
     raw: Any
 
+    def __post_init__(self) -> None:  # every field is written as UTF-8 JSON: lone surrogates become \\udXXX text
+        for name in ("location", "detail"):
+            object.__setattr__(self, name, _printable(getattr(self, name)))
+        object.__setattr__(self, "raw", _printable_value(self.raw))
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if _SURROGATE.search(text) else text
+
+
+def _printable_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _printable(value)
+    if isinstance(value, dict):
+        return {_printable_value(k): _printable_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable_value(v) for v in value]
+    return value
+
+
+def _checked(item: LabelItem) -> LabelItem | Quarantined:
+    """The item, or its quarantine when a field holds text that cannot be encoded."""
+    for name in ("id", "question", "context", "long_answer", "gold"):
+        value = getattr(item, name)
+        match = _SURROGATE.search(value) if isinstance(value, str) else None
+        if match:
+            detail = (
+                f"field {name!r}: lone surrogate U+{ord(match.group()):04X} at character {match.start()} is not "
+                "valid Unicode (half of a UTF-16 pair); fix it at the source"
+            )
+            return Quarantined(item.location, "unencodable_text", detail, item.__dict__.copy())
+    return item
+
 
 def iter_input(spec: InputSpec) -> Iterator[LabelItem | Quarantined]:
     """Every record of the input, in input order, as an item or a quarantined record."""
+    if spec.path is not None and Path(spec.path).is_file() and Path(spec.path).stat().st_size == 0:
+        raise InputError(f"{spec.path}: the input file is empty (0 bytes); nothing to label")
     if spec.hub is not None:
         yield from _iter_hub(spec)
     elif spec.format == "pubmedqa":
@@ -51,13 +91,15 @@ def _iter_pubmedqa(path: Path) -> Iterator[LabelItem | Quarantined]:
         if isinstance(item, MalformedItem):
             yield Quarantined(where, "malformed_item", str(item), raw)
         else:
-            yield LabelItem(
-                id=item.pmid,
-                question=item.question,
-                context=item.context,
-                long_answer=item.long_answer,
-                location=where,
-                gold=item.final_decision,
+            yield _checked(
+                LabelItem(
+                    id=item.pmid,
+                    question=item.question,
+                    context=item.context,
+                    long_answer=item.long_answer,
+                    location=where,
+                    gold=item.final_decision,
+                )
             )
 
 
@@ -82,24 +124,45 @@ def _iter_hub(spec: InputSpec) -> Iterator[LabelItem | Quarantined]:
         except MalformedItem as e:
             yield Quarantined(where, "malformed_item", str(e), row)
             continue
-        yield LabelItem(item.pmid, item.question, item.context, item.long_answer, where, item.final_decision)
+        yield _checked(
+            LabelItem(item.pmid, item.question, item.context, item.long_answer, where, item.final_decision)
+        )
 
 
 def _iter_jsonl(path: Path, fields: dict[str, str]) -> Iterator[LabelItem | Quarantined]:
     if not path.is_file():
         raise InputError(f"{path}: file not found")
-    with open(path, "rb") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                row = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                yield Quarantined(where, "bad_json", str(e), line.decode("utf-8", "replace"))
-                continue
-            item = _item_from_fields(row, fields, where)
-            yield item
+    from corpusforge.pipeline.readers.base import MalformedFile
+    from corpusforge.pipeline.readers.layout import iter_jsonl
+
+    try:
+        yield from _iter_jsonl_lines(path, fields, iter_jsonl(lambda: open(path, "rb"), str(path)))  # noqa: SIM115
+    except MalformedFile as e:  # e.g. a UTF-16 file: the whole input is unusable, said in one line
+        raise InputError(f"{path}: {e.detail}") from None
+
+
+def _iter_jsonl_lines(path: Path, fields: dict[str, str], records) -> Iterator[LabelItem | Quarantined]:
+    for record in records:
+        line = record.raw
+        where = f"{path}:{record.location['line']}"
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+            yield Quarantined(where, "bad_json", f"invalid JSON: {e}", _raw_line(line))
+            continue
+        item = _item_from_fields(row, fields, where)
+        if isinstance(item, Quarantined):  # keep the line as it was in the file, not its parsed value
+            yield Quarantined(item.location, item.reason, item.detail, _raw_line(line))
+        else:
+            yield _checked(item)
+
+
+def _raw_line(line: bytes) -> Any:
+    """A line of the input as text, or {"base64": ...} when it is not UTF-8 (kept byte for byte)."""
+    from corpusforge.pipeline.readers.base import raw_to_json
+
+    text, encoding = raw_to_json(line)
+    return text if encoding == "text" else {"base64": text}
 
 
 def _item_from_fields(row: Any, fields: dict[str, str], where: str) -> LabelItem | Quarantined:
@@ -110,7 +173,7 @@ def _item_from_fields(row: Any, fields: dict[str, str], where: str) -> LabelItem
         value = row.get(column)
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             value = "\n\n".join(value)
-        if value is not None and not isinstance(value, (str, int)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
             return Quarantined(where, "bad_field", f"field {column!r} must be text", row)
         values[name] = "" if value is None else str(value)
     for required in ("id", "question"):

@@ -30,6 +30,9 @@ class GenerateRequest:
     choices: tuple[str, ...] | None = None
     score_choices: tuple[str, ...] | None = None
     template_hash: str = ""
+    # structured outputs beyond `choices`: a JSON Schema (JSON text) or a regular expression the answer must match
+    json_schema: str | None = None
+    regex: str | None = None
     kind: str = field(default="generate", init=False)
 
     def sampling(self) -> dict[str, Any]:
@@ -50,6 +53,7 @@ class ScoreRequest:
 
 
 Request = GenerateRequest | ScoreRequest
+OPTIONAL_CONSTRAINTS = ("json_schema", "regex")
 
 
 @dataclass
@@ -92,10 +96,17 @@ def request_payload(request: Request) -> dict[str, Any]:
     """The request as plain data (cache key input and debugging)."""
     data = asdict(request)
     data["prompt"] = [m.to_dict() for m in request.prompt]
+    for name in OPTIONAL_CONSTRAINTS:  # absent constraints leave the key of every earlier request unchanged
+        if data.get(name) is None:
+            data.pop(name, None)
     return data
 
 
 def cache_key(request: Request, *, backend: str, model: str, chat: bool) -> str:
-    """sha256 over backend + model + chat flag + the whole request (prompt, sampling, constraint, template hash)."""
+    """sha256 over backend + model + chat flag + the whole request (prompt, sampling, constraint, template hash).
+
+    Input items with text that cannot be encoded are quarantined before any request is made (label/items.py);
+    `surrogatepass` only keeps a key computable should one slip through, with the same bytes for valid text."""
     payload = {"backend": backend, "model": model, "chat": chat, "request": request_payload(request)}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

@@ -12,6 +12,7 @@ CARD = "README.md"
 STATE_DIR = ".corpusforge"
 DATA_DIR = "data"
 QUARANTINE_DIR = "quarantine"
+IMAGES_DIR = "images"  # the card's plots (PNG), written by the report
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:

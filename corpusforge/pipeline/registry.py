@@ -50,10 +50,12 @@ class RegisteredStep:
     name: str
     kind: StepKind
     cls: type
+    origin: str = "corpusforge"  # or `py:` (an import path in a recipe) or `entry point of <dist>`
+    params_model: type[StepParams] | None = None  # outside classes: the Params made from their signature
 
     @property
     def params(self) -> type[StepParams]:
-        return self.cls.Params
+        return self.params_model or self.cls.Params
 
     @property
     def summary(self) -> str:
@@ -63,7 +65,8 @@ class RegisteredStep:
         """`cls.from_params(params, ctx)` where the class needs the context, else `cls(**params)`."""
         if hasattr(self.cls, "from_params"):
             return self.cls.from_params(params, ctx)
-        return self.cls(**params.model_dump(exclude={"type"}))
+        # an outside class gets only the arguments the recipe gave: its own defaults stay its own
+        return self.cls(**params.model_dump(exclude={"type"}, exclude_unset=self.params_model is not None))
 
 
 _REGISTRY: dict[str, RegisteredStep] = {}
@@ -90,6 +93,7 @@ BUILTIN_STEP_MODULES = (
     "corpusforge.pipeline.readers.books",
     "corpusforge.pipeline.readers.jsonl",
     "corpusforge.pipeline.readers.kg",
+    "corpusforge.pipeline.readers.pmc",
     "corpusforge.pipeline.readers.pubmed",
     "corpusforge.pipeline.readers.records",
     "corpusforge.pipeline.steps.books",
@@ -98,6 +102,7 @@ BUILTIN_STEP_MODULES = (
     "corpusforge.pipeline.steps.exam",
     "corpusforge.pipeline.steps.filters",
     "corpusforge.pipeline.steps.kg",
+    "corpusforge.pipeline.steps.llm",
     "corpusforge.instruct.eval_sets",
     "corpusforge.instruct.steps",
     "corpusforge.instruct.adapters.free_qa",
@@ -113,6 +118,121 @@ def load_builtin_steps() -> None:
     """Import the modules that register corpusforge's own steps (cheap: no torch, no vllm)."""
     for module in BUILTIN_STEP_MODULES:
         importlib.import_module(module)
+
+
+# ---- steps from outside corpusforge ------------------------------------------------------------------------------
+PLUGIN_PREFIX = "py:"
+ENTRY_POINT_GROUP = "corpusforge.steps"
+
+
+class PluginError(Exception):
+    """A step named by import path or entry point that cannot be loaded; the message says what to do."""
+
+
+def entry_points() -> dict[str, Any]:
+    """Installed packages' steps: entry points of the `corpusforge.steps` group, by name (not loaded)."""
+    from importlib.metadata import entry_points as installed
+
+    return {ep.name: ep for ep in installed(group=ENTRY_POINT_GROUP)}
+
+
+def plugin_params(name: str, cls: type) -> type[StepParams]:
+    """The Params a recipe gives an outside class: its own nested `Params`, else its __init__ signature."""
+    import inspect
+    import typing
+
+    from pydantic import create_model
+
+    own = getattr(cls, "Params", None)
+    if isinstance(own, type) and issubclass(own, StrictModel):
+        fields = {k: (v.annotation, v) for k, v in own.model_fields.items() if k != "type"}
+        return create_model(f"{cls.__name__}Params", __base__=StepParams, type=(Literal[name], name), **fields)
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: accept any value for those arguments
+        hints = {}
+    fields: dict[str, Any] = {}
+    for pname, p in inspect.signature(cls.__init__).parameters.items():
+        if pname == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        annotation = hints.get(pname, Any)
+        if not _validatable(annotation):
+            annotation = Any
+        fields[pname] = (annotation, ... if p.default is p.empty else p.default)
+    return create_model(f"{cls.__name__}Params", __base__=StepParams, type=(Literal[name], name), **fields)
+
+
+def _validatable(annotation: Any) -> bool:
+    """Whether pydantic can validate a value against `annotation` (callables, classes of datatrove: not always)."""
+    from pydantic import TypeAdapter
+
+    try:
+        TypeAdapter(annotation)
+    except Exception:  # noqa: BLE001 - any schema-generation failure means: take the value as given
+        return False
+    return True
+
+
+def load_plugin(name: str, kind: StepKind = "step") -> RegisteredStep:
+    """Register the class a `py:module:Class` name or an entry point names; PluginError says why it cannot."""
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if name.startswith(PLUGIN_PREFIX):
+        target, origin = name[len(PLUGIN_PREFIX) :], "py:"
+        module_name, _, attr = target.partition(":")
+        if not module_name or not attr:
+            raise PluginError(f"{name!r}: write an import path as py:package.module:ClassName")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as e:
+            raise PluginError(
+                f"{name!r}: cannot import module {module_name!r} ({e}); is it installed or on PYTHONPATH?"
+            ) from None
+        cls = module
+        for part in attr.split("."):
+            cls = getattr(cls, part, None)
+            if cls is None:
+                raise PluginError(f"{name!r}: module {module_name!r} has no {attr!r}")
+    else:
+        found = entry_points().get(name)
+        if found is None:
+            raise PluginError(f"{name!r}: no such step")
+        origin = f"entry point of {getattr(found.dist, 'name', '?')}"
+        try:
+            cls = found.load()
+        except Exception as e:  # noqa: BLE001 - a broken plugin must not read as a corpusforge crash
+            raise PluginError(
+                f"{name!r}: entry point {found.value!r} does not load ({type(e).__name__}: {e})"
+            ) from None
+    from datatrove.pipeline.base import PipelineStep
+
+    if not (isinstance(cls, type) and issubclass(cls, PipelineStep)):
+        raise PluginError(f"{name!r}: {cls!r} is not a datatrove PipelineStep subclass")
+    params = plugin_params(name, cls)
+    step_kind: StepKind = "reader" if kind == "reader" or _is_reader(cls) else "step"
+    _REGISTRY[name] = RegisteredStep(name=name, kind=step_kind, cls=cls, origin=origin, params_model=params)
+    return _REGISTRY[name]
+
+
+def _is_reader(cls: type) -> bool:
+    from datatrove.pipeline.readers.base import BaseReader
+
+    return issubclass(cls, BaseReader)
+
+
+def resolve_plugins(names: list[tuple[str, str, StepKind]]) -> list[str]:
+    """Load every step `type` of a recipe that is not built in: `(yaml path, type, kind)` -> problems."""
+    problems = []
+    known = registered()
+    for where, name, kind in names:
+        if name in known:
+            continue
+        if name.startswith(PLUGIN_PREFIX) or name in entry_points():
+            try:
+                load_plugin(name, kind)
+            except PluginError as e:
+                problems.append(f"{where}.type: {e}")
+    return problems
 
 
 def registered(kind: StepKind | None = None) -> dict[str, RegisteredStep]:

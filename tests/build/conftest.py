@@ -40,13 +40,14 @@ def write_messy_source(folder: Path, n_good: int = 60, seed: int = 0) -> dict[st
         f.write('{"id": "gbk", "text": "糖尿病的治疗"}\n'.encode("gbk"))
         f.write((json.dumps({"id": "huge", "text": "x " * 4000}) + "\n").encode())
         f.write(b'{"id": "empty", "text": "   "}\n')
-    (folder / "part-c.jsonl").write_text("")  # an empty file is not an error
+    (folder / "part-c.jsonl").write_text("")  # a 0-byte file: quarantined as a file, not counted as a record
     return {
         "input": n_good + 8,
         "kept": n_good,  # near-dup and exact-dup removed, originals kept
         "quarantined": 4,  # no-text-field, truncated, gbk, huge
         "dropped": {"exact_duplicate": 1, "near_duplicate": 1, "too_short": 1, "empty_text": 1},
         "quarantined_by_reason": {"missing_field": 1, "bad_json": 1, "bad_encoding": 1, "too_large": 1},
+        "files_quarantined_by_reason": {"empty_file": 1},
     }
 
 

@@ -38,6 +38,8 @@ def test_counts_add_up_per_reason(built):
     assert source["quarantined"] == expected["quarantined"]
     assert source["dropped"] == expected["dropped"]
     assert source["quarantined_by_reason"] == expected["quarantined_by_reason"]
+    assert source["files_quarantined_by_reason"] == expected["files_quarantined_by_reason"]
+    assert result.manifest["totals"]["files_quarantined"] == 1
     assert source["balanced"]
     assert source["input"] == source["kept"] + sum(source["dropped"].values()) + source["quarantined"]
     assert result.manifest["rows_written"] == expected["kept"]
@@ -48,6 +50,10 @@ def test_quarantine_keeps_raw_input_and_location(built):
     result, _, _ = built
     out = result.plan.output_dir
     records = [json.loads(line) for p in sorted((out / "quarantine" / "web").glob("*.jsonl")) for line in p.open()]
+    (empty,) = [r for r in records if r["scope"] == "file"]
+    assert empty["reason"] == "empty_file" and empty["location"]["size"] == 0
+    assert empty["location"]["file"].endswith("part-c.jsonl") and validation_errors("quarantine", empty) == []
+    records = [r for r in records if r["scope"] == "record"]
     assert sorted(r["reason"] for r in records) == ["bad_encoding", "bad_json", "missing_field", "too_large"]
     for record in records:
         assert validation_errors("quarantine", record) == []
@@ -86,7 +92,12 @@ def test_card_reports_counts_and_recipe(built):
     meta = read_card_metadata(card)
     assert meta["configs"][0]["data_files"] == [{"split": "train", "path": "data/train/*.parquet"}]
     text = card.read_text()
-    assert f"**{expected['kept']:,}** documents kept" in text
+    assert f"**{expected['kept']:,}** rows written" in text
+    dropped = sum(expected["dropped"].values())
+    # the totals line adds up, in the unit it names
+    line = f"records: {expected['input']:,} in = {expected['kept']:,} kept + {dropped:,} dropped"
+    assert line + f" + {expected['quarantined']:,} quarantined" in text
+    assert "Not configured: no `decontam.*` step" in text
     assert "| exact_duplicate | 1 |" in text and "type: read.jsonl" in text
 
 

@@ -46,13 +46,8 @@ def snapshot(output: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, repo_root):
-    outputs = {}
-    for stage in ("stage2", "stage3"):
-        out = tmp_path_factory.mktemp(stage) / "out"
-        cli(repo_root, "build", f"recipes/{stage}.yaml", "--output", str(out), "--set", "executor.workers=1")
-        outputs[stage] = out
-    return outputs
+def built(instruct_outputs):
+    return instruct_outputs
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from tests.hub.conftest import TOKEN
 
 
 @pytest.mark.slow
-def test_build_then_push_loads_back_from_the_hub(tmp_path, hub_env, repo_root):
+def test_build_then_push_loads_back_from_the_hub(tmp_path, hub_env, repo_root, fake_hub):
     out = tmp_path / "stage1"
     cmd = [sys.executable, "-c", "from corpusforge.cli import main; main()", "build", "recipes/stage1.yaml",
            "--output", str(out), "--set", "executor.workers=1", "--push", "med/stage1", "--private"]  # fmt: skip
@@ -32,3 +32,8 @@ def test_build_then_push_loads_back_from_the_hub(tmp_path, hub_env, repo_root):
 
     local = sorted(i for p in sorted((out / "data").rglob("*.parquet")) for i in pq.read_table(p)["id"].to_pylist())
     assert json.loads(loaded.stdout.strip().splitlines()[-1]) == local
+    # the card's plots go up with it (the card links them relatively); the HTML report stays local
+    files = fake_hub.files("med/stage1")
+    for image in ("images/funnel.png", "images/lengths.png"):
+        assert files[image] == (out / image).read_bytes() and f"]({image})" in files["README.md"].decode()
+    assert "report.html" not in files and (out / "report.html").is_file()

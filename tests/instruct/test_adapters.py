@@ -11,8 +11,13 @@ import json
 import pytest
 
 from corpusforge.errors import ConfigError
+from corpusforge.instruct.adapters.free_qa import content_id
 from corpusforge.instruct.tasks import DEFAULT_TASK_IDS, resolve_task_id
 from tests.instruct.helpers import REPO, SAMPLES, read
+
+
+def first_turn(record: dict) -> tuple[str, str]:
+    return record["messages"][0]["content"], record["messages"][1]["content"]
 
 
 def reasons(result) -> list[str]:
@@ -50,7 +55,9 @@ def test_promptcblue_subtasks_get_their_own_ids_from_the_task_table(tmp_path):
 def test_free_qa_json_array_and_mapped_fields(tmp_path):
     r = read("instruct.free_qa", tmp_path, path=str(SAMPLES / "wuma_qa/wuma_qa.json"))
     assert r.balanced() and len(r.docs) == 3 and reasons(r) == ["missing_field"]
-    assert r.records[0]["id"] == "src:wuma_qa.json#0" and r.records[0]["provenance"]["row"] == 0
+    # no ids in the file: a stable content hash, the same whatever the row's position
+    assert r.records[0]["id"] == "src:" + content_id(*first_turn(r.records[0]))
+    assert r.records[0]["provenance"]["row"] == 0
     assert r.records[0]["messages"][0]["content"] == "高血压患者平时饮食需要注意什么？"
 
     lite = tmp_path / "huatuo_lite.jsonl"  # Huatuo-26M-Lite columns, mapped in the recipe

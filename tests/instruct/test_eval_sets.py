@@ -49,7 +49,12 @@ def test_drops_by_id_and_keeps_clean_records(tmp_path):
     assert stats["dropped_eval_id_pubmedqa_test"] == 10  # the 10 official test PMIDs
     assert len(kept) == len(docs) - 12 and stats["dropped"] == 12
     table = report.to_dict()
-    assert table["medqa_test"]["medqa"] == {"id": 1, "ngram": 0, "examples": ["medqa:train.jsonl#2"]}
+    assert table["medqa_test"]["medqa"] == {
+        "id": 1,
+        "ngram": 0,
+        "examples": ["medqa:train.jsonl#2"],
+        "ngram_matches": [],
+    }
     assert len(table["pubmedqa_test"]["pqal"]["examples"]) == 5  # a few example ids per set and source
     assert "| pubmedqa_test | pqal | 10 | 0 |" in report.to_markdown()
 

@@ -97,6 +97,8 @@ def vllm_engine(tiny_model_dir):
         enforce_eager=True,
         enable_prefix_caching=True,
         seed=0,
+        # compact JSON under a schema (LLM build steps); the labeler's choice constraints are unaffected
+        structured_outputs_config={"backend": "xgrammar", "disable_any_whitespace": True},
     )
     yield llm
     llm.llm_engine.engine_core.shutdown()

@@ -73,12 +73,17 @@ def test_reader_bad_books_are_quarantined_or_dropped_and_counts_add_up(tmp_path)
 
     assert [d.id for d in docs] == ["books:good.md"]
     reasons = {Path(q["location"]["file"]).name: q["reason"] for q in quarantine}
-    assert reasons == {"gbk.txt": "bad_encoding", "huge.txt": "too_large", "binary.txt": "binary_file"}
+    assert reasons == {
+        "gbk.txt": "bad_encoding",
+        "huge.txt": "too_large",
+        "binary.txt": "binary_file",
+        "empty.txt": "empty_file",  # a 0-byte file: a file-level quarantine, not a record
+    }
     gbk = next(q for q in quarantine if q["reason"] == "bad_encoding")
     assert gbk["raw_encoding"] == "base64"  # raw bytes kept losslessly
-    assert stats["dropped_empty_text"] == 1
+    assert stats["files_quarantined_empty_file"] == 1
     assert stats["skipped_files"] == 1  # figure.png is not a book and not a record
-    assert stats["records"] == len(docs) + stats["quarantined"] + stats["dropped"] == 5
+    assert stats["records"] == len(docs) + stats["quarantined"] + stats.get("dropped", 0) == 4
 
 
 # ---------------------------------------------------------------------------------------------------------------

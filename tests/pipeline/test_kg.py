@@ -143,12 +143,12 @@ def test_bad_rows_are_quarantined_with_raw_and_counts_add_up(tmp_path):
     assert stats["records"] == len(docs) + stats["quarantined"] == 12
 
 
-def test_unknown_suffix_is_a_counted_quarantine_record(tmp_path):
+def test_unknown_suffix_is_a_counted_file_quarantine(tmp_path):
     f = tmp_path / "triples.dat"
     f.write_text("a\tb\tc\n")
     docs, stats, quarantine = read(f, tmp_path)
     assert not docs and quarantine[0]["reason"] == "unreadable_file" and "format" in quarantine[0]["error"]
-    assert stats["records"] == stats["quarantined"] == 1
+    assert quarantine[0]["scope"] == "file" and stats["files_quarantined"] == 1 and "records" not in stats
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def test_template_override_file_and_fallbacks(tmp_path):
     assert len(texts) == 2
     assert sorted(texts[0].replace(". ", ".|").split("|")) == [  # in sampling order; the set is what matters
         "Metformin might prevent gestational diabetes.",  # from the templates file
-        "The half life of metformin is 6 hours.",  # noun-like English fallback
+        "Metformin — half life — 6 hours.",  # noun-like English fallback
         "Type 2 diabetes is treated with metformin.",  # recipe override of the shipped template
     ]
     assert sorted(texts[1].replace("。", "。|").split("|")[:-1]) == [
@@ -303,3 +303,67 @@ def test_kg_pipeline_through_datatrove_executor(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "docs" / "00000.jsonl").open()]
     assert len(records) == total("kg.subgraphs", "documents_out") > 20
     assert {r["metadata"]["strategy"] for r in records} == {"ego", "khop", "random_walk"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Relations without templates, self-loops, codes mapped to names, the subgraph kept in metadata
+# ---------------------------------------------------------------------------------------------------------------
+def test_relations_without_template_are_humanized_counted_and_self_loops_dropped():
+    rows = [
+        ("Dipivefrin", "NOT", "hypertension"),
+        ("Dipivefrin", "hasSideEffect", "mydriasis"),
+        ("Dipivefrin", "treats", "glaucoma"),
+        ("Aspirin", "is_a", "aspirin"),  # a self-loop, whatever the case
+    ]
+    params = {"strategies": [{"kind": "ego", "max_edges": 10, "count": "all", "min_triples": 2}]}
+    (doc,), stats = subgraphs(params, triple_docs(rows))
+    assert sorted(doc.text.replace(". ", ".|").split("|")) == [
+        "Dipivefrin is used to treat glaucoma.",
+        "Dipivefrin — NOT — hypertension.",
+        "Dipivefrin — has side effect — mydriasis.",
+    ]
+    assert stats["dropped_self_loop"] == 1 and stats["documents_in"] == 4 == stats["expanded"] + stats["dropped"]
+    assert stats["template_fallback/NOT"] == 1 and stats["template_fallback/hasSideEffect"] == 1
+    assert "template_fallback/treats" not in stats
+    assert sorted(doc.metadata["triples"]) == sorted([list(r) for r in rows[:3]])
+    assert doc.metadata["entities"][0] == "Dipivefrin" and len(doc.metadata["entities"]) == 4
+
+
+def test_strict_templates_stop_the_build_naming_the_relations():
+    params = {"strict_templates": True, "strategies": [{"kind": "ego", "count": "all"}]}
+    with pytest.raises(BuildError, match=r"no template for relation\(s\) 'DM' \(2 triples\), 'NOT' \(1 triples\)"):
+        subgraphs(params, triple_docs([("a", "DM", "b"), ("c", "DM", "d"), ("a", "NOT", "d")]))
+
+
+REAL_KG = (
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "kg" / "pharmacotherapydb_indications.tsv"
+)
+PHARMACOTHERAPY_NAMES = {"DM": "disease_modifying_treatment_for", "SYM": "symptomatic_treatment_for",
+                         "NOT": "not_indicated_for"}  # fmt: skip
+
+
+def test_real_pharmacotherapydb_codes_mapped_to_names_and_templates(tmp_path):
+    if not REAL_KG.is_file():
+        pytest.skip(f"real knowledge graph not found at {REAL_KG}")
+    columns = {"head": "drug", "relation": "category", "tail": "disease"}
+    docs, stats, quarantine = read(REAL_KG, tmp_path, columns=columns, relation_names=PHARMACOTHERAPY_NAMES)
+    assert len(docs) == stats["records"] == 1388 and not quarantine
+    assert docs[0].metadata["triple"]["relation"] == "disease_modifying_treatment_for"
+    assert docs[0].metadata["triple"]["relation_code"] == "DM"
+    templates = {
+        "disease_modifying_treatment_for": "{head} is a disease-modifying treatment for {tail}.",
+        "symptomatic_treatment_for": "{head} treats the symptoms of {tail}.",
+        "not_indicated_for": "{head} is not indicated for {tail}.",
+    }
+    params = {"templates": templates, "strategies": [{"kind": "ego", "max_edges": 8, "count": "all"}]}
+    out, kg_stats = subgraphs(params, docs)
+    assert not any(k.startswith("template_fallback/") for k in kg_stats)
+    text = "\n".join(d.text for d in out)
+    assert " is a disease-modifying treatment for " in text and " is not indicated for " in text
+    assert " NOT " not in text and "The DM of" not in text
+    # without the templates, the mapped names still read as words, and every fallback relation is counted
+    out, kg_stats = subgraphs({"strategies": params["strategies"]}, docs)
+    fallbacks = {k: v for k, v in kg_stats.items() if k.startswith("template_fallback/")}
+    assert set(fallbacks) == {f"template_fallback/{n}" for n in PHARMACOTHERAPY_NAMES.values()}
+    assert sum(fallbacks.values()) == kg_stats["triples_in"]
+    assert "not indicated for" in "\n".join(d.text for d in out)

@@ -137,7 +137,7 @@ def test_empty_file_and_oversized_article(tmp_path):
     docs, stats = run(xml_reader(tmp_path / "in", tmp_path, max_record_bytes=1000))
     assert [d.id for d in docs] == ["pubmed:42"]
     assert stats["quarantined_too_large"] == 1
-    assert stats["quarantined"] == 2 and stats["quarantined_no_articles"] == 1  # the empty file names itself
+    assert stats["quarantined"] == 1 and stats["files_quarantined_empty_file"] == 1  # a file, not a record
     assert balanced(docs, stats)
 
 

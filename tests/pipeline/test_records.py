@@ -67,15 +67,19 @@ def test_qa_json_array_is_streamed_and_a_broken_tail_is_quarantined(tmp_path):
     docs, stats = run(make(QAReader, path, tmp_path))
     assert [d.text for d in docs] == ["Q0?\nA0.", "Q1?\nA1.", "Q2?\nA2."]
     assert [d.metadata["provenance"]["element"] for d in docs] == [0, 1, 2]
-    assert stats["quarantined_bad_json"] == 1 and balanced(docs, stats)
+    assert stats["files_quarantined_bad_json"] == 1 and balanced(docs, stats)  # how many records it held: unknown
     (record,) = quarantine(tmp_path / "q")
-    assert record["location"]["element"] == 3 and record["raw"].startswith('{"question": "Q3?"')
+    assert record["scope"] == "file" and record["location"]["records_before"] == 3
+    text = path.read_text()
+    assert record["location"]["line"] == text.count("\n", 0, text.rindex('"answ')) + 1  # where the parser stopped
+    assert "element 3: Unterminated string" in record["error"]
+    assert record["raw"].startswith('{"question": "Q3?"')
 
 
 def test_qa_json_array_elements_spanning_read_chunks(tmp_path, monkeypatch):
-    import corpusforge.pipeline.readers.records as records
+    import corpusforge.pipeline.readers.layout as layout
 
-    monkeypatch.setattr(records, "_JSON_CHUNK", 7)  # every element crosses several chunk boundaries
+    monkeypatch.setattr(layout, "JSON_CHUNK", 7)  # every element crosses several chunk boundaries
     path = tmp_path / "qa.json"
     items = [{"question": "问题一？", "answer": "答案一。", "n": 12345}, {"question": "Q2", "answer": "A2", "n": 6}]
     path.write_text(json.dumps(items, ensure_ascii=False))
@@ -343,3 +347,19 @@ def test_registered_names_and_params():
     assert "exam.knowledge_points" in steps and "decontam.pubmedqa" in steps
     with pytest.raises(ValueError):
         readers["read.exam"].params.model_validate({"type": "read.exam", "path": "x", "format": "nope"})
+
+
+def test_qa_dialogue_history_one_element_lists_and_repeated_ids(tmp_path):
+    path = tmp_path / "dialogues.json"
+    rows = [
+        {"id": "d1", "instruction": "谢谢医生", "output": "不客气", "history": [["我头晕", "量血压了吗？"], ["150/95", "需要复诊"]]},
+        {"id": "d1", "instruction": ["头痛怎么办"], "output": ["注意休息"], "history": []},
+    ]  # fmt: skip
+    path.write_text(json.dumps(rows, ensure_ascii=False))
+    reader = make(QAReader, path, tmp_path, question_field="instruction", answer_field="output", id_field="id")
+    docs, stats = run(reader)
+    assert (
+        docs[0].text == "我头晕\n量血压了吗？\n150/95\n需要复诊\n谢谢医生\n不客气" and docs[0].metadata["turns"] == 3
+    )
+    assert docs[1].text == "头痛怎么办\n注意休息"
+    assert [d.id for d in docs] == ["src:d1", "src:d1~2"] and stats["duplicate_ids"] == 1 and balanced(docs, stats)

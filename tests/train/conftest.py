@@ -23,6 +23,12 @@ REPO = Path(__file__).resolve().parents[2]
 LAUNCHER_TIMEOUT = 400
 
 
+@pytest.fixture(autouse=True)
+def run_from_the_repository_root(monkeypatch):
+    """Relative paths in train configs (the presets' train/deepspeed/...) are relative to the working directory."""
+    monkeypatch.chdir(REPO)
+
+
 def write_dataset_dir(out: Path, splits: dict[str, list[dict]]) -> Path:
     """A dataset directory like the build's: parquet shards under data/ and a card naming them."""
     import pyarrow as pa

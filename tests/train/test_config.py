@@ -101,21 +101,35 @@ def test_cpoly_needs_single_example_rows(tmp_path):
         load_train_config(write(tmp_path, data))
 
 
-def test_deepspeed_json_is_passed_through_with_owned_keys_filled(tmp_path):
+def test_deepspeed_json_is_passed_through_with_owned_keys_filled(tmp_path, monkeypatch):
     ds = {
         "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 123},
         "bf16": {"enabled": True},
         "train_micro_batch_size_per_gpu": "auto",
     }
     (tmp_path / "ds.json").write_text(json.dumps(ds))
-    data = base(tmp_path) | {"deepspeed": "ds.json"}  # resolved next to the YAML
+    monkeypatch.chdir(tmp_path)
+    data = base(tmp_path) | {"deepspeed": "ds.json"}  # relative to the working directory, like every path
     resolved = resolved_deepspeed_config(load_train_config(write(tmp_path, data)), world_size=2)
     assert resolved["zero_optimization"] == ds["zero_optimization"] and resolved["bf16"] == {"enabled": True}
     assert (resolved["train_batch_size"], resolved["train_micro_batch_size_per_gpu"]) == (12, 3)
     assert resolved["gradient_accumulation_steps"] == 2 and resolved["gradient_clipping"] == 1.0
 
 
-def test_deepspeed_json_may_not_contradict_the_yaml(tmp_path):
+def test_a_relative_deepspeed_path_is_relative_to_the_working_directory(tmp_path, monkeypatch):
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "ds.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        load_train_config(write(tmp_path / "configs", base(tmp_path) | {"deepspeed": "ds.json"}))
+    assert str(err.value).startswith("deepspeed: ds.json: file not found in ")
+    assert "use configs/ds.json" in str(err.value)
+    config = load_train_config(write(tmp_path / "configs", base(tmp_path) | {"deepspeed": "configs/ds.json"}))
+    assert config.deepspeed == str(tmp_path / "configs" / "ds.json")
+
+
+def test_deepspeed_json_may_not_contradict_the_yaml(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "ds.json").write_text(json.dumps({"train_batch_size": 64, "optimizer": {"type": "Adam"}}))
     config = load_train_config(write(tmp_path, base(tmp_path) | {"deepspeed": "ds.json"}))
     with pytest.raises(ConfigError) as err:

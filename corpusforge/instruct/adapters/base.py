@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+import xxhash
+
 from corpusforge.errors import ConfigError
 from corpusforge.formats.multiple_choice import MCQuestion
 from corpusforge.instruct.layouts import iter_records
@@ -80,6 +82,7 @@ class InstructReader(SourceReader):
         self.template = template or self.default_template
         self.target: Target = target
         self.with_explanation = with_explanation
+        self._seen_ids: set[int] = set()
         try:
             load_template(self.template)
             if task_id is None and "/" not in self.task:
@@ -99,15 +102,14 @@ class InstructReader(SourceReader):
         def opener():
             return self.data_folder.open(filepath, "rb", compression="infer")
 
-        yield from iter_records(opener, self.display_path(filepath), self.encoding, self.csv_header)
+        yield from iter_records(
+            opener, self.display_path(filepath), self.encoding, self.csv_header, self.max_record_bytes
+        )
 
     # ---- helpers for parse() ---------------------------------------------------------------------------------
     def load_row(self, record: RawRecord) -> dict[str, Any]:
         """The raw record as a dict (decoding and JSON errors become MalformedRecord)."""
-        data = self.parse_json(self.decode(record.raw))
-        if isinstance(data, dict) and "__columns__" in data:
-            cols, vals = data["__columns__"], data["__values__"]
-            raise MalformedRecord("bad_row", f"{len(vals)} values for {len(cols)} columns {cols}")
+        data = self.row_data(record)
         if not isinstance(data, dict):
             raise MalformedRecord("bad_record", f"expected a JSON object, got {type(data).__name__}")
         return data
@@ -132,6 +134,7 @@ class InstructReader(SourceReader):
         metadata: dict[str, Any] | None = None,
     ) -> ParsedRecord:
         """A ParsedRecord carrying a complete, schema-checked instruction record."""
+        local_id = self.unique_id(local_id)
         task = task or self.task
         location = {**record.location, **(provenance or {})}
         location.setdefault("record_id", local_id)
@@ -156,6 +159,20 @@ class InstructReader(SourceReader):
             metadata={"record": rec, **(metadata or {})},
         )
 
+    def unique_id(self, local_id: str) -> str:
+        """`local_id`, or `<id>~<n>` when this task already gave it to another record: a source whose ids repeat
+        keeps every record under an id of its own, and the repeats are counted (`duplicate_ids`) for the manifest.
+        """
+        n = 1
+        candidate = local_id
+        while (key := xxhash.xxh64_intdigest(candidate)) in self._seen_ids:
+            n += 1
+            candidate = f"{local_id}~{n}"
+        if n > 1:
+            self.stat_update("duplicate_ids")
+        self._seen_ids.add(key)
+        return candidate
+
     def build_mc(self, record: RawRecord, local_id: str, mc: MCQuestion, **kwargs) -> ParsedRecord:
         """`build` for a multiple-choice question, rendered with this source's template and target."""
         messages = render_mc(mc, self.template, self.target, self.with_explanation, self.system_prompt)
@@ -166,3 +183,24 @@ class InstructReader(SourceReader):
         """`build` for a free-form question and answer."""
         messages = render_qa(question, answer, self.template, self.system_prompt)
         return self.build(record, local_id, messages, **kwargs)
+
+    def build_dialogue(
+        self, record: RawRecord, local_id: str, turns: list[tuple[str, str]], system: str | None = None, **kwargs
+    ) -> ParsedRecord:
+        """`build` for a multi-turn conversation: every (user, assistant) turn rendered and kept, in order."""
+        system_prompt = self.system_prompt or system
+        messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        for question, answer in turns:
+            messages += render_qa(question, answer, self.template)
+        return self.build(record, local_id, messages, **kwargs)
+
+
+def duplicate_ids(manifest: dict[str, Any]) -> dict[str, int]:
+    """Per source, how many records came with an id the source had already used (from the readers' stats in the
+    manifest); each was kept under `<id>~<n>` (see InstructReader.unique_id)."""
+    out = {}
+    for name, source in manifest.get("sources", {}).items():
+        n = sum(int(step.get("duplicate_ids", 0)) for step in (source.get("details") or {}).values())
+        if n:
+            out[name] = n
+    return out

@@ -37,13 +37,58 @@ def as_malformed(error: mcf.MalformedQuestion) -> Exception:
     if isinstance(error, mcf.MultiAnswerQuestion):
         return DropRecord("multi_answer")
     reason = "missing_field" if isinstance(error, mcf.MissingField) else "bad_field"
+    if isinstance(error, mcf.LayoutMismatch):
+        reason = "layout_mismatch"
     return MalformedRecord(reason, str(error))
 
 
+class ExamParams(MCParams):
+    """Options of the exam adapters: the layout of options and answer is detected per file unless pinned here."""
+
+    options_format: Literal["auto", "dict", "list", "text"] = "auto"
+    answer_format: Literal["auto", "letter", "letter_text", "index0", "index1", "text"] = "auto"
+
+
 class MCReader(InstructReader):
-    """Shared by the exam adapters: parse a row with `parse_question`, then render and build the record."""
+    """Shared by the exam adapters: parse a row with `parse_question`, then render and build the record.
+
+    Before a file is parsed, its first `layout_sample` rows decide how it writes options and answers
+    (formats/multiple_choice.detect_layout); a row written otherwise is quarantined as `layout_mismatch` with an
+    error naming what was expected and what was found.
+    """
 
     default_template = "mc_lines_en"
+    exam_format: str = ""
+    layout_sample = 500
+
+    def __init__(self, *args, options_format: str = "auto", answer_format: str = "auto", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.options_format = None if options_format == "auto" else options_format
+        self.answer_format = None if answer_format == "auto" else answer_format
+        self.layout = mcf.AUTO
+
+    def read_file(self, filepath: str):
+        self.layout = self.detect_layout(filepath)
+        yield from super().read_file(filepath)
+
+    def detect_layout(self, filepath: str) -> mcf.MCLayout:
+        """One pass over the file's first rows (cheap next to parsing and rendering all of them)."""
+        if not self.exam_format:
+            return mcf.AUTO
+        return mcf.detect_layout(
+            self.exam_format,
+            self.sample_rows(filepath, self.layout_sample),
+            getattr(self, "fields", None),
+            self.options_format,
+            self.answer_format,
+        )
+
+    def sample_rows(self, filepath: str, limit: int):
+        for raw in self.sample_raw(filepath, limit):
+            try:
+                yield self.row_of(raw)
+            except MalformedRecord:
+                continue
 
     def parse_question(self, row: Any, record: RawRecord) -> mcf.MCQuestion:
         raise NotImplementedError
@@ -60,7 +105,7 @@ class MCReader(InstructReader):
         return self.build_mc(record, question.id or location_id(record), question)
 
 
-class MedQAParams(MCParams):
+class MedQAParams(ExamParams):
     type: Literal["instruct.medqa"] = "instruct.medqa"
 
 
@@ -70,13 +115,14 @@ class MedQAReader(MCReader):
 
     name = "instruct.medqa"
     default_task = "medqa"
+    exam_format = "medqa"
     Params = MedQAParams
 
     def parse_question(self, row: Any, record: RawRecord) -> mcf.MCQuestion:
-        return mcf.parse_medqa(row)
+        return mcf.parse_medqa(row, layout=self.layout)
 
 
-class MedMCQAParams(MCParams):
+class MedMCQAParams(ExamParams):
     type: Literal["instruct.medmcqa"] = "instruct.medmcqa"
     cop_base: Literal[0, 1, "auto"] = "auto"
 
@@ -91,6 +137,7 @@ class MedMCQAReader(MCReader):
 
     name = "instruct.medmcqa"
     default_task = "medmcqa"
+    exam_format = "medmcqa"
     Params = MedMCQAParams
 
     def __init__(self, *args, cop_base: Literal[0, 1, "auto"] = "auto", **kwargs):
@@ -105,11 +152,15 @@ class MedMCQAReader(MCReader):
     def detect_cop_base(self, filepath: str) -> int:
         """One extra pass over the file's `cop` values (cheap next to parsing and rendering)."""
         cops = []
-        for raw in self.iter_raw(filepath):
+        for raw in self.sample_raw(filepath):
             try:
-                cops.append(self.load_row(raw).get("cop"))
+                row = self.load_row(raw)
             except MalformedRecord:
                 continue
+            if mcf.medmcqa_layout_fields(row) is None:  # the column layout (opa..opd, cop)
+                cops.append(row.get("cop"))
+        if not cops:
+            return 1  # packed options and a written answer: no answer index to tell releases apart
         detected = mcf.detect_cop_base(cops)
         if detected is None:
             detected = 0 if file_kind(filepath) == "parquet" else 1
@@ -117,10 +168,10 @@ class MedMCQAReader(MCReader):
         return detected
 
     def parse_question(self, row: Any, record: RawRecord) -> mcf.MCQuestion:
-        return mcf.parse_medmcqa(row, cop_base=self._file_cop_base)
+        return mcf.parse_medmcqa(row, cop_base=self._file_cop_base, layout=self.layout)
 
 
-class CMExamParams(MCParams):
+class CMExamParams(ExamParams):
     type: Literal["instruct.cmexam"] = "instruct.cmexam"
     encoding: str = "utf-8-sig"
 
@@ -136,10 +187,11 @@ class CMExamReader(MCReader):
     default_task = "cmexam"
     default_language = "zh"
     default_template = "mc_lines_zh"
+    exam_format = "cmexam"
     Params = CMExamParams
 
     def parse_question(self, row: Any, record: RawRecord) -> mcf.MCQuestion:
-        return mcf.parse_cmexam(row)
+        return mcf.parse_cmexam(row, layout=self.layout)
 
 
 class MMLUParams(MCParams):
@@ -172,7 +224,7 @@ class MMLUReader(MCReader):
 
     def row_of(self, record: RawRecord) -> Any:
         if file_kind(str(record.location.get("file", ""))) == "csv":
-            data = self.parse_json(self.decode(record.raw))
+            data = self.row_data(record)
             if not isinstance(data, list):
                 raise MalformedRecord("bad_row", "expected a CSV row")
             return data
@@ -191,7 +243,7 @@ class MMLUReader(MCReader):
         return question
 
 
-class MappedMCParams(MCParams):
+class MappedMCParams(ExamParams):
     type: Literal["instruct.mapped_mc"] = "instruct.mapped_mc"
     fields: mcf.FieldMap
 
@@ -201,11 +253,12 @@ class MappedMCReader(MCReader):
     """Any multiple-choice source of known shape: the recipe maps its field names (see FieldMap)."""
 
     name = "instruct.mapped_mc"
+    exam_format = "mapped"
     Params = MappedMCParams
 
     def __init__(self, *args, fields: mcf.FieldMap | dict, **kwargs):
-        super().__init__(*args, **kwargs)
         self.fields = fields if isinstance(fields, mcf.FieldMap) else mcf.FieldMap.model_validate(fields)
+        super().__init__(*args, **kwargs)
 
     def parse_question(self, row: Any, record: RawRecord) -> mcf.MCQuestion:
-        return mcf.parse_mapped(row, self.fields)
+        return mcf.parse_mapped(row, self.fields, layout=self.layout)

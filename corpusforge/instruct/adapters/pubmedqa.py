@@ -26,7 +26,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from corpusforge.errors import ConfigError
+from corpusforge.errors import ConfigError, InputError
 from corpusforge.formats import pubmedqa as pqa
 from corpusforge.formats.multiple_choice import MCQuestion
 from corpusforge.instruct.adapters.base import InstructReader, MCParams
@@ -111,9 +111,12 @@ class PubMedQAReader(InstructReader):
         """Folds need every labelled item in file order, so the split reads the input files once up front."""
         labels: dict[str, str] = {}
         for filepath in self.data_folder.list_files(recursive=True, glob_pattern=self.glob_pattern):
-            for _, item, _ in pqa.iter_items(self.display_path(filepath)):
-                if isinstance(item, pqa.PubMedQAItem) and item.final_decision:
-                    labels.setdefault(item.pmid, item.final_decision)
+            try:
+                for _, item, _ in pqa.iter_items(self.display_path(filepath)):
+                    if isinstance(item, pqa.PubMedQAItem) and item.final_decision:
+                        labels.setdefault(item.pmid, item.final_decision)
+            except InputError:  # no PubMedQA layout at all: quarantined as a file when it is read
+                continue
         labels.update({p: v for p, v in self.ground_truth.items() if p in labels})
         return pqal_split(labels, self.ground_truth, self.n_folds, self.fold_seed)
 

@@ -11,6 +11,7 @@ messages' text joined by blank lines, encoded with the tokenizer's own special t
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +31,8 @@ class Backend(ABC):
     name: str = ""
     #: whether `choices` on a GenerateRequest is enforced (otherwise it is a hint and answers are parsed)
     constrains_choices: bool = True
+    #: whether `json_schema` / `regex` are enforced while decoding (otherwise answers are only parsed and checked)
+    constrains_structure: bool = True
 
     def __init__(self, spec: Any, model: str, chat: bool):
         self.spec = spec
@@ -49,6 +52,17 @@ class Backend(ABC):
     def describe(self) -> dict[str, Any]:
         """Settings worth recording next to the labels."""
         return {"backend": self.name, **self.spec.model_dump(mode="json")}
+
+
+def structured_constraint(request: Request) -> dict[str, Any] | None:
+    """The request's output constraint in vLLM's `structured_outputs` form (offline params and server field alike)."""
+    if getattr(request, "choices", None):
+        return {"choice": list(request.choices)}
+    if getattr(request, "json_schema", None):
+        return {"json": json.loads(request.json_schema)}
+    if getattr(request, "regex", None):
+        return {"regex": request.regex}
+    return None
 
 
 def plain_text(prompt: Prompt) -> str:

@@ -22,7 +22,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from corpusforge.label.backends.base import BACKEND_ERROR, Backend, OnResult, encode_continuation, plain_text
+from corpusforge.label.backends.base import (
+    BACKEND_ERROR,
+    Backend,
+    OnResult,
+    encode_continuation,
+    plain_text,
+    structured_constraint,
+)
 from corpusforge.label.config import OpenAIBackendSpec
 from corpusforge.label.requests import GenerateRequest, GenerateResult, Request, Result, ScoreRequest, ScoreResult
 
@@ -92,8 +99,9 @@ class OpenAIBackend(Backend):
             "top_p": request.top_p,
             "seed": request.seed,
         }
-        if request.choices and self.spec.constraint_field == "structured_outputs":
-            body["structured_outputs"] = {"choice": list(request.choices)}
+        constraint = structured_constraint(request)
+        if constraint and self.spec.constraint_field == "structured_outputs":
+            body["structured_outputs"] = constraint
         wants_logprobs = bool(request.score_choices) and self.spec.top_logprobs > 0
         if self.chat:
             body["messages"] = [m.to_dict() for m in request.prompt]

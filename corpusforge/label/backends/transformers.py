@@ -26,6 +26,7 @@ from corpusforge.label.requests import GenerateRequest, GenerateResult, Request,
 
 class TransformersBackend(Backend):
     name = "transformers"
+    constrains_structure = False  # JSON Schema / regex answers are parsed, checked and retried, not constrained
 
     def __init__(self, spec: TransformersBackendSpec, model: str, chat: bool):
         super().__init__(spec, model, chat)

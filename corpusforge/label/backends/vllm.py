@@ -21,6 +21,7 @@ from corpusforge.label.backends.base import (
     choice_token_ids,
     encode_continuation,
     encode_prompt,
+    structured_constraint,
 )
 from corpusforge.label.config import VLLMBackendSpec
 from corpusforge.label.requests import GenerateRequest, GenerateResult, Request, ScoreRequest, ScoreResult
@@ -134,10 +135,11 @@ class VLLMBackend(Backend):
             "top_p": request.top_p,
             "seed": request.seed,
         }
-        if request.choices:
+        constraint = structured_constraint(request)
+        if constraint:
             from vllm.sampling_params import StructuredOutputsParams
 
-            kwargs["structured_outputs"] = StructuredOutputsParams(choice=list(request.choices))
+            kwargs["structured_outputs"] = StructuredOutputsParams(**constraint)
         if request.score_choices:
             kwargs["logprob_token_ids"] = self._choice_token_ids(request.score_choices)
         return SamplingParams(**kwargs)

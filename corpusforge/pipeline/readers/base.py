@@ -8,6 +8,14 @@ document fields (`parse`). Everything else is shared and the same for every sour
   an unparseable XML element, a record over `max_record_bytes`) raises `MalformedRecord` and is written, raw and
   with its location, to `OUTPUT/quarantine/<source>/<rank>.jsonl`, and counted (`quarantined`,
   `quarantined_<reason>`). A record with an empty text is dropped and counted (`dropped_empty_text`).
+- text that cannot be encoded (a lone surrogate such as JSON's `"\ud800"`, half of a UTF-16 pair) is
+  quarantined per record (`unencodable_text`, naming the field and the character): it is checked on everything
+  a document carries (text, id, metadata) before any writer sees it. Quarantine, not repair: replacing the
+  character would change the text silently, and the producer's bug is only fixed where it is seen.
+- a file that cannot be read at all, or whose layout breaks so that the rest of it cannot be cut into records
+  (a truncated gzip, a JSON document that stops parsing, a 0-byte file), is a file-level quarantine
+  (`scope: file`, counted as `files_quarantined`, not as a record, since how many records it held is unknown):
+  path, size, the error with its line/column where known, and the raw bytes that could not be read (up to 1 MiB).
 - documents get a stable id (`<source>:<id in source>`), the source name, their provenance (file and line,
   byte offset, XML element or PMID) and a transform chain that later steps extend.
 
@@ -19,6 +27,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from glob import escape as glob_escape
@@ -32,6 +41,8 @@ from datatrove.pipeline.readers.base import BaseDiskReader
 from corpusforge.pipeline.registry import BuildContext, StepParams
 
 DEFAULT_MAX_RECORD_BYTES = 64 * 2**20
+FILE_RAW_BYTES = 2**20  # what a file-level quarantine keeps of the unreadable part
+_UNENCODABLE = re.compile("[\ud800-\udfff]")
 
 
 class MalformedRecord(Exception):
@@ -41,6 +52,17 @@ class MalformedRecord(Exception):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+
+
+class MalformedFile(Exception):
+    """A file, or the rest of one, that cannot be cut into records: quarantined once, as a file."""
+
+    def __init__(self, reason: str, detail: str, location: dict[str, Any] | None = None, raw: bytes | None = None):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.location = location or {}
+        self.raw = raw
 
 
 class DropRecord(Exception):
@@ -55,13 +77,15 @@ class DropRecord(Exception):
 class RawRecord:
     """One unit of input as found in the file, with where it was found.
 
-    `iter_raw` may set `error` when cutting the file already showed the record is broken (the rest of a truncated
-    file, say): it is then quarantined without being parsed.
+    `iter_raw` may set `error` when cutting the file already showed the record is broken (a CSV row with an open
+    quote, say): it is then quarantined without being parsed; or `drop`, a reason to count it as dropped (a blank
+    CSV row).
     """
 
     raw: bytes | str
     location: dict[str, Any] = field(default_factory=dict)
     error: MalformedRecord | None = None
+    drop: str | None = None
 
 
 @dataclass
@@ -126,7 +150,10 @@ class QuarantineWriter:
         if self._file is None:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._file = open(self.folder / f"{self._rank:05d}.jsonl", "w", encoding="utf-8")  # noqa: SIM115
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        line = json.dumps(record, ensure_ascii=False)
+        if _UNENCODABLE.search(line):  # a lone surrogate in a location or message: escaped, still valid JSON
+            line = json.dumps(record, ensure_ascii=True)
+        self._file.write(line + "\n")
 
     def close(self) -> None:
         if self._file is not None:
@@ -137,11 +164,75 @@ class QuarantineWriter:
 def raw_to_json(raw: bytes | str) -> tuple[str, str]:
     """Keep raw input losslessly in JSON: UTF-8 text as is, anything else base64-encoded."""
     if isinstance(raw, str):
-        return raw, "text"
+        if not _UNENCODABLE.search(raw):
+            return raw, "text"
+        raw = raw.encode("utf-8", "surrogatepass")
     try:
         return raw.decode("utf-8"), "text"
     except UnicodeDecodeError:
         return base64.b64encode(raw).decode("ascii"), "base64"
+
+
+def unicode_problem(error: UnicodeError) -> MalformedRecord:
+    """A UnicodeError met while parsing a record, as the record's quarantine reason."""
+    if isinstance(error, UnicodeEncodeError):
+        char = error.object[error.start : error.start + 1] if isinstance(error.object, str) else ""
+        code = f"U+{ord(char):04X} " if char else ""
+        return MalformedRecord(
+            "unencodable_text",
+            f"lone surrogate {code}at character {error.start} is not valid Unicode; fix it at the source",
+        )
+    return MalformedRecord("bad_encoding", f"{type(error).__name__}: {error}")
+
+
+def _kind_names(kind: type | tuple[type, ...]) -> str:
+    return kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+
+
+def find_unencodable(value: Any, path: str) -> tuple[str, int, str] | None:
+    """(field path, index, character) of the first lone surrogate in a str or in a dict/list of them, or None."""
+    return _walk_unencodable(value, path)
+
+
+def printable(value: Any) -> Any:
+    """`value` with every lone surrogate in its strings written as `\\udXXX` text, so it can be written as UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8") if has_surrogate(value) else value
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable(v) for v in value]
+    return value
+
+
+def has_surrogate(text: str) -> bool:
+    """Whether `text` holds a lone surrogate; at C speed (ASCII answers at once, other text is encoded once)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _walk_unencodable(value: Any, path: str) -> tuple[str, int, str] | None:
+    if isinstance(value, str):
+        if not has_surrogate(value):
+            return None
+        match = _UNENCODABLE.search(value)
+        return (path, match.start(), match.group()) if match else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _walk_unencodable(key, f"{path} key") or _walk_unencodable(item, f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _walk_unencodable(item, f"{path}.{i}")
+            if found:
+                return found
+    return None
 
 
 class SourceReader(BaseDiskReader):
@@ -149,6 +240,8 @@ class SourceReader(BaseDiskReader):
 
     type = "📖 - READER"
     default_glob: str | None = None
+    dropped_samples = None  # a DroppedSamples set by the build plan: a few raw examples per drop reason
+    _rank = 0
 
     def __init__(
         self,
@@ -186,13 +279,39 @@ class SourceReader(BaseDiskReader):
     def display_path(self, filepath: str) -> str:
         return os.path.normpath(os.path.join(self.display_root, filepath))
 
-    def iter_lines(self, filepath: str) -> Iterator[RawRecord]:
-        """Non-empty lines of a (possibly compressed) file as bytes, with 1-based line numbers."""
-        file = self.display_path(filepath)
-        with self.data_folder.open(filepath, "rb", compression="infer") as f:
-            for line_no, line in enumerate(f, start=1):
-                if line.strip():
-                    yield RawRecord(line.rstrip(b"\r\n"), {"file": file, "line": line_no})
+    def iter_lines(self, filepath: str, blank_rows: bool = False) -> Iterator[RawRecord]:
+        """Non-empty lines of a (possibly compressed) file as bytes, with 1-based line numbers; with `blank_rows`
+        (delimited text), whitespace-only lines are rows that are counted and dropped (`blank_row`)."""
+        from corpusforge.pipeline.readers.layout import iter_jsonl
+
+        yield from iter_jsonl(self.opener(filepath), self.display_path(filepath), blank_rows)
+
+    def sample_raw(self, filepath: str, limit: int | None = None, cut=None) -> Iterator[RawRecord]:
+        """The file's first raw records (cut by `cut`, default `iter_raw`), for a pre-pass that detects a layout
+        before reading. A file that cannot be cut stops the sample quietly: it is quarantined, with its error, when
+        `read_file` reads it."""
+        try:
+            for i, record in enumerate((cut or self.iter_raw)(filepath)):
+                if limit is not None and i >= limit:
+                    return
+                if record.error is None and record.drop is None:
+                    yield record
+        except Exception:
+            return
+
+    def opener(self, filepath: str):
+        """A callable opening the file as (decompressed) bytes, as the layout cutters take it."""
+        return lambda: self.data_folder.open(filepath, "rb", compression="infer")
+
+    def row_data(self, record: RawRecord) -> Any:
+        """The record's parsed value: decoded while cutting (a CSV/parquet row, a JSON element), else its JSON."""
+        from corpusforge.pipeline.readers.layout import RowRecord
+
+        if isinstance(record, RowRecord):
+            if isinstance(record.raw, bytes):
+                self.decode(record.raw)  # bytes invalid in the encoding: bad_encoding, with the byte offset
+            return record.data
+        return self.parse_json(self.decode(record.raw))
 
     def decode(self, raw: bytes | str) -> str:
         if isinstance(raw, str):
@@ -212,6 +331,8 @@ class SourceReader(BaseDiskReader):
             return json.loads(text)
         except json.JSONDecodeError as e:
             raise MalformedRecord("bad_json", f"invalid JSON: {e.msg} at column {e.colno}") from None
+        except RecursionError:
+            raise MalformedRecord("bad_json", "invalid JSON: nested too deeply to parse") from None
 
     @staticmethod
     def require(data: Any, key: str, kind: type | tuple[type, ...] = str, allow_empty: bool = True) -> Any:
@@ -223,9 +344,13 @@ class SourceReader(BaseDiskReader):
         value = data[key]
         if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:  # `true` is not the number 1, nor the text "True"
+            raise MalformedRecord("bad_field", f"field {key!r} must be {_kind_names(kind)}, got a boolean")
         if not isinstance(value, kind):
-            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-            raise MalformedRecord("bad_field", f"field {key!r} must be {names}, got {type(value).__name__}")
+            raise MalformedRecord(
+                "bad_field", f"field {key!r} must be {_kind_names(kind)}, got {type(value).__name__}"
+            )
         if not allow_empty and not value:
             raise MalformedRecord("missing_field", f"field {key!r} is empty")
         return value
@@ -237,6 +362,7 @@ class SourceReader(BaseDiskReader):
             {
                 "source": self.source,
                 "reader": self.name,
+                "scope": "record",
                 "location": record.location,
                 "reason": error.reason,
                 "error": error.detail,
@@ -245,6 +371,50 @@ class SourceReader(BaseDiskReader):
             }
         )
         self.stat_update("quarantined", f"quarantined_{error.reason}")
+
+    def quarantine_file(self, filepath: str, error: MalformedFile, records_before: int) -> None:
+        """A file-level quarantine: path, size, error, where it happened and the raw bytes that could not be read."""
+        file = self.display_path(filepath)
+        try:
+            size = int(self.data_folder.size(filepath))
+        except Exception:  # the file may be gone or unreadable: the error already says why
+            size = None
+        raw = error.raw
+        if raw is None:
+            try:
+                with self.data_folder.open(filepath, "rb") as f:
+                    raw = f.read(FILE_RAW_BYTES + 1)
+            except Exception:
+                raw = b""
+        location = {"file": file, "size": size, **error.location, "records_before": records_before}
+        location["file"] = file
+        raw_text, raw_encoding = raw_to_json(raw[:FILE_RAW_BYTES])
+        self.quarantine.write(
+            {
+                "source": self.source,
+                "reader": self.name,
+                "scope": "file",
+                "location": location,
+                "reason": error.reason,
+                "error": f"{file}: {error.detail}",
+                "raw": raw_text,
+                "raw_encoding": raw_encoding,
+                "raw_truncated": len(raw) > FILE_RAW_BYTES,
+            }
+        )
+        self.stat_update("files_quarantined", f"files_quarantined_{error.reason}")
+
+    def check_encodable(self, parsed: ParsedRecord) -> None:
+        """Everything a writer will see must be valid Unicode: a lone surrogate quarantines the record."""
+        for where, value in (("text", parsed.text), ("id", parsed.id), ("metadata", parsed.metadata)):
+            found = find_unencodable(value, where)
+            if found:
+                path, index, char = found
+                raise MalformedRecord(
+                    "unencodable_text",
+                    f"{path}: lone surrogate U+{ord(char):04X} at character {index} is not valid Unicode "
+                    "(half of a UTF-16 pair, e.g. a JSON \\u escape cut in two); fix it at the source",
+                )
 
     def to_document(self, parsed: ParsedRecord, location: dict[str, Any]) -> Document:
         return Document(
@@ -259,43 +429,69 @@ class SourceReader(BaseDiskReader):
         )
 
     def read_file(self, filepath: str) -> DocumentsPipeline:
+        try:
+            empty = self.data_folder.size(filepath) == 0
+        except Exception:
+            empty = False  # let opening it say what is wrong
+        if empty:
+            self.quarantine_file(filepath, MalformedFile("empty_file", "the file is empty (0 bytes)"), 0)
+            return
         records = self.iter_raw(filepath)
+        count = 0
         while True:
             try:
                 record = next(records)
             except StopIteration:
                 return
-            except Exception as e:  # the file itself broke (truncated gzip, I/O error): keep what we know
-                self.stat_update("records")
-                self.to_quarantine(
-                    RawRecord(b"", {"file": self.display_path(filepath)}),
-                    MalformedRecord("unreadable_file", f"{type(e).__name__}: {e} (rest of the file skipped)"),
-                )
+            except MalformedFile as e:  # the layout broke: what was read stands, the rest is quarantined
+                self.quarantine_file(filepath, e, count)
                 return
+            except Exception as e:  # the file itself broke (truncated gzip, I/O error): keep what we know
+                detail = f"{type(e).__name__}: {e}" + (" (the rest of the file is skipped)" if count else "")
+                self.quarantine_file(filepath, MalformedFile("unreadable_file", detail), count)
+                return
+            count += 1
             self.stat_update("records")
             try:
                 size = len(record.raw)
                 if record.error is not None:
                     raise record.error
+                if record.drop is not None:
+                    raise DropRecord(record.drop)
                 if size > self.max_record_bytes:
                     raise MalformedRecord(
                         "too_large", f"record of {size} bytes exceeds max_record_bytes={self.max_record_bytes}"
                     )
-                parsed = self.parse(record)
+                try:
+                    parsed = self.parse(record)
+                except UnicodeError as e:  # parse code encoding a lone surrogate, or decoding bad bytes
+                    raise unicode_problem(e) from None
+                self.check_encodable(parsed)
             except MalformedRecord as e:
                 self.to_quarantine(record, e)
                 continue
             except DropRecord as e:
                 self.stat_update("dropped", f"dropped_{e.reason}")
+                self.sample_dropped(record, e.reason)
                 continue
             if not parsed.text or not parsed.text.strip():
                 self.stat_update("dropped", "dropped_empty_text")
+                self.sample_dropped(record, "empty_text")
                 continue
             yield self.to_document(parsed, record.location)
 
+    def sample_dropped(self, record: RawRecord, reason: str) -> None:
+        """Keep a few raw examples of each drop reason for the report (see pipeline/dropped.py)."""
+        if self.dropped_samples is not None:
+            raw, _ = raw_to_json(record.raw)
+            self.dropped_samples.add_raw(self._rank, self.source, reason, raw, printable(record.location))
+
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self.quarantine.set_rank(rank)
+        self._rank = rank
         try:
             yield from super().run(data, rank, world_size)
         finally:
             self.quarantine.close()
+            if self.dropped_samples is not None:
+                self.dropped_samples.close()

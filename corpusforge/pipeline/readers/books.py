@@ -1,6 +1,8 @@
-"""`read.books`: medical books as plain text or Markdown files, one document per book.
+"""`read.books`: medical books as plain text, Markdown or EPUB files, one document per book.
 
-A book is one file (`.txt`, `.md`, `.markdown`, optionally compressed). Its id is the file's path relative to the
+A book is one file (`.txt`, `.md`, `.markdown`, optionally compressed, or `.epub`: chapters in spine order as
+Markdown, tables/figures/captions/navigation/footnotes removed by element, see epub.py). Line endings (LF, CR LF,
+CR CR LF as Project Gutenberg ships, CR) are normalized to LF on reading. Its id is the file's path relative to the
 source folder, so it stays stable when the folder moves. The whole file is one raw record: a book that is not
 valid text in the configured encoding, contains NUL bytes (a binary file with a text extension), or is larger than
 `max_record_bytes` is quarantined by the base reader; an empty book is a counted drop (`dropped_empty_text`).
@@ -10,16 +12,19 @@ Cleaning and chunking are separate steps (`books.strip_nontext`, `books.chunk`).
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Literal
 
 from corpusforge.pipeline.readers.base import MalformedRecord, ParsedRecord, RawRecord, ReaderParams, SourceReader
+from corpusforge.pipeline.readers.epub import epub_to_markdown
 from corpusforge.pipeline.registry import register
+from corpusforge.pipeline.steps.book_markup import normalize_newlines
 
 COMPRESSION_SUFFIXES = {".gz", ".bz2", ".xz", ".zst", ".lz4"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
-BOOK_SUFFIXES = (".txt", ".md", ".markdown")
+BOOK_SUFFIXES = (".txt", ".md", ".markdown", ".epub")
 
 
 def book_suffix(path: str) -> str:
@@ -40,6 +45,7 @@ class BooksReader(SourceReader):
     """Medical books (plain text / Markdown), one document per file."""
 
     name = "read.books"
+    unit = "books"
 
     class Params(ReaderParams):
         type: Literal["read.books"] = "read.books"
@@ -65,12 +71,27 @@ class BooksReader(SourceReader):
         yield RawRecord(raw, location)
 
     def parse(self, record: RawRecord) -> ParsedRecord:
-        text = self.decode(record.raw).removeprefix("\ufeff")
+        file = record.location["file"]
+        if book_suffix(file) == ".epub":
+            return self.parse_epub(record)
+        text = normalize_newlines(self.decode(record.raw).removeprefix("\ufeff"))
         if "\x00" in text:
             raise MalformedRecord("binary_file", "contains NUL bytes: not a text file (a PDF or word file renamed?)")
-        file = record.location["file"]
         return ParsedRecord(
             text=text,
             id=relative_id(file, self.display_root),
             metadata={"format": "markdown" if book_suffix(file) in MARKDOWN_SUFFIXES else "text"},
+        )
+
+    def parse_epub(self, record: RawRecord) -> ParsedRecord:
+        """An EPUB's chapters in spine order as Markdown; what was removed structurally is counted per kind."""
+        removed: Counter = Counter()
+        raw = record.raw if isinstance(record.raw, bytes) else record.raw.encode()
+        text = epub_to_markdown(raw, removed)
+        for kind, n in removed.items():
+            self.stat_update("epub_chapters" if kind == "chapters" else f"epub_removed_{kind}", value=n)
+        return ParsedRecord(
+            text=text,
+            id=relative_id(record.location["file"], self.display_root),
+            metadata={"format": "markdown", "container": "epub"},
         )

@@ -10,6 +10,7 @@ Quarantined (raw line kept): a row with the wrong number of columns (`bad_column
 tail (`missing_field`), bad JSON (`bad_json`), a CSV row with broken quoting (`bad_csv`), bad encoding
 (`bad_encoding`), rows of a file whose header lacks a mapped column (`bad_header`, every row of that file, so the
 counts still add up). CSV fields may be quoted but may not contain line breaks (rows are read line by line).
+`relation_names` maps published relation values (codes such as `DM`) to readable names.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class KGTriplesReader(SourceReader):
     """Knowledge-graph triples (TSV / CSV / JSONL), one document per triple."""
 
     name = "read.kg_triples"
+    unit = "triples"
 
     class Params(ReaderParams):
         type: Literal["read.kg_triples"] = "read.kg_triples"
@@ -64,6 +66,10 @@ class KGTriplesReader(SourceReader):
         header: bool = True  # CSV/TSV: the first line names the columns; false: `columns` are positions
         columns: TripleColumns = TripleColumns()
         delimiter: str | None = None  # CSV only; default ","
+        # relation values as published -> the names templates and text use, e.g. PharmacotherapyDB's categories
+        # {DM: disease_modifying_treatment_for, SYM: symptomatic_treatment_for, NOT: not_indicated_for}; the
+        # published value is kept in the triple as `relation_code`
+        relation_names: dict[str, str] = {}
 
         @model_validator(mode="after")
         def _columns_match_header(self):
@@ -85,9 +91,11 @@ class KGTriplesReader(SourceReader):
         header: bool = True,
         columns: TripleColumns | dict[str, Any] | None = None,
         delimiter: str | None = None,
+        relation_names: dict[str, str] | None = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.relation_names = dict(relation_names or {})
         self.format = format
         self.header = header
         self.columns = columns if isinstance(columns, TripleColumns) else TripleColumns(**(columns or {}))
@@ -113,7 +121,7 @@ class KGTriplesReader(SourceReader):
         self._file_format = self.file_format(filepath)
         self._file_id = relative_id(self.display_path(filepath), self.display_root)
         self._header_problem = None
-        lines = self.iter_lines(filepath)
+        lines = self.iter_lines(filepath, blank_rows=self._file_format != "jsonl")  # a tabs-only row is counted
         if self._file_format == "jsonl":
             yield from lines
             return
@@ -162,6 +170,9 @@ class KGTriplesReader(SourceReader):
             raise MalformedRecord("bad_header", self._header_problem)
         text = self.decode(record.raw).removeprefix("\ufeff")
         triple = self.json_triple(text) if self._file_format == "jsonl" else self.row_triple(text)
+        if triple["relation"] in self.relation_names:
+            triple["relation_code"] = triple["relation"]
+            triple["relation"] = self.relation_names[triple["relation"]]
         return ParsedRecord(
             text="\t".join(triple[p] for p in TRIPLE_PARTS),
             id=f"{self._file_id}:{record.location['line']}",

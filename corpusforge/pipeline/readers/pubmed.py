@@ -10,8 +10,8 @@ range and reading goes on at the next article start: an article with no end tag 
 and no record hides behind another. Bytes between articles that are not the file's envelope (XML declaration,
 DOCTYPE, comments, the PubmedArticleSet tags) are quarantined as `unexpected_content`. Entities are never
 expanded and nothing outside the file is ever read: articles are parsed without the DOCTYPE, so any entity other
-than XML's five is an error of that article. A file in which no article is found at all is one quarantine record
-(`no_articles`) naming the file and its root element. Memory stays flat: one article (and a read buffer) at a time.
+than XML's five is an error of that article. A file in which no article is found at all is a file-level
+quarantine (`files_quarantined_no_articles`) naming the file and its root element. Memory stays flat: one article (and a read buffer) at a time.
 
 A document is the title, a blank line and the abstract; a structured abstract (AbstractText elements with a Label
 attribute) becomes one "LABEL: text" paragraph per section. An article without a PMID or a title is quarantined,
@@ -31,6 +31,7 @@ from typing import Any, BinaryIO, Literal
 
 from corpusforge.pipeline.readers.base import (
     DropRecord,
+    MalformedFile,
     MalformedRecord,
     ParsedRecord,
     RawRecord,
@@ -270,18 +271,13 @@ class PubMedXMLReader(SourceReader):
                 index += 1
                 record.location["element"] = index
                 yield record
-        if not blocks:  # nothing recognized: the file itself is the quarantined record, never a silent 0 records
-            size = scanner.size
-            root = f"<{scanner.root}>" if scanner.root else ("none (empty file)" if size == 0 else "none (not XML)")
-            detail = f"{file}: no PubmedArticle element in {size} bytes; root element: {root}"
+        if not blocks:  # nothing recognized: the file is quarantined as a file, never a silent "0 records"
+            root = f"<{scanner.root}>" if scanner.root else "none (not XML)"
+            detail = f"no PubmedArticle element in {scanner.size} bytes; root element: {root}"
             if scanner.read_error is not None:
                 detail += f"; reading stopped: {type(scanner.read_error).__name__}: {scanner.read_error}"
-            yield ArticleRecord(
-                scanner.head,
-                {"file": file, "element": None, "pmid": None},
-                byte_range=(0, size),
-                error=MalformedRecord("no_articles", detail),
-            )
+            location = {"root": scanner.root, "bytes": [0, scanner.size]}
+            raise MalformedFile("no_articles", detail, location=location, raw=scanner.head)
 
     @staticmethod
     def unclosed_error(block: Block, scanner: ArticleScanner) -> MalformedRecord:

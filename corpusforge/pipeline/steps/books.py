@@ -44,15 +44,20 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.filters.base_filter import BaseFilter
-from pydantic import model_validator
+from datatrove.pipeline.filters.base_filter import BaseFilter, get_filter_result
+from datatrove.utils.logging import logger
+from datatrove.utils.typeshelper import StatHints
+from pydantic import Field, model_validator
 
 from corpusforge.errors import BuildError, ConfigError
+from corpusforge.pipeline.readers.base import QuarantineWriter
 from corpusforge.pipeline.registry import BuildContext, StepParams, register
+from corpusforge.pipeline.steps.book_markup import normalize_newlines, removed, strip_markup
 
 # ---------------------------------------------------------------------------------------------------------------
 # Headings
@@ -174,7 +179,7 @@ def strip_page_furniture(pages: list[list[str]], edge_lines: int, min_pages: int
         kept = []
         for i, line in enumerate(page):
             if line.strip() and PAGE_NUMBER_RE.match(line):
-                stats["stripped_page_numbers"] += 1
+                removed(stats, "page_numbers", [line])
                 continue
             if i in edges and running_key(line) in running and markdown_heading(line) is None:
                 title = " ".join(line.split())  # exact text: `Chapter 4 ...` is not a copy of `Chapter 3 ...`
@@ -186,6 +191,7 @@ def strip_page_furniture(pages: list[list[str]], edge_lines: int, min_pages: int
                     seen_headings.add(title)  # the chapter title itself; later copies are running headers
                 else:
                     stats["stripped_running_lines"] += 1
+                    stats["chars_stripped_running_lines"] += len(line) + 1
                     continue
             kept.append(line)
         out.append(kept)
@@ -243,11 +249,39 @@ def is_table_row(line: str) -> bool:
     return len(cells) >= 2 and ("\t" in text or len(cells) >= 3)
 
 
+def is_plain_rule(line: str) -> bool:
+    """A rule of one repeated character (`=====`, `-----`), not the corner of a grid table (`+---+`)."""
+    text = line.strip()
+    return len(text) >= 10 and len(set(text)) == 1 and text[0] in "=-_*~─━═"
+
+
+def ruled_block_end(lines: list[str], i: int, max_lines: int = 80) -> int | None:
+    """A plain-text table framed by two rule lines of the same indentation (`     =====` ... `     =====`), every
+    line between indented at least as much: -> index past the closing rule, or None."""
+    indent = len(lines[i]) - len(lines[i].lstrip())
+    for k in range(i + 1, min(len(lines), i + max_lines)):
+        line = lines[k]
+        if not line.strip():
+            continue
+        if len(line) - len(line.lstrip()) < indent:
+            return None
+        if is_plain_rule(line) and len(line) - len(line.lstrip()) == indent:
+            return k + 1 if k > i + 1 else None
+    return None
+
+
 def remove_tables(lines: list[str], stats: Counter) -> list[str]:
     """Replace runs of table-ish lines (step 2) by one blank line each."""
     out: list[str] = []
     i = 0
     while i < len(lines):
+        ruled = ruled_block_end(lines, i) if is_plain_rule(lines[i]) else None
+        if ruled is not None:
+            removed(stats, "tables", lines[i:ruled])
+            stats["stripped_table_lines"] += ruled - i
+            out.append("")
+            i = ruled
+            continue
         if not lines[i].strip() or not (is_table_row(lines[i]) or is_rule_line(lines[i])):
             out.append(lines[i])
             i += 1
@@ -259,7 +293,7 @@ def remove_tables(lines: list[str], stats: Counter) -> list[str]:
             rules += is_rule_line(lines[j]) and not is_table_row(lines[j])
             j += 1
         if rows >= 2 or (rows >= 1 and rules >= 1):
-            stats["stripped_tables"] += 1
+            removed(stats, "tables", lines[i:j])
             stats["stripped_table_lines"] += j - i
             out.append("")
         else:
@@ -285,6 +319,7 @@ def remove_captions(lines: list[str], stats: Counter) -> list[str]:
                 and heading_level(lines[j]) is None
             ):
                 j += 1
+            stats["chars_stripped_captions"] += sum(len(x) + 1 for x in lines[i:j])
             out.append("")
             i = j
             continue
@@ -300,13 +335,16 @@ _NUMBERING = r"(?:(?:\d+(?:\.\d+)*|[A-Z]|[IVX]+)[.)]?\s+)?"
 BACK_MATTER_RE = {
     "references": re.compile(
         rf"^{_NUMBERING}(?i:references?(?:\s+list)?|bibliography|(?:further|suggested|recommended)\s+readings?"
-        r"|literature\s+cited|works\s+cited|citations)\s*:?$|^(?:参考文献|参考书目|推荐阅读|延伸阅读)\s*[:：]?$"
+        r"|literature\s+cited|works\s+cited|citations)\s*[:.]?$|^(?:参考文献|参考书目|推荐阅读|延伸阅读)\s*[:：]?$"
     ),
     "appendices": re.compile(
         r"^(?i:appendix|appendices|annex)(?:\s+[A-Z0-9IVX]+)?(?:\s*[:.\-–—]\s*.*|\s+[A-Z].*)?$|^附\s*录.{0,40}$"
     ),
-    "indexes": re.compile(r"^(?i:(?:subject\s+|general\s+)?index)\s*$|^(?:名词|术语)?索\s*引\s*$"),
-    "toc": re.compile(r"^(?i:(?:table\s+of\s+)?contents)\s*$|^目\s*录\s*$"),
+    "indexes": re.compile(r"^(?i:(?:subject\s+|general\s+)?index)\s*\.?$|^(?:名词|术语)?索\s*引\s*$"),
+    "toc": re.compile(
+        r"^(?i:(?:table\s+of\s+)?contents|list\s+of\s+(?:illustrations|figures|tables|plates|maps))\s*[.:]?$"
+        r"|^目\s*录\s*$"
+    ),
 }
 CITATION_START_RE = re.compile(r"^\s*(?:\[\d{1,4}\]|\d{1,4}\.|\(\d{1,4}\))\s+\S")
 CITATION_HINT_RE = re.compile(r"\b(?:1[89]|20)\d{2}\b|\bet al\b|\bdoi\b|(?i:doi:)|\d+\s*\(\d+\)\s*:\s*\d+")
@@ -328,13 +366,11 @@ def back_matter_kind(line: str) -> str | None:
 
 def back_matter_end(lines: list[str], start: int, kind: str) -> int:
     """Index just past the back-matter part that starts with the heading at `start` (step 4)."""
+    if kind == "toc":
+        return contents_end(lines, start)
     md = markdown_heading(lines[start])
     for j in range(start + 1, len(lines)):
         line = lines[j]
-        if kind == "toc":
-            if line.strip() and not TOC_ENTRY_RE.search(line) and not back_matter_kind(line):
-                return j
-            continue
         if not line.strip() or not starts_block(lines, j):
             continue
         other = markdown_heading(line)
@@ -349,7 +385,68 @@ def back_matter_end(lines: list[str], start: int, kind: str) -> int:
     return len(lines)
 
 
-def remove_back_matter(lines: list[str], stats: Counter) -> list[str]:
+TOC_NUMBERING_RE = re.compile(r"^\s*(?:(?i:chapter|part|book|lecture|section)\s+)?(?:\d+|[IVXLC]+)?\s*[.:)\-—–]*\s*")
+
+
+TOC_COLUMN_LABELS = {"page", "pages", "pg", "p", "chapter", "chap", "section", "contents", "页", "页码"}
+
+
+def toc_title(line: str) -> str:
+    """An entry's title without its numbering and page number, to recognise it when the chapter itself starts."""
+    text = TOC_ENTRY_RE.sub("", heading_title(line)).strip()
+    text = TOC_NUMBERING_RE.sub("", text, count=1)
+    title = re.sub(r"[\W_]+", " ", text).strip().casefold()
+    return "" if title in TOC_COLUMN_LABELS else title
+
+
+def is_prose_line(lines: list[str], j: int) -> bool:
+    """A line of a hard-wrapped paragraph: long, followed by another long line, and not a numbered entry."""
+    line = lines[j].strip()
+    nxt = lines[j + 1].strip() if j + 1 < len(lines) else ""
+    return (
+        len(line) >= 55
+        and len(nxt) >= 30
+        and not TOC_ENTRY_RE.search(line)
+        and not TOC_NUMBERING_RE.match(line).group(0).strip()
+    )
+
+
+def contents_end(lines: list[str], start: int) -> int:
+    """Index just past a contents list that starts with the heading at `start`.
+
+    Entries are short lines (with or without page numbers, blank lines between them allowed). The list ends at
+    a gap of three or more blank lines after its entries (how Project Gutenberg separates the parts of a book),
+    at a line of prose, or at a heading that repeats an entry (the first chapter itself).
+    """
+    titles: set[str] = set()
+    j = start + 1
+    while j < len(lines):
+        line = lines[j]
+        if not line.strip():
+            gap = j
+            while gap < len(lines) and not lines[gap].strip():
+                gap += 1
+            if titles and gap - j >= 3:
+                return j
+            j = gap
+            continue
+        title = toc_title(line)
+        # a title seen before, without a page number and after a blank line, is the chapter itself starting
+        # (entries may repeat across chapters, `Summary ... 12`, but they carry their page numbers)
+        repeated = title in titles and not TOC_ENTRY_RE.search(line) and not lines[j - 1].strip()
+        if len(line.strip()) > 100 or is_prose_line(lines, j) or (title and repeated):
+            return j
+        if title:
+            titles.add(title)
+        j += 1
+    return j
+
+
+def remove_back_matter(lines: list[str], stats: Counter, max_share: float = 0.3) -> list[str]:
+    """Remove named back matter (step 4). A part that would take more than `max_share` of the book's characters,
+    or an index whose lines do not read as index entries, is not what its heading says (a contents line
+    `INDEX`, a chapter called `Appendix and its diseases`): it is kept and counted (`kept_unconfirmed_<kind>`)."""
+    total = sum(len(line) + 1 for line in lines) or 1
     out: list[str] = []
     i = 0
     while i < len(lines):
@@ -359,11 +456,31 @@ def remove_back_matter(lines: list[str], stats: Counter) -> list[str]:
             i += 1
             continue
         end = back_matter_end(lines, i, kind)
-        stats[f"stripped_{kind}"] += 1
+        chars = sum(len(line) + 1 for line in lines[i:end])
+        if chars > max_share * total or (kind == "indexes" and not looks_like_index(lines[i + 1 : end])):
+            stats[f"kept_unconfirmed_{kind}"] += 1
+            out.append(lines[i])
+            i += 1
+            continue
+        removed(stats, kind, lines[i:end])
         stats[f"stripped_{kind}_lines"] += end - i
         out.append("")
         i = end
     return out
+
+
+INDEX_LINE_END_RE = re.compile(r"\d{1,4}(?:\s*[-–]\s*\d{1,4})?\s*[;,.]?\s*$")  # `... 45;`, `... 67-69.`
+INDEX_SEE_RE = re.compile(r"(?i)\b_?see(?:\s+also)?_?\s+\S")
+
+
+def looks_like_index(lines: list[str]) -> bool:
+    """Most non-blank lines of an index are entries with page numbers (`insulin, 45, 67-69`)."""
+    filled = [line for line in lines if line.strip()][:400]
+    entries = sum(
+        bool(INDEX_ENTRY_RE.match(line) or INDEX_LINE_END_RE.search(line) or INDEX_SEE_RE.search(line))
+        for line in filled
+    )
+    return bool(filled) and entries >= 0.5 * len(filled)
 
 
 def blocks(lines: list[str]) -> Iterator[tuple[int, int]]:
@@ -385,7 +502,7 @@ def unnamed_back_matter(block: list[str]) -> str | None:
     n = len(block)
     starts = sum(bool(CITATION_START_RE.match(line)) for line in block)
     hints = sum(bool(CITATION_HINT_RE.search(line)) for line in block)
-    if starts >= 2 and hints * 2 >= n:
+    if CITATION_START_RE.match(block[0]) and starts >= max(2, 0.25 * n) and hints * 2 >= n:
         return "references"
     if n >= 3 and sum(bool(INDEX_ENTRY_RE.match(line)) for line in block) >= 0.7 * n:
         return "indexes"
@@ -401,7 +518,7 @@ def remove_unnamed_back_matter(lines: list[str], stats: Counter) -> list[str]:
         if kind and not any(
             heading_level(line) is not None and not TOC_ENTRY_RE.search(line) for line in lines[start:end]
         ):
-            stats[f"stripped_{kind}"] += 1
+            removed(stats, kind, lines[start:end])
             stats[f"stripped_{kind}_lines"] += end - start
             out[start:end] = [""] * (end - start)
     return out
@@ -455,7 +572,7 @@ def join_wrapped(left: str, right: str, lex: Lexicon, stats: Counter) -> str:
     right = right.strip()
     if left.endswith("\u00ad"):
         return left[:-1] + right
-    m = HYPHEN_END_RE.search(left)
+    m = HYPHEN_END_RE.search(left[-80:])  # the tail only: `left` is the paragraph so far
     w = WORD_START_RE.match(right)
     if m and w and not left.endswith("--"):
         if keep_line_end_hyphen(m.group(1), w.group(1), lex):
@@ -506,41 +623,77 @@ def build_paragraphs(lines: list[str], stats: Counter) -> list[str]:
 class StripOptions:
     edge_lines: int = 2
     running_min_pages: int = 3
+    gutenberg: bool | None = None  # None: detect (a Project Gutenberg mention near the start or the end)
+    max_section_share: float = 0.3  # a single named back-matter part may not take more of the book than this
 
 
 def strip_nontext(text: str, options: StripOptions | None = None) -> tuple[str, Counter]:
-    """Clean one book: -> (text made of headings and prose paragraphs separated by blank lines, counts)."""
+    """Clean one book: -> (text made of headings and prose paragraphs separated by blank lines, counts).
+
+    The counts give, per kind of non-text, how often it was removed (`stripped_<kind>`) and how many characters it
+    took (`chars_stripped_<kind>`); `chars_stripped_layout` is the rest of the difference (line endings,
+    indentation, blank lines, joined hyphenation), so the kinds add up to `chars_in - chars_out`.
+    """
     options = options or StripOptions()
     stats: Counter = Counter()
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text, n = HTML_TABLE_RE.subn("\n\n", text)
-    stats["stripped_tables"] += n
-    text = MD_LINK_RE.sub(r"\1", text)
+    chars_in = len(text)
+    text = normalize_newlines(text)
+    lines = strip_markup(text, stats, options.gutenberg)
+    text = "\n".join(lines)
+
+    def html_table(m: re.Match) -> str:
+        removed(stats, "tables", m.group(0))
+        return "\n\n"
+
+    text = HTML_TABLE_RE.sub(html_table, text)
+
+    def link(m: re.Match) -> str:
+        stats["chars_stripped_links"] += len(m.group(0)) - len(m.group(1))
+        return m.group(1)
+
+    text = MD_LINK_RE.sub(link, text)
     lines = text.split("\n")
     kept = [line for line in lines if not MD_IMAGE_RE.match(line)]
-    stats["stripped_images"] += len(lines) - len(kept)
+    for line in lines:
+        if MD_IMAGE_RE.match(line):
+            removed(stats, "images", [line])
     pages = split_pages(kept)
     pages = strip_page_furniture(pages, options.edge_lines, options.running_min_pages, stats)
     lines = join_pages(pages)
     lines = remove_tables(lines, stats)
     lines = remove_captions(lines, stats)
-    lines = remove_back_matter(lines, stats)
+    lines = remove_back_matter(lines, stats, options.max_section_share)
     lines = remove_unnamed_back_matter(lines, stats)
     paragraphs = build_paragraphs(lines, stats)
     while paragraphs and heading_level(paragraphs[-1]) is not None and "\n" not in paragraphs[-1]:
         # a heading left with no text under it at the very end (its content was all tables, say)
-        paragraphs.pop()
-        stats["stripped_empty_headings"] += 1
-    return "\n\n".join(paragraphs), +stats
+        removed(stats, "empty_headings", [paragraphs.pop()])
+    cleaned = "\n\n".join(paragraphs)
+    stats["chars_in"] = chars_in
+    stats["chars_out"] = len(cleaned)
+    by_kind = sum(v for k, v in stats.items() if k.startswith("chars_stripped_"))
+    stats["chars_stripped_layout"] = chars_in - len(cleaned) - by_kind + stats["chars_added_heading_marks"]
+    return cleaned, +stats
+
+
+def stripped_chars_by_kind(stats: dict[str, float]) -> dict[str, int]:
+    """{kind: characters removed} from strip_nontext's counts (also from a build's summed stats)."""
+    return {
+        k.removeprefix("chars_stripped_"): int(v) for k, v in sorted(stats.items()) if k.startswith("chars_stripped_")
+    }
 
 
 @register("books.strip_nontext")
 class StripNonText(BaseFilter):
-    """Strip tables, captions, back matter, page furniture and hyphenation from books; keep headings and prose.
+    """Strip licence text, transcription markup, tables, captions, back matter, page furniture and hyphenation from
+    books; keep headings and prose.
 
-    A 1:1 transform that may drop: a book with no prose left is dropped as `empty_after_strip`, so it is a
-    datatrove filter (BaseFilter counts `dropped_<reason>`). What was removed is counted per kind
-    (`stripped_tables`, `stripped_captions`, ..., `chars_removed`).
+    A 1:1 transform that may drop or quarantine: a book with no prose left is dropped (`empty_after_strip`); a book
+    of `guard_min_chars` or more that would lose more than `max_removed_share` of its characters (not counting a
+    Project Gutenberg licence, which is not part of the book) is not cut down silently: it is quarantined
+    whole (`OUTPUT/quarantine/<source>/books.strip_nontext/`, reason `stripped_most_of_book`, with what each kind of
+    stripping took), counted as `quarantined`, and fails a `--strict` build. What was removed is counted per kind
+    (`stripped_<kind>`, `chars_stripped_<kind>`) with `chars_in` / `chars_out`.
     """
 
     name = "books.strip_nontext"
@@ -549,21 +702,100 @@ class StripNonText(BaseFilter):
         type: Literal["books.strip_nontext"] = "books.strip_nontext"
         edge_lines: int = 2  # lines at the top and bottom of a page searched for running headers/footers
         running_min_pages: int = 3  # a header/footer must repeat on this many pages
+        gutenberg: Literal["auto", True, False] = "auto"  # Project Gutenberg licence/credits; auto: detect
+        max_removed_share: float = Field(0.5, gt=0, le=1)  # more removed than this: the book is quarantined
+        max_section_share: float = Field(0.3, gt=0, le=1)  # one named back-matter part may not be larger
+        guard_min_chars: int = Field(2000, ge=0)  # texts shorter than this are not books: no removed-share guard
 
-    def __init__(self, edge_lines: int = 2, running_min_pages: int = 3):
+    @classmethod
+    def from_params(cls, params: Params, ctx: BuildContext) -> StripNonText:
+        return cls(**params.model_dump(exclude={"type"}), quarantine_dir=ctx.quarantine_dir / cls.name)
+
+    def __init__(
+        self,
+        edge_lines: int = 2,
+        running_min_pages: int = 3,
+        gutenberg: bool | str = "auto",
+        max_removed_share: float = 0.5,
+        max_section_share: float = 0.3,
+        guard_min_chars: int = 2000,
+        quarantine_dir: str | Path | None = None,
+    ):
         super().__init__()
-        self.options = StripOptions(edge_lines=edge_lines, running_min_pages=running_min_pages)
+        self.options = StripOptions(
+            edge_lines=edge_lines,
+            running_min_pages=running_min_pages,
+            gutenberg=None if gutenberg == "auto" else bool(gutenberg),
+            max_section_share=max_section_share,
+        )
+        self.max_removed_share = max_removed_share
+        self.guard_min_chars = guard_min_chars
+        self.quarantine = QuarantineWriter(quarantine_dir)
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        cleaned, stats = strip_nontext(doc.text, self.options)
+        original = doc.text
+        cleaned, stats = strip_nontext(original, self.options)
+        # the share of the book itself: a Gutenberg licence is not part of the book (a short text can be mostly
+        # licence), so it is left out of both sides
+        licence = stats["chars_stripped_gutenberg_header"] + stats["chars_stripped_gutenberg_footer"]
+        body = stats["chars_in"] - licence
+        share = 1 - stats["chars_out"] / body if body > 0 else 1.0
+        if share > self.max_removed_share and body >= self.guard_min_chars:
+            self.quarantine_book(doc, share, stats)
+            return False, QUARANTINED
         for key, value in stats.items():
             self.stat_update(key, value=value)
-        self.stat_update("chars_removed", value=len(doc.text) - len(cleaned))
+        self.stat_update("chars_removed", value=len(original) - len(cleaned))
         doc.text = cleaned
         doc.metadata.setdefault("transforms", []).append(self.name)
         if not has_prose(cleaned):
             return False, "empty_after_strip"
         return True
+
+    def quarantine_book(self, doc: Document, share: float, stats: Counter) -> None:
+        kinds = sorted(stripped_chars_by_kind(stats).items(), key=lambda kv: -kv[1])
+        detail = ", ".join(f"{kind} {n:,}" for kind, n in kinds if n > 0)
+        message = (
+            f"books.strip_nontext would remove {share:.1%} of {doc.id} (more than max_removed_share="
+            f"{self.max_removed_share}): characters by kind: {detail}. The book is kept out of the dataset rather "
+            "than cut down silently; check its layout, or raise max_removed_share / max_section_share"
+        )
+        logger.warning(message)
+        location = dict(doc.metadata.get("provenance") or {})
+        location.setdefault("file", doc.id)
+        self.quarantine.write(
+            {
+                "source": doc.metadata.get("source") or "",
+                "reader": self.name,
+                "location": location,
+                "reason": "stripped_most_of_book",
+                "error": message,
+                "raw": doc.text,
+                "raw_encoding": "text",
+            }
+        )
+        self.stat_update("quarantined", "quarantined_stripped_most_of_book")
+        self.stat_update("chars_in_quarantined", value=stats["chars_in"])
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        """BaseFilter's loop, with a quarantined book counted as `quarantined` instead of `dropped`."""
+        self.quarantine.set_rank(rank)
+        try:
+            for doc in data:
+                self.stat_update(StatHints.total)
+                with self.track_time():
+                    result, reason = get_filter_result(self.filter(doc))
+                if result:
+                    self.stat_update(StatHints.forwarded)
+                    self.update_doc_stats(doc)
+                    yield doc
+                elif reason != QUARANTINED:
+                    self.stat_update(StatHints.dropped, f"dropped_{reason}")
+        finally:
+            self.quarantine.close()
+
+
+QUARANTINED = "__quarantined__"
 
 
 def has_prose(text: str) -> bool:
@@ -712,6 +944,7 @@ class BookChunker(PipelineStep):
     name = "books.chunk"
     type = "✂️ - CHUNKER"
     changes_cardinality = True
+    output_unit = "chunks"
 
     class Params(StepParams):
         type: Literal["books.chunk"] = "books.chunk"

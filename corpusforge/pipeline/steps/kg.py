@@ -10,9 +10,12 @@ integer entity ids and each edge carries one compact attribute, the id (or list 
 triple's relation, head, tail and line live in `array`s. 1M triples stay well under 2 GB (bench/bench_kg.py).
 
 Accounting (the cardinality contract): every input document is one triple. It ends `expanded` when it is in at
-least one subgraph, or dropped as `duplicate_triple` (the same head, relation and tail seen before),
-`not_sampled` (in no subgraph) or `not_a_triple` (a document without a triple). Stats also give `triples_in`,
-`triples_covered`, `subgraphs_<strategy>` and `documents_out`.
+least one subgraph, or dropped as `self_loop` (head and tail are the same entity: "Aspirin is a kind of aspirin"),
+`duplicate_triple` (the same head, relation and tail seen before), `not_sampled` (in no subgraph) or
+`not_a_triple` (a document without a triple). Stats also give `triples_in`, `triples_covered`,
+`subgraphs_<strategy>`, `documents_out` and `template_fallback/<relation>` (triples of a relation that has no
+template), which the manifest and card list. Each subgraph document keeps its triples (`triples`: [head, relation,
+tail] lists) and `entities` in its metadata, for steps that rewrite subgraphs rather than use the template text.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import random
 import re
 import string
 from array import array
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -166,6 +170,9 @@ class RelationTemplates:
         normalised = {normalise_relation(k): str(v) for k, v in relations.items()}
         return cls(relations={**normalised, **{k: str(v) for k, v in relations.items()}}, fallback=fallbacks)
 
+    def has_template(self, relation: str) -> bool:
+        return bool(self.relations.get(relation) or self.relations.get(normalise_relation(relation)))
+
     def template(self, relation: str) -> str:
         found = self.relations.get(relation) or self.relations.get(normalise_relation(relation))
         if found:
@@ -175,6 +182,16 @@ class RelationTemplates:
         words = normalise_relation(relation).split("_")
         verb_like = words[0] in EN_VERB_FIRST or (len(words) > 1 and words[-1] in EN_PREPOSITIONS)
         return self.fallback["en_verb" if verb_like else "en"]
+
+
+def humanize_relation(relation: str) -> str:
+    """A relation name as words: `has_symptom` / `hasSymptom` / `has-symptom` -> `has symptom`; codes and
+    acronyms (`DM`, `NOT`, `ATC`) and Chinese names stay as they are."""
+    if CJK_RE.search(relation):
+        return relation
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", relation.strip())
+    words = re.sub(r"[\s_\-]+", " ", words).strip()
+    return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words.split(" "))
 
 
 def join_list(items: list[str], chinese: bool) -> str:
@@ -441,6 +458,7 @@ class KGSubgraphs(PipelineStep):
     type = "🕸️ - GRAPH"
     changes_cardinality = True
     requires_single_task = True
+    output_unit = "subgraphs"
 
     class Params(StepParams):
         type: Literal["kg.subgraphs"] = "kg.subgraphs"
@@ -449,6 +467,8 @@ class KGSubgraphs(PipelineStep):
         templates_path: str | None = None  # a YAML file in the format of kg_templates.yaml
         fallback: dict[str, str] | None = None  # override the generic templates (keys en, en_verb, zh)
         seed: int | None = None  # default: the recipe's seed
+        # true: a relation with no template (only the generic fallback) stops the build, naming the relations
+        strict_templates: bool = False
 
         @model_validator(mode="after")
         def _unique_names(self):
@@ -465,6 +485,7 @@ class KGSubgraphs(PipelineStep):
             templates=templates,
             seed=params.seed if params.seed is not None else ctx.seed,
             source=ctx.source,
+            strict_templates=params.strict_templates,
         )
 
     def __init__(
@@ -473,8 +494,10 @@ class KGSubgraphs(PipelineStep):
         templates: RelationTemplates | None = None,
         seed: int = 0,
         source: str | None = None,
+        strict_templates: bool = False,
     ):
         super().__init__()
+        self.strict_templates = strict_templates
         self.strategies = list(strategies or DEFAULT_STRATEGIES)
         self.names = strategy_names(self.strategies)
         self.templates = templates or RelationTemplates.build({}, None, None)
@@ -487,7 +510,7 @@ class KGSubgraphs(PipelineStep):
         """All triples of the task into the graph, counting each input document."""
         g = TripleGraph()
         first: dict[str, Any] = {}
-        counts = {"documents_in": 0, "not_a_triple": 0, "duplicate_triple": 0}  # counted here, recorded once
+        counts = {"documents_in": 0, "not_a_triple": 0, "self_loop": 0, "duplicate_triple": 0}  # recorded once
         for doc in data:
             counts["documents_in"] += 1
             triple = doc.metadata.get("triple") or triple_from_text(doc.text)
@@ -499,16 +522,42 @@ class KGSubgraphs(PipelineStep):
                     "source": doc.metadata.get("source") or self.source,
                     "transforms": doc.metadata.get("transforms"),
                 }
+            if triple["head"].strip().casefold() == triple["tail"].strip().casefold():
+                counts["self_loop"] += 1  # "Aspirin is a kind of aspirin." teaches nothing
+                continue
             provenance = doc.metadata.get("provenance") or {}
             if not g.add(triple, str(provenance.get("file", "")), int(provenance.get("line") or 0)):
                 counts["duplicate_triple"] += 1
         g.freeze()
         self.stat_update("documents_in", value=counts["documents_in"])
-        for reason in ("not_a_triple", "duplicate_triple"):
+        for reason in ("not_a_triple", "self_loop", "duplicate_triple"):
             if counts[reason]:
                 self.stat_update("dropped", f"dropped_{reason}", value=counts[reason])
         self.stat_update("triples_in", value=len(g))
+        self.check_templates(g)
         return g, first
+
+    def check_templates(self, g: TripleGraph) -> None:
+        """Count the triples of every relation that has no template (`template_fallback/<relation>`, listed in the
+        manifest and card); with `strict_templates`, stop instead."""
+        per_relation = Counter(g.relation)
+        missing = {
+            g.relations.names[r]: n
+            for r, n in per_relation.most_common()
+            if not self.templates.has_template(g.relations.names[r])
+        }
+        if not missing:
+            return
+        listed = ", ".join(f"{name!r} ({n} triples)" for name, n in missing.items())
+        if self.strict_templates:
+            raise BuildError(
+                f"kg.subgraphs (source {self.source}): no template for relation(s) {listed}; add them under "
+                "`templates:` (e.g. templates: {DM: '{head} is a disease-modifying treatment for {tail}.'}) or set "
+                "strict_templates: false to use the generic fallback"
+            )
+        for name, n in missing.items():
+            self.stat_update(f"template_fallback/{name}", value=n)
+        logger.warning(f"kg.subgraphs: no template for {listed}: verbalized by the generic fallback")
 
     # ---- verbalizing -----------------------------------------------------------------------------------------
     def verbalize(self, g: TripleGraph, ids: list[int]) -> str:
@@ -545,7 +594,7 @@ class KGSubgraphs(PipelineStep):
             relation = g.relations.names[rel]
             template = self.templates.template(relation)
             chinese = bool(CJK_RE.search(template))
-            shown = relation if chinese or CJK_RE.search(relation) else relation.replace("_", " ")
+            shown = relation if chinese or CJK_RE.search(relation) else humanize_relation(relation)
             found = self._relation_cache[rel] = (template, chinese, shown)
         return found
 
@@ -564,6 +613,12 @@ class KGSubgraphs(PipelineStep):
                 "strategy": label,
                 "seed_node": g.entities.names[seed],
                 "num_triples": len(ids),
+                # the subgraph itself, for steps that rewrite it (kg.rewrite) rather than use the template text
+                "triples": [
+                    [g.entities.names[g.head[t]], g.relations.names[g.relation[t]], g.entities.names[g.tail[t]]]
+                    for t in ids
+                ],
+                "entities": list(dict.fromkeys(g.entities.names[n] for t in ids for n in (g.head[t], g.tail[t]))),
             },
         )
 

@@ -1,0 +1,499 @@
+"""Cutting record files into raw records: JSON lines, JSON documents (array, object keyed by id), CSV/TSV, parquet.
+
+Shared by the corpus readers (readers/records.py) and the instruction adapters (instruct/layouts.py), so every
+source is cut the same way and the same bad input ends the same way:
+
+- JSON layouts are told apart by parsing, never by the file name alone or by its first line:
+  a `[` starts a JSON array (streamed element by element); a file whose first line is a whole JSON object and has
+  more lines, or whose first line is broken but whose second line is a whole object, is JSON lines (one record per
+  line, a bad line is quarantined on its own); anything else starting with `{` is one JSON object, streamed member
+  by member: keyed by id when its first member's value is an object (PubMedQA's `ori_pqal.json`, compact on one
+  line or pretty), else a sequence of whole JSON values (one pretty-printed record, or several). Where the JSON
+  stops parsing, what was read before stands and the rest is a file-level quarantine naming the parser's message
+  and the line and column (`MalformedFile`), unless nothing parsed and most lines are whole objects (JSON lines
+  whose first lines are broken). A file that is no JSON layout at all is quarantined as a file.
+- CSV/TSV rows are parsed strictly: a quote left open (which would otherwise swallow the rest of the file into one
+  field) is found where the row stops parsing or comes out with the wrong number of cells over several lines; its
+  first line is quarantined (`bad_quoting`) and the lines after it are read again as rows, so every row is
+  counted. A row of only delimiters or whitespace is counted and dropped (`blank_row`); an empty line is no row.
+- A UTF-8 byte order mark at the start of a file is not part of the first record.
+- Raw records keep the input's own bytes (a JSON element's text as written, a CSV row's lines), so a quarantine
+  shows exactly what was in the file; parsed values travel along in `RowRecord.data` and are not parsed twice.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import re
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import IO, Any
+
+from corpusforge.pipeline.readers.base import MalformedFile, MalformedRecord, RawRecord
+
+Opener = Callable[[], AbstractContextManager[IO[bytes]]]
+JSON_CHUNK = 1 << 20
+_WS = " \t\r\n\ufeff"
+_KEYED_START = re.compile(r'\{\s*("(?:[^"\\]|\\.)*")\s*:\s*\{')
+
+
+@dataclass
+class RowRecord(RawRecord):
+    """A record whose layout was already decoded while cutting the file (a CSV/parquet row, a JSON value)."""
+
+    data: Any = None
+
+
+def has_escaped_bytes(text: str) -> int:
+    """Index of the first byte kept by surrogateescape (invalid in the file's encoding), or -1."""
+    for i, ch in enumerate(text):
+        if "\udc80" <= ch <= "\udcff":
+            return i
+    return -1
+
+
+def to_raw_bytes(text: str, encoding: str) -> bytes:
+    """The original bytes of text decoded with surrogateescape."""
+    try:
+        return text.encode(encoding, "surrogateescape")
+    except (UnicodeEncodeError, LookupError):
+        return text.encode("utf-8", "surrogatepass")
+
+
+def _text_stream(f: IO[bytes], encoding: str) -> io.TextIOWrapper:
+    return io.TextIOWrapper(f, encoding=encoding, errors="surrogateescape", newline="")
+
+
+def check_utf16(head: bytes, file: str, encoding: str = "utf-8") -> None:
+    """A UTF-16/32 byte order mark in a file read as UTF-8: every line would be garbage, so say it once, as a file."""
+    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig") or not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return
+    kind = "UTF-32" if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)) else "UTF-16"
+    raise MalformedFile(
+        "bad_encoding",
+        f"the file is {kind} (byte order mark {head[:2].hex(' ').upper()}), not UTF-8; set `encoding: "
+        f"{kind.lower()}` in the recipe or convert it",
+        {"file": file, "offset": 0},
+    )
+
+
+# ---- JSON lines ---------------------------------------------------------------------------------------------------
+def iter_jsonl(opener: Opener, file: str, blank_rows: bool = False) -> Iterator[RawRecord]:
+    """Non-empty lines as bytes, with 1-based line numbers; a UTF-8 BOM before the first line is dropped.
+
+    Whitespace-only lines are no records in JSON lines; in delimited text (`blank_rows`) a line of only tabs or
+    spaces is a row with nothing in it, counted and dropped (`blank_row`)."""
+    with opener() as f:
+        for line_no, line in enumerate(f, start=1):
+            if line_no == 1:
+                check_utf16(line, file)
+            if line_no == 1 and line.startswith(codecs.BOM_UTF8):
+                line = line[len(codecs.BOM_UTF8) :]
+            if line.strip():
+                yield RawRecord(line.rstrip(b"\r\n"), {"file": file, "line": line_no})
+            elif blank_rows and line.rstrip(b"\r\n"):
+                yield RawRecord(line.rstrip(b"\r\n"), {"file": file, "line": line_no}, drop="blank_row")
+
+
+# ---- JSON documents -----------------------------------------------------------------------------------------------
+class _JsonScanner:
+    """A growing window over a decoded text stream, with absolute line/column of any position."""
+
+    def __init__(self, stream: io.TextIOBase, limit: int):
+        self.stream, self.limit = stream, limit
+        self.buf, self.pos, self.eof = "", 0, False
+        self.lines_before = 0  # newlines in the text dropped from the front of `buf`
+        self.decoder = json.JSONDecoder()
+
+    def fill(self) -> bool:
+        """Read the next chunk, dropping what was consumed before `pos`."""
+        chunk = self.stream.read(JSON_CHUNK)
+        self.lines_before += self.buf.count("\n", 0, self.pos)
+        self.buf, self.pos = self.buf[self.pos :] + chunk, 0
+        self.eof = not chunk
+        return bool(chunk)
+
+    def grow(self, size: int) -> None:
+        """Make sure `size` characters from `pos` are in the window (or the file ended), keeping positions."""
+        while not self.eof and len(self.buf) - self.pos < size:
+            chunk = self.stream.read(JSON_CHUNK)
+            self.buf += chunk
+            self.eof = not chunk
+
+    def peek(self) -> str:
+        """The next non-blank character ('' at the end), consuming the blanks."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in _WS:
+                self.pos += 1
+            if self.pos < len(self.buf) or not self.fill():
+                return self.buf[self.pos] if self.pos < len(self.buf) else ""
+
+    def where(self, pos: int) -> tuple[int, int]:
+        """1-based line and column of a position in the window."""
+        line = self.lines_before + self.buf.count("\n", 0, pos) + 1
+        return line, pos - (self.buf.rfind("\n", 0, pos) + 1) + 1
+
+    def value(self) -> tuple[Any, str]:
+        """Decode the JSON value at `pos`; returns (value, its text). Raises JSONDecodeError (position in window)."""
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.buf, self.pos)
+            except RecursionError:
+                raise json.JSONDecodeError("nested too deeply to parse", self.buf, self.pos) from None
+            except json.JSONDecodeError:
+                if not self.eof and len(self.buf) - self.pos <= self.limit and self.fill():
+                    continue
+                raise
+            if end == len(self.buf) and not self.eof and self.fill():  # a number cut by the chunk boundary
+                continue
+            text, self.pos = self.buf[self.pos : end], end
+            return value, text
+
+    def fail(
+        self, file: str, encoding: str, message: str, error_at: int | None = None, records: int = 0
+    ) -> MalformedFile:
+        """A file-level quarantine from `pos` on: the parser's message with its line and column, and the text that
+        could not be read (up to the record size limit)."""
+        line, column = self.where(self.pos if error_at is None else error_at)
+        self.grow(self.limit + 1)
+        rest = self.buf[self.pos : self.pos + self.limit]
+        after = f" after {records} records (the rest of the file is skipped)" if records else ""
+        return MalformedFile(
+            "bad_json",
+            f"not a JSON array, object or JSON lines: {message} at line {line} column {column}{after}",
+            location={"file": file, "line": line, "column": column},
+            raw=to_raw_bytes(rest, encoding),
+        )
+
+
+def _first_lines(opener: Opener, limit: int) -> list[bytes]:
+    """Up to two non-blank lines from the start of the file (each cut at `limit` bytes)."""
+    lines: list[bytes] = []
+    with opener() as f:
+        while len(lines) < 2:
+            line = f.readline(limit + 1)
+            if not line:
+                break
+            if not lines and line.startswith(codecs.BOM_UTF8):
+                line = line[len(codecs.BOM_UTF8) :]
+            if line.strip():
+                lines.append(line)
+    return lines
+
+
+def _is_object_line(line: bytes, encoding: str) -> bool:
+    try:
+        return isinstance(json.loads(line.decode(encoding)), dict)
+    except (ValueError, LookupError, RecursionError):
+        return False
+
+
+def json_layout(opener: Opener, encoding: str = "utf-8", limit: int = 64 * 2**20) -> str:
+    """`array`, `lines`, `object` (one object or a sequence of values, streamed) or `empty`, by parsing the start."""
+    lines = _first_lines(opener, limit)
+    if not lines:
+        return "empty"
+    check_utf16(lines[0], "", encoding)
+    first = lines[0].lstrip()
+    if first.startswith(b"["):
+        return "array"
+    whole = len(lines) == 2 and (_is_object_line(lines[0], encoding) or _is_object_line(lines[1], encoding))
+    if first.startswith(b"{") and whole:
+        return "lines"
+    return "object"
+
+
+def iter_json_document(
+    opener: Opener,
+    file: str,
+    encoding: str = "utf-8",
+    limit: int = 64 * 2**20,
+    index_key: str = "element",
+) -> Iterator[RawRecord]:
+    """Records of a `.json` file in whichever layout it has (see the module docstring)."""
+    layout = json_layout(opener, encoding, limit)
+    if layout == "empty":
+        return
+    if layout == "lines":
+        yield from iter_jsonl(opener, file)
+        return
+    count = 0
+    try:
+        with opener() as f:
+            scan = _JsonScanner(_text_stream(f, encoding), limit)
+            cut = _iter_array if layout == "array" else _iter_object
+            for record in cut(scan, file, encoding, index_key):
+                count += 1
+                yield record
+    except MalformedFile:
+        # nothing parsed as one document: JSON lines whose first lines are all broken still read as lines
+        if count or layout == "array" or not _mostly_object_lines(opener, encoding, limit):
+            raise
+        yield from iter_jsonl(opener, file)
+
+
+def _mostly_object_lines(opener: Opener, encoding: str, limit: int, sample: int = 50) -> bool:
+    """Whether most of the first `sample` non-blank lines (at least two) are whole JSON objects."""
+    seen = whole = 0
+    with opener() as f:
+        while seen < sample:
+            line = f.readline(limit + 1)
+            if not line:
+                break
+            if line.strip():
+                seen += 1
+                whole += _is_object_line(line.lstrip(codecs.BOM_UTF8), encoding)
+    return whole >= 2 and whole * 2 >= seen
+
+
+def _record(text: str, value: Any, location: dict[str, Any], encoding: str) -> RowRecord:
+    return RowRecord(to_raw_bytes(text, encoding), location, data=value)
+
+
+def _iter_array(scan: _JsonScanner, file: str, encoding: str, index_key: str) -> Iterator[RawRecord]:
+    scan.peek()
+    scan.pos += 1  # the opening '['
+    if scan.peek() == "]":
+        scan.pos += 1
+        yield from _expect_end(scan, file, encoding, "array", 0)
+        return
+    index = 0
+    while True:
+        if scan.peek() == "":
+            raise scan.fail(file, encoding, "the array ends without ']'", records=index)
+        try:
+            value, text = scan.value()
+        except json.JSONDecodeError as e:
+            raise scan.fail(file, encoding, f"element {index}: {e.msg}", e.pos, records=index) from None
+        yield _record(text, value, {"file": file, index_key: index}, encoding)
+        index += 1
+        sep = scan.peek()
+        if sep == ",":
+            scan.pos += 1
+        elif sep == "]":
+            scan.pos += 1
+            yield from _expect_end(scan, file, encoding, "array", index)
+            return
+        else:
+            raise scan.fail(file, encoding, f"expected ',' or ']' after element {index - 1}", records=index)
+
+
+def _iter_object(scan: _JsonScanner, file: str, encoding: str, index_key: str) -> Iterator[RawRecord]:
+    """One JSON object: keyed by id when its first member's value is an object, else whole values one by one."""
+    if scan.peek() != "{":
+        raise scan.fail(file, encoding, f"expected '[' or '{{', found {scan.peek()!r}")
+    keyed = _first_member_is_object(scan)
+    if keyed:
+        yield from _iter_keyed(scan, file, encoding)
+    else:
+        yield from _iter_values(scan, file, encoding)
+
+
+def _first_member_is_object(scan: _JsonScanner) -> bool:
+    """Look ahead (without consuming) at `{"key": {`: the layout of an object keyed by id."""
+    scan.grow(JSON_CHUNK)
+    match = _KEYED_START.match(scan.buf, scan.pos)
+    return bool(match) and _is_json_string(match.group(1))
+
+
+def _is_json_string(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), str)
+    except ValueError:
+        return False
+
+
+def _iter_keyed(scan: _JsonScanner, file: str, encoding: str) -> Iterator[RawRecord]:
+    scan.pos += 1  # '{'
+    count = 0
+    while True:
+        if scan.peek() != '"':
+            raise scan.fail(file, encoding, f"expected a key string after {count} members", records=count)
+        try:
+            key, _ = scan.value()
+        except json.JSONDecodeError as e:
+            raise scan.fail(file, encoding, f"a key: {e.msg}", e.pos, records=count) from None
+        if scan.peek() != ":":
+            raise scan.fail(file, encoding, f"expected ':' after key {key!r}", records=count)
+        scan.pos += 1
+        scan.peek()
+        try:
+            value, text = scan.value()
+        except json.JSONDecodeError as e:
+            raise scan.fail(file, encoding, f"member {key!r}: {e.msg}", e.pos, records=count) from None
+        yield _record(text, value, {"file": file, "key": key}, encoding)
+        count += 1
+        sep = scan.peek()
+        if sep == ",":
+            scan.pos += 1
+        elif sep == "}":
+            scan.pos += 1
+            yield from _expect_end(scan, file, encoding, "object", count)
+            return
+        else:
+            raise scan.fail(file, encoding, f"expected ',' or '}}' after member {key!r}", records=count)
+
+
+def _iter_values(scan: _JsonScanner, file: str, encoding: str) -> Iterator[RawRecord]:
+    count = 0
+    while scan.peek():
+        line, _ = scan.where(scan.pos)
+        try:
+            value, text = scan.value()
+        except json.JSONDecodeError as e:
+            raise scan.fail(file, encoding, e.msg, e.pos, records=count) from None
+        yield _record(text, value, {"file": file, "line": line}, encoding)
+        count += 1
+
+
+def _expect_end(scan: _JsonScanner, file: str, encoding: str, what: str, count: int) -> Iterator[RawRecord]:
+    if scan.peek():
+        raise scan.fail(file, encoding, f"extra data after the JSON {what}", records=count)
+    return
+    yield  # a generator
+
+
+# ---- CSV / TSV ----------------------------------------------------------------------------------------------------
+class _Lines:
+    """Physical lines of a text stream for csv.reader, remembering the lines of the current row; lines can be put
+    back to be read again (after the first line of a row with an open quote was taken out)."""
+
+    def __init__(self, stream: io.TextIOBase):
+        self.stream = stream
+        self.pending: deque[tuple[int, str]] = deque()
+        self.taken: list[tuple[int, str]] = []
+        self.line_no = 0
+        self.first = True
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.pending:
+            item = self.pending.popleft()
+        else:
+            line = self.stream.readline()
+            if not line:
+                raise StopIteration
+            if self.first and line.startswith("\ufeff"):
+                line = line[1:]
+            self.first = False
+            self.line_no += 1
+            item = (self.line_no, line)
+        self.taken.append(item)
+        return item[1]
+
+    def put_back(self, items: list[tuple[int, str]]) -> None:
+        self.pending.extendleft(reversed(items))
+
+
+def iter_csv(
+    opener: Opener,
+    file: str,
+    encoding: str = "utf-8",
+    header: bool = True,
+    delimiter: str = ",",
+    first_row: int = 1,
+) -> Iterator[RawRecord]:
+    """CSV/TSV rows: `data` is {column: value} (header) or [values]; location {file, row, line}.
+
+    Bytes invalid in `encoding` are kept (surrogateescape), so such a row is quarantined on its own with its
+    original bytes. Rows are numbered from `first_row` after the header, blank rows included.
+    """
+    with opener() as f:
+        check_utf16(f.read(4), file, encoding)
+    with opener() as f:
+        lines = _Lines(_text_stream(f, encoding))
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
+        columns: list[str] | None = None
+        if header:
+            try:
+                columns = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                raise MalformedFile(
+                    "bad_csv", f"the header row cannot be read: {e}", {"file": file, "line": 1}
+                ) from None
+        width = len(columns) if columns is not None else None
+        row_no = first_row
+        while True:
+            lines.taken = []
+            try:
+                values = next(reader)
+                error = None
+            except StopIteration:
+                if not lines.taken:
+                    return
+                values, error = None, "the file ends inside a quoted field"
+            except csv.Error as e:
+                values, error = None, str(e)
+            taken = lines.taken
+            if not taken:
+                return
+            first_line = taken[0][0]
+            location = {"file": file, "row": row_no, "line": first_line}
+            if values is not None and len(taken) > 1 and width is not None and len(values) != width:
+                error = f"{len(values)} cells over {len(taken)} lines where {width} are expected"
+            if error is not None:  # an open quote: this line is bad, the lines it swallowed are read again
+                lines.put_back(taken[1:])
+                raw = taken[0][1].rstrip("\r\n")
+                row_no += 1
+                yield RawRecord(
+                    to_raw_bytes(raw, encoding),
+                    location,
+                    error=MalformedRecord("bad_quoting", f"unclosed or stray quote: {error}"),
+                )
+                continue
+            if not values:  # an empty line is no row
+                continue
+            row_no += 1
+            raw_text = "".join(line for _, line in taken).rstrip("\r\n")
+            raw = to_raw_bytes(raw_text, encoding)
+            bad = has_escaped_bytes(raw_text)
+            if bad >= 0:
+                yield RawRecord(
+                    raw,
+                    location,
+                    error=MalformedRecord(
+                        "bad_encoding", f"not valid {encoding} at character {bad} (set `encoding:` in the recipe?)"
+                    ),
+                )
+                continue
+            if not any(v.strip() for v in values):
+                yield RawRecord(raw, location, drop="blank_row")
+                continue
+            if width is None:
+                width = len(values)
+            if columns is not None:
+                if len(values) != len(columns):
+                    yield RawRecord(
+                        raw,
+                        location,
+                        error=MalformedRecord(
+                            "bad_row", f"{len(values)} values where the header has {len(columns)} columns {columns}"
+                        ),
+                    )
+                    continue
+                yield RowRecord(raw, location, data=dict(zip(columns, values, strict=True)))
+            else:
+                yield RowRecord(raw, location, data=values)
+
+
+# ---- parquet ------------------------------------------------------------------------------------------------------
+def iter_parquet(opener: Opener, file: str, first_row: int = 0) -> Iterator[RawRecord]:
+    """Rows of a parquet file (the Hub layouts); the raw record is the row as JSON."""
+    import pyarrow.parquet as pq
+
+    with opener() as f:
+        row_no = first_row
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
+            for row in batch.to_pylist():
+                raw = json.dumps(row, ensure_ascii=False, default=str)
+                yield RowRecord(raw.encode("utf-8", "surrogatepass"), {"file": file, "row": row_no}, data=row)
+                row_no += 1

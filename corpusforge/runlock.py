@@ -1,0 +1,119 @@
+"""One run per output directory: a lock file that a second run detects and refuses, naming the holder's PID.
+
+The lock is an advisory `flock` on OUTPUT/<name>.lock, which also holds who took it (PID, host, command, time)
+so that the refusal can say whom to wait for. The kernel drops a `flock` when its holder dies, even by SIGKILL,
+so a lock left by a killed run is free again: the next run takes it over (and says so) instead of refusing
+forever. The file descriptor can be handed to a child process (`fd`, e.g. a watchdog) so the lock lasts as long
+as the last process of the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+from corpusforge.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunLock:
+    """`with RunLock(path, "training run"):` — InputError naming the holder when another run has it."""
+
+    def __init__(self, path: str | Path, what: str = "run", command: list[str] | None = None):
+        self.path = Path(path)
+        self.what = what
+        self.command = " ".join(command if command is not None else ["corpusforge", *sys.argv[1:]])
+        self.fd: int | None = None
+        self.took_over: dict | None = None  # the previous holder's record, when its process was gone
+
+    def holder(self) -> dict:
+        """What the lock file says about its holder ({} when unreadable or empty)."""
+        for _ in range(3):  # the holder may be writing it right now
+            try:
+                text = self.path.read_text(encoding="utf-8")
+                return json.loads(text) if text.strip() else {}
+            except (OSError, ValueError):
+                time.sleep(0.05)
+        return {}
+
+    def acquire(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise InputError(self._refusal()) from None
+            # the file may have been unlinked by its previous holder between our open and our flock: retry on
+            # the file that is there now, or two runs could each hold a lock on a different inode
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        previous = self.holder()
+        if previous.get("pid"):
+            self.took_over = previous
+            log.warning(
+                "%s: taking over the lock of PID %s (%s), which is no longer running",
+                self.path,
+                previous.get("pid"),
+                previous.get("command", "?"),
+            )
+        record = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": self.command,
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
+        self.fd = fd
+        return self
+
+    def _refusal(self) -> str:
+        h = self.holder()
+        who = f"PID {h.get('pid', '?')}"
+        if h.get("host") and h["host"] != socket.gethostname():
+            who += f" on {h['host']}"
+        details = ", ".join(x for x in (f"`{h['command']}`" if h.get("command") else "", h.get("started", "")) if x)
+        return (
+            f"{self.path.parent} is in use by another {self.what}: {who}"
+            + (f" ({details})" if details else "")
+            + f"\n  wait for it to finish or stop it (kill {h.get('pid', 'PID')}), then rerun the same command"
+        )
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # while still holding it: a waiting run retries on the new file (see acquire)
+        os.close(self.fd)
+        self.fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()

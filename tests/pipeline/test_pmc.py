@@ -1,0 +1,130 @@
+"""read.pmc_jats on JATS variants written here (and on the real PMC articles in ../shared/data/real when present)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from corpusforge.pipeline.readers.pmc import PMCJatsReader
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "pmc_jats"
+DOCTYPE = (
+    '<!DOCTYPE article PUBLIC "-//NLM//DTD JATS (Z39.96) Journal Archiving and Interchange DTD with MathML3 v1.3 '
+    '20210610//EN" "JATS-archivearticle1-3-mathml3.dtd">\n'
+)
+
+
+def article(ids: str, body: str = "", back: str = "", abstract: str = "<abstract><p>An abstract.</p></abstract>"):
+    return (
+        '<article xmlns:mml="http://www.w3.org/1998/Math/MathML" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        'article-type="research-article"><front><journal-meta><journal-title-group><journal-title>DEN Open'
+        "</journal-title></journal-title-group></journal-meta><article-meta>"
+        f"{ids}<title-group><article-title>Remimazolam <italic>versus</italic> midazolam</article-title>"
+        f"</title-group><pub-date><year>2024</year></pub-date>{abstract}</article-meta></front>"
+        f"<body>{body}</body><back>{back}</back></article>"
+    )
+
+
+BODY = """<sec><title>INTRODUCTION</title>
+<p>Colonoscopy is recommended for early detection.<xref rid="b1" ref-type="bibr"><sup>1</sup></xref>,
+<xref rid="b2" ref-type="bibr"><sup>2</sup></xref> Sedation improves tolerability [<xref ref-type="bibr" rid="b3">3</xref>,
+<xref ref-type="bibr" rid="b4">4</xref>]. Features <inline-formula><mml:math><mml:msub><mml:mi>F</mml:mi><mml:mn>1</mml:mn>
+</mml:msub></mml:math></inline-formula> were used (<xref ref-type="fig" rid="f1">Figure 1</xref>).</p>
+<fig id="f1"><label>Figure 1</label><caption><p>Study flow.</p></caption><graphic xlink:href="f1.jpg"/></fig>
+<sec><title>Aim</title><p>To compare two sedatives.</p>
+<disp-formula><tex-math>E = mc^2</tex-math></disp-formula>
+<table-wrap><label>Table 1</label><caption><p>Baseline characteristics.</p></caption>
+<table><tr><th>Age</th><th>Sex</th></tr><tr><td>66</td><td>M</td></tr></table></table-wrap>
+<list><list-item><p>first point</p></list-item><list-item><p>second point</p></list-item></list></sec></sec>
+<sec sec-type="supplementary-material"><title>Supporting information</title>
+<supplementary-material><caption><p>Table S1.</p></caption></supplementary-material></sec>"""
+BACK = """<ack><title>ACKNOWLEDGMENTS</title><p>We thank the nurses.</p></ack>
+<fn-group><fn><p>Conflict of interest: none.</p></fn></fn-group>
+<ref-list><title>REFERENCES</title><ref id="b1"><mixed-citation>Smith J. Colonoscopy. Gut. 2020;1:1.</mixed-citation>
+</ref></ref-list>"""
+
+
+def write(folder: Path, name: str, text: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+
+
+def read(folder: Path, tmp_path: Path, **kwargs):
+    reader = PMCJatsReader(path=str(folder), source="pmc", quarantine_dir=tmp_path / "q", **kwargs)
+    docs = list(reader.run())
+    stats = {k: v.total for k, v in reader.stats.stats.items()}
+    quarantine = [json.loads(line) for f in sorted((tmp_path / "q").glob("*.jsonl")) for line in f.open()]
+    return docs, stats, quarantine
+
+
+def test_article_text_sections_in_order_and_non_text_dropped(tmp_path):
+    ids = '<article-id pub-id-type="pmid">39050143</article-id><article-id pub-id-type="pmc">PMC11266431</article-id>'
+    write(tmp_path / "in", "a.xml", DOCTYPE + article(ids, BODY, BACK))
+    (doc,), stats, quarantine = read(tmp_path / "in", tmp_path)
+    assert not quarantine and doc.id == "pmc:39050143"
+    assert doc.text.split("\n\n") == [
+        "Remimazolam versus midazolam",
+        "An abstract.",
+        "INTRODUCTION",
+        "Colonoscopy is recommended for early detection. Sedation improves tolerability. Features F1 were used "
+        "(Figure 1).",
+        "Aim",
+        "To compare two sedatives.",
+        "- first point\n- second point",
+    ]
+    assert doc.metadata["pmcid"] == "PMC11266431" and doc.metadata["journal"] == "DEN Open"
+    assert doc.metadata["year"] == "2024" and doc.metadata["sections"] == ["INTRODUCTION"]
+    assert stats["removed_citations"] == 4 and stats["removed_tables"] == 1 and stats["removed_figures"] == 1
+    assert stats["removed_formulas"] == 1 and stats["removed_supplementary"] == 1
+    assert stats["removed_acknowledgements"] == 1 and stats["removed_references"] == 1
+
+
+def test_keep_brings_back_what_the_recipe_names(tmp_path):
+    ids = '<article-id pub-id-type="pmc">11266431</article-id>'
+    write(tmp_path / "in", "a.xml", article(ids, BODY, BACK))
+    (doc,), _, _ = read(tmp_path / "in", tmp_path, keep=["tables", "formulas", "acknowledgements", "references"])
+    assert doc.id == "pmc:PMC11266431"  # no PMID: the PMCID, normalised
+    for kept in ("Baseline characteristics.", "Age | Sex", "66 | M", "E = mc^2", "We thank the nurses.", "Smith J."):
+        assert kept in doc.text, kept
+    assert "Study flow." not in doc.text and "Table S1." not in doc.text
+
+
+def test_files_that_are_not_jats_articles_are_quarantined_not_silently_empty(tmp_path):
+    folder = tmp_path / "in"
+    write(
+        folder, "pubmed.xml", "<PubmedArticleSet><PubmedArticle><MedlineCitation/></PubmedArticle></PubmedArticleSet>"
+    )
+    write(folder, "broken.xml", "<article><front>")
+    bomb = '<!DOCTYPE article [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><article>&b;</article>'
+    write(folder, "bomb.xml", bomb)
+    external = '<!DOCTYPE article [<!ENTITY x SYSTEM "file:///etc/passwd">]><article>&x;</article>'
+    write(folder, "external.xml", external)
+    write(folder, "nometa.xml", "<article><body><p>text</p></body></article>")
+    set_ids = [f'<article-id pub-id-type="pmid">{n}</article-id>' for n in (1, 2)]
+    write(folder, "set.xml", "<pmc-articleset>" + "".join(article(i, BODY) for i in set_ids) + "</pmc-articleset>")
+    docs, stats, quarantine = read(folder, tmp_path)
+    assert sorted(d.id for d in docs) == ["pmc:1", "pmc:2"]
+    by_file = {Path(q["location"]["file"]).name: q for q in quarantine}
+    assert by_file["pubmed.xml"]["reason"] == "no_article" and "<PubmedArticleSet>" in by_file["pubmed.xml"]["error"]
+    assert by_file["broken.xml"]["reason"] == "bad_xml" and "line 1" in by_file["broken.xml"]["error"]
+    assert by_file["bomb.xml"]["reason"] == "unsafe_xml" and by_file["external.xml"]["reason"] == "unsafe_xml"
+    assert by_file["nometa.xml"]["reason"] == "missing_field"
+    assert stats["records"] == 7 == len(docs) + stats["quarantined"]
+
+
+def test_real_pmc_articles(tmp_path):
+    if not REAL.is_dir():
+        pytest.skip(f"real PMC JATS files not found at {REAL}")
+    docs, stats, quarantine = read(REAL, tmp_path)
+    assert len(docs) == stats["records"] == len(list(REAL.glob("*.xml"))) and not quarantine
+    for doc in docs:
+        assert doc.id.startswith("pmc:") and doc.metadata["pmcid"].startswith("PMC")
+        assert (
+            (doc.id == f"pmc:{doc.metadata['pmid']}")
+            if doc.metadata["pmid"]
+            else doc.id.endswith(doc.metadata["pmcid"])
+        )
+        assert len(doc.text) > 5000 and "\x01" not in doc.text and ",," not in doc.text and "[]" not in doc.text
+        assert doc.metadata["sections"], doc.id
