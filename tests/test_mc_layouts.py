@@ -91,6 +91,9 @@ def test_several_letters_are_a_multi_answer_question_and_bad_letters_name_the_op
         parse_mapped(row | {"answer": "F"}, FieldMap())
     with pytest.raises(MalformedQuestion, match="names option B, whose text is 'Neostigmine'"):
         parse_mapped(row | {"answer": "B. Atropine"}, FieldMap())
+    with pytest.raises(MalformedQuestion, match="names option B"):
+        parse_mapped(row | {"answer": "B. Cimetidine"}, FieldMap())
+    assert parse_mapped(row | {"answer": "B. Neostigmin"}, FieldMap()).answer == "B"  # a typo in the copied text
 
 
 def test_index_base_is_detected_from_the_file():

@@ -18,6 +18,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Any, Literal
 
 from pydantic import field_validator
@@ -539,10 +540,15 @@ def parse_answer(value: Any, options: Sequence[tuple[str, str]], key: str, layou
         letter, text = match.group(1), match.group(2)
         if letter not in valid:
             raise MalformedQuestion(key, f"answer {value!r}: {letter!r} is not one of the option keys {valid}")
-        if _loose(dict(options)[letter]) != _loose(text):
-            raise MalformedQuestion(
-                key, f"answer {value!r} names option {letter}, whose text is {dict(options)[letter]!r}"
-            )
+        named = _loose(dict(options)[letter])
+        if named != _loose(text):
+            # the letter is the answer when the text is that option's, give or take a typo; a text that is another
+            # option's, or unlike the named one, contradicts it
+            others = {_loose(t) for k, t in options if k != letter}
+            if _loose(text) in others or SequenceMatcher(None, named, _loose(text)).ratio() < 0.8:
+                raise MalformedQuestion(
+                    key, f"answer {value!r} names option {letter}, whose text is {dict(options)[letter]!r}"
+                )
         return letter
     if expected == "text":
         return text_key(value, options, key)

@@ -132,9 +132,17 @@ def _iter_hub(spec: InputSpec) -> Iterator[LabelItem | Quarantined]:
 def _iter_jsonl(path: Path, fields: dict[str, str]) -> Iterator[LabelItem | Quarantined]:
     if not path.is_file():
         raise InputError(f"{path}: file not found")
+    from corpusforge.pipeline.readers.base import MalformedFile
     from corpusforge.pipeline.readers.layout import iter_jsonl
 
-    for record in iter_jsonl(lambda: open(path, "rb"), str(path)):  # noqa: SIM115 - the cutter closes it
+    try:
+        yield from _iter_jsonl_lines(path, fields, iter_jsonl(lambda: open(path, "rb"), str(path)))  # noqa: SIM115
+    except MalformedFile as e:  # e.g. a UTF-16 file: the whole input is unusable, said in one line
+        raise InputError(f"{path}: {e.detail}") from None
+
+
+def _iter_jsonl_lines(path: Path, fields: dict[str, str], records) -> Iterator[LabelItem | Quarantined]:
+    for record in records:
         line = record.raw
         where = f"{path}:{record.location['line']}"
         try:

@@ -237,6 +237,18 @@ def broken_first_lines(spec: Spec) -> Case | None:
     return Case(write(spec, items), N_GOOD + 2, N_GOOD, 2, marker=b"second line")
 
 
+def utf16_file(spec: Spec) -> Case | None:
+    """A UTF-16 export (Excel, PowerShell) read as UTF-8: one file-level quarantine that names the encoding."""
+    if spec.layout in ("xml", "text"):  # XML declares its encoding; a book is one record (quarantined per file)
+        return None
+    files = {k: v.decode("utf-8", "surrogateescape").encode("utf-16", "surrogatepass") for k, v in
+             write(spec, good(spec)).items()}  # fmt: skip
+    if any(b"@@BAD@@" in v for v in files.values()):
+        return None
+    return Case(files, 0, 0, 0, files_quarantined=1, reasons={"bad_encoding", "input_error"},
+                marker=None, location_keys=())  # fmt: skip
+
+
 def empty_file(spec: Spec) -> Case:
     """A 0-byte file: a file-level quarantine, never a record."""
     name = spec.file_name if spec.layout != "text" else spec.file_name.replace(".", "0.")
@@ -320,6 +332,7 @@ CLASSES: dict[str, Callable[[Spec], Case | None]] = {
         broken_first_line,
         broken_first_lines,
         empty_file,
+        utf16_file,
         truncated_gzip,
         not_a_record,
         deep_nesting,

@@ -69,6 +69,19 @@ def _text_stream(f: IO[bytes], encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(f, encoding=encoding, errors="surrogateescape", newline="")
 
 
+def check_utf16(head: bytes, file: str, encoding: str = "utf-8") -> None:
+    """A UTF-16/32 byte order mark in a file read as UTF-8: every line would be garbage, so say it once, as a file."""
+    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig") or not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return
+    kind = "UTF-32" if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)) else "UTF-16"
+    raise MalformedFile(
+        "bad_encoding",
+        f"the file is {kind} (byte order mark {head[:2].hex(' ').upper()}), not UTF-8; set `encoding: "
+        f"{kind.lower()}` in the recipe or convert it",
+        {"file": file, "offset": 0},
+    )
+
+
 # ---- JSON lines ---------------------------------------------------------------------------------------------------
 def iter_jsonl(opener: Opener, file: str, blank_rows: bool = False) -> Iterator[RawRecord]:
     """Non-empty lines as bytes, with 1-based line numbers; a UTF-8 BOM before the first line is dropped.
@@ -77,6 +90,8 @@ def iter_jsonl(opener: Opener, file: str, blank_rows: bool = False) -> Iterator[
     spaces is a row with nothing in it, counted and dropped (`blank_row`)."""
     with opener() as f:
         for line_no, line in enumerate(f, start=1):
+            if line_no == 1:
+                check_utf16(line, file)
             if line_no == 1 and line.startswith(codecs.BOM_UTF8):
                 line = line[len(codecs.BOM_UTF8) :]
             if line.strip():
@@ -183,6 +198,7 @@ def json_layout(opener: Opener, encoding: str = "utf-8", limit: int = 64 * 2**20
     lines = _first_lines(opener, limit)
     if not lines:
         return "empty"
+    check_utf16(lines[0], "", encoding)
     first = lines[0].lstrip()
     if first.startswith(b"["):
         return "array"
@@ -389,6 +405,8 @@ def iter_csv(
     Bytes invalid in `encoding` are kept (surrogateescape), so such a row is quarantined on its own with its
     original bytes. Rows are numbered from `first_row` after the header, blank rows included.
     """
+    with opener() as f:
+        check_utf16(f.read(4), file, encoding)
     with opener() as f:
         lines = _Lines(_text_stream(f, encoding))
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
