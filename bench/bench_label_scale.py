@@ -68,6 +68,8 @@ def timed_run(model, items, work: Path, backend: str, tasks: int, gen: int, n: i
     assert summary["labeled"] + summary["unlabeled"] == n and summary["requests"]["cache_hits"] == 0
     per_task = manifest.get("executor", {}).get("per_task")
     load = max(t["load_seconds"] for t in per_task) if per_task else summary["seconds"]["load"]
+    if per_task:  # the task processes are reaped by datatrove's pool, not by the command: they report their own
+        cpu += sum(t["cpu_seconds"] for t in per_task)
     return {
         "tasks": tasks,
         "wall_s": round(wall, 2),
