@@ -103,13 +103,9 @@ def token_hashes(tokens: list[str]) -> np.ndarray:
     cache = _TOKEN_CACHE
     if len(cache) > _TOKEN_CACHE_MAX:
         cache.clear()
-    values = []
-    for token in tokens:
-        value = cache.get(token)
-        if value is None:
-            value = cache[token] = _token_hash(token)
-        values.append(value)
-    return np.array(values, dtype=np.uint64)
+    for token in set(tokens).difference(cache):
+        cache[token] = _token_hash(token)
+    return np.fromiter(map(cache.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
 
 
 @dataclass(frozen=True)
@@ -174,6 +170,12 @@ class NGramIndex:
         keep = np.ones(len(hashes), dtype=bool)
         keep[1:] = hashes[1:] != hashes[:-1]
         self._hashes, self._refs = hashes[keep], refs[keep]
+        # a presence bitmap over the hashes' low bits (~16 slots per n-gram): most candidate n-grams miss it, and
+        # only the rest pay a binary search in the (cache-unfriendly) sorted array
+        bits = min(max(int(len(self._hashes) * 16).bit_length(), 16), 28)
+        self._mask = np.uint64((1 << bits) - 1)
+        self._present = np.zeros(1 << bits, dtype=bool)
+        self._present[(self._hashes & self._mask).astype(np.intp)] = True
 
     def _candidate_hashes(self, text: str) -> np.ndarray:
         tokens = token_hashes(normalize_tokens(text))
@@ -185,11 +187,16 @@ class NGramIndex:
 
     def _lookup(self, hashes: np.ndarray) -> np.ndarray:
         """Positions in `self._hashes` of each candidate hash, -1 where absent."""
+        found = np.full(len(hashes), -1, dtype=np.int64)
         if not len(self._hashes) or not len(hashes):
-            return np.full(len(hashes), -1, dtype=np.int64)
-        pos = np.searchsorted(self._hashes, hashes)
-        pos[pos == len(self._hashes)] = 0
-        return np.where(self._hashes[pos] == hashes, pos, -1)
+            return found
+        maybe = np.flatnonzero(self._present[(hashes & self._mask).astype(np.intp)])
+        if len(maybe):
+            candidates = hashes[maybe]
+            pos = np.searchsorted(self._hashes, candidates)
+            pos[pos == len(self._hashes)] = 0
+            found[maybe] = np.where(self._hashes[pos] == candidates, pos, -1)
+        return found
 
     def match(self, text: str) -> NGramMatch | None:
         """The first overlapping reference and the number of shared n-grams, or None."""

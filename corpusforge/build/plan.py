@@ -263,10 +263,13 @@ def _minhash_stages(recipe: RecipeBase, sources_dir: Path, work: Path, tasks: in
     def signatures() -> list[PipelineStep]:
         from datatrove.pipeline.dedup.minhash import MinhashDedupSignature
 
+        from corpusforge.pipeline.steps.minhash import FastMinhashDedupSignature
+
         steps = [_intermediate_reader(sources_dir)]
         if after_exact:  # MinHash indexes documents by position: it must see the stream the write stage sees
             steps.append(_exact_filter(work))
-        steps.append(MinhashDedupSignature(str(mh / "sigs"), _minhash_config(recipe), language=spec.language))
+        signature = FastMinhashDedupSignature if spec.implementation == "fast" else MinhashDedupSignature
+        steps.append(signature(str(mh / "sigs"), _minhash_config(recipe), language=spec.language))
         return steps
 
     def buckets() -> list[PipelineStep]:

@@ -1,0 +1,210 @@
+"""datatrove's Gopher quality and repetition rules, the same decisions and reasons, at a fraction of the cost.
+
+Each function takes the datatrove filter object (its thresholds) and a document and returns exactly what the
+filter's own `filter` returns, rule by rule in the same order. What changes is how:
+
+- words come from `split_words` (datatrove's spaCy split, memoized per chunk, and shared between the two filters);
+- per-word properties (has a non-punctuation character, has a letter) are computed once per distinct word;
+- top n-grams are counted over word tuples in C (`Counter(zip(...))`), which is the same as counting their
+  " "-joined strings because words hold no whitespace; ties resolve to the first n-gram seen, as Counter does;
+- duplicated n-grams: datatrove's greedy scan only finds something when two "".join-ed windows are equal, so when
+  all windows are distinct (nearly every real document) the answer is 0 without the scan; otherwise datatrove's
+  own `find_all_duplicate` runs.
+
+tests/pipeline/test_fast_filters.py asserts identical results against datatrove's filters on a fixed sample.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from datatrove.data import Document
+from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
+from datatrove.utils.text import PUNCTUATION_SET
+
+from corpusforge.pipeline.steps.words import split_words
+
+_NON_SYMBOL, _ALPHA, _LENGTH_SHIFT = 1, 2, 2
+_WORD_CODES: dict[str, int] = {}  # word -> its length << 2 | has a letter << 1 | has a non-punctuation character
+_WORD_CODES_MAX = 500_000
+
+
+def word_codes(words: list[str]) -> np.ndarray:
+    """Each word's length and flags (see _WORD_CODES), computed once per distinct word."""
+    codes = _WORD_CODES
+    new = [w for w in set(words) if w not in codes]
+    if new:
+        if len(codes) + len(new) > _WORD_CODES_MAX:
+            codes.clear()
+            new = list(set(words))
+        for w in new:
+            non_symbol = any(ch not in PUNCTUATION_SET for ch in w)
+            alpha = any(c.isalpha() for c in w)
+            codes[w] = len(w) << _LENGTH_SHIFT | alpha << 1 | non_symbol
+    return np.fromiter(map(codes.__getitem__, words), dtype=np.int64, count=len(words))
+
+
+def gopher_quality(f, doc: Document) -> bool | tuple[bool, str]:
+    """GopherQualityFilter.filter (datatrove 0.10), rule for rule."""
+    text = doc.text
+    words = split_words(text, f.language)
+    n_words = len(words)
+    codes = word_codes(words)
+    non_symbol = (codes & _NON_SYMBOL).astype(bool)
+    n_non_symbol = int(np.count_nonzero(non_symbol))
+
+    if f.min_doc_words and n_non_symbol < f.min_doc_words:
+        return False, "gopher_short_doc"
+    if f.max_doc_words and n_non_symbol > f.max_doc_words:
+        return False, "gopher_long_doc"
+
+    # = np.mean of the lengths: an exact integer sum divided once, as numpy does
+    avg_n_words = int((codes[non_symbol] >> _LENGTH_SHIFT).sum()) / n_non_symbol if n_non_symbol else float("nan")
+    if f.min_avg_word_length and avg_n_words < f.min_avg_word_length:
+        return False, "gopher_below_avg_threshold"
+    if f.max_avg_word_length and avg_n_words > f.max_avg_word_length:
+        return False, "gopher_above_avg_threshold"
+
+    if f.max_symbol_word_ratio and text.count("#") / n_words > f.max_symbol_word_ratio:
+        return False, "gopher_too_many_hashes"
+    if f.max_symbol_word_ratio and (text.count("...") + text.count("…")) / n_words > f.max_symbol_word_ratio:
+        return False, "gopher_too_many_ellipsis"
+
+    lines = text.splitlines()
+    if (
+        f.max_bullet_lines_ratio
+        and sum(s.lstrip().startswith("•") or s.lstrip().startswith("-") for s in lines) / len(lines)
+        > f.max_bullet_lines_ratio
+    ):
+        return False, "gopher_too_many_bullets"
+    if (
+        f.max_ellipsis_lines_ratio
+        and sum(s.rstrip().endswith("...") or s.rstrip().endswith("…") for s in lines) / len(lines)
+        > f.max_ellipsis_lines_ratio
+    ):
+        return False, "gopher_too_many_end_ellipsis"
+
+    if f.max_non_alpha_words_ratio and int(np.count_nonzero(codes & _ALPHA)) / n_words < f.max_non_alpha_words_ratio:
+        return False, "gopher_below_alpha_threshold"
+
+    if f.min_stop_words and len(f.stop_words.intersection(words)) < f.min_stop_words:
+        return False, "gopher_enough_stop_words"
+    return True
+
+
+def _windows(words: list[str], n: int):
+    return zip(*(words[i:] for i in range(n)))
+
+
+def top_ngram_chars(words: list[str], n: int) -> int:
+    """datatrove's find_top_duplicate(get_n_grams(words, n)): characters of the most frequent n-gram x its count."""
+    gram, count = Counter(_windows(words, n)).most_common(1)[0]
+    return (sum(map(len, gram)) + n - 1) * count
+
+
+_BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
+_BASE_INV = pow(_BASE, -1, 2**64)
+_LENGTH_SALT = np.uint64(0xD6E8FEB86659FD93)
+_powers = np.ones(1, dtype=np.uint64)
+_inverse_powers = np.ones(1, dtype=np.uint64)
+
+
+def _power_tables(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """B**k and B**-k modulo 2**64 for k < size (grown by doubling, shared by every document)."""
+    global _powers, _inverse_powers
+    if len(_powers) < size:
+        size = max(size, 2 * len(_powers))
+        _powers = _geometric(_BASE, size)
+        _inverse_powers = _geometric(_BASE_INV, size)
+    return _powers, _inverse_powers
+
+
+def _geometric(base: int, size: int) -> np.ndarray:
+    out = np.empty(size, dtype=np.uint64)
+    out[0] = 1
+    out[1:] = np.uint64(base)
+    return np.cumprod(out, dtype=np.uint64)  # wraps modulo 2**64
+
+
+class JoinedWindows:
+    """The "".join-ed n-word windows of one document, as exact strings on demand and as 64-bit polynomial hashes
+    of their characters for all of them at once (equal strings always have equal hashes)."""
+
+    def __init__(self, words: list[str]):
+        self.words = words
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        self.offsets = np.zeros(len(words) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=self.offsets[1:])
+        codes = np.frombuffer("".join(words).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        powers, self.inverse_powers = _power_tables(len(codes) + 1)
+        self.prefix = np.zeros(len(codes) + 1, dtype=np.uint64)
+        np.cumsum(codes * powers[: len(codes)], out=self.prefix[1:])
+
+    def hashes(self, n: int) -> np.ndarray:
+        start, end = self.offsets[:-n], self.offsets[n:]
+        h = (self.prefix[end] - self.prefix[start]) * self.inverse_powers[start]
+        return h + (end - start).astype(np.uint64) * _LENGTH_SALT
+
+    def repeated_chars(self, n: int) -> int:
+        """datatrove's find_all_duplicate(words, n): scan the windows left to right, remember each new one, and on
+        a window seen before count its characters and jump n words ahead.
+
+        A window whose text occurs once is never "seen before" and changes nothing by being remembered, so the scan
+        only visits windows whose hash occurs more than once (none, in most documents), comparing their strings."""
+        if len(self.words) < n:
+            return 0
+        keys = self.hashes(n)
+        ordered = np.sort(keys)
+        same = ordered[1:] == ordered[:-1]
+        if not same.any():
+            return 0
+        flagged = np.isin(keys, ordered[1:][same])
+        words = self.words
+        seen: set[str] = set()
+        repeated, next_visit = 0, 0
+        for position in np.flatnonzero(flagged).tolist():
+            if position < next_visit:
+                continue
+            gram = "".join(words[position : position + n])
+            if gram in seen:
+                repeated += len(gram)
+                next_visit = position + n
+            else:
+                seen.add(gram)
+                next_visit = position + 1
+        return repeated
+
+
+def gopher_repetition(f, doc: Document) -> bool | tuple[bool, str]:
+    """GopherRepetitionFilter.filter (datatrove 0.10), rule for rule."""
+    text = doc.text
+    if not text:
+        return False, "empty"
+
+    paragraphs = f.paragraph_exp.split(text.strip())
+    paragraphs_duplicates, char_duplicates = find_duplicates(paragraphs)
+    if f.dup_para_frac and paragraphs_duplicates / len(paragraphs) > f.dup_para_frac:
+        return False, "dup_para_frac"
+    if f.dup_para_char_frac and char_duplicates / len(text) > f.dup_para_char_frac:
+        return False, "dup_para_char_frac"
+
+    lines = f._line_splitter.split(text)
+    line_duplicates, char_duplicates = find_duplicates(lines)
+    if f.dup_line_frac and line_duplicates / len(lines) > f.dup_line_frac:
+        return False, "dup_line_frac"
+    if f.dup_line_char_frac and char_duplicates / len(text) > f.dup_line_char_frac:
+        return False, "dup_line_char_frac"
+
+    words = split_words(text, f.language)
+    for n, n_frac in f.top_n_grams:
+        if len(words) < n:
+            continue
+        if top_ngram_chars(words, n) / len(text) > n_frac:
+            return False, f"top_{n}_gram"
+
+    windows = JoinedWindows(words) if f.dup_n_grams else None
+    for n, n_frac in f.dup_n_grams:
+        if windows.repeated_chars(n) / len(text) > n_frac:
+            return False, f"duplicated_{n}_n_grams"
+    return True
