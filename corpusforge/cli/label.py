@@ -3,6 +3,8 @@
     corpusforge label pqa-u --input ori_pqau.json --model PATH --strategy voc --output out/pqa-u-voc
     corpusforge label pqa-l --eval --input ori_pqal.json --ground-truth test_ground_truth.json --model PATH ...
     corpusforge label run recipes/label_pqa_u.yaml --set model.name=PATH --output out/x
+    corpusforge label pqa-u ... --executor ray --tasks 8 --set executor.gpus_per_task=1   # 8 engines, one output
+    corpusforge label merge out/merged out/shard0 out/shard1          # outputs of run.num_shards jobs run by hand
 
 Flags override the recipe (or the preset's defaults); `--set a.b=VALUE` overrides any key.
 """
@@ -38,7 +40,12 @@ LimitOpt = Annotated[int | None, typer.Option("--limit", "-n", help="Only the fi
 SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a job key: --set a.b=VALUE")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the resolved job and plan; load and write nothing")]
 RecipeOpt = Annotated[Path | None, typer.Option("--recipe", "-r", help="A label recipe YAML to start from")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or progress lines")]
+ExecutorOpt = Annotated[
+    str | None,
+    typer.Option("--executor", "-e", help="local | ray | slurm: where the tasks run (the executor: section)"),
+]
+TasksOpt = Annotated[int | None, typer.Option("--tasks", "-t", help="Split the items into N tasks (executor.tasks)")]
 ReportOpt = Annotated[
     bool, typer.Option("--report/--no-report", help="Write OUTPUT/report.html and the card's plot images")
 ]
@@ -56,11 +63,13 @@ def label_pqa_u(
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
     quiet: QuietOpt = False,
+    executor: ExecutorOpt = None,
+    tasks: TasksOpt = None,
     report: ReportOpt = True,
 ) -> None:
     """Label PubMedQA's unlabelled PQA-U (ori_pqau.json, the Hub pqa_unlabeled parquet, or JSONL) as yes/no/maybe."""
     preset = {"task": {"name": "pqa-u"}}
-    job = build_job(preset, recipe, input, model, backend, strategy, output, limit, set_ or [])
+    job = build_job(preset, recipe, input, model, backend, strategy, output, limit, set_ or [], executor, tasks)
     _run(job, dry_run, quiet, ground_truth=None, report=report)
 
 
@@ -82,6 +91,8 @@ def label_pqa_l(
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
     quiet: QuietOpt = False,
+    executor: ExecutorOpt = None,
+    tasks: TasksOpt = None,
     report: ReportOpt = True,
 ) -> None:
     """Label PQA-L (ori_pqal.json); with --eval, only its official test split, scored per strategy."""
@@ -93,7 +104,7 @@ def label_pqa_l(
     overrides = list(set_ or [])
     if ground_truth:
         overrides.append(f"eval.ground_truth={ground_truth}")
-    job = build_job(preset, recipe, input, model, backend, strategy, output, limit, overrides)
+    job = build_job(preset, recipe, input, model, backend, strategy, output, limit, overrides, executor, tasks)
     if eval_ and not job.eval.ground_truth:
         raise ConfigError("eval.ground_truth: --eval needs --ground-truth test_ground_truth.json")
     _run(job, dry_run, quiet, ground_truth=job.eval.ground_truth if eval_ else None, report=report)
@@ -112,13 +123,39 @@ def label_run(
     eval_: Annotated[bool, typer.Option("--eval", help="Score against eval.ground_truth (PQA-L test PMIDs)")] = False,
     dry_run: DryRunOpt = False,
     quiet: QuietOpt = False,
+    executor: ExecutorOpt = None,
+    tasks: TasksOpt = None,
     report: ReportOpt = True,
 ) -> None:
     """Run any label recipe (other yes/no/maybe or multiple-choice jobs need a recipe, not code)."""
-    job = build_job({}, recipe, input, model, backend, strategy, output, limit, set_ or [])
+    job = build_job({}, recipe, input, model, backend, strategy, output, limit, set_ or [], executor, tasks)
     if eval_ and not job.eval.ground_truth:
         raise ConfigError("eval.ground_truth: --eval needs eval.ground_truth in the recipe or --set")
     _run(job, dry_run, quiet, ground_truth=job.eval.ground_truth if eval_ else None, report=report)
+
+
+@label_app.command("merge")
+def label_merge(
+    output: Annotated[Path, typer.Argument(help="The merged output directory (a new folder)")],
+    shards: Annotated[
+        list[Path], typer.Argument(help="The output directories of the shards (run.shard_index 0..n-1)")
+    ],
+) -> None:
+    """Merge the outputs of a job labelled by hand in shards (run.num_shards) into one output, as one run writes."""
+    from corpusforge.label.lifecycle import RunGuard
+    from corpusforge.label.merge import merge_shards
+    from corpusforge.label.summary import summary_lines
+
+    console = Console()
+
+    def log(message: str) -> None:
+        console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+    with RunGuard(output):
+        run = merge_shards(shards, output, log=log)
+    for line in summary_lines(run.summary):
+        log(line)
+    log(f"wrote {run.output_dir} (manifest.json, README.md, data/)")
 
 
 def build_job(
@@ -131,6 +168,8 @@ def build_job(
     output: str | None,
     limit: int | None,
     overrides: list[str],
+    executor: str | None = None,
+    tasks: int | None = None,
 ):
     """Preset defaults <- recipe <- flags <- --set, validated as a whole (errors name the key)."""
     from corpusforge.config import apply_overrides, load_yaml, validate
@@ -152,6 +191,13 @@ def build_job(
         data.setdefault("run", {})["output"] = output
     if limit is not None:
         data.setdefault("run", {})["limit"] = limit
+    if executor is not None:
+        section = data.get("executor") or {}
+        if section.get("type", "local") != executor:  # another executor: its own settings, the same tasks
+            section = {"type": executor, **({"tasks": section["tasks"]} if "tasks" in section else {})}
+        data["executor"] = section
+    if tasks is not None:
+        data.setdefault("executor", {})["tasks"] = tasks
     data = apply_overrides(data, overrides)
     job = validate(LabelJob, data, source=str(recipe) if recipe else "command line")
     if not job.run.output:
@@ -180,6 +226,7 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None, report: bool = True) -> None:
     from corpusforge.label.job import describe_job, run_label_job
+    from corpusforge.label.lifecycle import RunGuard, Stopped
     from corpusforge.label.summary import summary_lines
 
     console = Console()
@@ -190,24 +237,66 @@ def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None, report: bool
         return
 
     def log(message: str) -> None:
-        console.print(message, markup=False, highlight=False)
+        console.print(message, markup=False, highlight=False, soft_wrap=True)
 
-    factory = None if (quiet or not job.run.progress) else (lambda total: RichProgress(console, total))
-    if ground_truth:
-        from corpusforge.label.evaluation import eval_markdown, run_label_eval
+    factory = None
+    if not quiet and job.run.progress:
+        factory = (lambda total: RichProgress(console, total)) if console.is_terminal else LineProgress.factory(log)
+    try:
+        with RunGuard(job.output_dir()):  # held until the report is written too
+            if ground_truth:
+                from corpusforge.label.evaluation import eval_markdown, run_label_eval
 
-        run, reports = run_label_eval(job, ground_truth, progress_factory=factory, log=log)
-    else:
-        run, reports = run_label_job(job, progress_factory=factory, log=log), None
-    for line in summary_lines(run.summary):
-        console.print(line, markup=False, highlight=False)
-    if reports:
-        console.print(eval_markdown(reports), markup=False, highlight=False)
-    console.print(f"wrote {run.output_dir} (manifest.json, README.md, data/)", markup=False, highlight=False)
-    if report:
-        from corpusforge.cli.build import write_html_report
+                run, reports = run_label_eval(job, ground_truth, progress_factory=factory, log=log)
+            else:
+                run, reports = run_label_job(job, progress_factory=factory, log=log), None
+            if run.submitted:
+                return
+            for line in summary_lines(run.summary):
+                log(line)
+            if reports:
+                console.print(eval_markdown(reports), markup=False, highlight=False)
+            log(f"wrote {run.output_dir} (manifest.json, README.md, data/)")
+            if report:
+                from corpusforge.cli.build import write_html_report
 
-        write_html_report(console, Path(run.output_dir))
+                write_html_report(console, Path(run.output_dir))
+    except Stopped as stop:
+        log(
+            f"stopped by {stop}: every finished request is in the label cache ({job.cache_path()}); "
+            "run the same command again to resume"
+        )
+        raise typer.Exit(stop.exit_code) from None
+
+
+class LineProgress:
+    """Progress as plain lines when the output is a file or a pipe: one at least every 30 s while labelling
+    (also while the model loads), with items done/total, rate and ETA (corpusforge.progress.Heartbeat)."""
+
+    def __init__(self, log, total: int):
+        from corpusforge.progress import Heartbeat
+
+        self.total = total
+        self.done = 0
+        self.heartbeat = Heartbeat("label", total, "items", done=0, write=log, enabled=True).start()
+        self.heartbeat.emit()
+
+    @classmethod
+    def factory(cls, log):
+        return lambda total: cls(log, total)
+
+    def items_done(self, n: int) -> None:
+        self.done += n
+        self.heartbeat.update(self.done)
+
+    def wave(self, description: str, total: int) -> None:
+        self.heartbeat.update(phase=f"wave of {description}")
+
+    def request_done(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.heartbeat.stop(final=self.heartbeat.line())
 
 
 class RichProgress:

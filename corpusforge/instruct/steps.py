@@ -14,6 +14,8 @@ accounting contract, plus `mix_*/<source>` counters that `MixtureReport.from_sta
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -140,6 +142,23 @@ class LabelQualityFilter(BaseFilter):
             value = meta.get(name)
             if value is None:
                 return False, f"no_{name}"
-            if value < threshold:
+            passes = votes_reach(value, threshold) if name == "agreement" else value >= threshold
+            if not passes:
                 return False, f"low_{name}"
         return True
+
+
+MAX_VOTERS = 32
+
+
+def votes_reach(agreement: float, threshold: float) -> bool:
+    """Whether k of n votes (agreement = k/n, however it was rounded when stored) reach `threshold`.
+
+    Compared as votes, at the threshold's own precision (at least hundredths): k/n passes when, rounded to as
+    many decimals as the threshold has, it is at least the threshold. So 0.67 keeps 2 of 3 (0.6667 as a float
+    would not), 0.5 keeps 1 of 2, 0.7 and 0.75 keep 3 of 4 but not 2 of 3, and 1 keeps only unanimous votes.
+    """
+    votes = Fraction(agreement).limit_denominator(MAX_VOTERS)  # the exact k/n behind a stored float
+    written = Decimal(repr(float(threshold))).normalize()
+    decimals = max(2, -written.as_tuple().exponent)
+    return votes >= Fraction(written) - Fraction(1, 2 * 10**decimals)

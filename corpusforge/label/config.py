@@ -8,7 +8,7 @@ preset: yes/no/maybe options keyed A/B/C (Table 9 of the AntGLM-Med paper), long
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
@@ -92,8 +92,8 @@ class VLLMBackendSpec(StrictModel):
     enable_prefix_caching: bool = True
     tensor_parallel_size: int = 1
     pipeline_parallel_size: int = 1
-    # data parallelism: vLLM's offline engine cannot run data_parallel_size > 1 in one process; run one job per
-    # GPU with run.num_shards / run.shard_index instead (each labels every num_shards-th item)
+    # data parallelism: vLLM's offline engine cannot run data_parallel_size > 1 in one process; the job's
+    # `executor:` runs one task (one engine) per GPU instead (corpusforge/label/tasks.py)
     gpu_memory_utilization: float | None = None
     seed: int = 0
     # anything else vllm.LLM(...) accepts (e.g. quantization, max_num_seqs, kv_cache_dtype), passed through as is
@@ -187,8 +187,8 @@ class RunSpec(StrictModel):
     # default: OUTPUT/.corpusforge/label_cache.sqlite; point several jobs at one file to share answers
     cache: str | None = None
     progress: bool = True
-    # data parallelism across processes/GPUs: this job labels the items at positions shard_index, shard_index +
-    # num_shards, ... (after --limit); give each shard its own output directory
+    # data parallelism by hand: this job labels the items at positions shard_index, shard_index + num_shards, ...
+    # (after --limit) into its own output directory; `corpusforge label merge` joins them (or use `executor:`)
     num_shards: int = Field(default=1, ge=1)
     shard_index: int = Field(default=0, ge=0)
 
@@ -197,6 +197,59 @@ class RunSpec(StrictModel):
         if self.shard_index >= self.num_shards:
             raise ValueError(f"run.shard_index must be < run.num_shards ({self.num_shards})")
         return self
+
+
+# ---- executors: how many tasks label the items, and where they run ------------------------------------------
+class LocalLabelExecutor(StrictModel):
+    """This machine: `tasks` processes (datatrove's LocalPipelineExecutor), `workers` of them at a time.
+
+    tasks=1 (the default) labels in the command's own process. With gpus_per_task > 0 each running task gets its
+    own GPUs (CUDA_VISIBLE_DEVICES) out of `gpus` (default: the visible ones, or 0..workers*gpus_per_task-1).
+    """
+
+    type: Literal["local"] = "local"
+    tasks: int = Field(1, ge=1)
+    workers: int = Field(-1, description="-1: as many as tasks")
+    gpus_per_task: int = Field(0, ge=0)
+    gpus: list[int] | None = None
+
+
+class RayLabelExecutor(StrictModel):
+    """A Ray cluster (`address`) or a local Ray instance; each task is a Ray task that reserves its GPUs."""
+
+    type: Literal["ray"]
+    tasks: int = Field(2, ge=1)
+    workers: int = -1
+    address: str | None = Field(None, description="e.g. ray://head:10001 or auto; none starts a local instance")
+    num_cpus: int | None = Field(None, description="CPUs of a local instance (none: all)")
+    cpus_per_task: int = Field(1, ge=1)
+    mem_per_cpu_gb: float = Field(2, gt=0)
+    gpus_per_task: int = Field(0, ge=0)
+
+
+class SlurmLabelExecutor(StrictModel):
+    """A Slurm job array (datatrove's SlurmPipelineExecutor), one array task per label task; the command
+    submits and returns, and the same command run again after the array finishes merges the output."""
+
+    type: Literal["slurm"]
+    tasks: int = Field(..., ge=1)
+    workers: int = -1
+    partition: str
+    time: str = "24:00:00"
+    cpus_per_task: int = Field(8, ge=1)
+    mem_per_cpu_gb: int = Field(8, ge=1)
+    gpus_per_task: int = Field(1, ge=0)
+    qos: str | None = None
+    venv_path: str | None = None
+    condaenv: str | None = None
+    env_command: str | None = None
+    sbatch_args: dict[str, Any] = Field(default_factory=dict)
+
+
+LabelExecutor = Annotated[
+    Union[LocalLabelExecutor, RayLabelExecutor, SlurmLabelExecutor],  # noqa: UP007
+    Field(discriminator="type"),
+]
 
 
 class EvalSpec(StrictModel):
@@ -216,6 +269,32 @@ class LabelJob(StrictModel):
     ensemble: EnsembleSpec = Field(default_factory=EnsembleSpec)
     run: RunSpec = Field(default_factory=RunSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
+    executor: LabelExecutor = Field(default_factory=LocalLabelExecutor)
+
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _default_executor(cls, value: Any) -> Any:
+        """An executor section without `type` runs on this machine."""
+        if isinstance(value, dict) and "type" not in value:
+            return {"type": "local", **value}
+        return value
+
+    @model_validator(mode="after")
+    def _gpus_fit_the_engine(self) -> LabelJob:
+        spec, backend = self.executor, self.model.backend
+        if backend.type == "vllm" and spec.gpus_per_task:
+            need = backend.tensor_parallel_size * backend.pipeline_parallel_size
+            if spec.gpus_per_task < need:
+                raise ValueError(
+                    f"executor.gpus_per_task ({spec.gpus_per_task}) is smaller than the engine needs "
+                    f"(tensor_parallel_size x pipeline_parallel_size = {need})"
+                )
+        return self
+
+    @property
+    def multi_task(self) -> bool:
+        """Whether the items are split into tasks (any executor but one local task)."""
+        return self.executor.type != "local" or self.executor.tasks > 1
 
     @property
     def strategies(self) -> list[str]:

@@ -14,12 +14,13 @@ from typing import Any, Protocol
 
 from corpusforge import __version__
 from corpusforge.config import dump_yaml
-from corpusforge.errors import BuildError
+from corpusforge.errors import BuildError, ConfigError
 from corpusforge.label.backends import make_backend
 from corpusforge.label.backends.base import Backend
 from corpusforge.label.cache import RequestCache
 from corpusforge.label.config import LabelJob
 from corpusforge.label.items import LabelItem, Quarantined, iter_input
+from corpusforge.label.lifecycle import output_lock
 from corpusforge.label.output import LabelOutput, card_sections
 from corpusforge.label.prompts import STRATEGY_TEMPLATES, PromptBook
 from corpusforge.label.records import arrow_schema
@@ -32,9 +33,10 @@ from corpusforge.output.schemas import validation_errors
 @dataclass
 class LabelRun:
     output_dir: Path
-    summary: dict[str, Any]
-    manifest: dict[str, Any]
+    summary: dict[str, Any] | None  # None when the tasks were only submitted (Slurm)
+    manifest: dict[str, Any] | None
     run_id: str
+    submitted: bool = False
 
 
 class RecordObserver(Protocol):
@@ -55,9 +57,66 @@ def describe_job(job: LabelJob) -> str:
         names = ", ".join(STRATEGY_TEMPLATES[strategy])
         lines.append(f"#   {strategy}: templates {names} (hash {book.strategy_hash(strategy)})")
     lines.append(f"# backend: {job.model.backend.type}, model {job.model.name}")
+    spec = job.executor
+    if job.multi_task:
+        gpus = f", {spec.gpus_per_task} GPUs per task" if spec.gpus_per_task else ""
+        lines.append(
+            f"# executor: {spec.type}, {spec.tasks} tasks{gpus}, each with its own engine; one merged output"
+            + (
+                " (the command submits a job array and returns; run it again to merge)"
+                if spec.type == "slurm"
+                else ""
+            )
+        )
+    else:
+        lines.append("# executor: this process (one task)")
     lines.append(f"# cache: {job.cache_path()}")
     lines.append(f"# output: {job.output_dir()} (data/train-*.parquet, manifest.json, README.md)")
     return "\n".join(lines)
+
+
+class OnDemandBackend(Backend):
+    """The job's backend, loaded when the first request the cache cannot answer reaches it.
+
+    So a rerun answered wholly from the label cache never starts the engine (a vLLM start is 20-90 s and GBs of
+    memory), and a run killed during the load has already written its quarantine and marked its folder.
+    """
+
+    def __init__(self, inner: Backend, log: Callable[[str], None], loaded: bool = False):
+        super().__init__(inner.spec, inner.model, inner.chat)
+        self.inner = inner
+        self.name = inner.name
+        self.constrains_choices = inner.constrains_choices
+        self.loaded = loaded
+        self.started = False  # whether this run loaded it
+        self.load_seconds = 0.0
+        self._log = log
+
+    def load(self) -> None:
+        if self.loaded:
+            return
+        if self.name != "openai":  # a typo in the model path is one line, not a traceback after the imports
+            from corpusforge.sources_check import model_problems
+
+            problems = model_problems("model.name", self.model, "config.json")
+            if problems:
+                raise ConfigError("\n".join(problems))
+        self._log(f"loading {self.model} with {self.name}")
+        started = time.perf_counter()
+        self.inner.load()
+        self.load_seconds = time.perf_counter() - started
+        self.loaded = self.started = True
+
+    def run(self, requests, on_result) -> None:
+        self.load()
+        self.inner.run(requests, on_result)
+
+    def close(self) -> None:
+        if self.started:
+            self.inner.close()
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe()
 
 
 def run_label_job(
@@ -69,32 +128,36 @@ def run_label_job(
     observers: list[RecordObserver] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> LabelRun:
-    """Label every selected input item; returns the summary and manifest (also written to the output directory)."""
+    """Label every selected input item; returns the summary and manifest (also written to the output directory).
+
+    One local task labels in this process (with `backend` if given, else the job's, started on demand); any other
+    executor splits the items into tasks (corpusforge/label/tasks.py) and merges their outputs into one.
+    """
     log = log or (lambda _: None)
+    if job.multi_task:
+        if backend is not None:
+            raise ValueError("a multi-task job starts one backend per task; do not pass one")
+        from corpusforge.label.tasks import run_tasks
+
+        return run_tasks(job, progress_factory=progress_factory, keep=keep, observers=observers, log=log)
+    with output_lock(job.output_dir()):
+        return _run_in_process(job, backend, progress_factory, keep, observers or [], log)
+
+
+def _run_in_process(job, backend, progress_factory, keep, observers, log) -> LabelRun:
     book = PromptBook(job.task.templates)
     book.check(job.strategies)
     output = LabelOutput(job.output_dir(), job.task.name, arrow_schema(job))
     output.start()
     summary = SummaryBuilder([o.text for o in job.task.options], job.strategies)
-
-    def quarantine(entry: Quarantined) -> None:
-        output.quarantine(entry)
-        summary.quarantine(entry.reason)
-
-    run = job.run
-    items = list(select_items(iter_input(job.input), run.limit, run.num_shards, run.shard_index, quarantine, keep))
+    items = select_job_items(job, output, summary, keep)
     log(f"{len(items)} items to label ({sum(summary.quarantined.values())} input records quarantined)")
 
-    started = time.perf_counter()
-    if backend is None:
-        backend = make_backend(job)
-        log(f"loading {job.model.name} with {backend.name}")
-        backend.load()
-    load_seconds = time.perf_counter() - started
     cache = RequestCache(job.cache_path(), description=f"{job.task.name} {job.strategy} {job.model.name}")
+    owned = backend is None
+    engine = OnDemandBackend(make_backend(job) if owned else backend, log, loaded=not owned)
     progress = progress_factory(len(items)) if progress_factory else None
-    runner = LabelRunner(job, backend, cache, StrategyContext(job, book), progress)
-    observers = observers or []
+    runner = LabelRunner(job, engine, cache, StrategyContext(job, book), progress)
     started = time.perf_counter()
     try:
         for records in runner.label(items):
@@ -109,19 +172,75 @@ def run_label_job(
         cache.close()
         if progress is not None:
             progress.close()
-    label_seconds = time.perf_counter() - started
-    result = summary.build(runner.counters, label_seconds, load_seconds)
+        if owned:
+            engine.close()
+    if owned and not engine.started and items:
+        log("every request was in the label cache: the model was not loaded")
+    label_seconds = time.perf_counter() - started - engine.load_seconds
+    result = summary.build(runner.counters, label_seconds, engine.load_seconds)
+    manifest = finish_output(
+        job, output, result, engine, runner.ctx.hashes, observers,
+        cache={"path": str(job.cache_path()), "run_id": cache.run_id},
+        extra={"engine_started": engine.started},
+    )  # fmt: skip
+    return LabelRun(job.output_dir(), result, manifest, cache.run_id)
+
+
+def select_job_items(
+    job: LabelJob,
+    output: LabelOutput,
+    summary: SummaryBuilder,
+    keep: Callable[[LabelItem], bool] | None = None,
+    positions: list[int] | None = None,
+) -> list[LabelItem]:
+    """The items the job labels, in input order; quarantined input records go to the output and the summary.
+
+    `positions`, when given, receives each selected item's position in the input (for splitting into tasks).
+    """
+
+    def quarantine(entry: Quarantined) -> None:
+        output.quarantine(entry)
+        summary.quarantine(entry.reason)
+
+    run = job.run
+    at = [-1]
+
+    def records():
+        for at[0], record in enumerate(iter_input(job.input)):  # noqa: B007 - the position is read below
+            yield record
+
+    items = []
+    for item in select_items(records(), run.limit, run.num_shards, run.shard_index, quarantine, keep):
+        items.append(item)
+        if positions is not None:
+            positions.append(at[0])
+    return items
+
+
+def finish_output(
+    job: LabelJob,
+    output: LabelOutput,
+    result: dict[str, Any],
+    backend: Backend,
+    hashes: dict[str, str],
+    observers: list[RecordObserver],
+    cache: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write the manifest and the card of a finished run (one process, or the merge of its tasks)."""
     lines = summary_lines(result)
     settings = {
         "model": job.model.name,
         "backend": backend.name,
         "strategy": job.strategy,
         "strategies": ", ".join(job.strategies),
-        "template hashes": ", ".join(f"{s} {h}" for s, h in runner.ctx.hashes.items()),
+        "template hashes": ", ".join(f"{s} {h}" for s, h in hashes.items()),
         "answer": f"constrained={job.answer.constrained}, max_retries={job.answer.max_retries}",
         "long answer shown": job.task.use_long_answer,
         "chat template": job.task.chat,
     }
+    if job.multi_task:
+        settings["executor"] = f"{job.executor.type}, {job.executor.tasks} tasks"
     manifest = {
         "corpusforge_version": __version__,
         "kind": "label",
@@ -132,16 +251,17 @@ def run_label_job(
         "backend": backend.describe(),
         "strategy": job.strategy,
         "strategies": job.strategies,
-        "template_hashes": runner.ctx.hashes,
+        "template_hashes": hashes,
         "summary": result,
-        "cache": {"path": str(job.cache_path()), "run_id": cache.run_id},
+        "cache": cache,
         "job": job.model_dump(mode="json"),
+        **(extra or {}),
     }
     sections = card_sections(result, settings, lines)
     for observer in observers:
-        extra, extra_sections = observer.finish()
-        manifest.update(extra)
-        sections += extra_sections
+        observer_manifest, observer_sections = observer.finish()
+        manifest.update(observer_manifest)
+        sections += observer_sections
     if result["input_records"] != result["labeled"] + result["unlabeled"] + result["quarantined"]:
         raise BuildError("label counts do not add up (a bug)")
     output.finish(
@@ -153,7 +273,7 @@ def run_label_job(
             "(AntGLM-Med section 3.4.3: LLM-annotated PQA-U, Verification-of-Choice, PPL ranking)."
         ),
     )
-    return LabelRun(job.output_dir(), result, manifest, cache.run_id)
+    return manifest
 
 
 def _check_first(records: list[dict]) -> None:

@@ -28,6 +28,29 @@ from corpusforge.output.dataset_dir import (
 )
 
 SPLIT = "train"
+#: written first thing by every label run (it is also the run's lock): the folder is a label output from then on,
+#: so a run killed before its cache or manifest exist (e.g. while the model loads) reruns as it was
+LABEL_MARKER = "label.lock"
+
+
+def check_label_directory(output_dir: str | Path) -> None:
+    """Never clear a folder that is not a label output (a build output, a typo for a data folder...)."""
+    out = Path(output_dir)
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if (out / STATE_DIR / LABEL_MARKER).is_file() or (out / STATE_DIR / "label_cache.sqlite").is_file():
+        return
+    manifest = out / MANIFEST
+    if manifest.is_file():
+        try:
+            if json.loads(manifest.read_text(encoding="utf-8")).get("kind") == "label":
+                return
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            pass
+    raise ConfigError(
+        f"run.output: {out} already holds something that is not a label output; "
+        "choose another folder (a label run clears its folder's data/ first)"
+    )
 
 
 class LabelOutput:
@@ -40,7 +63,7 @@ class LabelOutput:
         self._quarantine_file = None
 
     def start(self) -> None:
-        self._refuse_foreign_directory()
+        check_label_directory(self.dir)
         for stale in (self.dir / DATA_DIR, self.dir / QUARANTINE_DIR):
             if stale.exists():
                 shutil.rmtree(stale)
@@ -48,24 +71,7 @@ class LabelOutput:
             stale.unlink(missing_ok=True)
         (self.dir / DATA_DIR).mkdir(parents=True, exist_ok=True)
         (self.dir / STATE_DIR).mkdir(parents=True, exist_ok=True)
-
-    def _refuse_foreign_directory(self) -> None:
-        """Never clear a folder that is not a label output (a build output, a typo for a data folder...)."""
-        if not self.dir.exists() or not any(self.dir.iterdir()):
-            return
-        manifest = self.dir / MANIFEST
-        if manifest.is_file():
-            try:
-                if json.loads(manifest.read_text(encoding="utf-8")).get("kind") == "label":
-                    return
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                pass
-        elif (self.dir / STATE_DIR / "label_cache.sqlite").is_file():
-            return  # a label run that was stopped before its manifest
-        raise ConfigError(
-            f"run.output: {self.dir} already holds something that is not a label output; "
-            "choose another folder (a label run clears its folder's data/ first)"
-        )
+        (self.dir / STATE_DIR / LABEL_MARKER).touch()
 
     def write_records(self, records: list[dict]) -> None:
         if not records:

@@ -6,6 +6,7 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from datatrove.data import Document
 
 from corpusforge.instruct.steps import LabelQualityFilter
 from tests.instruct.helpers import REPO, read
@@ -52,3 +53,15 @@ def test_labels_join_items_and_keep_confidence(tmp_path):
 def test_label_filter_passes_records_without_pseudo_labels(tmp_path):
     docs = read("instruct.pubmedqa", tmp_path, path=str(REPO / "data/samples/pubmedqa/ori_pqal_sample.json")).docs
     assert len(list(LabelQualityFilter(min_confidence=0.99).run(iter(docs)))) == len(docs)
+
+
+def test_min_agreement_compares_votes_not_rounded_floats():
+    from corpusforge.instruct.steps import votes_reach
+
+    # 2 of 3 strategies agree: stored as 0.666..., or rounded by a writer to 0.6667 -- the default 0.67 keeps it
+    assert votes_reach(2 / 3, 0.67) and votes_reach(0.6667, 0.67) and votes_reach(2 / 3, 0.667)
+    assert not votes_reach(0.5, 0.67) and not votes_reach(2 / 3, 0.7) and not votes_reach(2 / 3, 1.0)
+    assert votes_reach(1.0, 1.0) and votes_reach(0.75, 0.75) and votes_reach(0.5, 0.5)
+    step = LabelQualityFilter(min_agreement=0.67)
+    record = {"meta": json.dumps({"label": "yes", "agreement": 0.6667})}
+    assert step.filter(Document(text="q", id="a", metadata={"record": record})) is True

@@ -1,0 +1,217 @@
+"""Benchmark of `corpusforge label --executor ... --tasks N`: items/s with 1 task vs N tasks, side by side.
+
+The same VoC job (real PQA-L question/abstract/long-answer texts from ../shared/data/pubmedqa when present, the
+PQA-U sample otherwise) on the tiny test Llama, run through the CLI as a user runs it, each run into a fresh output
+(nothing served from a label cache):
+
+  (a) 1 task (the command's own process, torch using every core) vs N local tasks (one transformers engine and
+      1/N of the cores each), alternated, best of --repeats              target: 2 tasks >= 1.6x on 2 cores
+  (b) optionally the same with --backend vllm (one vLLM engine per task)
+
+and, on paper, the wall time of labelling all 61,249 PQA-U items with voc on 8 GPUs (8 tasks, one 8B engine
+each), from per-item prompt sizes measured on the real texts through the labeler's own prompts (assumptions
+printed).
+
+    python bench/bench_label_scale.py                       # 64 items, transformers, 1 vs 2 tasks (~5 min)
+    python bench/bench_label_scale.py --items 32 --repeats 1 --backends transformers,vllm
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+PQA_U_ITEMS = 61_249
+
+
+def label_command(model: str, items: Path, output: Path, backend: str, tasks: int, gen: int) -> list[str]:
+    args = ["label", "pqa-u", "--input", str(items), "--model", model, "--backend", backend, "--strategy", "voc",
+            "--output", str(output), "--quiet", "--tasks", str(tasks)]  # fmt: skip
+    settings = [f"sampling.max_tokens.explain={gen}", f"sampling.max_tokens.verify={gen}", "run.chunk_size=16"]
+    if backend == "transformers":
+        settings.append("model.backend.batch_size=16")
+    else:
+        settings += ["model.backend.dtype=bfloat16", "model.backend.max_model_len=4096",
+                     "model.backend.enforce_eager=true"]  # fmt: skip
+    for s in settings:
+        args += ["--set", s]
+    return [sys.executable, "-c", "from corpusforge.cli import main; main()", *args]
+
+
+def timed_run(model, items, work: Path, backend: str, tasks: int, gen: int, n: int) -> dict:
+    output = work / f"out-{backend}-{tasks}-{time.monotonic_ns()}"
+    started = time.perf_counter()
+    done = subprocess.run(label_command(model, items, output, backend, tasks, gen), capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"label run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    manifest = json.loads((output / "manifest.json").read_text())
+    summary = manifest["summary"]
+    assert summary["labeled"] + summary["unlabeled"] == n and summary["requests"]["cache_hits"] == 0
+    per_task = manifest.get("executor", {}).get("per_task")
+    load = max(t["load_seconds"] for t in per_task) if per_task else summary["seconds"]["load"]
+    return {
+        "tasks": tasks,
+        "wall_s": round(wall, 2),
+        "load_s": round(load, 2),
+        "items_per_s": round(n / wall, 4),
+        "items_per_s_after_load": round(n / max(wall - load, 1e-9), 4),
+        "prompt_tokens": summary["tokens"]["prompt"],
+        "prompt_computed": summary["tokens"]["prompt_computed"],
+        "completion_tokens": summary["tokens"]["completion"],
+    }
+
+
+def compare(args, model, items, work, backend: str) -> dict:
+    runs: dict[int, list[dict]] = {1: [], args.tasks: []}
+    for r in range(args.repeats):
+        for tasks in (1, args.tasks) if r % 2 == 0 else (args.tasks, 1):  # alternate: load drift hits both
+            run = timed_run(model, items, work, backend, tasks, args.gen_tokens, args.items)
+            runs[tasks].append(run)
+            print(f"  {backend} {tasks} task(s): {run['wall_s']:.1f} s wall (load {run['load_s']:.1f} s), "
+                  f"{run['items_per_s']:.3f} items/s", flush=True)  # fmt: skip
+    best = {t: max(rs, key=lambda x: x["items_per_s"]) for t, rs in runs.items()}
+    ratio = best[args.tasks]["items_per_s"] / best[1]["items_per_s"]
+    ratio_after_load = best[args.tasks]["items_per_s_after_load"] / best[1]["items_per_s_after_load"]
+    return {"runs": runs, "speedup": round(ratio, 3), "speedup_after_load": round(ratio_after_load, 3)}
+
+
+# ----------------------------------------------------------------------------------------------- paper estimate
+def measured_prompt_sizes(items_path: Path, n: int) -> dict:
+    """Characters of every VoC prompt the labeler writes for real items (the labeler's own templates), and how
+    much of them is the item prefix the engine's prefix cache computes once."""
+    from corpusforge.config import validate
+    from corpusforge.label.backends.base import plain_text
+    from corpusforge.label.config import LabelJob
+    from corpusforge.label.items import LabelItem, iter_input
+    from corpusforge.label.prompts import PromptBook
+    from corpusforge.label.requests import GenerateResult
+    from corpusforge.label.strategies import StrategyContext, run_strategy
+
+    job = validate(LabelJob, {"input": {"path": str(items_path)}, "model": {"name": "m"}, "strategy": "voc"})
+    ctx = StrategyContext(job, PromptBook(None))
+    per_item, prefix = [], []
+    for record in list(iter_input(job.input))[:n]:
+        if not isinstance(record, LabelItem):
+            continue
+        chars, texts = [], []
+        run = run_strategy("voc", record, ctx)
+        requests = next(run)
+        while True:
+            texts += [plain_text(r.prompt) for r in requests]
+            chars += [len(t) for t in texts[-len(requests) :]]
+            fake = [  # an explanation of ~120 tokens; an answer that parses
+                GenerateResult(
+                    text=r.choices[0] if r.choices else "word " * 100,
+                    choice_logprobs={c: -1.0 for c in r.score_choices} if r.score_choices else None,
+                )
+                for r in requests
+            ]
+            try:
+                requests = run.send(fake)
+            except StopIteration:
+                break
+        per_item.append(chars)
+        prefix.append(len(os.path.commonprefix(texts)))
+    return {
+        "requests_per_item": statistics.mean(len(c) for c in per_item),
+        "prompt_chars_per_item": statistics.mean(sum(c) for c in per_item),
+        "shared_prefix_chars": statistics.mean(prefix),
+        "items": len(per_item),
+    }
+
+
+def paper_estimate(args, sizes: dict) -> list[str]:
+    cpt = args.chars_per_token
+    prompt = sizes["prompt_chars_per_item"] / cpt
+    prefix = sizes["shared_prefix_chars"] / cpt
+    reqs = sizes["requests_per_item"]
+    computed = prompt - (reqs - 1) * prefix  # the prefix cache computes the item prefix once per item
+    generated = (reqs - 1) * args.mean_gen_tokens + 1
+    per_item_s = computed / args.prefill_tps + generated / args.decode_tps
+    per_gpu_items = PQA_U_ITEMS / args.gpus
+    label_h = per_gpu_items * per_item_s / 3600
+    wall_h = label_h + (args.engine_start_s + args.merge_s) / 3600
+    return [
+        f"Paper estimate: voc on all {PQA_U_ITEMS:,} PQA-U items, {args.gpus} GPUs = {args.gpus} tasks "
+        "(--executor local|ray|slurm --tasks 8 --set executor.gpus_per_task=1), an 8B model per GPU",
+        f"  measured on {sizes['items']} real items through the labeler's prompts: {reqs:.0f} requests/item, "
+        f"{sizes['prompt_chars_per_item']:,.0f} prompt characters/item, of which the item prefix shared by its "
+        f"requests is {sizes['shared_prefix_chars']:,.0f}",
+        f"  assumed: {cpt} characters/token (Llama-3 tokenizer on PubMed English), {args.mean_gen_tokens} generated "
+        f"tokens per explanation/verification, prefill {args.prefill_tps:,.0f} and decode {args.decode_tps:,.0f} "
+        "tokens/s per H100-class GPU (bench_label.py's assumptions), engine start "
+        f"{args.engine_start_s:.0f} s, merge {args.merge_s:.0f} s; prefill and decode added (no overlap credited)",
+        f"  per item: {prompt:,.0f} prompt tokens, {computed:,.0f} computed with prefix caching, {generated:.0f} "
+        f"generated -> {per_item_s * 1000:.0f} ms of one GPU",
+        f"  {per_gpu_items:,.0f} items per GPU -> {label_h:.2f} h labelling -> about {wall_h:.2f} h wall "
+        f"(vs {label_h * args.gpus:.1f} h on one GPU)",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=64)
+    parser.add_argument("--tasks", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--gen-tokens", type=int, default=16)
+    parser.add_argument("--backends", default="transformers")
+    parser.add_argument("--model", help="a model folder (default: the tiny test Llama, built here)")
+    parser.add_argument("--json", help="also write the numbers to this JSON file")
+    parser.add_argument("--gpus", type=int, default=8)
+    parser.add_argument("--chars-per-token", type=float, default=4.2)
+    parser.add_argument("--mean-gen-tokens", type=int, default=120)
+    parser.add_argument("--prefill-tps", type=float, default=30_000)
+    parser.add_argument("--decode-tps", type=float, default=12_000)
+    parser.add_argument("--engine-start-s", type=float, default=120)
+    parser.add_argument("--merge-s", type=float, default=60)
+    args = parser.parse_args()
+
+    from bench_label import make_items
+
+    work = Path(tempfile.mkdtemp(prefix="bench-label-scale-"))
+    if args.model:
+        model = args.model
+    else:
+        from tests.tiny_models import build_tiny_llama
+
+        model = str(build_tiny_llama(work / "tiny-llama", max_positions=4096))
+    items = work / "ori_pqau_bench.json"
+    origin = make_items(args.items, items)
+    print(
+        f"{args.items} items from {origin}; {os.cpu_count()} CPUs; voc, explain/verify max_tokens {args.gen_tokens}"
+    )
+    results: dict = {"items": args.items, "origin": origin, "cpus": os.cpu_count()}
+    for backend in args.backends.split(","):
+        print(f"(a) {backend}: 1 task vs {args.tasks} local tasks", flush=True)
+        results[backend] = compare(args, model, items, work, backend)
+        r = results[backend]
+        print(f"  -> {args.tasks} tasks / 1 task: {r['speedup']:.2f}x items/s (whole command), "
+              f"{r['speedup_after_load']:.2f}x after the model load" + (
+                  f"   target >= 1.6x: {'ok' if r['speedup'] >= 1.6 else 'MISSED'}" if backend == "transformers" else ""
+              ), flush=True)  # fmt: skip
+    sizes = measured_prompt_sizes(items, args.items)
+    results["prompt_sizes"] = sizes
+    lines = paper_estimate(args, sizes)
+    print("\n".join(lines))
+    results["paper_estimate"] = lines
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

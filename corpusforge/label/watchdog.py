@@ -1,0 +1,142 @@
+"""The watchdog of one `corpusforge label` run: when the command dies, nothing it started survives it.
+
+Run as a plain script (stdlib only, no corpusforge import) by corpusforge/label/lifecycle.py:
+
+    python watchdog.py PARENT_PID TOKEN
+
+vLLM's EngineCore does not stop when its parent is SIGKILLed (vllm-project/vllm#55510), nor does a local Ray
+instance or a datatrove task process. This script does it for them: while the command lives it remembers the
+command's process tree; when the command is gone (or asks, on a clean exit), every process of the run (see
+RunProcesses) gets SIGTERM, then SIGKILL after a grace period. The environment token is the idea of Jenkins'
+ProcessTreeKiller (BUILD_ID in the environment).
+
+The watchdog also holds the run's output lock (an inherited file descriptor), so the lock is free only once
+nothing of the run is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import sys
+import time
+
+ENV = "CORPUSFORGE_LABEL_RUN"
+POLL_S = 0.1
+TREE_POLL_S = 0.5
+GRACE_S = 3.0
+
+
+def process_table() -> dict[int, tuple[int, int, int]]:
+    """pid -> (parent pid, process group, start time) of every process, from /proc/PID/stat."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()  # after "pid (comm) ": state ppid pgrp session ...
+        table[int(name)] = (int(fields[1]), int(fields[2]), int(fields[19]))
+    return table
+
+
+def has_token(pid: int, token: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f"{ENV}={token}".encode() in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
+class RunProcesses:
+    """Which processes belong to the run. Three marks, because each one alone misses some:
+
+    - descendants of the command, remembered (pid and start time) while it is alive: once it is SIGKILLed its
+      children are reparented to PID 1 and the tree is gone (a process that calls setproctitle, as vLLM's
+      EngineCore does, overwrites the environment block /proc shows, so the token does not find it);
+    - the token in the environment: whatever was started (exec'd) with the command's environment, even from a
+      process started after the last look at the tree;
+    - the command's process group, when the command leads one (started from a shell).
+    """
+
+    def __init__(self, parent: int, token: str, exclude: set[int]):
+        self.parent, self.token, self.exclude = parent, token, exclude
+        try:
+            self.group = parent if os.getpgid(parent) == parent else None
+        except OSError:  # already gone
+            self.group = None
+        self.known: dict[int, int] = {}  # pid -> start time
+
+    def remember(self) -> None:
+        """Add the command's current descendants (called while it is alive)."""
+        table = process_table()
+        roots = {self.parent} | set(self.known)
+        changed = True
+        while changed:
+            changed = False
+            for pid, (ppid, _, start) in table.items():
+                if ppid in roots and pid not in roots and pid not in self.exclude:
+                    roots.add(pid)
+                    self.known[pid] = start
+                    changed = True
+
+    def alive(self) -> list[int]:
+        table = process_table()
+        members = {pid for pid, start in self.known.items() if pid in table and table[pid][2] == start}
+        for pid, (_, pgrp, _) in table.items():
+            if pid in self.exclude or pid in members:
+                continue
+            if (self.group is not None and pgrp == self.group) or has_token(pid, self.token):
+                members.add(pid)
+        changed = True
+        while changed:  # and whatever those started since
+            changed = False
+            for pid, (ppid, _, _) in table.items():
+                if ppid in members and pid not in members and pid not in self.exclude:
+                    members.add(pid)
+                    changed = True
+        return sorted(members - self.exclude)
+
+
+def sweep(run: RunProcesses, grace_s: float = GRACE_S) -> int:
+    """SIGTERM every process of the run, SIGKILL what is left after `grace_s`; returns how many there were."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + grace_s
+    sig = signal.SIGTERM
+    while True:
+        alive = run.alive()
+        if not alive:
+            return len(seen)
+        if time.monotonic() > deadline:
+            sig = signal.SIGKILL
+        for pid in alive:
+            if pid not in seen or sig == signal.SIGKILL:
+                seen.add(pid)
+                with contextlib.suppress(OSError):
+                    os.kill(pid, sig)
+        time.sleep(POLL_S)
+
+
+def main() -> None:
+    parent, token = int(sys.argv[1]), sys.argv[2]
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)  # a Ctrl-C or a TERM to the group must not stop the cleanup
+    if not os.path.isdir("/proc"):
+        return  # Linux only; elsewhere the watchdog only holds the lock
+    # the command itself is never signalled: it is gone, or it is exiting and waits for this sweep
+    run = RunProcesses(parent, token, exclude={os.getpid(), parent})
+    while os.getppid() == parent:
+        run.remember()
+        ready, _, _ = select.select([sys.stdin], [], [], TREE_POLL_S)
+        if ready:  # "stop" (a clean exit) or end of file (the command closed the pipe or died)
+            break
+    sweep(run)
+
+
+if __name__ == "__main__":
+    main()
