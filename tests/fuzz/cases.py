@@ -249,6 +249,20 @@ def utf16_file(spec: Spec) -> Case | None:
                 marker=None, location_keys=())  # fmt: skip
 
 
+def bad_xml_element(spec: Spec) -> Case | None:
+    """One PubMed article with an undefined entity, one with an unclosed tag: the reader resynchronizes on the next
+    article, so exactly those two are quarantined and every other article is read."""
+    if spec.layout != "xml":
+        return None
+    from tests.pipeline.test_pubmed import article
+
+    items = good(spec)
+    entity = article("777", "Bad &nbsp; entity").encode()
+    unclosed = article("778", "Unclosed <i>tag").encode()
+    items[BAD_AT:BAD_AT] = [Raw(entity), Raw(unclosed)]
+    return Case(write(spec, items), N_GOOD + 2, N_GOOD, 2, reasons={"bad_xml"}, marker=b"Unclosed <i>tag")
+
+
 def empty_file(spec: Spec) -> Case:
     """A 0-byte file: a file-level quarantine, never a record."""
     name = spec.file_name if spec.layout != "text" else spec.file_name.replace(".", "0.")
@@ -331,6 +345,7 @@ CLASSES: dict[str, Callable[[Spec], Case | None]] = {
         truncated_record,
         broken_first_line,
         broken_first_lines,
+        bad_xml_element,
         empty_file,
         utf16_file,
         truncated_gzip,
