@@ -80,18 +80,13 @@ class Vocabulary:
                 terms.append(word)
         self.content = CONTENT_WORDS + terms
         weights = [1 / (rank + 1) ** 1.05 for rank in range(len(self.content))]
-        total = sum(weights)
-        self.cumulative = []
-        acc = 0.0
-        for w in weights:
-            acc += w / total
-            self.cumulative.append(acc)
         self.rng = rng
+        self._draws = rng.choices(self.content, weights=weights, k=1 << 20)  # Zipf draws, used in turn
+        self._next = 0
 
     def content_word(self) -> str:
-        import bisect
-
-        return self.content[min(bisect.bisect(self.cumulative, self.rng.random()), len(self.content) - 1)]
+        self._next = (self._next + 1) & ((1 << 20) - 1)
+        return self._draws[self._next]
 
     def number(self) -> str:
         r, rng = self.rng.random(), self.rng
@@ -151,7 +146,7 @@ def article_xml(pmid: int, title: str, abstract: list[tuple[str, str]] | None, r
         f"{voc.content_word().capitalize()}, University Hospital of {voc.content_word().capitalize()}, "
         f"{rng.choice(['Boston, MA, USA', 'Beijing, China', 'Lyon, France', 'Osaka, Japan'])}.</Affiliation>"
         f"</AffiliationInfo></Author>"
-        for _ in range(rng.randint(3, 8))
+        for _ in range(rng.randint(4, 12))
     )
     mesh = "".join(
         f'<MeshHeading><DescriptorName UI="D{rng.randint(1, 99999):06d}" MajorTopicYN="N">'
@@ -186,7 +181,7 @@ def article_xml(pmid: int, title: str, abstract: list[tuple[str, str]] | None, r
     refs = "".join(
         f"<Reference><Citation>{escape(voc.sentence())}</Citation><ArticleIdList>"
         f'<ArticleId IdType="pubmed">{rng.randint(1000000, 39000000)}</ArticleId></ArticleIdList></Reference>'
-        for _ in range(rng.randint(0, 3))
+        for _ in range(rng.randint(1, 6))
     )
     return (
         f'<PubmedArticle><MedlineCitation Status="MEDLINE" Owner="NLM" IndexingMethod="Automated">'
@@ -523,7 +518,7 @@ def main() -> None:
     )
     parser.add_argument("--files", type=int, default=2, help=".xml.gz files = tasks")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS)
-    parser.add_argument("--agreement-docs", type=int, default=20_000, help="documents of the per-filter agreement")
+    parser.add_argument("--agreement-docs", type=int, default=10_000, help="documents of the per-filter agreement")
     parser.add_argument("--pqal", type=Path, help="PQA-L file (default: the real one when present, else the sample)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()

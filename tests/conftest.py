@@ -80,14 +80,44 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run
 
 
 class ReportBrowser:
-    """One headless Chromium (Debian's package, driven by playwright) shared by every page test."""
+    """One headless Chromium (Debian's package, driven by playwright) shared by every page test.
 
-    def __init__(self, context):
-        self.context = context
+    Started on first use and started again if it died in between (a test that ends "its" processes in-process,
+    such as a label run's watchdog under CliRunner, may take the pytest process's other children with it).
+    """
+
+    def __init__(self, executable: str, profiles: Path):
+        self.executable, self.profiles = executable, profiles
+        self.playwright = self.context = None
+
+    def _start(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self.close()
+        self.profiles.mkdir(parents=True, exist_ok=True)
+        self.playwright = sync_playwright().start()
+        self.context = self.playwright.chromium.launch_persistent_context(
+            tempfile.mkdtemp(dir=self.profiles),  # an empty profile every time
+            executable_path=self.executable,
+            args=CHROMIUM_FLAGS,
+            headless=True,
+            viewport={"width": 1400, "height": 1000},
+        )
+
+    def _new_page(self):
+        from playwright.sync_api import Error
+
+        if self.context is not None:
+            try:
+                return self.context.new_page()
+            except Error:
+                pass  # the browser or its driver is gone: start a new one
+        self._start()
+        return self.context.new_page()
 
     def open(self, html: Path):
         """(page, console errors) for a report opened from disk, as a user double-clicking it."""
-        page = self.context.new_page()
+        page = self._new_page()
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -96,6 +126,15 @@ class ReportBrowser:
         page.goto(Path(html).resolve().as_uri())
         page.wait_for_load_state("load")
         return page, errors
+
+    def close(self) -> None:
+        import contextlib
+
+        for closing in (self.context, self.playwright):
+            if closing is not None:
+                with contextlib.suppress(Exception):  # already gone with its driver
+                    closing.close() if closing is self.context else closing.stop()
+        self.playwright = self.context = None
 
 
 @pytest.fixture(scope="session")
@@ -108,16 +147,9 @@ def report_browser(tmp_path_factory):
         if os.environ.get("CI"):  # CI runs scripts/setup.sh as root: a missing browser is a broken set-up
             pytest.fail(message)
         pytest.skip(message)
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]' (playwright)")
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=executable,
-            args=CHROMIUM_FLAGS,
-            headless=True,
-            viewport={"width": 1400, "height": 1000},
-        )
-        try:
-            yield ReportBrowser(context)
-        finally:
-            context.close()
+    pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]' (playwright)")
+    browser = ReportBrowser(executable, tmp_path_factory.mktemp("chromium-profiles"))
+    try:
+        yield browser
+    finally:
+        browser.close()

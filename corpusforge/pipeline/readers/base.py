@@ -8,7 +8,7 @@ document fields (`parse`). Everything else is shared and the same for every sour
   an unparseable XML element, a record over `max_record_bytes`) raises `MalformedRecord` and is written, raw and
   with its location, to `OUTPUT/quarantine/<source>/<rank>.jsonl`, and counted (`quarantined`,
   `quarantined_<reason>`). A record with an empty text is dropped and counted (`dropped_empty_text`).
-- text that cannot be encoded (a lone surrogate such as JSON's `"\ud800"`, half of a UTF-16 pair) is
+- text that cannot be encoded (a lone surrogate such as JSON's `"\\ud800"`, half of a UTF-16 pair) is
   quarantined per record (`unencodable_text`, naming the field and the character): it is checked on everything
   a document carries (text, id, metadata) before any writer sees it. Quarantine, not repair: replacing the
   character would change the text silently, and the producer's bug is only fixed where it is seen.

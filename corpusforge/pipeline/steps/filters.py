@@ -56,6 +56,19 @@ class LengthFilter(BaseFilter):
         return True
 
 
+_ASCII_SPACES = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.isspace accepts below 128
+_ASCII_NON_LETTERS = bytes(c for c in range(128) if not chr(c).isalpha())
+
+
+def _count_spaces_and_letters(text: str) -> tuple[int, int]:
+    """How many characters of `text` are whitespace (str.isspace) and letters (str.isalpha); ASCII text by
+    byte operations, other text character by character."""
+    if text.isascii():
+        spaces = sum(map(text.count, _ASCII_SPACES))
+        return spaces, len(text.encode("ascii").translate(None, _ASCII_NON_LETTERS))
+    return sum(map(str.isspace, text)), sum(map(str.isalpha, text))
+
+
 @register("filter.bad_characters")
 class BadCharactersFilter(BaseFilter):
     """Drop documents with too many U+FFFD replacement characters or too few letters (garbled/binary text)."""
@@ -75,10 +88,11 @@ class BadCharactersFilter(BaseFilter):
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         text = doc.text
-        non_space = (len(text) - sum(map(str.isspace, text))) or 1
+        spaces, letters = _count_spaces_and_letters(text)
+        non_space = (len(text) - spaces) or 1
         if text.count("\ufffd") / non_space > self.max_replacement_ratio:
             return False, "replacement_characters"
-        if sum(map(str.isalpha, text)) / non_space < self.min_letter_ratio:
+        if letters / non_space < self.min_letter_ratio:
             return False, "few_letters"
         return True
 

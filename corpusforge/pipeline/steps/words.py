@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from functools import cache
 from itertools import chain
 
-DEFAULT_CACHE_CHUNKS = 200_000
+DEFAULT_CACHE_CHUNKS = 150_000  # per generation (two are kept)
 RESET_AFTER_TOKENS = 200_000
 _RECENT_TEXTS = 4
 
@@ -47,7 +47,8 @@ class WordSplitter:
     def __init__(self, language: str = "en", max_chunks: int = DEFAULT_CACHE_CHUNKS):
         self.language = language
         self.max_chunks = max_chunks
-        self._chunks: dict[str, tuple[str, ...]] = {}
+        self._chunks: dict[str, tuple[str, ...]] = {}  # chunk -> its tokens (the current generation)
+        self._previous: dict[str, tuple[str, ...]] = {}
         self._nlp = None
         self._rules: frozenset[str] | None = None
         self._spacy_tokens = 0
@@ -70,34 +71,37 @@ class WordSplitter:
         return self._nlp
 
     def _learn(self, text_chunks: list[str]) -> None:
-        """Tokenize a text's unseen chunks: a chunk in which spaCy's rules find nothing to split off (no special
-        case, prefix, suffix or infix: most new words) is one token, as spaCy's `_split_affixes`/`_attach_tokens`
-        would make it; the others go to spaCy in one call (a chunk's tokens end at a token followed by a space).
-        When the cache is full it starts over, keeping this text's chunks (frequent ones come back soon)."""
+        """Add a text's chunks to the cache: from the previous generation when they are there; a chunk in which
+        spaCy's rules find nothing to split off (no special case, prefix, suffix or infix: most new words) is one
+        token, as spaCy's `_split_affixes`/`_attach_tokens` would make it; the others go to spaCy in one call.
+
+        The cache has two generations: when the current one is full it becomes the previous one and a new one
+        starts, so memory stays bounded and the chunks in use move on to the new generation as they are met."""
         unique = list(dict.fromkeys(text_chunks))
         chunks = [c for c in unique if c not in self._chunks]
         if len(self._chunks) + len(chunks) > self.max_chunks:
-            self._chunks.clear()
+            self._previous, self._chunks = self._chunks, {}
             chunks = unique
-        self.misses += len(chunks)
+        current, previous = self._chunks, self._previous
         tokenizer = self.nlp.tokenizer
         if self._rules is None:
             self._rules = frozenset(tokenizer.rules)
-        rules, prefix, suffix, infixes = (
-            self._rules,
-            tokenizer.prefix_search,
-            tokenizer.suffix_search,
-            tokenizer.infix_finditer,
-        )
+        rules, prefix, suffix = self._rules, tokenizer.prefix_search, tokenizer.suffix_search
+        infixes = tokenizer.infix_finditer
         hard = []
         for chunk in chunks:
-            if chunk in rules or prefix(chunk) or suffix(chunk) or next(infixes(chunk), None) is not None:
+            known = previous.get(chunk)
+            if known is not None:
+                current[chunk] = known
+                continue
+            self.misses += 1
+            if chunk in rules or suffix(chunk) or prefix(chunk) or next(infixes(chunk), None) is not None:
                 hard.append(chunk)
             else:
-                self._chunks[chunk] = (chunk,)
+                current[chunk] = (chunk,)
         if hard:
             for chunk, tokens in zip(hard, self._spacy(hard)):
-                self._chunks[chunk] = tuple(tokens)
+                current[chunk] = tuple(tokens)
 
     def _spacy(self, chunks: list[str]) -> list[list[str]]:
         """spaCy's tokens of each chunk, from one call on the chunks joined by spaces.
