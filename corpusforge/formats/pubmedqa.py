@@ -193,8 +193,8 @@ def _iter_json_items(path: Path, lines: bool) -> Iterator[tuple[str, PubMedQAIte
                 where = f"{path}:element {loc.get('element')}"
             data, error = _record_data(record, where)
             text, encoding = raw_to_json(record.raw)
-            # the record as it is in the file: its JSON text, or its bytes (base64) when they are not UTF-8
-            raw: Any = {"base64": text} if encoding == "base64" else text
+            # the parsed entry (its JSON text when it did not parse or is null), or its bytes (base64) when not UTF-8
+            raw: Any = {"base64": text} if encoding == "base64" else (text if error or data is None else data)
             try:
                 if error:
                     raise error

@@ -147,8 +147,11 @@ class RunGuard:
     def __enter__(self) -> RunGuard:
         fd = acquire_output_lock(self.output_dir)
         os.environ[watchdog.ENV] = self.token  # before anything is started: every descendant inherits it
+        earlier = ""  # what this process had started before the run (in-process callers): never swept
+        if os.path.isdir("/proc"):
+            earlier = ",".join(map(str, watchdog.descendants(os.getpid(), watchdog.process_table())))
         self.watchdog = subprocess.Popen(
-            [sys.executable, "-S", watchdog.__file__, str(os.getpid()), self.token],
+            [sys.executable, "-S", watchdog.__file__, str(os.getpid()), self.token, earlier],
             stdin=subprocess.PIPE,
             pass_fds=(fd,),  # the watchdog shares the lock: it is released when the last process of the run ends
             text=True,

@@ -2,7 +2,10 @@
 
 Run as a plain script (stdlib only, no corpusforge import) by corpusforge/label/lifecycle.py:
 
-    python watchdog.py PARENT_PID TOKEN
+    python watchdog.py PARENT_PID TOKEN [EARLIER_PIDS]
+
+EARLIER_PIDS (comma-separated) are the command's descendants from before the run: when the run is called
+in-process (a test runner, a notebook), what the caller had started is not the run's and is never swept.
 
 vLLM's EngineCore does not stop when its parent is SIGKILLed (vllm-project/vllm#55510), nor does a local Ray
 instance or a datatrove task process. This script does it for them: while the command lives it remembers the
@@ -65,12 +68,15 @@ class RunProcesses:
     """
 
     def __init__(self, parent: int, token: str, exclude: set[int]):
-        self.parent, self.token, self.exclude = parent, token, exclude
+        self.parent, self.token = parent, token
         try:
             self.group = parent if os.getpgid(parent) == parent else None
         except OSError:  # already gone
             self.group = None
         self.known: dict[int, int] = {}  # pid -> start time
+        # what the command's process had started before the run (when it runs in-process, e.g. under a test
+        # runner: a server, a browser) is not the run's, nor is anything those start later
+        self.exclude = set(exclude)
 
     def remember(self) -> None:
         """Add the command's current descendants (called while it is alive)."""
@@ -85,11 +91,20 @@ class RunProcesses:
                     self.known[pid] = start
                     changed = True
 
+    def _started_by_excluded(self, pid: int, table: dict[int, tuple[int, int, int]]) -> bool:
+        seen = set()
+        while pid in table and pid not in seen:
+            seen.add(pid)
+            pid = table[pid][0]
+            if pid in self.exclude and pid != self.parent:
+                return True
+        return False
+
     def alive(self) -> list[int]:
         table = process_table()
         members = {pid for pid, start in self.known.items() if pid in table and table[pid][2] == start}
         for pid, (_, pgrp, _) in table.items():
-            if pid in self.exclude or pid in members:
+            if pid in self.exclude or pid in members or self._started_by_excluded(pid, table):
                 continue
             if (self.group is not None and pgrp == self.group) or has_token(pid, self.token):
                 members.add(pid)
@@ -101,6 +116,17 @@ class RunProcesses:
                     members.add(pid)
                     changed = True
         return sorted(members - self.exclude)
+
+
+def descendants(root: int, table: dict[int, tuple[int, int, int]]) -> list[int]:
+    """Every process below `root` in `table`."""
+    found: list[int] = []
+    frontier = {root}
+    while frontier:
+        children = {pid for pid, (ppid, _, _) in table.items() if ppid in frontier and pid not in found}
+        found.extend(children)
+        frontier = children
+    return found
 
 
 def sweep(run: RunProcesses, grace_s: float = GRACE_S) -> int:
@@ -124,12 +150,13 @@ def sweep(run: RunProcesses, grace_s: float = GRACE_S) -> int:
 
 def main() -> None:
     parent, token = int(sys.argv[1]), sys.argv[2]
+    earlier = {int(pid) for pid in sys.argv[3].split(",") if pid} if len(sys.argv) > 3 else set()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)  # a Ctrl-C or a TERM to the group must not stop the cleanup
     if not os.path.isdir("/proc"):
         return  # Linux only; elsewhere the watchdog only holds the lock
     # the command itself is never signalled: it is gone, or it is exiting and waits for this sweep
-    run = RunProcesses(parent, token, exclude={os.getpid(), parent})
+    run = RunProcesses(parent, token, exclude={os.getpid(), parent} | earlier)
     while os.getppid() == parent:
         run.remember()
         ready, _, _ = select.select([sys.stdin], [], [], TREE_POLL_S)

@@ -42,6 +42,7 @@ class Case:
     reasons: set[str] = field(default_factory=set)  # at least one quarantine/drop reason among these
     marker: bytes | None = None  # must appear in some quarantined raw input
     location_keys: tuple[str, ...] = ()  # must appear in the marker's quarantine location
+    never: bytes | None = None  # must appear in no kept text and no quarantine entry (a secret, an expansion)
 
 
 # ---- writing records in a spec's layout ---------------------------------------------------------------------------
@@ -249,6 +250,60 @@ def utf16_file(spec: Spec) -> Case | None:
                 marker=None, location_keys=())  # fmt: skip
 
 
+def bad_xml_element(spec: Spec) -> Case | None:
+    """One PubMed article with an undefined entity, one with an unclosed tag: the reader resynchronizes on the next
+    article, so exactly those two are quarantined and every other article is read."""
+    if spec.layout != "xml":
+        return None
+    from tests.pipeline.test_pubmed import article
+
+    items = good(spec)
+    entity = article("777", "Bad &nbsp; entity").encode()
+    unclosed = article("778", "Unclosed <i>tag").encode()
+    items[BAD_AT:BAD_AT] = [Raw(entity), Raw(unclosed)]
+    return Case(write(spec, items), N_GOOD + 2, N_GOOD, 2, reasons={"bad_xml"}, marker=b"Unclosed <i>tag")
+
+
+SECRET = b"corpusforge-fuzz-secret-7f3a"
+
+
+def _xml_with_doctype(spec: Spec, doctype: str, body_entity: str, tmp_secret: bool = False) -> bytes:
+    """A file of the spec's XML layout whose DOCTYPE declares entities and whose first record uses one."""
+    if spec.layout == "xml":
+        from tests.pipeline.test_pubmed import article
+
+        articles = "".join(article(str(5000 + i), f"Title {i}") for i in range(N_GOOD))
+        bad = article("779", f"Entity {body_entity} here")
+        return (
+            f'<?xml version="1.0"?>\n{doctype}\n<PubmedArticleSet>\n{bad}{articles}</PubmedArticleSet>\n'
+        ).encode()
+    text = spec.good(0).replace("Title 0", f"Title {body_entity}")
+    return text.replace('<?xml version="1.0"?>\n', f'<?xml version="1.0"?>\n{doctype}\n').encode()
+
+
+def xml_bomb(spec: Spec) -> Case | None:
+    """Billion laughs: entities that expand to gigabytes. Never expanded; the reader answers at once."""
+    if spec.layout not in ("xml",) and spec.id != "read.pmc_jats":
+        return None
+    root = "PubmedArticleSet" if spec.layout == "xml" else "article"
+    levels = "".join(f'<!ENTITY l{i} "{("&l" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
+    doctype = f'<!DOCTYPE {root} [<!ENTITY l0 "lol">{levels}]>'
+    name = spec.file_name if spec.layout == "xml" else "PMC0.xml"
+    counts = (N_GOOD + 1, N_GOOD, 1) if spec.layout == "xml" else (1, 0, 1)  # the article using it is quarantined
+    return Case({name: _xml_with_doctype(spec, doctype, "&l9;")}, *counts, never=b"lollollollollollollol")
+
+
+def xml_external_entity(spec: Spec) -> Case | None:
+    """An entity naming a local file: never read into a record."""
+    if spec.layout not in ("xml",) and spec.id != "read.pmc_jats":
+        return None
+    root = "PubmedArticleSet" if spec.layout == "xml" else "article"
+    doctype = f'<!DOCTYPE {root} [<!ENTITY xxe SYSTEM "file://@SECRET@">]>'
+    name = spec.file_name if spec.layout == "xml" else "PMC0.xml"
+    counts = (N_GOOD + 1, N_GOOD, 1) if spec.layout == "xml" else (1, 0, 1)
+    return Case({name: _xml_with_doctype(spec, doctype, "&xxe;")}, *counts, never=SECRET)
+
+
 def empty_file(spec: Spec) -> Case:
     """A 0-byte file: a file-level quarantine, never a record."""
     name = spec.file_name if spec.layout != "text" else spec.file_name.replace(".", "0.")
@@ -331,6 +386,9 @@ CLASSES: dict[str, Callable[[Spec], Case | None]] = {
         truncated_record,
         broken_first_line,
         broken_first_lines,
+        bad_xml_element,
+        xml_bomb,
+        xml_external_entity,
         empty_file,
         utf16_file,
         truncated_gzip,

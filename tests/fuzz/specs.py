@@ -31,6 +31,7 @@ class Outcome:
     quarantine: list[dict[str, Any]]
     reasons: dict[str, int] = field(default_factory=dict)
     ids: list[str] = field(default_factory=list)  # of what was kept
+    texts: list[str] = field(default_factory=list)  # of what was kept
 
 
 @dataclass
@@ -73,6 +74,7 @@ def registered_reader(name: str, **params: Any) -> Callable[[Path, Path], Outcom
             quarantine=quarantine,
             reasons=reasons,
             ids=[d.id for d in docs],
+            texts=[d.text for d in docs],
         )
 
     return run

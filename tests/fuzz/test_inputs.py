@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from corpusforge.output.schemas import validation_errors
-from tests.fuzz.cases import CLASSES, Case, layout_cases
+from tests.fuzz.cases import CLASSES, SECRET, Case, layout_cases
 from tests.fuzz.specs import SPECS, Outcome, Spec
 
 RECORD_LOCATION_KEYS = {"line", "row", "element", "key", "pmid", "offset"}
@@ -44,8 +44,10 @@ def _raw_bytes(entry: dict) -> bytes:
 def _run(spec: Spec, case: Case, tmp_path: Path) -> Outcome:
     folder = tmp_path / "input"
     folder.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(SECRET)
     for name, data in case.files.items():
-        (folder / name).write_bytes(data)
+        (folder / name).write_bytes(data.replace(b"@SECRET@", str(secret).encode()))
     return spec.run(folder, tmp_path)
 
 
@@ -77,6 +79,9 @@ def test_bad_input_is_counted_and_kept(spec: Spec, case: Case, tmp_path):
         else:
             assert spec.layout == "text" or RECORD_LOCATION_KEYS & set(location), entry  # a book: the file
             assert entry["raw"], entry
+    if case.never is not None:
+        assert not any(case.never.decode() in t for t in out.texts)
+        assert not any(case.never in _raw_bytes(e) or case.never.decode() in str(e) for e in out.quarantine)
     if case.marker is not None:
         holding = [e for e in out.quarantine if case.marker in _raw_bytes(e)]
         assert holding, [e.get("raw") for e in out.quarantine]

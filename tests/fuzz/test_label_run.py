@@ -36,5 +36,5 @@ def test_lone_surrogates_and_booleans_are_quarantined_and_the_label_run_finishes
     lines = (tmp_path / "out" / "quarantine" / "pqa-u" / "rejected.jsonl").read_bytes().decode("utf-8").splitlines()
     rejected = {json.loads(line)["location"].rsplit(" ", 1)[1]: json.loads(line) for line in lines}
     assert set(rejected) == {"991", "992"}
-    assert "U+D83D" in rejected["991"]["detail"] and "\\ud83d" in rejected["991"]["raw"]
+    assert "U+D83D" in rejected["991"]["detail"] and "\\ud83d" in rejected["991"]["raw"]["QUESTION"]  # as text
     assert "YEAR" in rejected["992"]["detail"]
