@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import random
 import shutil
 import signal
@@ -105,6 +106,7 @@ class Vocabulary:
 
     def sentence(self) -> str:
         rng = self.rng
+        self._next = rng.randrange(1 << 20)  # each sentence reads the draws from its own place: no repeated runs
         words = []
         for _ in range(rng.randint(12, 30)):
             r = rng.random()
@@ -455,7 +457,7 @@ def compare(tmp: Path, args, pqal: Path) -> dict:
         )
         shutil.rmtree(out)
     (ft, fcpu, fids), (dt, dcpu, dids) = results["fast"], results["datatrove"]
-    print(f"fast / datatrove: {dcpu / fcpu:.1f}x per CPU-second, {dt / ft:.1f}x wall")
+    print(f"fast / datatrove: {dcpu / fcpu:.1f}x per CPU-second, {dt / ft:.1f}x wall; {_load()}")
     union = fids | dids
     print(
         f"built datasets: {len(fids)} kept (fast) vs {len(dids)} (datatrove); {len(fids & dids)} in both, "
@@ -484,7 +486,7 @@ def main_rate(tmp: Path, args, pqal: Path) -> None:
     print(f"1 worker : {n / c1:8.1f} docs/CPU-s  {n / t1:8.1f} docs/s  ({t1:.1f} s, {c1:.1f} CPU s)  RSS {mb(rss1)}"
           "  (target >= 500 docs/CPU-s)")  # fmt: skip
     print(f"2 workers: {n / c2:8.1f} docs/CPU-s  {n / t2:8.1f} docs/s  ({t2:.1f} s, {c2:.1f} CPU s)  RSS {mb(rss2)}")
-    print(f"2 workers / 1 worker wall throughput: {t1 / t2:.2f}x (target >= 1.8)")
+    print(f"2 workers / 1 worker wall throughput: {t1 / t2:.2f}x (target >= 1.8); {_load()}")
     per_core = n / c1
     print(
         f"on paper: 36M abstracts at {per_core:.0f} docs/CPU-s on 128 cores = {36e6 / per_core / 128 / 60:.1f} min "
@@ -504,6 +506,11 @@ def memory(tmp: Path, args, pqal: Path) -> None:
         shutil.rmtree(out)
         shutil.rmtree(src)
     print(f"peak RSS at 10N / N: {results[10 * args.docs] / results[args.docs]:.2f}x (flat: ~1)")
+
+
+def _load() -> str:
+    """Other tenants' load: on a shared 2-core machine it slows wall time and inflates CPU seconds too."""
+    return "load average {:.1f} {:.1f} {:.1f} on {} CPUs".format(*os.getloadavg(), os.cpu_count())
 
 
 def _size(folder: Path) -> str:

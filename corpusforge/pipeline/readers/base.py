@@ -260,6 +260,7 @@ class SourceReader(BaseDiskReader):
         self.encoding = encoding
         self.max_record_bytes = max_record_bytes
         self.quarantine = QuarantineWriter(quarantine_dir)
+        self._yielded = 0
 
     @classmethod
     def from_params(cls, params: ReaderParams, ctx: BuildContext) -> SourceReader:
@@ -439,6 +440,8 @@ class SourceReader(BaseDiskReader):
         records = self.iter_raw(filepath)
         count = 0
         while True:
+            if self.limit != -1 and self._yielded >= self.limit:
+                return  # datatrove would read one more record and discard it: counted as input, never kept
             try:
                 record = next(records)
             except StopIteration:
@@ -478,6 +481,7 @@ class SourceReader(BaseDiskReader):
                 self.stat_update("dropped", "dropped_empty_text")
                 self.sample_dropped(record, "empty_text")
                 continue
+            self._yielded += 1
             yield self.to_document(parsed, record.location)
 
     def sample_dropped(self, record: RawRecord, reason: str) -> None:
@@ -489,6 +493,7 @@ class SourceReader(BaseDiskReader):
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self.quarantine.set_rank(rank)
         self._rank = rank
+        self._yielded = 0  # documents this task has handed on, for `limit`
         try:
             yield from super().run(data, rank, world_size)
         finally:
