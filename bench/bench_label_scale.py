@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -54,9 +55,12 @@ def label_command(model: str, items: Path, output: Path, backend: str, tasks: in
 
 def timed_run(model, items, work: Path, backend: str, tasks: int, gen: int, n: int) -> dict:
     output = work / f"out-{backend}-{tasks}-{time.monotonic_ns()}"
+    load_before = os.getloadavg()[0]
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(label_command(model, items, output, backend, tasks, gen), capture_output=True, text=True)
     wall = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
     if done.returncode != 0:
         raise SystemExit(f"label run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     manifest = json.loads((output / "manifest.json").read_text())
@@ -64,16 +68,26 @@ def timed_run(model, items, work: Path, backend: str, tasks: int, gen: int, n: i
     assert summary["labeled"] + summary["unlabeled"] == n and summary["requests"]["cache_hits"] == 0
     per_task = manifest.get("executor", {}).get("per_task")
     load = max(t["load_seconds"] for t in per_task) if per_task else summary["seconds"]["load"]
+    if per_task:  # the task processes are reaped by datatrove's pool, not by the command: they report their own
+        cpu += sum(t["cpu_seconds"] for t in per_task)
     return {
         "tasks": tasks,
         "wall_s": round(wall, 2),
         "load_s": round(load, 2),
         "items_per_s": round(n / wall, 4),
         "items_per_s_after_load": round(n / max(wall - load, 1e-9), 4),
+        "cpu_s": round(cpu, 1),
+        "cores_busy": round(cpu / wall, 2),  # CPU seconds of the command and its processes per wall second
+        "loadavg_before": round(load_before, 2),
         "prompt_tokens": summary["tokens"]["prompt"],
         "prompt_computed": summary["tokens"]["prompt_computed"],
         "completion_tokens": summary["tokens"]["completion"],
     }
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def compare(args, model, items, work, backend: str) -> dict:
@@ -83,7 +97,8 @@ def compare(args, model, items, work, backend: str) -> dict:
             run = timed_run(model, items, work, backend, tasks, args.gen_tokens, args.items)
             runs[tasks].append(run)
             print(f"  {backend} {tasks} task(s): {run['wall_s']:.1f} s wall (load {run['load_s']:.1f} s), "
-                  f"{run['items_per_s']:.3f} items/s", flush=True)  # fmt: skip
+                  f"{run['items_per_s']:.3f} items/s, {run['cores_busy']:.2f} cores busy "
+                  f"(machine load average before: {run['loadavg_before']:.1f})", flush=True)  # fmt: skip
     best = {t: max(rs, key=lambda x: x["items_per_s"]) for t, rs in runs.items()}
     ratio = best[args.tasks]["items_per_s"] / best[1]["items_per_s"]
     ratio_after_load = best[args.tasks]["items_per_s_after_load"] / best[1]["items_per_s_after_load"]

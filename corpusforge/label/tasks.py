@@ -285,6 +285,15 @@ def items_at(job: LabelJob, positions: list[int]) -> list[LabelItem]:
     return items
 
 
+def _cpu_seconds() -> float:
+    import resource
+
+    return sum(
+        u.ru_utime + u.ru_stime
+        for u in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
+
+
 class _FileProgress(Progress):
     """A task's items done, in a small file the coordinator polls (tasks may run on other machines)."""
 
@@ -324,6 +333,7 @@ def run_task(job: LabelJob, rank: int, run_id: str, devices: dict[str, Any]) -> 
             cache = TaskCache(
                 folder / TASK_CACHE, job.cache_path(), run_id, f"{job.task.name} task {rank} {job.model.name}"
             )
+            cpu_before = _cpu_seconds()
             engine = OnDemandBackend(make_backend(job), log=lambda _: None)
             runner = LabelRunner(
                 job, engine, cache, StrategyContext(job, book), _FileProgress(folder / PROGRESS, len(items))
@@ -345,6 +355,7 @@ def run_task(job: LabelJob, rank: int, run_id: str, devices: dict[str, Any]) -> 
                 "load_seconds": round(engine.load_seconds, 3),
                 "label_seconds": round(time.perf_counter() - started - engine.load_seconds, 3),
                 "engine_started": engine.started,
+                "cpu_seconds": round(_cpu_seconds() - cpu_before, 1),  # this process and the children it reaped
                 "host": info["host"],
                 "devices": env,
             }
@@ -637,7 +648,18 @@ def run_tasks(job: LabelJob, *, progress_factory=None, keep=None, observers=None
             "tasks": spec.tasks,
             "gpus_per_task": spec.gpus_per_task,
             "per_task": [
-                {k: r[k] for k in ("rank", "items", "load_seconds", "label_seconds", "engine_started", "host")}
+                {
+                    k: r.get(k)
+                    for k in (
+                        "rank",
+                        "items",
+                        "load_seconds",
+                        "label_seconds",
+                        "cpu_seconds",
+                        "engine_started",
+                        "host",
+                    )
+                }
                 for r in results
             ],
         }

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -17,6 +18,8 @@ from corpusforge.label.job import run_label_job
 from corpusforge.label.lifecycle import acquire_output_lock, release_output_lock
 from tests.label.conftest import PQAU_SAMPLE, SHORT, make_job
 
+# progress lines every second (the output is a file, not a terminal: lines, not a bar)
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1", "CORPUSFORGE_PROGRESS_EVERY": "1"}
 VLLM_SETTINGS = [
     "model.backend.dtype=float32",
     "model.backend.max_model_len=1024",
@@ -26,7 +29,7 @@ VLLM_SETTINGS = [
 
 def cli(model_dir, output, backend="transformers", limit=12, extra=()):
     args = ["label", "pqa-u", "--input", str(PQAU_SAMPLE), "--model", str(model_dir), "--backend", backend,
-            "--strategy", "voc", "--output", str(output), "--limit", str(limit), "--quiet"]  # fmt: skip
+            "--strategy", "voc", "--output", str(output), "--limit", str(limit)]  # fmt: skip
     settings = [f"sampling.max_tokens.{k}={v}" for k, v in SHORT.items()] + ["run.chunk_size=4", *extra]
     if backend == "transformers":
         settings.append("model.backend.batch_size=4")
@@ -36,9 +39,8 @@ def cli(model_dir, output, backend="transformers", limit=12, extra=()):
 
 
 def start(command, log: Path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1"}
     with open(log, "wb") as f:
-        return subprocess.Popen(command, stdout=f, stderr=subprocess.STDOUT, env=env)
+        return subprocess.Popen(command, stdout=f, stderr=subprocess.STDOUT, env=ENV)
 
 
 def cached_rows(output: Path) -> int:
@@ -136,10 +138,14 @@ def test_killed_while_loading_then_stopped_by_sigterm_then_rerun_as_it_was(tiny_
     assert 6 <= finished < 60 and not (out / "manifest.json").exists()
 
     # 3. the same command completes and sends only what was not finished
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=ENV)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     requests = json.loads((out / "manifest.json").read_text())["summary"]["requests"]
     assert requests["cache_hits"] == finished and requests["sent_to_backend"] == 60 - finished
+    # progress as lines when the output is not a terminal: done/total, rate, ETA or elapsed
+    lines = [line for line in done.stdout.splitlines() if line.startswith("label: ")]
+    assert any(re.search(r"\d+/12 items \(.*%\)", line) for line in lines), done.stdout[-2000:]
+    assert re.search(r"12/12 items \(100.0%\), [\d.]+ items/s", lines[-1]), lines
 
 
 @pytest.mark.slow
@@ -160,8 +166,7 @@ def test_sigkill_after_the_vllm_engine_loaded_leaves_no_process_and_the_rerun_co
         time.sleep(0.2)
     assert not survivors(children), [Path(f"/proc/{p}/cmdline").read_bytes()[:60] for p in survivors(children)]
 
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1"})  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=ENV)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["summary"]["labeled"] + manifest["summary"]["unlabeled"] == 8

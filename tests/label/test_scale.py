@@ -210,3 +210,22 @@ def test_label_merge_joins_manual_shards_into_one_output(tiny_model_dir, transfo
                    backend={"type": "transformers", "batch_size": 4})  # fmt: skip
     again = run_label_job(job)
     assert again.summary["requests"]["sent_to_backend"] == 0 and again.manifest["engine_started"] is False
+
+
+def test_gpus_per_task_reach_ray_resources_and_local_device_slots(tiny_model_dir, tmp_path, monkeypatch):
+    from corpusforge.label.tasks import LabelTask, claim_devices, device_settings, make_label_executor
+
+    ray_job = validate(LabelJob, job_data(tiny_model_dir, tmp_path / "r", backend={"type": "vllm"},
+                                          executor={"type": "ray", "tasks": 8, "gpus_per_task": 1}))  # fmt: skip
+    step = LabelTask(ray_job.model_dump(mode="json"), "run", device_settings(ray_job))
+    executor = make_label_executor(ray_job, [step], tmp_path / "logs")
+    assert (executor.tasks, executor.gpus_per_task) == (8, 1)  # each Ray task reserves one GPU
+
+    local = validate(LabelJob, job_data(tiny_model_dir, tmp_path / "l", backend={"type": "vllm",
+                     "tensor_parallel_size": 2}, executor={"tasks": 4, "gpus_per_task": 2, "gpus": [4, 5, 6, 7]}))  # fmt: skip
+    devices = device_settings(local)
+    assert devices["slots"] == 2  # 4 GPUs / 2 per task: two tasks at a time
+    for name in ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS"):  # claiming sets them: restored after the test
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+    with claim_devices(tmp_path / "l", devices) as first, claim_devices(tmp_path / "l", devices) as second:
+        assert (first["CUDA_VISIBLE_DEVICES"], second["CUDA_VISIBLE_DEVICES"]) == ("4,5", "6,7")
