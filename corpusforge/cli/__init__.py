@@ -48,9 +48,20 @@ def exit_code(error: CorpusforgeError) -> int:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: errors become a short message and an exit code, tracebacks only with --debug."""
     args = list(sys.argv[1:] if argv is None else argv)
+    debug_before = os.environ.get(DEBUG_ENV)
     if "--debug" in args:  # accepted anywhere on the line, handed to the root command where click expects it
         args = ["--debug"] + [a for a in args if a != "--debug"]
         os.environ[DEBUG_ENV] = "1"
+    try:
+        _run(args)
+    finally:  # an in-process caller (a test, a notebook) gets its environment back: --debug is per command
+        if debug_before is None:
+            os.environ.pop(DEBUG_ENV, None)
+        else:
+            os.environ[DEBUG_ENV] = debug_before
+
+
+def _run(args: list[str]) -> None:
     try:
         app(args=args, prog_name="corpusforge")
     except StopRequested as e:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from typer.testing import CliRunner
@@ -150,3 +151,16 @@ def test_an_unreachable_hub_is_named_before_anything_starts(tmp_path, pt_dataset
     assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert lines[0].startswith(f"error: {config}: model.path: some-org/some-model is not a local path")
     assert f"the Hub ({endpoint}) cannot be reached" in lines[0]
+
+
+def test_debug_is_per_command_for_in_process_callers(tmp_path, capsys):
+    """`main([... "--debug"])` in a test or notebook must not turn on tracebacks for the calls after it."""
+    from corpusforge.errors import DEBUG_ENV
+
+    with pytest.raises(Exception):  # noqa: B017 - with --debug the error propagates, whatever its class
+        from corpusforge.cli import main
+
+        main(["eval", str(tmp_path / "nowhere"), "--data", "x.jsonl", "--debug"])
+    assert DEBUG_ENV not in os.environ
+    code, lines = run_main(capsys, "eval", str(tmp_path / "nowhere"), "--data", "x.jsonl")
+    assert code == 2 and lines[0].startswith("error: MODEL:")

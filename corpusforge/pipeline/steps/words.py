@@ -5,9 +5,10 @@ datatrove's filters (Gopher quality and repetition) and MinHash split English te
 English corpus build. spaCy's tokenizer cuts the text at whitespace first and tokenizes each whitespace-free chunk
 on its own (prefixes, suffixes, infixes, exceptions; its own `_cache` is keyed by the chunk), so the tokens of a
 text are the concatenation of the tokens of its chunks. `WordSplitter` keeps that mapping in a bounded dictionary
-and asks spaCy only for chunks it has not seen, all of a document's new chunks in one call. Chunk frequencies are
-Zipfian, so after a few thousand documents nearly every chunk is a hit; the output is spaCy's own, not an
-approximation (tests/pipeline/test_fast_filters.py checks it against datatrove on real abstracts).
+(two generations) and asks spaCy only for new chunks in which its rules find something to split off, all of a
+document's in one call. Chunk frequencies are Zipfian, so after a few thousand documents most chunks are hits; the
+output is spaCy's own, not an approximation (tests/pipeline/test_fast_filters.py checks it against datatrove on a
+fixed sample and on real abstracts, books and PMC XML).
 
 `split_words(text, language)` is what the fast steps call; the last few texts' words are remembered, so Gopher
 quality and Gopher repetition running one after the other on the same document split it once.
