@@ -172,6 +172,10 @@ def test_recipes_select_the_implementation(tmp_path):
 def test_bad_characters_counts_whitespace_and_letters_as_str_methods_do():
     from corpusforge.pipeline.steps.filters import _count_spaces_and_letters
 
-    texts = [chr(c) for c in range(256)] + ["".join(map(chr, range(128))), *sample_texts()[:50], "Ärzte\u00a0 x\u3000"]
+    texts = [chr(c) for c in range(256)] + [
+        "".join(map(chr, range(128))),
+        *sample_texts()[:50],
+        "Ärzte\u00a0 x\u3000",
+    ]
     for text in texts:
         assert _count_spaces_and_letters(text) == (sum(map(str.isspace, text)), sum(map(str.isalpha, text)))

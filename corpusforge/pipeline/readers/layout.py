@@ -71,7 +71,9 @@ def _text_stream(f: IO[bytes], encoding: str) -> io.TextIOWrapper:
 
 def check_utf16(head: bytes, file: str, encoding: str = "utf-8") -> None:
     """A UTF-16/32 byte order mark in a file read as UTF-8: every line would be garbage, so say it once, as a file."""
-    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig") or not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig") or not head.startswith(
+        (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    ):
         return
     kind = "UTF-32" if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)) else "UTF-16"
     raise MalformedFile(
