@@ -15,25 +15,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from corpusforge.config import StrictModel
-from corpusforge.label.config import BackendSpec, VLLMBackendSpec
+from corpusforge.label.config import ModelSpec
 
 
-class LLMModelSpec(StrictModel):
-    """The model and its backend; `name` may stay empty in a recipe and come from `--set llm.model.name=PATH`."""
+class LLMModelSpec(ModelSpec):
+    """The labeler's model section, except that `name` may stay empty in a recipe and come from
+    `--set llm.model.name=PATH` (checked when a step needs it)."""
 
     name: str | None = Field(None, description="local path or Hub name (vllm/transformers); served name (openai)")
-    backend: BackendSpec = Field(default_factory=VLLMBackendSpec)
-
-    @field_validator("backend", mode="before")
-    @classmethod
-    def _default_type(cls, value: Any) -> Any:
-        """A backend section without `type` is the default backend, vLLM."""
-        if isinstance(value, dict) and "type" not in value:
-            return {"type": "vllm", **value}
-        return value
 
 
 class LLMSampling(StrictModel):
