@@ -369,8 +369,8 @@ def _train(config, config_yaml, stop, startup, rank, world, device, accumulation
                     f"/step-{step} saved; rerun the same command to resume"
                 )
                 return EXIT_STOPPED
-    finally:
-        progress.stop()
+    finally:  # a last line with the totals, also when the run was shorter than one progress interval
+        progress.stop(final=progress.line())
 
     if start_step < n_steps:  # else this run resumed from the final checkpoint: evaluated and saved already
         evaluate(step)
