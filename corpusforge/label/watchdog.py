@@ -44,6 +44,8 @@ def process_table() -> dict[int, tuple[int, int, int]]:
         except OSError:
             continue
         fields = stat[stat.rfind(b")") + 2 :].split()  # after "pid (comm) ": state ppid pgrp session ...
+        if fields[0] == b"Z":  # a zombie has ended already; waiting for it to go would wait for its parent's reaping
+            continue
         table[int(name)] = (int(fields[1]), int(fields[2]), int(fields[19]))
     return table
 
