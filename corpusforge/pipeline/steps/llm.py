@@ -328,19 +328,43 @@ def vllm_defaults(backend: Any) -> Any:
     return backend.model_copy(update={"engine_args": {**VLLM_STEP_ENGINE_ARGS, **backend.engine_args}})
 
 
+def _add_transform(doc: Document, step: str) -> None:
+    doc.metadata["transforms"] = list(doc.metadata.get("transforms") or []) + [step]
+
+
 def _note(doc: Document, step: str, fallback: str | None) -> None:
     """Record on the document what the step did: the transform when the model's text is used, else the reason."""
     if fallback is None:
-        doc.metadata["transforms"] = list(doc.metadata.get("transforms") or []) + [step]
+        _add_transform(doc, step)
     else:
         doc.metadata.setdefault("llm_fallback", {})[step] = fallback
+
+
+class RewriteStep(LLMStep):
+    """A step whose accepted answer replaces the document's text; on fallback the document keeps a text of its
+    own (`fallback_text`), and either way the document says which it got."""
+
+    def accept(self, task: Task) -> list[Document]:
+        task.doc.text = task.value
+        _note(task.doc, self.name, None)
+        self.count("rewritten")
+        return [task.doc]
+
+    def fallback(self, task: Task) -> list[Document]:
+        self.fallback_text(task)
+        _note(task.doc, self.name, task.reasons[-1])
+        self.count(f"fallback_{task.reasons[-1]}")
+        return [task.doc]
+
+    def fallback_text(self, task: Task) -> None:
+        """Set the text a failed rewrite leaves; by default the document's own text stays."""
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # kg.rewrite
 # ---------------------------------------------------------------------------------------------------------------
 @register("kg.rewrite")
-class KGRewrite(LLMStep):
+class KGRewrite(RewriteStep):
     """Rewrite kg.subgraphs paragraphs from their triples with an LLM; a rewrite must keep every entity."""
 
     name = "kg.rewrite"
@@ -371,23 +395,14 @@ class KGRewrite(LLMStep):
         file, prompt = self.render("kg_rewrite", language, triples=facts, entities=entities, draft=doc.text)
         return Task(doc, file, prompt, lambda text: check_kg_rewrite(text, entities), language)
 
-    def accept(self, task: Task) -> list[Document]:
-        task.doc.text = task.value
-        _note(task.doc, self.name, None)
-        self.count("rewritten")
-        return [task.doc]
-
-    def fallback(self, task: Task) -> list[Document]:
-        _note(task.doc, self.name, task.reasons[-1])
-        self.count(f"fallback_{task.reasons[-1]}")
-        return [task.doc]  # the template paragraph kg.subgraphs wrote
+    # a failed rewrite keeps the template paragraph kg.subgraphs wrote (RewriteStep.fallback_text)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # exam.rewrite
 # ---------------------------------------------------------------------------------------------------------------
 @register("exam.rewrite")
-class ExamRewrite(LLMStep):
+class ExamRewrite(RewriteStep):
     """Rewrite exam questions into knowledge points with an LLM; falls back to the rule-based knowledge point."""
 
     name = "exam.rewrite"
@@ -433,20 +448,12 @@ class ExamRewrite(LLMStep):
         task.extra["mc"] = mc
         return task
 
-    def accept(self, task: Task) -> list[Document]:
-        task.doc.text = task.value
-        _note(task.doc, self.name, None)
-        self.count("rewritten")
-        return [task.doc]
-
-    def fallback(self, task: Task) -> list[Document]:
+    def fallback_text(self, task: Task) -> None:
+        """The rule-based knowledge point (exam.knowledge_points), as a recipe without LLM steps writes it."""
         text, rule = self.writer.rewrite(task.extra["mc"], task.language)
         task.doc.text = text
         task.doc.metadata["knowledge_point_rule"] = rule
-        task.doc.metadata["transforms"] = list(task.doc.metadata.get("transforms") or []) + ["exam.knowledge_points"]
-        _note(task.doc, self.name, task.reasons[-1])
-        self.count(f"fallback_{task.reasons[-1]}")
-        return [task.doc]
+        _add_transform(task.doc, "exam.knowledge_points")
 
 
 # ---------------------------------------------------------------------------------------------------------------
