@@ -20,6 +20,8 @@ def make_executor(
     if spec.type == "local":
         from datatrove.executor import LocalPipelineExecutor
 
+        if workers > 1:
+            preload_in_fork_server()
         return LocalPipelineExecutor(
             pipeline, tasks=tasks, workers=workers, logging_dir=str(logging_dir), depends=depends
         )
@@ -57,6 +59,17 @@ def make_executor(
             depends=depends,
         )
     raise ValueError(f"unknown executor type {spec.type!r}")
+
+
+def preload_in_fork_server() -> None:
+    """Have the fork server that starts the local workers import what they need once (worker_preload.py).
+
+    Takes effect when the fork server starts, at the first stage with more than one worker; it then serves every
+    later stage of the command. A module that fails to import there is skipped, and the worker imports it itself.
+    """
+    import multiprocess
+
+    multiprocess.get_context("forkserver").set_forkserver_preload(["__main__", "corpusforge.build.worker_preload"])
 
 
 def start_ray(spec) -> None:

@@ -205,6 +205,8 @@ class LocalLabelExecutor(StrictModel):
 
     tasks=1 (the default) labels in the command's own process. With gpus_per_task > 0 each running task gets its
     own GPUs (CUDA_VISIBLE_DEVICES) out of `gpus` (default: the visible ones, or 0..workers*gpus_per_task-1).
+    Without GPUs a task's device is CPU cores: each running task gets `cpus_per_task` of them (default: this
+    command's cores divided among the running tasks) for its engine's threads, pinned to them.
     """
 
     type: Literal["local"] = "local"
@@ -212,6 +214,7 @@ class LocalLabelExecutor(StrictModel):
     workers: int = Field(-1, description="-1: as many as tasks")
     gpus_per_task: int = Field(0, ge=0)
     gpus: list[int] | None = None
+    cpus_per_task: int | None = Field(None, ge=1, description="CPU engines: cores per task; none: an equal share")
 
 
 class RayLabelExecutor(StrictModel):

@@ -6,6 +6,7 @@ engine per test session) or with a backend of their own behind the same interfac
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -152,6 +153,11 @@ def _run_in_process(job, backend, progress_factory, keep, observers, log) -> Lab
     summary = SummaryBuilder([o.text for o in job.task.options], job.strategies)
     items = select_job_items(job, output, summary, keep)
     log(f"{len(items)} items to label ({sum(summary.quarantined.values())} input records quarantined)")
+    if job.executor.type == "local" and job.executor.cpus_per_task and backend is None:
+        from corpusforge.label.tasks import use_cpu_threads
+
+        n = job.executor.cpus_per_task
+        use_cpu_threads(n, job.model.backend.type, sorted(os.sched_getaffinity(0))[:n])
 
     cache = RequestCache(job.cache_path(), description=f"{job.task.name} {job.strategy} {job.model.name}")
     owned = backend is None

@@ -221,13 +221,23 @@ def device_settings(job: LabelJob) -> dict[str, Any]:
                 f"({gpus}); set executor.gpus or CUDA_VISIBLE_DEVICES"
             )
     cores = sorted(os.sched_getaffinity(0))
+    threads = spec.cpus_per_task or max(1, len(cores) // workers)
+    cpu_engine = not spec.gpus_per_task and job.model.backend.type != "openai"
+    if cpu_engine:  # its device is its cores: no more tasks at a time than sets of them
+        if threads > len(cores):
+            raise BuildError(
+                f"executor.cpus_per_task: {threads} cores per task, but this command may use {len(cores)} "
+                f"(cores {cores})"
+            )
+        workers = min(workers, len(cores) // threads)
     return {
         "slots": workers,
         "workers": workers,
         "gpus": gpus,
         "gpus_per_task": spec.gpus_per_task,
         "cores": cores,
-        "threads": max(1, len(cores) // workers),
+        "threads": threads,
+        "pin": cpu_engine,
     }
 
 
@@ -249,9 +259,11 @@ def claim_devices(output_dir: Path, devices: dict[str, Any]) -> Iterator[dict[st
                 per = devices["gpus_per_task"]
                 if per:
                     env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, devices["gpus"][slot * per : (slot + 1) * per]))
-                else:  # vLLM on CPU binds its threads to cores: give each task its own
+                else:  # CPU engines: the task's own cores, for its threads (vLLM on CPU binds them itself)
                     n = devices["threads"]
                     cores = devices["cores"][slot * n : (slot + 1) * n]
+                    if devices.get("pin"):
+                        os.sched_setaffinity(0, cores)
                     os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", ",".join(map(str, cores)))
                 os.environ.update(env)
                 yield env
@@ -261,11 +273,17 @@ def claim_devices(output_dir: Path, devices: dict[str, Any]) -> Iterator[dict[st
         time.sleep(0.5)
 
 
-def _set_torch_threads(n: int) -> None:
-    with contextlib.suppress(ImportError):
-        import torch
+def use_cpu_threads(n: int, backend_type: str, cores: list[int] | None = None) -> None:
+    """The engine's CPU threads: torch's for transformers (OMP_NUM_THREADS is read when torch starts; it may have
+    started), vLLM-CPU's bound to `cores` unless the user bound them."""
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    if cores and backend_type == "vllm":
+        os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", ",".join(map(str, cores)))
+    if backend_type == "transformers":
+        with contextlib.suppress(ImportError):
+            import torch
 
-        torch.set_num_threads(n)
+            torch.set_num_threads(n)
 
 
 def items_at(job: LabelJob, positions: list[int]) -> list[LabelItem]:
@@ -322,8 +340,7 @@ def run_task(job: LabelJob, rank: int, run_id: str, devices: dict[str, Any]) -> 
         plan = json.loads((tasks_dir(out) / PLAN).read_text())
         positions = plan["shares"][rank]
         with claim_devices(out, devices) as env:
-            if job.model.backend.type == "transformers":
-                _set_torch_threads(devices["threads"])
+            use_cpu_threads(devices["threads"], job.model.backend.type)
             book = PromptBook(job.task.templates)
             output = LabelOutput(folder, job.task.name, arrow_schema(job))
             shutil.rmtree(folder / DATA_DIR, ignore_errors=True)
@@ -358,6 +375,7 @@ def run_task(job: LabelJob, rank: int, run_id: str, devices: dict[str, Any]) -> 
                 "cpu_seconds": round(_cpu_seconds() - cpu_before, 1),  # this process and the children it reaped
                 "host": info["host"],
                 "devices": env,
+                "cores": sorted(os.sched_getaffinity(0)),
             }
             write_json_atomic(folder / RESULT, result)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from corpusforge.config import validate
-from corpusforge.errors import ConfigError
+from corpusforge.errors import BuildError, ConfigError
 from corpusforge.label.config import LabelJob
 from corpusforge.label.job import run_label_job
 from corpusforge.label.merge import merge_shards
@@ -229,3 +229,32 @@ def test_gpus_per_task_reach_ray_resources_and_local_device_slots(tiny_model_dir
         monkeypatch.setenv(name, os.environ.get(name, ""))
     with claim_devices(tmp_path / "l", devices) as first, claim_devices(tmp_path / "l", devices) as second:
         assert (first["CUDA_VISIBLE_DEVICES"], second["CUDA_VISIBLE_DEVICES"]) == ("4,5", "6,7")
+
+
+def test_cpu_engine_tasks_get_their_own_cores(tiny_model_dir, tmp_path, monkeypatch):
+    """Without GPUs a task's device is its CPU cores: `cpus_per_task` of them each (default: an equal share),
+    pinned, and no more tasks at a time than sets of cores; an OpenAI-compatible client is not held to them."""
+    from corpusforge.label.tasks import claim_devices, device_settings
+
+    cores = sorted(os.sched_getaffinity(0))
+
+    def settings(backend: str, **executor):
+        return device_settings(validate(LabelJob, job_data(tiny_model_dir, tmp_path / "o", backend={"type": backend},
+                                                           executor={"tasks": 4, **executor})))  # fmt: skip
+
+    devices = settings("transformers", cpus_per_task=1)
+    assert (devices["threads"], devices["slots"], devices["pin"]) == (1, min(4, len(cores)), True)
+    assert settings("transformers")["threads"] == max(1, len(cores) // 4)
+    assert settings("openai")["slots"] == 4 and not settings("openai")["pin"]
+    with pytest.raises(BuildError, match=f"cpus_per_task: {len(cores) + 1} cores per task"):
+        settings("transformers", cpus_per_task=len(cores) + 1)
+
+    for name in ("OMP_NUM_THREADS", "VLLM_CPU_OMP_THREADS_BIND"):  # claiming sets them: restored after the test
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    try:
+        with claim_devices(tmp_path / "o", devices) as env:
+            assert env["OMP_NUM_THREADS"] == "1" and sorted(os.sched_getaffinity(0)) == cores[:1]
+            assert os.environ["VLLM_CPU_OMP_THREADS_BIND"] == str(cores[0])
+    finally:
+        os.sched_setaffinity(0, cores)

@@ -42,6 +42,13 @@ def _without_torch():
             del sys.modules["torch"]
 
 
+def import_spacy() -> None:
+    """Import spaCy and its English rules without torch (see `_without_torch`); the fork server of local builds
+    calls it once so that every worker process starts with them loaded."""
+    with _without_torch():
+        import spacy.lang.en  # noqa: F401
+
+
 class WordSplitter:
     """datatrove's `word_tokenize` for one language, memoized per whitespace-free chunk (see module docstring)."""
 
