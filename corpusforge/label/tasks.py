@@ -259,12 +259,9 @@ def claim_devices(output_dir: Path, devices: dict[str, Any]) -> Iterator[dict[st
                 per = devices["gpus_per_task"]
                 if per:
                     env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, devices["gpus"][slot * per : (slot + 1) * per]))
-                else:  # CPU engines: the task's own cores, for its threads (vLLM on CPU binds them itself)
+                elif devices.get("pin"):  # a CPU engine: the task's own cores (use_cpu_threads binds to them)
                     n = devices["threads"]
-                    cores = devices["cores"][slot * n : (slot + 1) * n]
-                    if devices.get("pin"):
-                        os.sched_setaffinity(0, cores)
-                    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", ",".join(map(str, cores)))
+                    os.sched_setaffinity(0, devices["cores"][slot * n : (slot + 1) * n])
                 os.environ.update(env)
                 yield env
                 return
@@ -340,7 +337,8 @@ def run_task(job: LabelJob, rank: int, run_id: str, devices: dict[str, Any]) -> 
         plan = json.loads((tasks_dir(out) / PLAN).read_text())
         positions = plan["shares"][rank]
         with claim_devices(out, devices) as env:
-            use_cpu_threads(devices["threads"], job.model.backend.type)
+            pinned = sorted(os.sched_getaffinity(0)) if devices.get("pin") else None
+            use_cpu_threads(devices["threads"], job.model.backend.type, pinned)
             book = PromptBook(job.task.templates)
             output = LabelOutput(folder, job.task.name, arrow_schema(job))
             shutil.rmtree(folder / DATA_DIR, ignore_errors=True)

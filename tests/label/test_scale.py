@@ -234,7 +234,7 @@ def test_gpus_per_task_reach_ray_resources_and_local_device_slots(tiny_model_dir
 def test_cpu_engine_tasks_get_their_own_cores(tiny_model_dir, tmp_path, monkeypatch):
     """Without GPUs a task's device is its CPU cores: `cpus_per_task` of them each (default: an equal share),
     pinned, and no more tasks at a time than sets of cores; an OpenAI-compatible client is not held to them."""
-    from corpusforge.label.tasks import claim_devices, device_settings
+    from corpusforge.label.tasks import claim_devices, device_settings, use_cpu_threads
 
     cores = sorted(os.sched_getaffinity(0))
 
@@ -255,6 +255,7 @@ def test_cpu_engine_tasks_get_their_own_cores(tiny_model_dir, tmp_path, monkeypa
     try:
         with claim_devices(tmp_path / "o", devices) as env:
             assert env["OMP_NUM_THREADS"] == "1" and sorted(os.sched_getaffinity(0)) == cores[:1]
+            use_cpu_threads(devices["threads"], "vllm", sorted(os.sched_getaffinity(0)))  # as run_task does
             assert os.environ["VLLM_CPU_OMP_THREADS_BIND"] == str(cores[0])
     finally:
         os.sched_setaffinity(0, cores)
