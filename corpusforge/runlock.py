@@ -4,7 +4,8 @@ The lock is an advisory `flock` on OUTPUT/<name>.lock, which also holds who took
 so that the refusal can say whom to wait for. The kernel drops a `flock` when its holder dies, even by SIGKILL,
 so a lock left by a killed run is free again: the next run takes it over (and says so) instead of refusing
 forever. The file descriptor can be handed to a child process (`fd`, e.g. a watchdog) so the lock lasts as long
-as the last process of the run.
+as the last process of the run; while the holder is dead but its watchdog still ends the rest, a new run waits
+for the lock (up to DEAD_HOLDER_WAIT_S) instead of refusing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from pathlib import Path
 from corpusforge.errors import InputError
 
 log = logging.getLogger(__name__)
+
+#: how long to wait for a lock whose holder is dead (its watchdog ending what the run left) before refusing
+DEAD_HOLDER_WAIT_S = 15.0
 
 
 def pid_alive(pid: int) -> bool:
@@ -56,12 +60,18 @@ class RunLock:
 
     def acquire(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + DEAD_HOLDER_WAIT_S
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
+                holder = self.holder()
+                here = holder.get("host", socket.gethostname()) == socket.gethostname()
+                if here and holder.get("pid") and not pid_alive(holder["pid"]) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
                 raise InputError(self._refusal()) from None
             # the file may have been unlinked by its previous holder between our open and our flock: retry on
             # the file that is there now, or two runs could each hold a lock on a different inode

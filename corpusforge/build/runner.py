@@ -30,8 +30,11 @@ from corpusforge.config import dump_yaml
 from corpusforge.errors import BuildError, ConfigError
 from corpusforge.output.dataset_dir import STATE_DIR, write_json_atomic, write_text_atomic
 from corpusforge.progress import Heartbeat
+from corpusforge.runguard import RunGuard, without_run_token
+from corpusforge.runlock import RunLock
 
 FINGERPRINT = "recipe.fingerprint.json"
+LOCK_NAME = "build.lock"
 
 
 @dataclass
@@ -47,29 +50,56 @@ def recipe_fingerprint(recipe: RecipeBase) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
+def check_output_dir(output_dir: Path) -> None:
+    """Refuse a folder that holds something other than a corpusforge output, before anything is written to it."""
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not (output_dir / STATE_DIR).is_dir():
+        raise BuildError(
+            f"{output_dir} exists and is not a corpusforge output; choose another --output (nothing was written)"
+        )
+
+
+class BuildGuard(RunGuard):
+    """`with BuildGuard(output_dir):` one build per output folder (OUTPUT/.corpusforge/build.lock), and nothing the
+    build started (datatrove's pool workers, its Manager server, a local Ray instance) outlives it, even when the
+    command is SIGKILLed; a stop signal raises `Stopped` (corpusforge/runguard.py)."""
+
+    def __init__(self, output_dir: str | Path):
+        super().__init__(output_dir)
+        self.lock = RunLock(Path(output_dir) / STATE_DIR / LOCK_NAME, "corpusforge build")
+
+    def take_lock(self) -> int:
+        check_output_dir(self.output_dir)
+        return self.lock.acquire().fd
+
+    def release_lock(self) -> None:
+        self.lock.release()
+
+
 def prepare_output(plan: BuildPlan, overwrite: bool) -> None:
     out, state = plan.output_dir, plan.state_dir
     fingerprint = recipe_fingerprint(plan.recipe)
-    if out.exists() and any(out.iterdir()):
-        if not state.is_dir():
-            raise BuildError(
-                f"{out} exists and is not a corpusforge output; choose another --output (nothing was written)"
-            )
-        previous = (
-            json.loads((state / FINGERPRINT).read_text()).get("fingerprint")
-            if (state / FINGERPRINT).exists()
-            else None
-        )
+    check_output_dir(out)
+    if (state / FINGERPRINT).exists():
+        previous = json.loads((state / FINGERPRINT).read_text()).get("fingerprint")
         if previous != fingerprint:
             if not overwrite:
                 raise BuildError(
                     f"{out} holds a build of a different recipe (or different settings); rerun with --overwrite "
                     "to replace it, or choose another --output"
                 )
-            shutil.rmtree(out)
+            clear_output(out, keep=state / LOCK_NAME)
     state.mkdir(parents=True, exist_ok=True)
     write_json_atomic(state / FINGERPRINT, {"fingerprint": fingerprint})
     write_text_atomic(state / "recipe.resolved.yaml", dump_yaml(plan.recipe))
+
+
+def clear_output(out: Path, keep: Path) -> None:
+    """Empty `out` for --overwrite, but for `keep` (the lock this run holds: unlinking it would let a second run in)."""
+    for path in out.iterdir():
+        if path == keep.parent:
+            clear_output(path, keep)
+        elif path != keep:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
 @contextlib.contextmanager
@@ -117,7 +147,8 @@ def run_stages(plan: BuildPlan, console: Console) -> bool:
                 spec, stage.build(), stage.tasks, plan.stage_logs(stage), f"corpusforge-{stage.log_folder}", depends
             )
             if spec.type == "slurm":
-                executor.run()
+                with without_run_token():  # a job that lands on this machine is not this command's to sweep
+                    executor.run()
                 depends = executor
                 continue
             done = threading.Event()
@@ -160,6 +191,13 @@ def run_stages(plan: BuildPlan, console: Console) -> bool:
     return spec.type != "slurm"
 
 
+def preflight(recipe: RecipeBase) -> None:
+    """ConfigError naming every input the recipe points at that is not there, before anything is written."""
+    problems = check_inputs(recipe)
+    if problems:
+        raise ConfigError(problems)
+
+
 def build(
     recipe: RecipeBase,
     *,
@@ -170,9 +208,7 @@ def build(
 ) -> BuildResult:
     """Build the dataset a recipe describes. Raises ConfigError before any I/O when inputs are missing."""
     console = console or Console()
-    problems = check_inputs(recipe)
-    if problems:
-        raise ConfigError(problems)
+    preflight(recipe)
     plan = make_plan(recipe)
     prepare_output(plan, overwrite)
     log = plan.state_dir / "build.log" if quiet_logs else None

@@ -52,8 +52,9 @@ def build(
     A rerun of the same recipe into the same output resumes where a killed run stopped.
     """
     from corpusforge.build.recipe import load_recipe
+    from corpusforge.build.runner import BuildGuard, describe_plan, preflight
     from corpusforge.build.runner import build as run_build
-    from corpusforge.build.runner import describe_plan
+    from corpusforge.runguard import Stopped
 
     console = Console()
     parsed = load_recipe(recipe, overrides=set_ or [], output=output)
@@ -66,12 +67,24 @@ def build(
     if dry_run:
         console.print(describe_plan(parsed), markup=False, highlight=False)
         return
-    result = run_build(parsed, strict=strict, overwrite=overwrite, console=console, quiet_logs=not verbose)
-    if result.manifest is None:
-        return
-    print_report(console, result.manifest, result.plan.output_dir)
-    if report:
-        write_html_report(console, result.plan.output_dir)
+    preflight(parsed)  # missing inputs fail before the lock makes the output folder
+    output_dir = Path(parsed.output.path)
+    try:
+        with BuildGuard(output_dir):  # held until the report is written too
+            result = run_build(parsed, strict=strict, overwrite=overwrite, console=console, quiet_logs=not verbose)
+            if result.manifest is None:
+                return
+            print_report(console, result.manifest, result.plan.output_dir)
+            if report:
+                write_html_report(console, result.plan.output_dir)
+    except Stopped as stop:
+        console.print(
+            f"stopped by {stop}: the finished tasks are kept in {output_dir}; run the same command again to resume",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(stop.exit_code) from None
     if result.manifest["status"] == "unbalanced":
         raise BuildError(f"the counts do not add up (see {result.plan.output_dir}/manifest.json): this is a bug")
     if result.manifest["status"] == "failed_strict":

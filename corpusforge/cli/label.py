@@ -226,8 +226,9 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None, report: bool = True) -> None:
     from corpusforge.label.job import describe_job, run_label_job
-    from corpusforge.label.lifecycle import RunGuard, Stopped
+    from corpusforge.label.lifecycle import RunGuard
     from corpusforge.label.summary import summary_lines
+    from corpusforge.runguard import Stopped
 
     console = Console()
     if dry_run:

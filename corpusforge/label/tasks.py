@@ -43,6 +43,7 @@ from corpusforge.label.items import LabelItem, iter_input
 from corpusforge.label.output import LabelOutput
 from corpusforge.label.runner import LabelRunner, Progress, RunCounters
 from corpusforge.output.dataset_dir import DATA_DIR, STATE_DIR, write_json_atomic
+from corpusforge.runguard import without_run_token
 
 TASKS_DIR = "tasks"
 PLAN = "plan.json"
@@ -423,19 +424,6 @@ def make_label_executor(job: LabelJob, pipeline: list, logging_dir: Path):
     )
 
 
-@contextlib.contextmanager
-def _without_run_token() -> Iterator[None]:
-    """Slurm exports the submitting environment: the array must not carry this command's watchdog token."""
-    from corpusforge.label.watchdog import ENV
-
-    token = os.environ.pop(ENV, None)
-    try:
-        yield
-    finally:
-        if token is not None:
-            os.environ[ENV] = token
-
-
 def _slurm_job_active(job_id: str | None) -> bool:
     if not job_id or shutil.which("squeue") is None:
         return False
@@ -494,7 +482,7 @@ def run_executor(job: LabelJob, plan: dict[str, Any], progress: Progress | None,
             log(f"Slurm job {plan['slurm_job_id']} is still queued or running ({done}/{spec.tasks} tasks done); "
                 "run this command again when it finishes to merge the output")  # fmt: skip
             return False
-        with _without_run_token(), stderr_to(log_file):
+        with without_run_token(), stderr_to(log_file):
             executor = make_label_executor(job, [step], logs_dir(out))
             executor.run()
         plan["slurm_job_id"] = str(executor.job_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -42,10 +41,33 @@ def big_source(tmp_path_factory):
     return folder
 
 
+def descendants(pid: int) -> set[int]:
+    import psutil
+
+    try:
+        return {p.pid for p in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
+
+
+def survivors(pids: set[int]) -> list[str]:
+    import psutil
+
+    alive = []
+    for pid in pids:
+        try:
+            p = psutil.Process(pid)
+            if p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(" ".join(p.cmdline())[:80])
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
 @pytest.mark.slow
 def test_kill_and_resume_gives_the_same_dataset(tmp_path, big_source):
     reference = tmp_path / "reference"
-    recipe = write_recipe(tmp_path / "r.yaml", messy_recipe(big_source, reference, tasks=4))
+    recipe = write_recipe(tmp_path / "r.yaml", messy_recipe(big_source, reference, tasks=4, workers=2))
     done = cli("build", str(recipe))
     assert done.wait(timeout=300) == 0, done.stdout.read().decode()
 
@@ -53,12 +75,20 @@ def test_kill_and_resume_gives_the_same_dataset(tmp_path, big_source):
     proc = cli("build", str(recipe), "--output", str(resumed))
     first_marker = resumed / ".corpusforge" / "logs" / "source__web" / "completions" / "00000"
     deadline = time.time() + 120
+    started: set[int] = set()
     while not first_marker.exists():
         assert proc.poll() is None, "the build finished before it could be killed"
         assert time.time() < deadline
+        started |= descendants(proc.pid)
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
+    started |= descendants(proc.pid)  # the fork server, its pool workers, the Manager server, the sweeper
+    # only the command, as `kill -9 PID` or an OOM killer would: what it started must not live on
+    proc.kill()
     proc.wait()
+    deadline = time.time() + 10  # the sweeper: SIGTERM, then SIGKILL after its grace period
+    while survivors(started) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not survivors(started), survivors(started)
     assert not (resumed / "manifest.json").exists()
     stats_of_finished_task = resumed / ".corpusforge" / "logs" / "source__web" / "stats" / "00000.json"
     finished_at = stats_of_finished_task.stat().st_mtime_ns

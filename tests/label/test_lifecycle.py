@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from corpusforge import sweeper as watchdog
 from corpusforge.errors import BuildError
-from corpusforge.label import watchdog
 from corpusforge.label.job import run_label_job
 from corpusforge.label.lifecycle import acquire_output_lock, release_output_lock
 from tests.label.conftest import PQAU_SAMPLE, SHORT, make_job

@@ -1,19 +1,20 @@
-"""The watchdog of one `corpusforge label` run: when the command dies, nothing it started survives it.
+"""The sweeper of one `corpusforge build` or `corpusforge label` run: when the command dies, nothing it started
+survives it.
 
-Run as a plain script (stdlib only, no corpusforge import) by corpusforge/label/lifecycle.py:
+Run as a plain script (stdlib only, no corpusforge import) by corpusforge/runguard.py:
 
-    python watchdog.py PARENT_PID TOKEN [EARLIER_PIDS]
+    python sweeper.py PARENT_PID TOKEN [EARLIER_PIDS]
 
 EARLIER_PIDS (comma-separated) are the command's descendants from before the run: when the run is called
 in-process (a test runner, a notebook), what the caller had started is not the run's and is never swept.
 
 vLLM's EngineCore does not stop when its parent is SIGKILLed (vllm-project/vllm#55510), nor does a local Ray
-instance or a datatrove task process. This script does it for them: while the command lives it remembers the
+instance, a datatrove task process, or the pool workers and Manager server of datatrove's local executor. This script does it for them: while the command lives it remembers the
 command's process tree; when the command is gone (or asks, on a clean exit), every process of the run (see
 RunProcesses) gets SIGTERM, then SIGKILL after a grace period. The environment token is the idea of Jenkins'
 ProcessTreeKiller (BUILD_ID in the environment).
 
-The watchdog also holds the run's output lock (an inherited file descriptor), so the lock is free only once
+The sweeper also holds the run's output lock (an inherited file descriptor), so the lock is free only once
 nothing of the run is left.
 """
 
@@ -26,7 +27,7 @@ import signal
 import sys
 import time
 
-ENV = "CORPUSFORGE_LABEL_RUN"
+ENV = "CORPUSFORGE_RUN"
 POLL_S = 0.1
 TREE_POLL_S = 0.5
 GRACE_S = 3.0
@@ -59,8 +60,8 @@ def has_token(pid: int, token: str) -> bool:
 
 
 def ignores_sigterm(pid: int) -> bool:
-    """Whether the process ignores SIGTERM (its SigIgn mask in /proc/PID/status): multiprocessing's resource tracker
-    does, by design; waiting out the grace period for it cost every clean multi-task run ~3 s."""
+    """Whether the process ignores SIGTERM (its SigIgn mask in /proc/PID/status): such a process gets SIGKILL at
+    once instead of after the grace period it would only wait out."""
     try:
         with open(f"/proc/{pid}/status", "rb") as f:
             for line in f:
@@ -69,6 +70,17 @@ def ignores_sigterm(pid: int) -> bool:
     except (OSError, ValueError, IndexError):
         pass
     return False
+
+
+def is_resource_tracker(pid: int) -> bool:
+    """multiprocessing's (or multiprocess's) resource tracker: it unlinks the semaphores and shared memory the run
+    leaked once every process holding its pipe is gone, and then exits by itself. Killing it would leak them, and a
+    command that is still exiting would start a new one that reports every later release as a KeyError."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"resource_tracker import main" in f.read()
+    except OSError:
+        return False
 
 
 class RunProcesses:
@@ -130,7 +142,7 @@ class RunProcesses:
                 if ppid in members and pid not in members and pid not in self.exclude:
                     members.add(pid)
                     changed = True
-        return sorted(members - self.exclude)
+        return sorted(pid for pid in members - self.exclude if not is_resource_tracker(pid))
 
 
 def descendants(root: int, table: dict[int, tuple[int, int, int]]) -> list[int]:
@@ -169,7 +181,7 @@ def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)  # a Ctrl-C or a TERM to the group must not stop the cleanup
     if not os.path.isdir("/proc"):
-        return  # Linux only; elsewhere the watchdog only holds the lock
+        return  # Linux only; elsewhere the sweeper only holds the lock
     # the command itself is never signalled: it is gone, or it is exiting and waits for this sweep
     run = RunProcesses(parent, token, exclude={os.getpid(), parent} | earlier)
     while os.getppid() == parent:
