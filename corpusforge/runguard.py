@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,8 +70,9 @@ class RunGuard:
             text=True,
             env={k: v for k, v in os.environ.items() if k != sweeper.ENV},  # and it never sweeps itself
         )
-        for sig in self.SIGNALS:
-            self._previous[sig] = signal.signal(sig, self._on_signal)
+        if threading.current_thread() is threading.main_thread():  # elsewhere (a notebook's thread) Python forbids it
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._on_signal)
         return self
 
     def _on_signal(self, signum: int, _frame) -> None:

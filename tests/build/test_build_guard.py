@@ -97,3 +97,21 @@ def test_sigterm_stops_a_two_worker_build_and_the_rerun_completes(tmp_path):
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["sources"]["web"]["balanced"] and manifest["sources"]["web"]["kept"] == 600
+
+
+def test_a_guard_entered_outside_the_main_thread_still_locks(tmp_path):
+    import threading
+
+    errors = []
+
+    def run():
+        try:
+            with BuildGuard(tmp_path / "out"):
+                assert (tmp_path / "out" / ".corpusforge" / LOCK_NAME).is_file()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=30)
+    assert not errors, errors
