@@ -177,7 +177,7 @@ def account_source(stage: Stage, stats: list[dict[str, float]], merged: dict[str
         if info.role in ("filter", "step", "expand"):
             segments[-1].quarantined += int(step_stats.get("quarantined", 0))
         if info.name.startswith("decontam."):
-            decontamination[info.name] = _reasons(step_stats, info.name)
+            decontamination[_key(info.name, decontamination)] = _reasons(step_stats, info.name)
         extra = {
             k: v
             for k, v in step_stats.items()
@@ -185,7 +185,7 @@ def account_source(stage: Stage, stats: list[dict[str, float]], merged: dict[str
             and not k.startswith(("dropped", "quarantined", "files_quarantined", "source_out/"))
         }
         if extra and info.role not in ("count", "write"):
-            details[info.name] = extra
+            details[_key(info.name, details)] = extra
         if info.role == "count":
             written = int(step_stats.get(f"source_out/{source}", 0))
         elif info.role == "expand":  # closes the segment; the next one counts this step's output documents
@@ -222,6 +222,16 @@ def account_source(stage: Stage, stats: list[dict[str, float]], merged: dict[str
     account.files_quarantined_by_reason = files_quarantined
     account.rows = counts.get("mix_out", account.kept) if counts else account.kept
     return account
+
+
+def _key(name: str, taken: dict) -> str:
+    """A step's key in the manifest: its type, then "type #2", "type #3" for later steps of the same type in one
+    source (two llm.generate steps each keep their own counts)."""
+    key, n = name, 1
+    while key in taken:
+        n += 1
+        key = f"{name} #{n}"
+    return key
 
 
 def book_stripping(details: dict[str, dict[str, float]]) -> dict[str, Any] | None:
