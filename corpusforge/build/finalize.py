@@ -249,7 +249,7 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
         *(_instruct_sections(plan) if instruct else []),
         *(_id_sections(manifest) if instruct else []),
         *(_llm_sections(manifest) if manifest.get("llm_steps") else []),
-        ("Loading", f'```python\nfrom datasets import load_dataset\nds = load_dataset("{plan.output_dir}")\n```'),
+        ("Loading", loading_text(manifest, plan.output_dir)),
         (
             "Recipe",
             f"Built by corpusforge {__version__} from this resolved recipe:\n\n```yaml\n{dump_yaml(recipe)}```",
@@ -375,3 +375,13 @@ def finalize(plan: BuildPlan, strict: bool = False) -> dict[str, Any]:
 
 def manifest_json(manifest: dict[str, Any]) -> str:
     return json.dumps(manifest, indent=2, ensure_ascii=False)
+
+
+def loading_text(manifest: dict[str, Any], output_dir: Path) -> str:
+    """How to load the dataset, or, when nothing was kept, that there is nothing to load and where to look."""
+    if not manifest.get("rows_written"):
+        return (
+            "**This build kept no records**, so there is nothing to load: every input record was dropped or "
+            "quarantined (see *Sources*, *Dropped, by reason* and *Quarantine* above)."
+        )
+    return f'```python\nfrom datasets import load_dataset\nds = load_dataset("{output_dir}")\n```'

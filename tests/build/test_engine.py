@@ -168,3 +168,14 @@ def test_without_cross_source_steps_sources_write_the_dataset_directly(tmp_path,
     assert source["input"] == source["kept"] + sum(source["dropped"].values()) + source["quarantined"]
     assert len(load_dataset(str(result.plan.output_dir), split="train")) == source["kept"]
     assert not (result.plan.work_dir / "sources").exists()
+
+
+def test_a_build_that_keeps_nothing_says_so_in_its_card(tmp_path, messy_source):
+    folder, expected = messy_source
+    data = messy_recipe(folder, tmp_path / "out")
+    data["filters"][1]["min_chars"] = 100_000  # every document is too short
+    result = run(write_recipe(tmp_path / "r.yaml", data))
+    source = result.manifest["sources"]["web"]
+    assert source["kept"] == 0 and source["balanced"] and source["dropped"]["too_short"] == expected["kept"] + 3
+    card = (result.plan.output_dir / "README.md").read_text()
+    assert "This build kept no records" in card and "load_dataset(" not in card
