@@ -7,6 +7,8 @@ dependencies, and returns at once.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from datatrove.executor.base import PipelineExecutor
@@ -70,6 +72,21 @@ def preload_in_fork_server() -> None:
     import multiprocess
 
     multiprocess.get_context("forkserver").set_forkserver_preload(["__main__", "corpusforge.build.worker_preload"])
+
+
+@contextlib.contextmanager
+def ray_session(spec) -> Iterator[None]:
+    """Ray for the block: connected or started as `start_ray` does, and shut down after if this block started it
+    (before the run's sweeper would end a local instance under a still connected driver)."""
+    import ray
+
+    started = not ray.is_initialized()
+    start_ray(spec)
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def start_ray(spec) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from corpusforge.build.executors import make_executor, start_ray
+from corpusforge.build.executors import make_executor, ray_session
 from corpusforge.build.finalize import finalize
 from corpusforge.build.plan import BuildPlan, Stage, make_plan
 from corpusforge.build.recipe import RecipeBase, check_inputs
@@ -129,8 +129,11 @@ def _completed(plan: BuildPlan, stage: Stage) -> int:
 def run_stages(plan: BuildPlan, console: Console) -> bool:
     """Run every stage; returns False when the stages were only submitted (Slurm)."""
     spec = plan.recipe.executor
-    if spec.type == "ray":
-        start_ray(spec)
+    with ray_session(spec) if spec.type == "ray" else contextlib.nullcontext():
+        return _run_stages(plan, console, spec)
+
+
+def _run_stages(plan: BuildPlan, console: Console, spec) -> bool:
     depends = None
     columns = [
         TextColumn("{task.description}"),

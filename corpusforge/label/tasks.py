@@ -468,6 +468,7 @@ def prepare_tasks(job: LabelJob, positions: list[int], log: Callable[[str], None
 
 def run_executor(job: LabelJob, plan: dict[str, Any], progress: Progress | None, log: Callable[[str], None]) -> bool:
     """Run the tasks that are not complete; returns False when they were only submitted (Slurm)."""
+    from corpusforge.build.executors import ray_session
     from corpusforge.build.runner import stderr_to
 
     out = job.output_dir()
@@ -490,29 +491,17 @@ def run_executor(job: LabelJob, plan: dict[str, Any], progress: Progress | None,
         log(f"submitted Slurm job array {executor.job_id} ({spec.tasks} tasks; script "
             f"{logs_dir(out) / 'launch_script.slurm'}); run this command again when it finishes to merge the output")  # fmt: skip
         return False
-    started_ray = False
     done = threading.Event()
     watcher = threading.Thread(target=_poll_progress, args=(out, spec.tasks, progress, done), daemon=True)
     watcher.start()
     try:
-        with stderr_to(log_file):
-            if spec.type == "ray":
-                import ray
-
-                from corpusforge.build.executors import start_ray
-
-                started_ray = not ray.is_initialized()
-                start_ray(spec)
+        with stderr_to(log_file), ray_session(spec) if spec.type == "ray" else contextlib.nullcontext():
             make_label_executor(job, [step], logs_dir(out)).run()
     except Exception as e:
         raise BuildError(_task_failure(out, spec.tasks, log_file, e)) from None
     finally:
         done.set()
         watcher.join()
-        if started_ray:
-            import ray
-
-            ray.shutdown()
     missing = sorted(set(range(spec.tasks)) - completed_ranks(out))
     if missing:
         raise BuildError(_task_failure(out, spec.tasks, log_file, None))
