@@ -87,6 +87,56 @@ def test_qa_json_array_elements_spanning_read_chunks(tmp_path, monkeypatch):
     assert [d.text for d in docs] == ["问题一？\n答案一。", "Q2\nA2"] and balanced(docs, stats)
 
 
+@pytest.mark.parametrize("chunk", [7, 1 << 20])  # 7: the big element crosses many read chunks, escapes included
+def test_an_oversized_json_array_element_is_quarantined_alone_and_reading_goes_on(tmp_path, monkeypatch, chunk):
+    import corpusforge.pipeline.readers.layout as layout
+
+    monkeypatch.setattr(layout, "JSON_CHUNK", chunk)
+    path = tmp_path / "qa.json"
+    tricky = 'quotes \\" and brackets ]} [{ inside a string, a backslash \\\\ and 问题 ' * 20
+    items = [
+        {"question": "Q0?", "answer": "A0."},
+        {"question": "huge", "answer": tricky, "nested": [{"a": [1, 2, {"b": "]"}]}] * 10},
+        {"question": "Q2?", "answer": "A2."},
+        "a very long string element " * 40,
+        {"question": "Q4?", "answer": "A4."},
+    ]
+    path.write_text(json.dumps(items, ensure_ascii=False, indent=1))
+    docs, stats = run(make(QAReader, path, tmp_path, max_record_bytes=400))
+    assert [d.text for d in docs] == ["Q0?\nA0.", "Q2?\nA2.", "Q4?\nA4."]
+    assert [d.metadata["provenance"]["element"] for d in docs] == [0, 2, 4]
+    assert stats["quarantined_too_large"] == 2 and "files_quarantined_bad_json" not in stats and balanced(docs, stats)
+    big, long_string = quarantine(tmp_path / "q")
+    assert big["location"]["element"] == 1 and "max_record_bytes=400" in big["error"]
+    assert big["raw"].startswith('{\n  "question": "huge"')
+    if chunk == 7:  # past the scanner's window: skipped undecoded, its head kept
+        assert "element 1 has" in big["error"] and len(big["raw"]) <= 400
+    assert long_string["location"]["element"] == 3
+
+
+def test_an_oversized_element_cut_off_by_the_end_of_the_file_quarantines_the_rest(tmp_path, monkeypatch):
+    import corpusforge.pipeline.readers.layout as layout
+
+    monkeypatch.setattr(layout, "JSON_CHUNK", 7)
+    path = tmp_path / "qa.json"
+    path.write_text('[{"question": "Q0?", "answer": "A0."},\n {"question": "cut", "answer": "' + "x" * 900)
+    docs, stats = run(make(QAReader, path, tmp_path, max_record_bytes=300))
+    assert [d.text for d in docs] == ["Q0?\nA0."] and stats["files_quarantined_bad_json"] == 1
+    (record,) = quarantine(tmp_path / "q")
+    assert record["location"]["line"] == 2  # where the element starts
+    assert "not closed before the end of the file" in record["error"]
+    assert record["raw"].startswith('{"question": "cut"')
+
+
+def test_a_malformed_element_within_the_size_limit_still_ends_the_file(tmp_path):
+    path = tmp_path / "qa.json"
+    path.write_text('[{"question": "Q0?", "answer": "A0."}, {"question": "Q1?" "answer": "A1."}, {"question": "x"}]')
+    docs, stats = run(make(QAReader, path, tmp_path, max_record_bytes=10_000))
+    assert [d.text for d in docs] == ["Q0?\nA0."] and stats["files_quarantined_bad_json"] == 1
+    (record,) = quarantine(tmp_path / "q")
+    assert "element 1: Expecting ',' delimiter" in record["error"]
+
+
 def test_qa_bad_records_are_quarantined_with_raw_kept(tmp_path):
     path = tmp_path / "bad.jsonl"
     gbk = json.dumps({"question": "感冒", "answer": "多喝水"}, ensure_ascii=False).encode("gbk")

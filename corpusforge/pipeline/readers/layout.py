@@ -38,6 +38,8 @@ from corpusforge.pipeline.readers.base import MalformedFile, MalformedRecord, Ra
 
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 JSON_CHUNK = 1 << 20
+_STRUCTURE = re.compile(r'["\[\]{}]')  # what changes the nesting outside strings
+_IN_STRING = re.compile(r'["\\]')  # what ends a string or escapes the next character
 _WS = " \t\r\n\ufeff"
 _KEYED_START = re.compile(r'\{\s*("(?:[^"\\]|\\.)*")\s*:\s*\{')
 
@@ -156,6 +158,62 @@ class _JsonScanner:
             text, self.pos = self.buf[self.pos : end], end
             return value, text
 
+    def skip_oversized(self, file: str, encoding: str, what: str, records: int) -> tuple[str, int] | None:
+        """Called when the value at `pos` did not decode within `limit` characters: if it is an array, object or
+        string that only goes on longer, consume it without decoding it (the window stays bounded) and return its
+        first `limit` characters and its length; None (nothing consumed) when it ends within the limit (malformed,
+        not large). MalformedFile when the file ends inside it."""
+        self.grow(self.limit + 1)
+        origin = self.pos
+        if origin >= len(self.buf) or self.buf[origin] not in '[{"':
+            return None
+        head = self.buf[origin : origin + self.limit]
+        line, column = self.where(origin)
+        i = start = origin
+        depth, in_string, length, refilled = 0, False, 0, False
+        while True:
+            if i >= len(self.buf):  # past the window: drop what was scanned, read on
+                if self.eof and not refilled:
+                    self.pos = origin  # it all fit in the window: a malformed value, for the caller to report
+                    return None
+                over = i - len(self.buf)  # an escaped character that is still to come
+                length += len(self.buf) - start
+                self.pos = len(self.buf)
+                if not self.fill():
+                    raise MalformedFile(
+                        "bad_json",
+                        f"{what} of more than {length} characters is not closed before the end of the file at "
+                        f"line {line} column {column} after {records} records",
+                        location={"file": file, "line": line, "column": column},
+                        raw=to_raw_bytes(head, encoding),
+                    )
+                i, start, refilled = over, 0, True
+                continue
+            match = (_IN_STRING if in_string else _STRUCTURE).search(self.buf, i)
+            if match is None:
+                i = len(self.buf)
+                continue
+            i = match.end()
+            char = match.group()
+            if char == "\\":
+                i += 1
+            elif char == '"':
+                in_string = not in_string
+                if not in_string and depth == 0:
+                    break  # a top-level string ends
+            elif char in "[{":
+                depth += 1
+            else:
+                depth -= 1
+                if depth == 0:
+                    break
+        length += i - start
+        if not refilled and length <= self.limit:  # it ends within the limit: malformed, not large
+            self.pos = origin
+            return None
+        self.pos = i
+        return head, length
+
     def fail(
         self, file: str, encoding: str, message: str, error_at: int | None = None, records: int = 0
     ) -> MalformedFile:
@@ -257,6 +315,23 @@ def _record(text: str, value: Any, location: dict[str, Any], encoding: str) -> R
     return RowRecord(to_raw_bytes(text, encoding), location, data=value)
 
 
+def _next_value(
+    scan: _JsonScanner, file: str, encoding: str, location: dict[str, Any], what: str, records: int
+) -> RawRecord:
+    """The record of the value at `pos`; one over the size limit is quarantined alone (its first `limit`
+    characters kept) and reading goes on after it; a malformed one ends the file (file-level quarantine)."""
+    try:
+        value, text = scan.value()
+    except json.JSONDecodeError as e:
+        skipped = scan.skip_oversized(file, encoding, what, records)
+        if skipped is None:
+            raise scan.fail(file, encoding, f"{what}: {e.msg}", e.pos, records=records) from None
+        head, length = skipped
+        problem = MalformedRecord("too_large", f"{what} has {length} characters, over max_record_bytes={scan.limit}")
+        return RawRecord(to_raw_bytes(head, encoding), location, error=problem)
+    return _record(text, value, location, encoding)
+
+
 def _iter_array(scan: _JsonScanner, file: str, encoding: str, index_key: str) -> Iterator[RawRecord]:
     scan.peek()
     scan.pos += 1  # the opening '['
@@ -268,11 +343,8 @@ def _iter_array(scan: _JsonScanner, file: str, encoding: str, index_key: str) ->
     while True:
         if scan.peek() == "":
             raise scan.fail(file, encoding, "the array ends without ']'", records=index)
-        try:
-            value, text = scan.value()
-        except json.JSONDecodeError as e:
-            raise scan.fail(file, encoding, f"element {index}: {e.msg}", e.pos, records=index) from None
-        yield _record(text, value, {"file": file, index_key: index}, encoding)
+        location = {"file": file, index_key: index}
+        yield _next_value(scan, file, encoding, location, f"element {index}", records=index)
         index += 1
         sep = scan.peek()
         if sep == ",":
@@ -324,11 +396,7 @@ def _iter_keyed(scan: _JsonScanner, file: str, encoding: str) -> Iterator[RawRec
             raise scan.fail(file, encoding, f"expected ':' after key {key!r}", records=count)
         scan.pos += 1
         scan.peek()
-        try:
-            value, text = scan.value()
-        except json.JSONDecodeError as e:
-            raise scan.fail(file, encoding, f"member {key!r}: {e.msg}", e.pos, records=count) from None
-        yield _record(text, value, {"file": file, "key": key}, encoding)
+        yield _next_value(scan, file, encoding, {"file": file, "key": key}, f"member {key!r}", records=count)
         count += 1
         sep = scan.peek()
         if sep == ",":
@@ -345,11 +413,7 @@ def _iter_values(scan: _JsonScanner, file: str, encoding: str) -> Iterator[RawRe
     count = 0
     while scan.peek():
         line, _ = scan.where(scan.pos)
-        try:
-            value, text = scan.value()
-        except json.JSONDecodeError as e:
-            raise scan.fail(file, encoding, e.msg, e.pos, records=count) from None
-        yield _record(text, value, {"file": file, "line": line}, encoding)
+        yield _next_value(scan, file, encoding, {"file": file, "line": line}, f"value {count}", records=count)
         count += 1
 
 
