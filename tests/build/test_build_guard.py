@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -16,7 +15,7 @@ from corpusforge.build.recipe import load_recipe
 from corpusforge.build.runner import LOCK_NAME, BuildGuard, prepare_output
 from corpusforge.errors import BuildError
 from tests.build.conftest import messy_recipe, write_messy_source, write_recipe
-from tests.build.test_resume_and_executors import descendants, survivors
+from tests.build.test_resume_and_executors import assert_none_survive, wait_for_first_task
 
 
 def command(*args: str) -> list[str]:
@@ -77,24 +76,13 @@ def test_sigterm_stops_a_two_worker_build_and_the_rerun_completes(tmp_path):
     proc = subprocess.Popen(
         command("build", str(recipe)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    first_marker = out / ".corpusforge" / "logs" / "source__web" / "completions" / "00000"
-    deadline = time.time() + 120
-    started: set[int] = set()
-    while not first_marker.exists():
-        assert proc.poll() is None, "the build finished before it could be stopped"
-        assert time.time() < deadline
-        started |= descendants(proc.pid)
-        time.sleep(0.05)
-    started |= descendants(proc.pid)
+    started = wait_for_first_task(proc, out)
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM, output[-2000:]
     assert "stopped by SIGTERM" in output and "run the same command again" in output, output[-2000:]
     assert "Traceback" not in output, output[-2000:]
-    deadline = time.time() + 10  # the sweeper ended the workers; multiprocessing's resource tracker exits by itself
-    while survivors(started) and time.time() < deadline:
-        time.sleep(0.2)
-    assert not survivors(started), survivors(started)
+    assert_none_survive(started)
 
     again = subprocess.run(command("build", str(recipe)), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]

@@ -64,6 +64,28 @@ def survivors(pids: set[int]) -> list[str]:
     return alive
 
 
+def wait_for_first_task(proc: subprocess.Popen, output: Path) -> set[int]:
+    """Wait until the build's first source task is complete; returns every process the build started meanwhile
+    (the sweeper, the fork server, its pool workers, the Manager server)."""
+    first_marker = output / ".corpusforge" / "logs" / "source__web" / "completions" / "00000"
+    deadline = time.time() + 120
+    started: set[int] = set()
+    while not first_marker.exists():
+        assert proc.poll() is None, "the build finished before it could be stopped"
+        assert time.time() < deadline
+        started |= descendants(proc.pid)
+        time.sleep(0.05)
+    return started | descendants(proc.pid)
+
+
+def assert_none_survive(started: set[int], within_s: float = 10) -> None:
+    """The sweeper SIGTERMs, then SIGKILLs after its grace; multiprocessing's resource tracker exits by itself."""
+    deadline = time.time() + within_s
+    while survivors(started) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not survivors(started), survivors(started)
+
+
 @pytest.mark.slow
 def test_kill_and_resume_gives_the_same_dataset(tmp_path, big_source):
     reference = tmp_path / "reference"
@@ -73,22 +95,11 @@ def test_kill_and_resume_gives_the_same_dataset(tmp_path, big_source):
 
     resumed = tmp_path / "resumed"
     proc = cli("build", str(recipe), "--output", str(resumed))
-    first_marker = resumed / ".corpusforge" / "logs" / "source__web" / "completions" / "00000"
-    deadline = time.time() + 120
-    started: set[int] = set()
-    while not first_marker.exists():
-        assert proc.poll() is None, "the build finished before it could be killed"
-        assert time.time() < deadline
-        started |= descendants(proc.pid)
-        time.sleep(0.05)
-    started |= descendants(proc.pid)  # the fork server, its pool workers, the Manager server, the sweeper
+    started = wait_for_first_task(proc, resumed)
     # only the command, as `kill -9 PID` or an OOM killer would: what it started must not live on
     proc.kill()
     proc.wait()
-    deadline = time.time() + 10  # the sweeper: SIGTERM, then SIGKILL after its grace period
-    while survivors(started) and time.time() < deadline:
-        time.sleep(0.2)
-    assert not survivors(started), survivors(started)
+    assert_none_survive(started)
     assert not (resumed / "manifest.json").exists()
     stats_of_finished_task = resumed / ".corpusforge" / "logs" / "source__web" / "stats" / "00000.json"
     finished_at = stats_of_finished_task.stat().st_mtime_ns
