@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from corpusforge import sweeper as watchdog
+from corpusforge import sweeper
 from corpusforge.errors import BuildError
 from corpusforge.label.job import run_label_job
 from corpusforge.label.lifecycle import acquire_output_lock, release_output_lock
@@ -59,7 +59,7 @@ def cached_rows(output: Path) -> int:
 
 def descendants(pid: int) -> dict[int, int]:
     """pid -> start time of every process under `pid` now."""
-    table = watchdog.process_table()
+    table = sweeper.process_table()
     found, changed = {pid}, True
     while changed:
         changed = False
@@ -71,7 +71,7 @@ def descendants(pid: int) -> dict[int, int]:
 
 
 def survivors(processes: dict[int, int]) -> list[int]:
-    table = watchdog.process_table()
+    table = sweeper.process_table()
     return [p for p, start in processes.items() if p in table and table[p][2] == start]
 
 
@@ -161,7 +161,7 @@ def test_sigkill_after_the_vllm_engine_loaded_leaves_no_process_and_the_rerun_co
     assert any(b"VLLM::EngineCore" in n for n in names), names
     process.kill()
     process.wait()
-    deadline = time.monotonic() + 10  # the watchdog: SIGTERM, then SIGKILL after its grace period
+    deadline = time.monotonic() + 10  # the sweeper: SIGTERM, then SIGKILL after its grace period
     while survivors(children) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not survivors(children), [Path(f"/proc/{p}/cmdline").read_bytes()[:60] for p in survivors(children)]

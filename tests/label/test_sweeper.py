@@ -1,4 +1,4 @@
-"""The label watchdog ends what the run started, never what the calling process had started before it."""
+"""The run sweeper ends what the run started, never what the calling process had started before it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def test_an_in_process_run_leaves_the_callers_other_children_alone(tmp_path):
     try:
         with RunGuard(tmp_path / "out"):
             during = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-            time.sleep(1.0)  # the watchdog looks at the tree every 0.5 s
+            time.sleep(1.0)  # the sweeper looks at the tree every 0.5 s
         # the run's own child was ended on exit (a clean exit sweeps what is left), the earlier one was not
         assert during.wait(timeout=10) is not None
         assert before.poll() is None
