@@ -128,3 +128,78 @@ def test_real_pmc_articles(tmp_path):
         )
         assert len(doc.text) > 5000 and "\x01" not in doc.text and ",," not in doc.text and "[]" not in doc.text
         assert doc.metadata["sections"], doc.id
+
+
+def tar_gz(path: Path, members: dict[str, bytes]) -> Path:
+    """A package as PMC publishes them: a gzipped tar with a folder entry and its members."""
+    import io
+    import tarfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tar:
+        folders = {name.split("/")[0] for name in members if "/" in name}
+        for folder in sorted(folders):
+            entry = tarfile.TarInfo(folder)
+            entry.type = tarfile.DIRTYPE
+            tar.addfile(entry)
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_pmc_packages_are_read_member_by_member(tmp_path):
+    ids = [f'<article-id pub-id-type="pmc">PMC500000{n}</article-id>' for n in (1, 3)]
+    bulk = tar_gz(
+        tmp_path / "in" / "oa_comm_xml.PMC005xxxxxx.baseline.2024-12-18.tar.gz",
+        {
+            "PMC005xxxxxx/PMC5000001.xml": (DOCTYPE + article(ids[0], BODY, BACK)).encode(),
+            "PMC005xxxxxx/PMC5000002.xml": b"<article><front>",
+            "PMC005xxxxxx/PMC5000003.xml": article(ids[1], BODY).encode(),
+        },
+    )
+    # a per-article package: the .nxml with its figure and PDF
+    tar_gz(
+        tmp_path / "in" / "PMC13900.tar.gz",
+        {
+            "PMC13900/ar-5-2-r01.nxml": article(
+                '<article-id pub-id-type="pmid">11250746</article-id>', BODY
+            ).encode(),
+            "PMC13900/ar-5-2-r01-1.jpg": b"\xff\xd8\xff\xe0 not text",
+            "PMC13900/ar-5-2-r01.pdf": b"%PDF-1.4",
+        },
+    )
+    docs, stats, quarantine = read(tmp_path / "in", tmp_path, glob="**/*.tar.gz")
+    assert sorted(d.id for d in docs) == ["pmc:11250746", "pmc:PMC5000001", "pmc:PMC5000003"]
+    assert stats["records"] == 4 == len(docs) + stats["quarantined"] and stats["tar_members_not_xml"] == 2
+    first = next(d for d in docs if d.id == "pmc:PMC5000001")
+    assert first.metadata["provenance"]["file"] == f"{bulk}::PMC005xxxxxx/PMC5000001.xml"
+    assert first.text.startswith("Remimazolam versus midazolam\n\nAn abstract.\n\nINTRODUCTION")
+    (bad,) = quarantine
+    assert bad["reason"] == "bad_xml" and bad["location"]["file"].endswith("::PMC005xxxxxx/PMC5000002.xml")
+
+
+def test_a_truncated_package_keeps_the_articles_before_the_cut(tmp_path):
+    members = {f"PMC005xxxxxx/PMC50000{n:02d}.xml": article(f'<article-id pub-id-type="pmid">{n + 1}</article-id>', BODY * 20).encode()
+               for n in range(40)}  # fmt: skip
+    whole = tar_gz(tmp_path / "whole" / "bulk.tar.gz", members)
+    cut = tmp_path / "in" / "bulk.tar.gz"
+    cut.parent.mkdir()
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    docs, stats, quarantine = read(cut, tmp_path)
+    assert 0 < len(docs) < 40 and stats["files_quarantined_unreadable_file"] == 1
+    assert stats["records"] == len(docs) + stats.get("quarantined", 0)
+    assert quarantine[-1]["scope"] == "file" and "the rest of the file is skipped" in quarantine[-1]["error"]
+
+
+def test_real_pmc_articles_read_the_same_from_a_bulk_package(tmp_path):
+    if not REAL.is_dir():
+        pytest.skip(f"real PMC JATS files not found at {REAL}")
+    files = sorted(REAL.glob("*.xml"))
+    package = tar_gz(tmp_path / "oa_comm_xml.PMC011xxxxxx.baseline.tar.gz",
+                     {f"PMC011xxxxxx/{f.name}": f.read_bytes() for f in files})  # fmt: skip
+    from_files, _, _ = read(REAL, tmp_path / "a")
+    from_package, stats, quarantine = read(package, tmp_path / "b")
+    assert not quarantine and stats["records"] == len(files)
+    assert sorted((d.id, d.text) for d in from_package) == sorted((d.id, d.text) for d in from_files)

@@ -1,7 +1,9 @@
 """`read.pmc_jats`: PubMed Central full text in JATS XML, one document per article.
 
 PMC's open-access packages and its OAI/efetch services deliver articles as JATS (NLM) XML: one `<article>` per
-file, or several inside a `<pmc-articleset>`. A document is the article's title, its abstract and its body, section
+file, or several inside a `<pmc-articleset>`; the packages themselves (`.tar.gz`: the bulk baselines and the
+per-article packages) are read member by member without unpacking them (give the package as `path`, or
+`glob: "**/*.tar.gz"`). A document is the article's title, its abstract and its body, section
 by section with the section titles on lines of their own, in document order:
 
     front   ids (`article-id` by `pub-id-type`: pmid, pmc/pmcid, doi), title, journal, year, the main abstract
@@ -44,6 +46,9 @@ ARTICLE_SETS = {"pmc-articleset", "articles", "OAI-PMH", "GetRecord", "ListRecor
 MAIN_ABSTRACT_TYPES = {None, "", "summary", "structured", "abstract", "author"}
 BLOCK_TAGS = {"p", "list", "boxed-text", "disp-quote", "def-list", "statement", "verse-group", "speech"}
 BACK_KINDS = {"app-group": "appendices", "app": "appendices", "notes": "notes", "glossary": "glossary"}
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+JATS_MEMBER_SUFFIXES = (".xml", ".nxml")
+MEMBER_SEPARATOR = "::"  # provenance of an article inside a package: `PACKAGE.tar.gz::MEMBER.xml`
 CITATION_MARK = "\x01"
 EMPTY_BRACKETS_RE = re.compile(rf"\s*[(\[]\s*(?:{CITATION_MARK}[\s,;–\-]*)+[)\]]")
 CITATION_RUN_RE = re.compile(rf"\s*{CITATION_MARK}(?:[\s,;–\-]*{CITATION_MARK})*")
@@ -233,8 +238,35 @@ class PMCJatsReader(SourceReader):
     # ---- a file into articles -----------------------------------------------------------------------------------
     def iter_raw(self, filepath: str) -> Iterator[RawRecord]:
         file = self.display_path(filepath)
+        if filepath.lower().endswith(TAR_SUFFIXES):
+            yield from self.iter_tar(filepath, file)
+            return
         with self.data_folder.open(filepath, "rb", compression="infer") as f:
             data = f.read(self.max_record_bytes + 1)
+        yield from self.file_records(data, file)
+
+    def iter_tar(self, filepath: str, file: str) -> Iterator[RawRecord]:
+        """PMC's packages, streamed member by member: the bulk baselines (`oa_comm_xml.PMC00xxxxxxx.baseline.*.tar.gz`,
+        one JATS file per article) and the per-article packages (`PMC1234567.tar.gz`: the `.nxml` with its figures
+        and PDF). Members that are not XML are not records: counted (`tar_members_not_xml`), not read."""
+        import tarfile
+
+        with (
+            self.data_folder.open(filepath, "rb", compression="infer") as f,
+            tarfile.open(fileobj=f, mode="r|*") as tar,
+        ):
+            for member in tar:
+                if not member.isfile():
+                    continue
+                if not member.name.lower().endswith(JATS_MEMBER_SUFFIXES):
+                    self.stat_update("tar_members_not_xml")
+                    continue
+                stream = tar.extractfile(member)
+                data = stream.read(self.max_record_bytes + 1) if stream is not None else b""
+                yield from self.file_records(data, f"{file}{MEMBER_SEPARATOR}{member.name}")
+
+    def file_records(self, data: bytes, file: str) -> Iterator[RawRecord]:
+        """One XML file's articles (at most `max_record_bytes + 1` of it in `data`), or why it has none."""
         location: dict[str, Any] = {"file": file}
         if len(data) > self.max_record_bytes:
             yield RawRecord(data, location)  # the base quarantines it as too_large
