@@ -123,7 +123,7 @@ def test_an_oversized_element_cut_off_by_the_end_of_the_file_quarantines_the_res
     docs, stats = run(make(QAReader, path, tmp_path, max_record_bytes=300))
     assert [d.text for d in docs] == ["Q0?\nA0."] and stats["files_quarantined_bad_json"] == 1
     (record,) = quarantine(tmp_path / "q")
-    assert record["location"]["line"] == 2  # where the element starts
+    assert record["location"]["line"] == 2 and record["location"]["column"] == 2  # where the element starts
     assert "not closed before the end of the file" in record["error"]
     assert record["raw"].startswith('{"question": "cut"')
 

@@ -112,12 +112,15 @@ class _JsonScanner:
         self.stream, self.limit = stream, limit
         self.buf, self.pos, self.eof = "", 0, False
         self.lines_before = 0  # newlines in the text dropped from the front of `buf`
+        self.column_before = 0  # characters of the current line dropped with it (when `buf` starts mid-line)
         self.decoder = json.JSONDecoder()
 
     def fill(self) -> bool:
         """Read the next chunk, dropping what was consumed before `pos`."""
         chunk = self.stream.read(JSON_CHUNK)
         self.lines_before += self.buf.count("\n", 0, self.pos)
+        newline = self.buf.rfind("\n", 0, self.pos)
+        self.column_before = self.pos - newline - 1 if newline != -1 else self.column_before + self.pos
         self.buf, self.pos = self.buf[self.pos :] + chunk, 0
         self.eof = not chunk
         return bool(chunk)
@@ -140,7 +143,8 @@ class _JsonScanner:
     def where(self, pos: int) -> tuple[int, int]:
         """1-based line and column of a position in the window."""
         line = self.lines_before + self.buf.count("\n", 0, pos) + 1
-        return line, pos - (self.buf.rfind("\n", 0, pos) + 1) + 1
+        newline = self.buf.rfind("\n", 0, pos)
+        return line, (pos - newline) if newline != -1 else self.column_before + pos + 1
 
     def value(self) -> tuple[Any, str]:
         """Decode the JSON value at `pos`; returns (value, its text). Raises JSONDecodeError (position in window)."""
