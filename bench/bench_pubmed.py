@@ -496,7 +496,8 @@ def main_rate(tmp: Path, args, pqal: Path) -> None:
     ceiling, loop_s = machine_scaling()
     print(f"2 workers / 1 worker wall throughput: {t1 / t2:.2f}x best of each, {pairs:.2f}x median of "
           f"back-to-back pairs (target >= 1.8); this machine's own ceiling now (a busy loop, 1 vs 2 processes): "
-          f"{ceiling:.2f}x; one core now runs the loop in {loop_s:.2f} s (a slower host gives fewer docs/CPU-s)")  # fmt: skip
+          f"{ceiling:.2f}x; one core now runs the loop in {loop_s:.2f} s "
+          "(a slower host gives fewer docs/CPU-s)")  # fmt: skip
     per_core = n / c1
     print(
         f"on paper: 36M abstracts at {per_core:.0f} docs/CPU-s on 128 cores = {36e6 / per_core / 128 / 60:.1f} min "

@@ -24,7 +24,8 @@ from corpusforge.errors import InputError
 
 log = logging.getLogger(__name__)
 
-#: how long to wait for a lock whose holder is dead (its watchdog ending what the run left) before refusing
+#: how long to wait for a lock whose holder is dead (its watchdog or sweeper ending what the run left) before
+#: refusing; build, label and train locks alike
 DEAD_HOLDER_WAIT_S = 15.0
 
 

@@ -9,10 +9,10 @@ EARLIER_PIDS (comma-separated) are the command's descendants from before the run
 in-process (a test runner, a notebook), what the caller had started is not the run's and is never swept.
 
 vLLM's EngineCore does not stop when its parent is SIGKILLed (vllm-project/vllm#55510), nor does a local Ray
-instance, a datatrove task process, or the pool workers and Manager server of datatrove's local executor. This script does it for them: while the command lives it remembers the
-command's process tree; when the command is gone (or asks, on a clean exit), every process of the run (see
-RunProcesses) gets SIGTERM, then SIGKILL after a grace period. The environment token is the idea of Jenkins'
-ProcessTreeKiller (BUILD_ID in the environment).
+instance, a datatrove task process, or the pool workers and Manager server of datatrove's local executor. This
+script does it for them: while the command lives it remembers the command's process tree; when the command is
+gone (or asks, on a clean exit), every process of the run (see RunProcesses) gets SIGTERM, then SIGKILL after a
+grace period. The environment token is the idea of Jenkins' ProcessTreeKiller (BUILD_ID in the environment).
 
 The sweeper also holds the run's output lock (an inherited file descriptor), so the lock is free only once
 nothing of the run is left.

@@ -22,10 +22,9 @@ from corpusforge import runguard
 from corpusforge.errors import BuildError
 from corpusforge.label.output import LABEL_MARKER, check_label_directory
 from corpusforge.output.dataset_dir import STATE_DIR
+from corpusforge.runlock import DEAD_HOLDER_WAIT_S, pid_alive
 
 LOCK_NAME = LABEL_MARKER
-#: a dead holder's sweeper may still be ending its processes: wait this long for the lock before refusing
-DEAD_HOLDER_WAIT_S = 15.0
 
 _held: dict[Path, int] = {}  # output dirs whose lock this process holds -> lock fd
 
@@ -39,18 +38,6 @@ def _holder(path: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8") or "{}")
     except (OSError, ValueError):
         return {}
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def acquire_output_lock(output_dir: str | Path) -> int:
@@ -69,7 +56,8 @@ def acquire_output_lock(output_dir: str | Path) -> int:
             break
         except BlockingIOError:
             holder = _holder(path)
-            if not _alive(holder.get("pid")) and time.monotonic() < deadline:
+            pid = holder.get("pid")
+            if not (pid and pid_alive(pid)) and time.monotonic() < deadline:
                 time.sleep(0.2)  # its command is gone; its sweeper is ending the rest and will let go
                 continue
             os.close(fd)

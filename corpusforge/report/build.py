@@ -109,7 +109,10 @@ def collect(root: Path, seed: int = 0) -> BuildData:
     recipe = root / STATE_DIR / "recipe.resolved.yaml"
     n_sources = len(manifest.get("sources") or {})
     per_source = per_group(KEPT_PER_SOURCE, MAX_KEPT_RECORDS, n_sources)
-    lengths, languages, kept, qa_rows = scan_records(root, manifest.get("kind", "pretrain"), seed, per_source)
+    workers = scan_workers(manifest.get("rows_written") or 0)
+    lengths, languages, kept, qa_rows = scan_records(
+        root, manifest.get("kind", "pretrain"), seed, per_source, workers
+    )
     return BuildData(
         root=root,
         manifest=manifest,
@@ -153,15 +156,14 @@ def _language_column(batch, kind: str, han: np.ndarray, chars: np.ndarray) -> li
     ).tolist()
 
 
-def scan_records(root: Path, kind: str, seed: int, per_source: int = KEPT_PER_SOURCE, workers: int | None = None):
+def scan_records(root: Path, kind: str, seed: int, per_source: int = KEPT_PER_SOURCE, workers: int = 1):
     """Lengths per (source, split), language counts per source, and a uniform sample of kept records per source.
 
     Each shard is scanned on its own, with its own random stream (seed, shard index), so the result is the same
-    however many processes share the shards: `workers` (default: one per core when the build is large enough)."""
+    however many processes (`workers`, see scan_workers) share the shards."""
     files = [(split, rel) for split, rels in split_files(root).items() for rel in rels]
     scan = partial(scan_file, root, kind, seed, per_source)
     jobs = list(enumerate(files))
-    workers = workers if workers is not None else default_scan_workers(root, [rel for _, rel in files])
     if workers > 1 and len(files) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -174,10 +176,8 @@ def scan_records(root: Path, kind: str, seed: int, per_source: int = KEPT_PER_SO
     return merge_scans(scans, per_source)
 
 
-def default_scan_workers(root: Path, rels: list[str]) -> int:
-    import pyarrow.parquet as pq
-
-    rows = sum(pq.ParquetFile(root / rel).metadata.num_rows for rel in rels)
+def scan_workers(rows: int) -> int:
+    """A process per core for a build of `rows` records (the manifest's rows_written) large enough to pay for them."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return cores if rows >= PARALLEL_MIN_ROWS else 1
 

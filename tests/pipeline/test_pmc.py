@@ -181,8 +181,8 @@ def test_pmc_packages_are_read_member_by_member(tmp_path):
 
 
 def test_a_truncated_package_keeps_the_articles_before_the_cut(tmp_path):
-    members = {f"PMC005xxxxxx/PMC50000{n:02d}.xml": article(f'<article-id pub-id-type="pmid">{n + 1}</article-id>', BODY * 20).encode()
-               for n in range(40)}  # fmt: skip
+    ids = [f'<article-id pub-id-type="pmid">{n + 1}</article-id>' for n in range(40)]
+    members = {f"PMC005xxxxxx/PMC50000{n:02d}.xml": article(i, BODY * 20).encode() for n, i in enumerate(ids)}
     whole = tar_gz(tmp_path / "whole" / "bulk.tar.gz", members)
     cut = tmp_path / "in" / "bulk.tar.gz"
     cut.parent.mkdir()
