@@ -167,8 +167,7 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
     )
 
     def factory() -> list[PipelineStep]:
-        from datatrove.pipeline.writers import JsonlWriter
-
+        from corpusforge.build.writers import IntermediateWriter
         from corpusforge.pipeline.steps.accounting import SourceCounter
 
         steps = [build_step(source.reader, ctx)]
@@ -180,7 +179,7 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
         if direct:
             steps.append(_document_writer(recipe, output_dir, f"train/{name}-${{rank}}.parquet"))
         else:
-            steps.append(JsonlWriter(str(sources_dir / name), output_filename="${rank}.jsonl", compression=None))
+            steps.append(IntermediateWriter(str(sources_dir / name), output_filename="${rank}.jsonl", compression=None))
         return steps
 
     infos = [StepInfo(source.reader.type, "reader", _step_unit(source.reader, "reader"))]
@@ -355,12 +354,11 @@ def _write_stage(recipe, sources_dir, work, output_dir, tasks, exact, minhash) -
 
 def _document_writer(recipe, output_dir: Path, filename: str) -> PipelineStep:
     """Parquet shards of stage-1 documents (schemas/document.schema.json), with a fixed Arrow schema."""
-    from datatrove.pipeline.writers import ParquetWriter
-
     from corpusforge.build.records import arrow_schema, checked_document_record, unchecked_document_record
+    from corpusforge.build.writers import DatasetParquetWriter
 
     out = recipe.output
-    return ParquetWriter(
+    return DatasetParquetWriter(
         str(output_dir / DATA_DIR),
         output_filename=filename,
         adapter=checked_document_record if out.validate_records else unchecked_document_record,

@@ -112,6 +112,23 @@ def test_word_split_is_datatrove_s_token_for_token():
     assert splitter.misses > 500
 
 
+def test_no_english_affix_rule_splits_a_chunk_of_ascii_letters():
+    """WordSplitter keeps a new chunk of ASCII letters whole without asking spaCy: every 1-3 letter string and the
+    words of the sample must give spaCy's prefix, suffix and infix expressions nothing to split off."""
+    from itertools import product
+    from string import ascii_letters
+
+    tokenizer = WordSplitter("en").nlp.tokenizer
+    chunks = {"".join(p) for k in (1, 2, 3) for p in product(ascii_letters, repeat=k)}
+    chunks |= {w for t in sample_texts() for w in t.split() if w.isascii() and w.isalpha()}
+    for chunk in chunks:
+        assert not tokenizer.prefix_search(chunk), chunk
+        assert not tokenizer.suffix_search(chunk), chunk
+        assert next(tokenizer.infix_finditer(chunk), None) is None, chunk
+    special = [c for c in ("cannot", "Cannot", "gonna", "lemme") if c in tokenizer.rules]
+    assert special and all(WordSplitter("en")(c) == load_word_tokenizer("en").word_tokenize(c) for c in special)
+
+
 def test_gopher_filters_decide_as_datatrove_on_the_fixed_sample():
     assert_same_decisions(sample_texts())
 
@@ -123,10 +140,33 @@ def test_gopher_filters_decide_as_datatrove_on_real_text():
     assert_same_decisions(texts, all_settings=False)
 
 
+def test_top_ngram_bound_never_undercounts():
+    from corpusforge.pipeline.steps.gopher import top_ngram_bound, top_ngram_chars, word_codes, word_ids_and_offsets
+
+    def bound(words, n):
+        return top_ngram_bound(*word_ids_and_offsets(word_codes(words)), n)
+
+    checked = 0
+    for text in sample_texts():
+        words = split_words(text)
+        for n in (2, 3, 4):
+            if len(words) >= n:
+                assert bound(words, n) >= top_ngram_chars(words, n), (text[:60], n)
+                checked += 1
+    assert checked > 100
+    words = "a b a b a b c".split()  # "a b" 3 times, and the longest 2-gram has 3 characters: tight
+    assert bound(words, 2) == top_ngram_chars(words, 2) == 9
+
+
 def test_minhash_signature_files_are_datatrove_s(tmp_path):
     texts = sample_texts()
     config = MinhashConfig(n_grams=5, num_buckets=14, hashes_per_bucket=8, seed=1235)
     assert all(simplify_text(t, TextNormConfig()) == datatrove_simplify(t) for t in texts)
+    rng = random.Random(3)
+    pieces = [" ", " ", "\t", "\n", "\u3000", "\x1c", "\x85", "Monday", "day", "May", "x", "1,5", "é"]
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 10)))
+        assert simplify_text(text, TextNormConfig()) == datatrove_simplify(text), repr(text)
     for name, cls in (("fast", FastMinhashDedupSignature), ("datatrove", MinhashDedupSignature)):
         docs = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
         cls(str(tmp_path / name), config, language="eng").run(iter(docs))

@@ -19,8 +19,9 @@ from corpusforge.pipeline.registry import StepParams, register
 
 # C0/C1 controls except \t \n, plus zero-width and BOM characters
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_SPACE_AROUND_NEWLINE = re.compile(r" *\n *")
+_SPACING = r"\t\u00a0\u2000-\u200a\u202f\u205f\u3000"  # besides " "
+# runs of spacing characters but a lone " " (replacing every space of a text by itself would double the cost)
+_SPACES = re.compile(f"[{_SPACING}][ {_SPACING}]*| [ {_SPACING}]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
@@ -30,7 +31,7 @@ def clean_text(text: str, normalization: str | None = "NFC") -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub("", text)
     text = _SPACES.sub(" ", text)
-    text = _SPACE_AROUND_NEWLINE.sub("\n", text)
+    text = "\n".join(line.strip(" ") for line in text.split("\n"))  # no space around a line break
     text = _BLANK_LINES.sub("\n\n", text)
     return text.strip()
 

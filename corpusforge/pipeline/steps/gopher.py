@@ -5,7 +5,8 @@ filter's own `filter` returns, rule by rule in the same order. What changes is h
 
 - words come from `split_words` (datatrove's spaCy split, memoized per chunk, and shared between the two filters);
 - per-word properties (has a non-punctuation character, has a letter) are computed once per distinct word;
-- top n-grams are counted over word tuples in C (`Counter(zip(...))`), which is the same as counting their
+- top n-grams: an upper bound from array operations first (most documents are far under the thresholds); when it
+  is not enough they are counted over word tuples in C (`Counter(zip(...))`), which is the same as counting their
   " "-joined strings because words hold no whitespace; ties resolve to the first n-gram seen, as Counter does;
 - duplicated n-grams: datatrove's greedy scan only finds something when two "".join-ed windows are equal, so when
   all windows are distinct (nearly every real document) the answer is 0 without the scan; otherwise datatrove's
@@ -25,13 +26,21 @@ from datatrove.utils.text import PUNCTUATION_SET
 
 from corpusforge.pipeline.steps.words import split_words
 
-_NON_SYMBOL, _ALPHA, _LENGTH_SHIFT = 1, 2, 2
-_WORD_CODES: dict[str, int] = {}  # word -> its length << 2 | has a letter << 1 | has a non-punctuation character
+# word -> its number << 40 | its length << 2 | has a letter << 1 | has a non-punctuation character; the numbers tell
+# words apart within one document (the table starts over when full)
+_WORD_CODES: dict[str, int] = {}
 _WORD_CODES_MAX = 500_000
+_NON_SYMBOL, _ALPHA, _LENGTH_SHIFT, _ID_SHIFT = 1, 2, 2, 40
+_LENGTH_MASK = (1 << (_ID_SHIFT - _LENGTH_SHIFT)) - 1
+_last_codes: tuple[list[str] | None, np.ndarray | None] = (None, None)
 
 
 def word_codes(words: list[str]) -> np.ndarray:
-    """Each word's length and flags (see _WORD_CODES), computed once per distinct word."""
+    """Each word's number, length and flags (see _WORD_CODES), computed once per distinct word; both filters ask
+    for the same document's words (the same list, see `split_words`), the second one gets the first one's array."""
+    global _last_codes
+    if _last_codes[0] is words:
+        return _last_codes[1]
     codes = _WORD_CODES
     new = [w for w in set(words) if w not in codes]
     if new:
@@ -41,8 +50,14 @@ def word_codes(words: list[str]) -> np.ndarray:
         for w in new:
             non_symbol = any(ch not in PUNCTUATION_SET for ch in w)
             alpha = any(c.isalpha() for c in w)
-            codes[w] = len(w) << _LENGTH_SHIFT | alpha << 1 | non_symbol
-    return np.fromiter(map(codes.__getitem__, words), dtype=np.int64, count=len(words))
+            codes[w] = len(codes) << _ID_SHIFT | len(w) << _LENGTH_SHIFT | alpha << 1 | non_symbol
+    found = np.fromiter(map(codes.__getitem__, words), dtype=np.int64, count=len(words))
+    _last_codes = (words, found)
+    return found
+
+
+def word_lengths(codes: np.ndarray) -> np.ndarray:
+    return (codes >> _LENGTH_SHIFT) & _LENGTH_MASK
 
 
 def gopher_quality(f, doc: Document) -> bool | tuple[bool, str]:
@@ -60,7 +75,7 @@ def gopher_quality(f, doc: Document) -> bool | tuple[bool, str]:
         return False, "gopher_long_doc"
 
     # = np.mean of the lengths: an exact integer sum divided once, as numpy does
-    avg_n_words = int((codes[non_symbol] >> _LENGTH_SHIFT).sum()) / n_non_symbol if n_non_symbol else float("nan")
+    avg_n_words = int(word_lengths(codes[non_symbol]).sum()) / n_non_symbol if n_non_symbol else float("nan")
     if f.min_avg_word_length and avg_n_words < f.min_avg_word_length:
         return False, "gopher_below_avg_threshold"
     if f.max_avg_word_length and avg_n_words > f.max_avg_word_length:
@@ -103,6 +118,32 @@ def top_ngram_chars(words: list[str], n: int) -> int:
     return (sum(map(len, gram)) + n - 1) * count
 
 
+def word_ids_and_offsets(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The words' numbers, and where each word starts in the words joined without spaces (plus the total)."""
+    offsets = np.zeros(len(codes) + 1, dtype=np.int64)
+    np.cumsum(word_lengths(codes), out=offsets[1:])
+    return (codes >> _ID_SHIFT).astype(np.uint64), offsets
+
+
+def top_ngram_bound(ids: np.ndarray, offsets: np.ndarray, n: int) -> int:
+    """An upper bound of `top_ngram_chars` in a few array operations: the largest number of windows sharing a hash
+    of their word numbers (a collision only merges counts) x the longest window. When the bound is under a rule's
+    threshold, so is the exact value, and the n-grams need not be counted (nearly always)."""
+    count = len(ids) - n + 1
+    keys = ids[:count].copy()
+    for k in range(1, n):
+        keys *= np.uint64(_BASE)
+        keys += ids[k : k + count]
+    keys.sort()
+    ends = np.flatnonzero(keys[1:] != keys[:-1])  # the last window of each run of equal keys but the final run
+    if len(ends):
+        most = max(int(ends[0]) + 1, count - 1 - int(ends[-1]), int((ends[1:] - ends[:-1]).max(initial=0)))
+    else:
+        most = count
+    longest = int((offsets[n:] - offsets[:-n]).max()) + n - 1
+    return most * longest
+
+
 _BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
 _BASE_INV = pow(_BASE, -1, 2**64)
 _LENGTH_SALT = np.uint64(0xD6E8FEB86659FD93)
@@ -131,11 +172,9 @@ class JoinedWindows:
     """The "".join-ed n-word windows of one document, as exact strings on demand and as 64-bit polynomial hashes
     of their characters for all of them at once (equal strings always have equal hashes)."""
 
-    def __init__(self, words: list[str]):
+    def __init__(self, words: list[str], offsets: np.ndarray):
         self.words = words
-        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-        self.offsets = np.zeros(len(words) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=self.offsets[1:])
+        self.offsets = offsets  # where each word starts in "".join(words), and its length
         codes = np.frombuffer("".join(words).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         powers, self.inverse_powers = _power_tables(len(codes) + 1)
         self.prefix = np.zeros(len(codes) + 1, dtype=np.uint64)
@@ -197,13 +236,14 @@ def gopher_repetition(f, doc: Document) -> bool | tuple[bool, str]:
         return False, "dup_line_char_frac"
 
     words = split_words(text, f.language)
+    ids, offsets = word_ids_and_offsets(word_codes(words))
     for n, n_frac in f.top_n_grams:
         if len(words) < n:
             continue
-        if top_ngram_chars(words, n) / len(text) > n_frac:
+        if top_ngram_bound(ids, offsets, n) / len(text) > n_frac and top_ngram_chars(words, n) / len(text) > n_frac:
             return False, f"top_{n}_gram"
 
-    windows = JoinedWindows(words) if f.dup_n_grams else None
+    windows = JoinedWindows(words, offsets) if f.dup_n_grams else None
     for n, n_frac in f.dup_n_grams:
         if windows.repeated_chars(n) / len(text) > n_frac:
             return False, f"duplicated_{n}_n_grams"
