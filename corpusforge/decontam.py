@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from corpusforge import polyhash
+
 try:  # xxhash comes with datatrove[processing]; blake2b is the fallback with the same guarantees, only slower
     import xxhash
 
@@ -52,7 +54,6 @@ def normalize_tokens(text: str) -> list[str]:
 
 
 # ---- hashing n-grams with numpy -----------------------------------------------------------------------------------
-_MULT = np.uint64(0x9E3779B97F4A7C15)  # odd constant of the polynomial rolling combination
 _LEN_SALT = np.uint64(0xD6E8FEB86659FD93)
 
 
@@ -68,22 +69,17 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 
 def ngram_hashes_by_length(token_hashes: np.ndarray, lengths: list[int]) -> list[np.ndarray]:
-    """64-bit hashes of every run of L consecutive tokens, for each L in `lengths` (ascending), in one pass:
-    the polynomial accumulator of windows of length L extends the one of length L-1 by one token."""
-    wanted = set(lengths)
-    total = len(token_hashes)
-    acc = np.zeros(total, dtype=np.uint64)
-    raw: list[np.ndarray] = []
+    """64-bit hashes of every run of L consecutive tokens, for each L in `lengths` (ascending): the run's polynomial
+    (polyhash: all runs at once from one prefix sum), salted with L and mixed."""
+    prefix = polyhash.prefix_sums(token_hashes)
+    raw = []
     with np.errstate(over="ignore"):
-        for length in range(1, max(lengths) + 1):
-            count = total - length + 1
-            if count <= 0:
+        for length in lengths:
+            if length > len(token_hashes):
                 break
-            acc = acc[:count]
-            acc *= _MULT
-            acc += token_hashes[length - 1 : length - 1 + count]
-            if length in wanted:
-                raw.append(acc + np.uint64(length) * _LEN_SALT)
+            runs = polyhash.run_polynomials(prefix, length)
+            runs += np.uint64(length) * _LEN_SALT
+            raw.append(runs)
         sizes = [len(r) for r in raw]
         mixed = np.split(_mix(np.concatenate(raw)), np.cumsum(sizes)[:-1]) if raw else []
     return list(mixed) + [np.empty(0, dtype=np.uint64) for _ in range(len(lengths) - len(raw))]

@@ -24,6 +24,7 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
 from datatrove.utils.text import PUNCTUATION_SET
 
+from corpusforge import polyhash
 from corpusforge.pipeline.steps.words import split_words
 
 # word -> its number << 40 | its length << 2 | has a letter << 1 | has a non-punctuation character; the numbers tell
@@ -132,7 +133,7 @@ def top_ngram_bound(ids: np.ndarray, offsets: np.ndarray, n: int) -> int:
     count = len(ids) - n + 1
     keys = ids[:count].copy()
     for k in range(1, n):
-        keys *= np.uint64(_BASE)
+        keys *= np.uint64(polyhash.BASE)
         keys += ids[k : k + count]
     keys.sort()
     ends = np.flatnonzero(keys[1:] != keys[:-1])  # the last window of each run of equal keys but the final run
@@ -144,28 +145,7 @@ def top_ngram_bound(ids: np.ndarray, offsets: np.ndarray, n: int) -> int:
     return most * longest
 
 
-_BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
-_BASE_INV = pow(_BASE, -1, 2**64)
 _LENGTH_SALT = np.uint64(0xD6E8FEB86659FD93)
-_powers = np.ones(1, dtype=np.uint64)
-_inverse_powers = np.ones(1, dtype=np.uint64)
-
-
-def _power_tables(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """B**k and B**-k modulo 2**64 for k < size (grown by doubling, shared by every document)."""
-    global _powers, _inverse_powers
-    if len(_powers) < size:
-        size = max(size, 2 * len(_powers))
-        _powers = _geometric(_BASE, size)
-        _inverse_powers = _geometric(_BASE_INV, size)
-    return _powers, _inverse_powers
-
-
-def _geometric(base: int, size: int) -> np.ndarray:
-    out = np.empty(size, dtype=np.uint64)
-    out[0] = 1
-    out[1:] = np.uint64(base)
-    return np.cumprod(out, dtype=np.uint64)  # wraps modulo 2**64
 
 
 class JoinedWindows:
@@ -176,13 +156,13 @@ class JoinedWindows:
         self.words = words
         self.offsets = offsets  # where each word starts in "".join(words), and its length
         codes = np.frombuffer("".join(words).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        powers, self.inverse_powers = _power_tables(len(codes) + 1)
-        self.prefix = np.zeros(len(codes) + 1, dtype=np.uint64)
-        np.cumsum(codes * powers[: len(codes)], out=self.prefix[1:])
+        self.prefix = polyhash.prefix_sums(codes.astype(np.uint64))
 
     def hashes(self, n: int) -> np.ndarray:
+        """Each window's characters as a polynomial (polyhash), salted with its length."""
         start, end = self.offsets[:-n], self.offsets[n:]
-        h = (self.prefix[end] - self.prefix[start]) * self.inverse_powers[start]
+        powers, _ = polyhash.power_tables(len(self.prefix))
+        h = (self.prefix[end] - self.prefix[start]) * powers[end - 1]
         return h + (end - start).astype(np.uint64) * _LENGTH_SALT
 
     def repeated_chars(self, n: int) -> int:
