@@ -129,6 +129,32 @@ def test_no_english_affix_rule_splits_a_chunk_of_ascii_letters():
     assert special and all(WordSplitter("en")(c) == load_word_tokenizer("en").word_tokenize(c) for c in special)
 
 
+def test_composed_chunks_are_spacy_s_tokens():
+    """`composed` (hyphenated letters, letters with "(" and a closing mark) against spaCy's English tokenizer on
+    every such shape around all 1-2 letter words, special cases ("Dr.", "vs.", "e.") and sample words."""
+    from itertools import product
+    from string import ascii_letters
+
+    from corpusforge.pipeline.steps.words import composed
+
+    splitter = WordSplitter("en")
+    tokenizer = splitter.nlp.tokenizer
+    rules = frozenset(tokenizer.rules)
+    words = {"".join(p) for k in (1, 2) for p in product(ascii_letters, repeat=k)}
+    words |= {w.strip(".,;:()[]") for t in sample_texts() for w in t.split()}
+    words |= {r.rstrip(".") for r in rules if r.rstrip(".").isalpha()}
+    words = sorted(w for w in words if w.isascii() and w.isalpha())
+    chunks = [f"{o}{w}{c}" for w in words for o, c in product(("", "("), ("", ")", ",", ";", ":", "]", "."))]
+    rng = random.Random(7)
+    chunks += ["-".join(rng.choices(words, k=rng.randint(2, 4))) for _ in range(20_000)]
+    chunks = [c for c in chunks if composed(c, rules) is not None]
+    assert len(chunks) > 40_000
+    for chunk, tokens in zip(chunks, splitter._spacy(chunks)):
+        assert composed(chunk, rules) == tuple(tokens), chunk
+    assert splitter("dose-response (CRP) trials,") == ["dose", "-", "response", "(", "CRP", ")", "trials", ","]
+    assert splitter._compose is True  # its own check against spaCy passed, so it is used
+
+
 def test_gopher_filters_decide_as_datatrove_on_the_fixed_sample():
     assert_same_decisions(sample_texts())
 

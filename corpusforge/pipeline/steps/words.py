@@ -16,6 +16,7 @@ quality and Gopher repetition running one after the other on the same document s
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -25,6 +26,14 @@ from itertools import chain
 DEFAULT_CACHE_CHUNKS = 150_000  # per generation (two are kept)
 RESET_AFTER_TOKENS = 200_000
 _RECENT_TEXTS = 4
+
+# chunks whose English tokens follow from their shape (see `composed`): letters joined by hyphens ("dose-response"),
+# and letters with an opening parenthesis and/or one closing mark ("(CRP)", "patients.", "(see", "trials,")
+_HYPHENATED = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)+")
+_MARKED = re.compile(r"(\(?)([A-Za-z]+)(\)|[,;:\]]|(?<=[a-z])\.)?")
+# what `composed` is checked on against spaCy before it is trusted (a spaCy whose rules differ is asked instead)
+_COMPOSITION_PROBES = ["dose-response", "Anti-TNF-alpha", "(CRP)", "(see", "patients.", "HIV.", "Ab.", "trials,",
+                       "group;", "follows:", "ratio)", "values]", "(TNF", "re-", "e.", "(Dr", "Mr.", "vs."]  # fmt: skip
 
 
 @contextmanager
@@ -59,6 +68,7 @@ class WordSplitter:
         self._previous: dict[str, tuple[str, ...]] = {}
         self._nlp = None
         self._rules: frozenset[str] | None = None
+        self._compose: bool | None = None  # None: not checked against spaCy yet
         self._spacy_tokens = 0
         self.misses = 0
 
@@ -94,9 +104,9 @@ class WordSplitter:
             self._previous, self._chunks = self._chunks, {}
             chunks = unique
         current, previous = self._chunks, self._previous
-        if self._rules is None:
-            self._rules = frozenset(self.nlp.tokenizer.rules)
-        rules = self._rules
+        if self._compose is None:
+            self._check_composition()
+        rules, compose = self._rules, self._compose
         hard = []
         for chunk in chunks:
             known = previous.get(chunk)
@@ -106,11 +116,23 @@ class WordSplitter:
             self.misses += 1
             if chunk.isalpha() and chunk.isascii() and chunk not in rules:
                 current[chunk] = (chunk,)
+            elif compose and (tokens := composed(chunk, rules)) is not None:
+                current[chunk] = tokens
             else:
                 hard.append(chunk)
         if hard:
             for chunk, tokens in zip(hard, self._spacy(hard)):
                 current[chunk] = tuple(tokens)
+
+    def _check_composition(self) -> None:
+        """Trust `composed` only where it gives spaCy's tokens on the probes (it does for spaCy 3's English rules;
+        tests/pipeline/test_fast_filters.py checks it on every short shape)."""
+        self._rules = frozenset(self.nlp.tokenizer.rules)
+        spacy_tokens = self._spacy(_COMPOSITION_PROBES)
+        self._compose = all(
+            composed(probe, self._rules) in (None, tuple(tokens))
+            for probe, tokens in zip(_COMPOSITION_PROBES, spacy_tokens)
+        )
 
     def _spacy(self, chunks: list[str]) -> list[list[str]]:
         """spaCy's tokens of each chunk, from one call on the chunks joined by spaces.
@@ -147,6 +169,29 @@ class WordSplitter:
 
             return load_word_tokenizer(self.language).word_tokenize(text)
         return list(chain.from_iterable(map(self._chunks.__getitem__, chunks)))
+
+
+def composed(chunk: str, rules: frozenset[str]) -> tuple[str, ...] | None:
+    """spaCy's English tokens of a chunk of ASCII letters with hyphens between them, or with an opening "(" and/or
+    one closing mark, when no special case is involved; None for any other chunk (spaCy is asked).
+
+    Why these are safe: no English prefix, suffix or infix expression matches inside letters, so spaCy's affix loop
+    strips exactly the "(" (a prefix) and the closing mark (a suffix: "." only after a lower-case letter) and keeps
+    the letters whole, and its infix expression splits letters-hyphen-letters at every hyphen; the special cases
+    are looked up on the chunk and on what is left after each strip, hence the checks against `rules`."""
+    if chunk in rules:
+        return None
+    if _HYPHENATED.fullmatch(chunk):
+        return tuple(chunk.replace("-", " - ").split())
+    marked = _MARKED.fullmatch(chunk)
+    if marked is None:
+        return None
+    opening, word, closing = marked.groups()
+    if word in rules or (opening and closing and (closing != ")" or opening + word in rules)):
+        return None
+    if opening and word + (closing or "") in rules:
+        return None
+    return tuple(piece for piece in (opening, word, closing) if piece)
 
 
 # spaCy languages whose tokenizer is checked to work chunk by chunk (tests/pipeline/test_fast_filters.py); others
