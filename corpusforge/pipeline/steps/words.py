@@ -5,8 +5,9 @@ datatrove's filters (Gopher quality and repetition) and MinHash split English te
 English corpus build. spaCy's tokenizer cuts the text at whitespace first and tokenizes each whitespace-free chunk
 on its own (prefixes, suffixes, infixes, exceptions; its own `_cache` is keyed by the chunk), so the tokens of a
 text are the concatenation of the tokens of its chunks. `WordSplitter` keeps that mapping in a bounded dictionary
-(two generations) and asks spaCy only for new chunks in which its rules find something to split off, all of a
-document's in one call. Chunk frequencies are Zipfian, so after a few thousand documents most chunks are hits; the
+(two generations). A new chunk of plain letters is one token, and one of hyphenated letters or of letters with a
+parenthesis or a closing mark gets its tokens from its shape (`composed`); spaCy is asked only for the others
+(numbers, formulas, special cases), all of a document's in one call. Chunk frequencies are Zipfian, so after a few thousand documents most chunks are hits; the
 output is spaCy's own, not an approximation (tests/pipeline/test_fast_filters.py checks it against datatrove on a
 fixed sample and on real abstracts, books and PMC XML).
 
