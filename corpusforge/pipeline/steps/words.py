@@ -7,9 +7,10 @@ on its own (prefixes, suffixes, infixes, exceptions; its own `_cache` is keyed b
 text are the concatenation of the tokens of its chunks. `WordSplitter` keeps that mapping in a bounded dictionary
 (two generations). A new chunk of plain letters is one token, and one of hyphenated letters or of letters with a
 parenthesis or a closing mark gets its tokens from its shape (`composed`); spaCy is asked only for the others
-(numbers, formulas, special cases), all of a document's in one call. Chunk frequencies are Zipfian, so after a few thousand documents most chunks are hits; the
-output is spaCy's own, not an approximation (tests/pipeline/test_fast_filters.py checks it against datatrove on a
-fixed sample and on real abstracts, books and PMC XML).
+(numbers, formulas, special cases), all of a document's in one call. Chunk frequencies are Zipfian, so after a few
+thousand documents most chunks are hits; the output is spaCy's own, not an approximation
+(tests/pipeline/test_fast_filters.py checks it against datatrove on a fixed sample and on real abstracts, books and
+PMC XML).
 
 `split_words(text, language)` is what the fast steps call; the last few texts' words are remembered, so Gopher
 quality and Gopher repetition running one after the other on the same document split it once.
@@ -93,9 +94,9 @@ class WordSplitter:
         """Add a text's chunks to the cache: from the previous generation when they are there; a chunk of ASCII
         letters that is not a special case ("cannot", "gonna") is one token, as spaCy's `_split_affixes` and
         `_attach_tokens` make it (no English prefix, suffix or infix rule matches letters alone: the suffix rules
-        that end in letters, units and currencies, need a digit before them); the others go to spaCy in one call.
-        Asking spaCy's affix expressions first would cost ~7 us per chunk, nearly all of it wasted: a chunk with
-        anything but letters in it is one that spaCy splits 99% of the time (measured on the bench's abstracts).
+        that end in letters, units and currencies, need a digit before them); hyphenated or marked letters get
+        their tokens from `composed`; the others go to spaCy in one call. (Asking spaCy's affix expressions
+        whether a chunk needs spaCy would cost ~7 us per chunk, as much as spaCy's answer for most.)
 
         The cache has two generations: when the current one is full it becomes the previous one and a new one
         starts, so memory stays bounded and the chunks in use move on to the new generation as they are met."""
