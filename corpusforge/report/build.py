@@ -32,8 +32,9 @@ MAX_EXAMPLES = 500
 TEXT_CHARS = 1200
 RAW_CHARS = 1200
 BATCH_ROWS = 8192
-#: below this many records a single pass is faster than starting processes (~0.5 s each: Python, numpy, pyarrow)
-PARALLEL_MIN_ROWS = 200_000
+#: from this many records on, shards are scanned by processes (~0.5 s each to start: Python, numpy, pyarrow);
+#: below, by threads (pyarrow's reading and numpy's byte counting let go of the GIL: 3x on 2 cores at 35k records)
+PROCESSES_MIN_ROWS = 200_000
 
 
 def per_group(limit: int, total: int, groups: int, floor: int = 2) -> int:
@@ -109,9 +110,9 @@ def collect(root: Path, seed: int = 0) -> BuildData:
     recipe = root / STATE_DIR / "recipe.resolved.yaml"
     n_sources = len(manifest.get("sources") or {})
     per_source = per_group(KEPT_PER_SOURCE, MAX_KEPT_RECORDS, n_sources)
-    workers = scan_workers(manifest.get("rows_written") or 0)
+    rows = manifest.get("rows_written") or 0
     lengths, languages, kept, qa_rows = scan_records(
-        root, manifest.get("kind", "pretrain"), seed, per_source, workers
+        root, manifest.get("kind", "pretrain"), seed, per_source, cores(), processes=rows >= PROCESSES_MIN_ROWS
     )
     return BuildData(
         root=root,
@@ -156,30 +157,36 @@ def _language_column(batch, kind: str, han: np.ndarray, chars: np.ndarray) -> li
     ).tolist()
 
 
-def scan_records(root: Path, kind: str, seed: int, per_source: int = KEPT_PER_SOURCE, workers: int = 1):
+def scan_records(
+    root: Path,
+    kind: str,
+    seed: int,
+    per_source: int = KEPT_PER_SOURCE,
+    workers: int = 1,
+    processes: bool = False,
+):
     """Lengths per (source, split), language counts per source, and a uniform sample of kept records per source.
 
     Each shard is scanned on its own, with its own random stream (seed, shard index), so the result is the same
-    however many processes (`workers`, see scan_workers) share the shards."""
+    however many threads or processes (`workers`) share the shards."""
     files = [(split, rel) for split, rels in split_files(root).items() for rel in rels]
     scan = partial(scan_file, root, kind, seed, per_source)
     jobs = list(enumerate(files))
-    if workers > 1 and len(files) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    if workers < 2 or len(files) < 2:
+        return merge_scans([scan(job) for job in jobs], per_source)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-        # spawn: the caller may hold threads (pyarrow's among them) that a forked child would inherit half-done
-        with ProcessPoolExecutor(min(workers, len(files)), mp_context=multiprocessing.get_context("spawn")) as pool:
-            scans = list(pool.map(scan, jobs))
+    if processes:  # spawn: the caller may hold threads (pyarrow's among them) that a forked child would inherit
+        pool = ProcessPoolExecutor(min(workers, len(files)), mp_context=multiprocessing.get_context("spawn"))
     else:
-        scans = [scan(job) for job in jobs]
-    return merge_scans(scans, per_source)
+        pool = ThreadPoolExecutor(min(workers, len(files)))
+    with pool:
+        return merge_scans(list(pool.map(scan, jobs)), per_source)
 
 
-def scan_workers(rows: int) -> int:
-    """A process per core for a build of `rows` records (the manifest's rows_written) large enough to pay for them."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return cores if rows >= PARALLEL_MIN_ROWS else 1
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass
