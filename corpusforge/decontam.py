@@ -91,7 +91,7 @@ def ngram_hashes(token_hashes: np.ndarray, n: int) -> np.ndarray:
 
 
 _TOKEN_CACHE: dict[str, int] = {}
-_TOKEN_CACHE_MAX = 1 << 20
+_TOKEN_CACHE_MAX = 150_000  # ~20 MB; a miss costs one xxh3 call: a larger table buys little and grows RSS
 
 
 def token_hashes(tokens: list[str]) -> np.ndarray:
