@@ -32,6 +32,7 @@ MAX_EXAMPLES = 500
 TEXT_CHARS = 1200
 RAW_CHARS = 1200
 BATCH_ROWS = 2048  # a scan holds ~8 arrays of a batch's UTF-8 bytes: 8192 rows cost ~90 MB more peak RSS per thread
+MAX_SCAN_THREADS = 4  # the GIL-bound part of a scan keeps more threads from helping; each adds to peak RSS
 
 
 def per_group(limit: int, total: int, groups: int, floor: int = 2) -> int:
@@ -165,7 +166,7 @@ def scan_records(root: Path, kind: str, seed: int, per_source: int = KEPT_PER_SO
         return merge_scans([scan(job) for job in jobs], per_source)
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(min(workers, len(files))) as pool:
+    with ThreadPoolExecutor(min(workers, len(files), MAX_SCAN_THREADS)) as pool:
         return merge_scans(list(pool.map(scan, jobs)), per_source)
 
 

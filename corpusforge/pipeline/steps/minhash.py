@@ -46,7 +46,7 @@ _WHITESPACE_BUT_A_SPACE = (
 
 def simplify_text(text: str, config: TextNormConfig) -> str:
     """datatrove.utils.text.simplify_text, step for step, the same output; faster where a step would change nothing
-(no weekday without "day", a lone space kept as it is) and in the removal of combining marks."""
+    (no weekday without "day", a lone space kept as it is) and in the removal of combining marks."""
     if config.lowercase:
         text = text.lower()
     if config.norm_numbers:
