@@ -47,3 +47,9 @@ def run_polynomials(prefix: np.ndarray, length: int) -> np.ndarray:
     runs = prefix[length:] - prefix[:count]
     runs *= powers[length - 1 : length - 1 + count]
     return runs
+
+
+def span_polynomials(prefix: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The polynomial of each span values[start:end] (any lengths; an empty span is 0), from their prefix sums."""
+    powers, _ = power_tables(len(prefix))
+    return (prefix[ends] - prefix[starts]) * powers[ends - 1]

@@ -167,10 +167,12 @@ def test_gopher_filters_decide_as_datatrove_on_real_text():
 
 
 def test_top_ngram_bound_never_undercounts():
+    from corpusforge import polyhash
     from corpusforge.pipeline.steps.gopher import top_ngram_bound, top_ngram_chars, word_codes, word_ids_and_offsets
 
     def bound(words, n):
-        return top_ngram_bound(*word_ids_and_offsets(word_codes(words)), n)
+        ids, offsets = word_ids_and_offsets(word_codes(words))
+        return top_ngram_bound(polyhash.prefix_sums(ids), offsets, n)
 
     checked = 0
     for text in sample_texts():

@@ -126,15 +126,13 @@ def word_ids_and_offsets(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (codes >> _ID_SHIFT).astype(np.uint64), offsets
 
 
-def top_ngram_bound(ids: np.ndarray, offsets: np.ndarray, n: int) -> int:
+def top_ngram_bound(id_prefix: np.ndarray, offsets: np.ndarray, n: int) -> int:
     """An upper bound of `top_ngram_chars` in a few array operations: the largest number of windows sharing a hash
-    of their word numbers (a collision only merges counts) x the longest window. When the bound is under a rule's
-    threshold, so is the exact value, and the n-grams need not be counted (nearly always)."""
-    count = len(ids) - n + 1
-    keys = ids[:count].copy()
-    for k in range(1, n):
-        keys *= np.uint64(polyhash.BASE)
-        keys += ids[k : k + count]
+    of their word numbers (polyhash over `id_prefix`, the numbers' prefix sums; a collision only merges counts) x
+    the longest window. When the bound is under a rule's threshold, so is the exact value, and the n-grams need not
+    be counted (nearly always)."""
+    keys = polyhash.run_polynomials(id_prefix, n)
+    count = len(keys)
     keys.sort()
     ends = np.flatnonzero(keys[1:] != keys[:-1])  # the last window of each run of equal keys but the final run
     if len(ends):
@@ -161,9 +159,7 @@ class JoinedWindows:
     def hashes(self, n: int) -> np.ndarray:
         """Each window's characters as a polynomial (polyhash), salted with its length."""
         start, end = self.offsets[:-n], self.offsets[n:]
-        powers, _ = polyhash.power_tables(len(self.prefix))
-        h = (self.prefix[end] - self.prefix[start]) * powers[end - 1]
-        return h + (end - start).astype(np.uint64) * _LENGTH_SALT
+        return polyhash.span_polynomials(self.prefix, start, end) + (end - start).astype(np.uint64) * _LENGTH_SALT
 
     def repeated_chars(self, n: int) -> int:
         """datatrove's find_all_duplicate(words, n): scan the windows left to right, remember each new one, and on
@@ -217,10 +213,12 @@ def gopher_repetition(f, doc: Document) -> bool | tuple[bool, str]:
 
     words = split_words(text, f.language)
     ids, offsets = word_ids_and_offsets(word_codes(words))
+    id_prefix = polyhash.prefix_sums(ids)
     for n, n_frac in f.top_n_grams:
         if len(words) < n:
             continue
-        if top_ngram_bound(ids, offsets, n) / len(text) > n_frac and top_ngram_chars(words, n) / len(text) > n_frac:
+        bound = top_ngram_bound(id_prefix, offsets, n)
+        if bound / len(text) > n_frac and top_ngram_chars(words, n) / len(text) > n_frac:
             return False, f"top_{n}_gram"
 
     windows = JoinedWindows(words, offsets) if f.dup_n_grams else None
