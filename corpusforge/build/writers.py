@@ -16,12 +16,13 @@ class _RankOnlyFilename:
     """`_get_output_filename` memoized per rank when the template's only tag is `${rank}` (datatrove's own
     substitution otherwise, and for a document whose metadata would override the tag)."""
 
-    _names_by_rank: dict | None = None  # None: not known yet whether the template names only ${rank}
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._rank_only = self.output_filename.get_identifiers() == ["rank"]
+        self._names_by_rank: dict[int | str, str] = {}
 
     def _get_output_filename(self, document: Document, rank: int | str = 0, **kwargs) -> str:
-        if self._names_by_rank is None:
-            self._names_by_rank = {} if self.output_filename.get_identifiers() == ["rank"] else False
-        if self._names_by_rank is False or kwargs or "rank" in document.metadata:
+        if not self._rank_only or kwargs or "rank" in document.metadata:
             return super()._get_output_filename(document, rank, **kwargs)
         name = self._names_by_rank.get(rank)
         if name is None:
