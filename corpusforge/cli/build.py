@@ -51,9 +51,9 @@ def build(
 
     A rerun of the same recipe into the same output resumes where a killed run stopped.
     """
-    from corpusforge.build.recipe import load_recipe
-    from corpusforge.build.runner import BuildGuard, describe_plan, preflight
-    from corpusforge.build.runner import build as run_build
+    from corpusforge.builder.recipe import load_recipe
+    from corpusforge.builder.runner import BuildGuard, describe_plan, preflight
+    from corpusforge.builder.runner import build as run_build
     from corpusforge.runguard import Stopped
 
     console = Console()
@@ -125,7 +125,7 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
         if manifest["status"] != "unbalanced"
         else "THE COUNTS DO NOT ADD UP"
     )
-    from corpusforge.build.finalize import quarantine_reasons, unit_line
+    from corpusforge.builder.finalize import quarantine_reasons, unit_line
 
     by_unit = "; ".join(unit_line(unit, row) for unit, row in (manifest.get("totals_by_unit") or {}).items())
     console.print(

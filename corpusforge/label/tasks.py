@@ -468,8 +468,8 @@ def prepare_tasks(job: LabelJob, positions: list[int], log: Callable[[str], None
 
 def run_executor(job: LabelJob, plan: dict[str, Any], progress: Progress | None, log: Callable[[str], None]) -> bool:
     """Run the tasks that are not complete; returns False when they were only submitted (Slurm)."""
-    from corpusforge.build.executors import ray_session
-    from corpusforge.build.runner import stderr_to
+    from corpusforge.builder.executors import ray_session
+    from corpusforge.builder.runner import stderr_to
 
     out = job.output_dir()
     spec = job.executor

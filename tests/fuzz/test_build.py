@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from corpusforge.cli import app
-from tests.build.conftest import make_text, write_recipe
+from tests.builder.conftest import make_text, write_recipe
 
 TEXT = "Patient {i} with type 2 diabetes was treated with metformin and followed for {i} weeks without events."
 

@@ -163,7 +163,7 @@ def test_training_learns_every_assistant_turn_of_a_dialogue(tmp_path, tiny_model
 
 @pytest.mark.slow
 def test_repeated_ids_are_reported_in_manifest_and_card(tmp_path, repo_root):
-    from tests.build.test_instruct_recipes import cli
+    from tests.builder.test_instruct_recipes import cli
 
     rows = [{"id": "x", "question": f"问题{i}", "answer": "回答"} for i in range(3)]
     recipe = tmp_path / "recipe.yaml"

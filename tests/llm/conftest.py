@@ -62,8 +62,8 @@ def run_build(recipe: dict, tmp_path: Path, overrides: list[str] | None = None, 
     import yaml
     from rich.console import Console
 
-    from corpusforge.build.recipe import load_recipe
-    from corpusforge.build.runner import build
+    from corpusforge.builder.recipe import load_recipe
+    from corpusforge.builder.runner import build
 
     path = tmp_path / f"recipe-{abs(hash(json.dumps(recipe, sort_keys=True, default=str)))}.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from corpusforge.build.recipe import load_recipe
+from corpusforge.builder.recipe import load_recipe
 from corpusforge.errors import ConfigError
 from tests.llm.conftest import REPO
 
@@ -26,7 +26,7 @@ def test_recipes_need_a_model_and_say_how_to_give_it(monkeypatch):
 
 
 def test_stage1_llm_recipe_resolves_and_gpu_settings_reach_the_engine(monkeypatch):
-    from corpusforge.build.runner import describe_plan
+    from corpusforge.builder.runner import describe_plan
     from corpusforge.label.backends.vllm import VLLMBackend
     from corpusforge.pipeline.steps.llm import vllm_defaults
 

@@ -210,8 +210,8 @@ def test_minhash_signature_files_are_datatrove_s(tmp_path):
 
 
 def test_recipes_select_the_implementation(tmp_path):
-    from corpusforge.build.plan import make_plan
-    from corpusforge.build.recipe import load_recipe
+    from corpusforge.builder.plan import make_plan
+    from corpusforge.builder.recipe import load_recipe
     from corpusforge.errors import ConfigError
 
     assert GopherQuality.Params(type="filter.gopher_quality").implementation == "fast"

@@ -126,7 +126,7 @@ def test_every_drop_and_quarantine_reason_has_examples_and_tokens_are_shown(tmp_
     import yaml
 
     from corpusforge.report.build import token_lengths
-    from tests.build.conftest import messy_recipe, write_messy_source
+    from tests.builder.conftest import messy_recipe, write_messy_source
 
     expected = write_messy_source(tmp_path / "src")
     recipe = messy_recipe(tmp_path / "src", tmp_path / "out")

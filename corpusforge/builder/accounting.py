@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corpusforge.build.plan import BuildPlan, Stage
+from corpusforge.builder.plan import BuildPlan, Stage
 
 ACCOUNTING_KEYS = {"records", "documents", "total", "forwarded", "dropped", "documents_in", "documents_out",
                    "expanded", "doc_len", "doc_len_tokens", "input_files", "quarantined", "changed"}  # fmt: skip

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from corpusforge.export import export_axolotl, export_llamafactory
-from tests.build.test_instruct_recipes import cli
+from tests.builder.test_instruct_recipes import cli
 
 RECIPE = "recipes/examples/real_stage2.yaml"
 LETTER = {"yes": "A", "no": "B", "maybe": "C"}

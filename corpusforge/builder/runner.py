@@ -22,10 +22,10 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from corpusforge.build.executors import make_executor, ray_session
-from corpusforge.build.finalize import finalize
-from corpusforge.build.plan import BuildPlan, Stage, make_plan
-from corpusforge.build.recipe import RecipeBase, check_inputs
+from corpusforge.builder.executors import make_executor, ray_session
+from corpusforge.builder.finalize import finalize
+from corpusforge.builder.plan import BuildPlan, Stage, make_plan
+from corpusforge.builder.recipe import RecipeBase, check_inputs
 from corpusforge.config import dump_yaml
 from corpusforge.errors import BuildError, ConfigError
 from corpusforge.output.dataset_dir import STATE_DIR, write_json_atomic, write_text_atomic
@@ -59,7 +59,7 @@ def check_output_dir(output_dir: Path) -> None:
 
 
 class BuildGuard(RunGuard):
-    """`with BuildGuard(output_dir):` one build per output folder (OUTPUT/.corpusforge/build.lock), and nothing the
+    """`with BuildGuard(output_dir):` one build per output folder (OUTPUT/.corpusforge/builder.lock), and nothing the
     build started (datatrove's pool workers, its Manager server, a local Ray instance) outlives it, even when the
     command is SIGKILLed; a stop signal raises `Stopped` (corpusforge/runguard.py)."""
 

@@ -30,8 +30,8 @@ def real_build(tmp_path_factory):
     import pytest as _pytest
     from rich.console import Console
 
-    from corpusforge.build.recipe import load_recipe
-    from corpusforge.build.runner import build
+    from corpusforge.builder.recipe import load_recipe
+    from corpusforge.builder.runner import build
 
     out = tmp_path_factory.mktemp("real") / "out"
     # MinHash is covered by the bundled recipe's golden test; here it would only add a minute of CPU

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.build.conftest import messy_recipe, write_messy_source, write_recipe
+from tests.builder.conftest import messy_recipe, write_messy_source, write_recipe
 
 
 def dataset_rows(output: Path) -> list[tuple[str, str]]:

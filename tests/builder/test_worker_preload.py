@@ -6,7 +6,7 @@ import sys
 
 def test_worker_preload_loads_the_steps_and_spacy_but_not_torch():
     code = (
-        "import sys, corpusforge.build.worker_preload\n"
+        "import sys, corpusforge.builder.worker_preload\n"
         "from corpusforge.pipeline.registry import registered\n"
         "print(len(registered()), 'spacy.lang.en' in sys.modules, 'torch' in sys.modules, 'vllm' in sys.modules)"
     )
@@ -19,13 +19,13 @@ def test_worker_preload_loads_the_steps_and_spacy_but_not_torch():
 def test_local_executor_with_workers_preloads_the_fork_server(tmp_path):
     from multiprocess import forkserver
 
-    from corpusforge.build.executors import make_executor
-    from corpusforge.build.recipe import LocalExecutorSpec
+    from corpusforge.builder.executors import make_executor
+    from corpusforge.builder.recipe import LocalExecutorSpec
 
     server = forkserver._forkserver  # the process-wide fork server's settings (it starts on first use)
     before = list(server._preload_modules)
     try:
         make_executor(LocalExecutorSpec(tasks=2, workers=2), [], 2, tmp_path / "logs", "job")
-        assert server._preload_modules == ["__main__", "corpusforge.build.worker_preload"]
+        assert server._preload_modules == ["__main__", "corpusforge.builder.worker_preload"]
     finally:
         server._preload_modules = before

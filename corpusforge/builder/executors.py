@@ -71,7 +71,7 @@ def preload_in_fork_server() -> None:
     """
     import multiprocess
 
-    multiprocess.get_context("forkserver").set_forkserver_preload(["__main__", "corpusforge.build.worker_preload"])
+    multiprocess.get_context("forkserver").set_forkserver_preload(["__main__", "corpusforge.builder.worker_preload"])
 
 
 @contextlib.contextmanager

@@ -10,12 +10,12 @@ import sys
 
 import pytest
 
-from corpusforge.build.plan import make_plan
-from corpusforge.build.recipe import load_recipe
-from corpusforge.build.runner import LOCK_NAME, BuildGuard, prepare_output
+from corpusforge.builder.plan import make_plan
+from corpusforge.builder.recipe import load_recipe
+from corpusforge.builder.runner import LOCK_NAME, BuildGuard, prepare_output
 from corpusforge.errors import BuildError
-from tests.build.conftest import messy_recipe, write_messy_source, write_recipe
-from tests.build.test_resume_and_executors import assert_none_survive, wait_for_first_task
+from tests.builder.conftest import messy_recipe, write_messy_source, write_recipe
+from tests.builder.test_resume_and_executors import assert_none_survive, wait_for_first_task
 
 
 def command(*args: str) -> list[str]:

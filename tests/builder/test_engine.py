@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from corpusforge.build.recipe import load_recipe
-from corpusforge.build.runner import build, describe_plan
+from corpusforge.builder.recipe import load_recipe
+from corpusforge.builder.runner import build, describe_plan
 from corpusforge.errors import BuildError
 from corpusforge.output.schemas import validation_errors
-from tests.build.conftest import messy_recipe, write_recipe
+from tests.builder.conftest import messy_recipe, write_recipe
 
 
 def run(recipe_path: Path, **kwargs):

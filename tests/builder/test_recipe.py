@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from corpusforge.build.recipe import check_inputs, load_recipe
+from corpusforge.builder.recipe import check_inputs, load_recipe
 from corpusforge.errors import ConfigError
-from tests.build.conftest import messy_recipe, write_recipe
+from tests.builder.conftest import messy_recipe, write_recipe
 
 
 @pytest.fixture()

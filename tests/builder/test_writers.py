@@ -6,8 +6,8 @@ import pyarrow.parquet as pq
 from datatrove.data import Document
 from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 
-from corpusforge.build.records import arrow_schema, unchecked_document_record
-from corpusforge.build.writers import DatasetParquetWriter, IntermediateWriter
+from corpusforge.builder.records import arrow_schema, unchecked_document_record
+from corpusforge.builder.writers import DatasetParquetWriter, IntermediateWriter
 
 
 def documents() -> list[Document]:

@@ -7,9 +7,9 @@ import json
 
 from rich.console import Console
 
-from corpusforge.build.recipe import load_recipe
-from corpusforge.build.runner import build
-from tests.build.conftest import write_recipe
+from corpusforge.builder.recipe import load_recipe
+from corpusforge.builder.runner import build
+from tests.builder.conftest import write_recipe
 from tests.pipeline.test_book_sources import PROSE, gutenberg_book
 
 

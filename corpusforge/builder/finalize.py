@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from corpusforge import __version__
-from corpusforge.build.accounting import SourceAccount, account_plan, read_stage_stats
-from corpusforge.build.plan import BuildPlan
+from corpusforge.builder.accounting import SourceAccount, account_plan, read_stage_stats
+from corpusforge.builder.plan import BuildPlan
 from corpusforge.config import dump_yaml
 from corpusforge.output.card import card_metadata, markdown_table, render_card
 from corpusforge.output.dataset_dir import (

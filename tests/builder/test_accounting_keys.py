@@ -1,7 +1,7 @@
 """Two steps of the same type in one source keep their own details in the manifest, and the counts still add up."""
 
-from corpusforge.build.accounting import account_source
-from corpusforge.build.plan import Stage, StepInfo
+from corpusforge.builder.accounting import account_source
+from corpusforge.builder.plan import Stage, StepInfo
 
 
 def test_two_steps_of_one_type_keep_their_own_details_and_drops_add_up():

@@ -22,7 +22,7 @@ from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers import JsonlReader
 
-from corpusforge.build.recipe import RecipeBase
+from corpusforge.builder.recipe import RecipeBase
 from corpusforge.output.dataset_dir import DATA_DIR, STATE_DIR
 from corpusforge.pipeline.dropped import DROPPED_SAMPLES_DIR, DroppedSamples
 from corpusforge.pipeline.registry import BuildContext, build_step, registered
@@ -167,7 +167,7 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
     )
 
     def factory() -> list[PipelineStep]:
-        from corpusforge.build.writers import IntermediateWriter
+        from corpusforge.builder.writers import IntermediateWriter
         from corpusforge.pipeline.steps.accounting import SourceCounter
 
         steps = [build_step(source.reader, ctx)]
@@ -354,8 +354,8 @@ def _write_stage(recipe, sources_dir, work, output_dir, tasks, exact, minhash) -
 
 def _document_writer(recipe, output_dir: Path, filename: str) -> PipelineStep:
     """Parquet shards of stage-1 documents (schemas/document.schema.json), with a fixed Arrow schema."""
-    from corpusforge.build.records import arrow_schema, checked_document_record, unchecked_document_record
-    from corpusforge.build.writers import DatasetParquetWriter
+    from corpusforge.builder.records import arrow_schema, checked_document_record, unchecked_document_record
+    from corpusforge.builder.writers import DatasetParquetWriter
 
     out = recipe.output
     return DatasetParquetWriter(
