@@ -91,7 +91,9 @@ def compare(a: Path, b: Path) -> list[str]:
     if card_a != card_b:
         import difflib
 
-        diff = list(difflib.unified_diff(card_a, card_b, str(a / "README.md"), str(b / "README.md"), lineterm="", n=0))
+        diff = list(
+            difflib.unified_diff(card_a, card_b, str(a / "README.md"), str(b / "README.md"), lineterm="", n=0)
+        )
         problems.append("README.md (card) differs:\n  " + "\n  ".join(diff[:20]))
     return problems
 

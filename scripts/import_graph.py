@@ -21,8 +21,16 @@ PACKAGES = ("corpusforge", "train")
 # the intended floors, lowest first: an import from a lower floor to a higher one points up a layer
 FLOORS = [
     ("corpusforge.errors", "corpusforge.config", "corpusforge.polyhash", "corpusforge.io"),
-    ("corpusforge.runtime", "corpusforge.output", "corpusforge.progress", "corpusforge.runlock",
-     "corpusforge.runguard", "corpusforge.sweeper", "corpusforge.watchdog", "corpusforge.procgroup"),
+    (
+        "corpusforge.runtime",
+        "corpusforge.output",
+        "corpusforge.progress",
+        "corpusforge.runlock",
+        "corpusforge.runguard",
+        "corpusforge.sweeper",
+        "corpusforge.watchdog",
+        "corpusforge.procgroup",
+    ),
     ("corpusforge.llm", "corpusforge.formats"),
     ("corpusforge.pipeline", "corpusforge.decontam", "corpusforge.sources_check"),
     ("corpusforge.instruct",),
@@ -125,12 +133,16 @@ def main() -> None:
     up = sorted((a, b) for a, b in every.edges if floor(a) < floor(b))
     largest = sorted(sizes.items(), key=lambda kv: -kv[1])[:5]
     print(f"modules: {graph.number_of_nodes()}, module-level imports: {graph.number_of_edges()}")
-    print(f"import circles: {len(circles)} at module level; {len(tied)} counting function-local imports too "
-          f"({sum(len(c) for c in tied)} modules in them)")
+    print(
+        f"import circles: {len(circles)} at module level; {len(tied)} counting function-local imports too "
+        f"({sum(len(c) for c in tied)} modules in them)"
+    )
     print(f"imports that point up a layer: {len(up)} (floors in FLOORS of this script)")
     print(f"function-local imports of the project's own modules: {len(local)} ({own} in corpusforge/)")
-    print(f"files over 600 lines: {sum(n > 600 for n in sizes.values())}; largest: "
-          + ", ".join(f"{p} {n}" for p, n in largest))
+    print(
+        f"files over 600 lines: {sum(n > 600 for n in sizes.values())}; largest: "
+        + ", ".join(f"{p} {n}" for p, n in largest)
+    )
     if args.list:
         for c in tied:
             print("circle:", " <-> ".join(c))

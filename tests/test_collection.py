@@ -24,7 +24,9 @@ def _collected(*args: str) -> int:
         timeout=300,
     )
     found = re.search(r"(\d+) tests? collected", done.stdout)
-    assert found, f"pytest --collect-only {' '.join(args)} printed no count:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+    assert found, (
+        f"pytest --collect-only {' '.join(args)} printed no count:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+    )
     return int(found.group(1))
 
 

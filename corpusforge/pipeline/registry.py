@@ -1,9 +1,11 @@
 """Stable names for corpus operations.
 
 Every operation a recipe can name is a datatrove PipelineStep registered here under a stable, dotted name
-(`books.strip_nontext`, `filter.length`, `read.pubmed_xml`). Each step class carries a nested pydantic `Params`
-model whose `type` field is that name, so a recipe's list of steps is validated as a discriminated union: an
-unknown name fails with the list of known ones, a bad parameter fails with its path.
+(`books.strip_nontext`, `filter.length`, `read.pubmed_xml`), written once, in `@register`. Each step's parameters
+are a pydantic model whose `type` field is that name (its nested `Params`, or derived from its `__init__`), so a
+recipe's list of steps is validated as a discriminated union: an unknown name fails with the list of known ones, a
+bad parameter fails with its path. A module of `corpusforge.pipeline` or `corpusforge.instruct` that registers a
+step is found by itself: adding a step is one module and its test.
 """
 
 from __future__ import annotations
@@ -73,50 +75,64 @@ _REGISTRY: dict[str, RegisteredStep] = {}
 
 
 def register(name: str, kind: StepKind = "step"):
-    """Class decorator: register a PipelineStep subclass (with a nested `Params` model) under `name`."""
+    """Class decorator: register a PipelineStep subclass under `name`, the one place the name is written.
+
+    The class gets `name`, and its parameters get `type: Literal[name]`: from its nested `Params` model where it has
+    one (a model of fields with defaults and docstrings), else from its `__init__` signature as an outside step's.
+    """
 
     def deco(cls):
-        params = getattr(cls, "Params", None)
-        if params is None or "type" not in params.model_fields:
-            raise TypeError(f"{cls.__name__} needs a nested `Params(StepParams)` with `type: Literal[{name!r}]`")
         if name in _REGISTRY and _REGISTRY[name].cls.__qualname__ != cls.__qualname__:
             raise ValueError(f"step name {name!r} is registered twice ({_REGISTRY[name].cls} and {cls})")
+        cls.name = name
+        cls.Params = named_params(name, cls)
         _REGISTRY[name] = RegisteredStep(name=name, kind=kind, cls=cls)
         return cls
 
     return deco
 
 
-# the modules whose import registers corpusforge's own steps and readers; importing them only here keeps pipeline
-# workers lean: a worker unpickling its steps imports the modules of those steps, not every step there is
-BUILTIN_STEP_MODULES = (
-    "corpusforge.pipeline.readers.books",
-    "corpusforge.pipeline.readers.jsonl",
-    "corpusforge.pipeline.readers.kg",
-    "corpusforge.pipeline.readers.pmc",
-    "corpusforge.pipeline.readers.pubmed",
-    "corpusforge.pipeline.readers.records",
-    "corpusforge.pipeline.steps.books",
-    "corpusforge.pipeline.steps.clean",
-    "corpusforge.pipeline.steps.decontam",
-    "corpusforge.pipeline.steps.exam",
-    "corpusforge.pipeline.steps.filters",
-    "corpusforge.pipeline.steps.kg",
-    "corpusforge.pipeline.steps.llm",
-    "corpusforge.instruct.eval_sets",
-    "corpusforge.instruct.steps",
-    "corpusforge.instruct.adapters.free_qa",
-    "corpusforge.instruct.adapters.multiple_choice",
-    "corpusforge.instruct.adapters.promptcblue",
-    "corpusforge.instruct.adapters.pseudo_labels",
-    "corpusforge.instruct.adapters.pubmedqa",
-)
+def named_params(name: str, cls: type) -> type[StepParams]:
+    """`cls.Params` with `type` fixed to `name` (made from `cls.__init__` where the class declares no Params)."""
+    own = cls.__dict__.get("Params")
+    if own is None:
+        return plugin_params(name, cls)
+    if not (isinstance(own, type) and issubclass(own, StepParams)):
+        raise TypeError(f"{cls.__name__}.Params must subclass StepParams")
+    declared = own.model_fields["type"].annotation
+    if declared == Literal[name]:
+        return own
+    if declared is not str:
+        raise TypeError(f"{cls.__name__}.Params declares type {declared}, but the step is registered as {name!r}")
+    from pydantic import create_model
+
+    return create_model(
+        own.__name__, __base__=own, __module__=own.__module__, __doc__=own.__doc__, type=(Literal[name], name)
+    )
+
+
+# the packages whose modules may register corpusforge's own steps and readers: a module that does is found by its
+# `@register(` line and imported. Importing only those keeps pipeline workers lean: a worker unpickling its steps
+# imports the modules of those steps, not every module there is
+STEP_PACKAGES = ("corpusforge.pipeline", "corpusforge.instruct")
+
+
+@cache
+def builtin_step_modules() -> tuple[str, ...]:
+    """The modules of STEP_PACKAGES that register a step (found by reading their text, without importing them)."""
+    root = Path(__file__).resolve().parents[2]
+    modules = []
+    for package in STEP_PACKAGES:
+        for path in sorted((root / package.replace(".", "/")).rglob("*.py")):
+            if path != Path(__file__).resolve() and "@register(" in path.read_text(encoding="utf-8"):
+                modules.append(".".join(path.relative_to(root).with_suffix("").parts))
+    return tuple(modules)
 
 
 @cache
 def load_builtin_steps() -> None:
     """Import the modules that register corpusforge's own steps (cheap: no torch, no vllm)."""
-    for module in BUILTIN_STEP_MODULES:
+    for module in builtin_step_modules():
         importlib.import_module(module)
 
 

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 import corpusforge
-from corpusforge.pipeline.registry import BUILTIN_STEP_MODULES, registered
+from corpusforge.pipeline.registry import builtin_step_modules, registered
 
 PACKAGE = Path(corpusforge.__file__).parent
 
@@ -16,7 +16,7 @@ def test_every_module_that_registers_a_step_is_loaded_by_the_registry():
         for path in PACKAGE.rglob("*.py")
         if "@register(" in path.read_text(encoding="utf-8") and path.name != "registry.py"
     }
-    assert registering == set(BUILTIN_STEP_MODULES)
+    assert registering == set(builtin_step_modules())
     names = registered()
     assert {"read.jsonl", "clean.characters", "instruct.medqa", "decontam.eval_sets"} <= set(names)
 
