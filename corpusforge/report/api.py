@@ -1,17 +1,15 @@
-"""Which report a path asks for, and writing it (plus, for datasets, the card's plot images)."""
+"""Which report a path asks for, and writing it (plus, for datasets, the card's plot images: card_parts.py)."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from corpusforge.errors import InputError
-from corpusforge.output.dataset_dir import CARD, MANIFEST, write_text_atomic
+from corpusforge.output.dataset_dir import MANIFEST
 
 REPORT_NAME = "report.html"
-PLOTS_HEADING = "Plots"
 
 
 def detect_kind(path: Path) -> str:
@@ -73,23 +71,22 @@ def write_report(
         raise InputError(f"several paths make one report only for training runs or PubMedQA files, not {kind}")
     output = Path(output) if output else default_output(paths, kind)
 
+    figures = None  # the plots a dataset's card shows
     if kind == "build":
         from corpusforge.report.build import collect
-        from corpusforge.report.build_page import build_page, card_images, card_section
+        from corpusforge.report.build_page import build_page, card_figures
 
         data = collect(paths[0], seed=seed)
         page = build_page(data)
         if card and data.manifest.get("status") == "ok":
-            set_card_section(paths[0] / CARD, PLOTS_HEADING, card_section(card_images(data)))
+            figures = card_figures(data)
     elif kind == "label":
-        from corpusforge.report.label_page import card_images, collect_label, label_page
+        from corpusforge.report.label_page import card_figures, collect_label, label_page
 
         data = collect_label(paths[0], seed=seed)
         page = label_page(data)
         if card and data.manifest.get("status") == "ok":
-            from corpusforge.report.build_page import card_section
-
-            set_card_section(paths[0] / CARD, PLOTS_HEADING, card_section(card_images(data)))
+            figures = card_figures(data)
     elif kind == "train":
         from corpusforge.report.train_page import train_page
 
@@ -98,24 +95,9 @@ def write_report(
         from corpusforge.report.qa_page import qa_page
 
         page = qa_page(paths, tokenizer)
+    if figures is not None:
+        from corpusforge.report.card_parts import write_card_plots
+
+        write_card_plots(paths[0], figures)
     output.parent.mkdir(parents=True, exist_ok=True)
     return page.write(output)
-
-
-def set_card_section(card: Path, heading: str, body: str, after: str = "Summary") -> None:
-    """Put `## heading` + body into the card after the section `after` (replacing an earlier one of that name)."""
-    if not card.is_file():
-        return
-    text = card.read_text(encoding="utf-8")
-    block = f"## {heading}\n\n{body.strip()}\n\n"
-    existing = re.compile(rf"^## {re.escape(heading)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if existing.search(text):
-        text = existing.sub(lambda _: block, text, count=1)
-    else:
-        anchor = re.compile(rf"^## {re.escape(after)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-        match = anchor.search(text)
-        if match:
-            text = text[: match.end()] + block + text[match.end() :]
-        else:
-            text = text.rstrip() + "\n\n" + block
-    write_text_atomic(card, text.rstrip() + "\n")

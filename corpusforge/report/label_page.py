@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from markupsafe import Markup, escape
+from markupsafe import escape
 
 from corpusforge.output.dataset_dir import MANIFEST, QUARANTINE_DIR, split_files
 from corpusforge.report import charts
 from corpusforge.report.build import EXAMPLES_PER_REASON, KEPT_PER_SOURCE, RAW_CHARS, cut
+from corpusforge.report.card_parts import CardFigure
 from corpusforge.report.page import Page, chart, note, pre, row, table
 
 COLUMNS = [
@@ -202,39 +203,22 @@ def label_page(data: LabelData) -> Page:
                 ("Accuracy", f"{best[1]['accuracy']:.3f}", f"{best[0]}, macro-F1 {best[1]['macro_f1']:.3f}")
             )
 
-    dist = s.get("label_distribution") or dict(Counter(x for x in data.labels if x))
     sec = page.section("labels", "Labels")
     sec.add(
         row(
-            chart("label-distribution", charts.svg(charts.bars(dist, "Label distribution", "items"))),
-            chart(
-                "confidence",
-                charts.svg(
-                    charts.histogram(
-                        data.confidence[np.isfinite(data.confidence)],
-                        "Confidence of the final label",
-                        "probability of the label",
-                        bins=np.linspace(0, 1, 21),
-                    )
-                ),
-            ),
+            chart("label-distribution", charts.svg(label_distribution_figure(data))),
+            chart("confidence", charts.svg(confidence_figure(data))),
         )
     )
     if np.isfinite(data.agreement).any():
-        sec.add(
-            chart(
-                "agreement",
-                charts.svg(
-                    charts.histogram(
-                        data.agreement[np.isfinite(data.agreement)],
-                        "Agreement of the strategies",
-                        "share of strategies choosing the label",
-                        bins=np.linspace(0, 1, 11),
-                        color=charts.PALETTE[1],
-                    )
-                ),
-            )
+        agreement = share_histogram(
+            data.agreement,
+            "Agreement of the strategies",
+            "share of strategies choosing the label",
+            bins=10,
+            color=charts.PALETTE[1],
         )
+        sec.add(chart("agreement", charts.svg(agreement)))
     confident = {t: int((data.confidence >= t).sum()) for t in (0.5, 0.6, 0.7, 0.8, 0.9)}
     sec.add(
         table(
@@ -329,7 +313,7 @@ def eval_section(page: Page, evaluation: dict[str, Any]) -> None:
             )
         )
     if figures:
-        sec.add(Markup('<div class="row">' + "".join(figures) + "</div>"))
+        sec.add(row(*figures))
     else:
         sec.add(note("No confusion matrix recorded."))
 
@@ -339,26 +323,23 @@ def _mean(values: np.ndarray) -> float:
     return float(finite.mean()) if len(finite) else float("nan")
 
 
-def card_images(data: LabelData) -> list[tuple[str, str]]:
-    out = data.root / "images"
+def label_distribution_figure(data: LabelData):
     dist = data.manifest.get("summary", {}).get("label_distribution") or dict(Counter(x for x in data.labels if x))
-    images = [
-        ("Label distribution", charts.bars(dist, "Label distribution", "items"), "label_distribution.png"),
-        (
-            "Confidence of the final label",
-            charts.histogram(
-                data.confidence[np.isfinite(data.confidence)],
-                "Confidence of the final label",
-                "probability of the label",
-                bins=np.linspace(0, 1, 21),
-            ),
-            "confidence.png",
-        ),
+    return charts.bars(dist, "Label distribution", "items")
+
+
+def confidence_figure(data: LabelData):
+    return share_histogram(data.confidence, "Confidence of the final label", "probability of the label", bins=20)
+
+
+def share_histogram(values: np.ndarray, title: str, xlabel: str, bins: int, color: str = charts.PALETTE[0]):
+    """A histogram over [0, 1] in `bins` equal bins of the finite values (NaN: a record without one)."""
+    return charts.histogram(values[np.isfinite(values)], title, xlabel, bins=np.linspace(0, 1, bins + 1), color=color)
+
+
+def card_figures(data: LabelData) -> list[CardFigure]:
+    """The plots the label output's card shows (written by card_parts.write_card_plots)."""
+    return [
+        ("Label distribution", label_distribution_figure(data), "label_distribution.png"),
+        ("Confidence of the final label", confidence_figure(data), "confidence.png"),
     ]
-    for stale in out.glob("*.png"):  # the folder holds only the card's plots: none of an earlier build stays
-        stale.unlink()
-    written = []
-    for title, fig, name in images:
-        charts.save_png(fig, out / name)
-        written.append((title, f"images/{name}"))
-    return written

@@ -144,3 +144,21 @@ def row(*blocks: Markup) -> Markup:
 def collapsed(summary: str, *blocks: Markup) -> Markup:
     """Blocks behind a <details> toggle: every number recorded, for who wants them, without crowding the page."""
     return Markup(f"<details><summary>{escape(summary)}</summary>" + "".join(blocks) + "</details>")
+
+
+def generic_table(value: Any, name: str) -> Markup:
+    """Any JSON value as a two-column table of flattened keys (statistics other engineers add over time)."""
+    rows: list[list[Any]] = []
+
+    def walk(prefix: str, v: Any) -> None:
+        if isinstance(v, dict) and v:
+            for k, sub in v.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), sub)
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v) and len(v) <= 200:
+            for i, sub in enumerate(v):
+                walk(f"{prefix}[{i}]", sub)
+        else:
+            rows.append([prefix, v if isinstance(v, (int, float, str)) or v is None else str(v)])
+
+    walk("", value)
+    return table(["key", "value"], rows[:500], name)

@@ -105,7 +105,7 @@ def test_words_and_han_characters_are_counted_on_utf8_bytes():
 
 def test_card_plots_section_is_replaced_not_repeated_and_follows_the_config_prefix(tmp_path):
     from corpusforge.hub.card import merge_card
-    from corpusforge.report.api import set_card_section
+    from corpusforge.report.card_parts import set_card_section
 
     card = tmp_path / "README.md"
     configs = "configs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train/*.parquet\n"
