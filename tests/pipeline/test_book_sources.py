@@ -14,8 +14,8 @@ from datatrove.data import Document
 
 from corpusforge.pipeline.readers.books import BooksReader
 from corpusforge.pipeline.readers.epub import epub_to_markdown
-from corpusforge.pipeline.steps.book_markup import normalize_newlines
-from corpusforge.pipeline.steps.books import StripNonText, strip_nontext
+from corpusforge.pipeline.steps.books.strip import StripNonText, strip_nontext
+from corpusforge.pipeline.steps.books.text import normalize_newlines
 
 PROSE = (
     "The physician of the middle ages treated fevers with bleeding and purging, and the practice lasted long "

@@ -12,7 +12,9 @@ from datatrove.data import Document
 from corpusforge.errors import ConfigError
 from corpusforge.pipeline.readers.books import BooksReader
 from corpusforge.pipeline.registry import BuildContext
-from corpusforge.pipeline.steps.books import BookChunker, StripNonText, heading_level, strip_nontext
+from corpusforge.pipeline.steps.books.chunk import BookChunker
+from corpusforge.pipeline.steps.books.headings import heading_level
+from corpusforge.pipeline.steps.books.strip import StripNonText, strip_nontext
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples" / "books"
 

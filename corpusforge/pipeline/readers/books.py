@@ -20,7 +20,7 @@ from typing import Literal
 from corpusforge.pipeline.readers.base import MalformedRecord, ParsedRecord, RawRecord, ReaderParams, SourceReader
 from corpusforge.pipeline.readers.epub import epub_to_markdown
 from corpusforge.pipeline.registry import register
-from corpusforge.pipeline.steps.book_markup import normalize_newlines
+from corpusforge.pipeline.steps.books.text import normalize_newlines
 
 COMPRESSION_SUFFIXES = {".gz", ".bz2", ".xz", ".zst", ".lz4"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}

