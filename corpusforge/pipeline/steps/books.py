@@ -55,7 +55,7 @@ from datatrove.utils.typeshelper import StatHints
 from pydantic import Field, model_validator
 
 from corpusforge.errors import BuildError, ConfigError
-from corpusforge.pipeline.readers.base import QuarantineWriter
+from corpusforge.io.quarantine import QuarantineWriter
 from corpusforge.pipeline.registry import BuildContext, StepParams, register
 from corpusforge.pipeline.steps.book_markup import normalize_newlines, removed, strip_markup
 
