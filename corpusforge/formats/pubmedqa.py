@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from corpusforge.errors import InputError
+from corpusforge.io.input_records import MalformedFile, RowRecord
+from corpusforge.io.json_layouts import iter_json_document, iter_jsonl
+from corpusforge.io.lone_surrogates import find_unencodable
+from corpusforge.io.quarantine import raw_to_json
 
 LABELS = ("yes", "no", "maybe")
 
@@ -171,15 +175,13 @@ def iter_items(path: str | Path) -> Iterator[tuple[str, PubMedQAItem | Malformed
 
 def _iter_json_items(path: Path, lines: bool) -> Iterator[tuple[str, PubMedQAItem | MalformedItem, Any]]:
     """Items of a JSON file in any of its layouts (object keyed by PMID, compact or pretty; JSON lines; array),
-    told apart by parsing (pipeline/readers/layout.py). A file that is no JSON layout at all is an InputError; one
+    told apart by parsing (corpusforge/io/json_layouts.py). A file that is no JSON layout at all is an InputError; one
     that breaks after some items yields those, then one MalformedItem for the rest."""
-    from corpusforge.pipeline.readers import layout
-    from corpusforge.pipeline.readers.base import MalformedFile, raw_to_json
 
     def opener():
         return open(path, "rb")
 
-    records = layout.iter_jsonl(opener, str(path)) if lines else layout.iter_json_document(opener, str(path))
+    records = iter_jsonl(opener, str(path)) if lines else iter_json_document(opener, str(path))
     count = 0
     try:
         for record in records:
@@ -211,8 +213,6 @@ def _iter_json_items(path: Path, lines: bool) -> Iterator[tuple[str, PubMedQAIte
 
 def _record_data(record: Any, where: str) -> tuple[Any, MalformedItem | None]:
     """The record's parsed JSON value, or the MalformedItem saying why it has none."""
-    from corpusforge.pipeline.readers.layout import RowRecord
-
     if isinstance(record, RowRecord):
         return record.data, None
     try:
@@ -222,8 +222,6 @@ def _record_data(record: Any, where: str) -> tuple[Any, MalformedItem | None]:
 
 
 def _item_of_record(record: Any, data: Any, where: str) -> PubMedQAItem:
-    from corpusforge.pipeline.readers.base import find_unencodable
-
     if "key" in record.location:
         item = item_from_original(record.location["key"], data, where)
     elif isinstance(data, dict):

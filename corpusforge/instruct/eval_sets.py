@@ -45,8 +45,9 @@ from corpusforge.errors import InputError
 from corpusforge.formats import pubmedqa as pqa
 from corpusforge.instruct.layouts import iter_records, local_opener, row_from_raw
 from corpusforge.instruct.record import question_text
+from corpusforge.io.input_records import MalformedFile, MalformedRecord
+from corpusforge.io.quarantine import QuarantineWriter
 from corpusforge.output.card import markdown_table
-from corpusforge.pipeline.readers.base import MalformedFile, MalformedRecord, QuarantineWriter
 from corpusforge.pipeline.registry import BuildContext, StepParams, register
 
 CONTAMINATION_DIR = "contamination"

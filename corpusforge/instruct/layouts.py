@@ -7,23 +7,25 @@ Chosen by file name, so one adapter reads a source in every layout it is publish
   line; a file that is none of them is quarantined as a file with the parser's message and position;
 - `.csv`: rows with a header (CMExam) or without (MMLU), decoded with the given encoding;
 - `.parquet`: rows (the Hub layouts).
-The cutting itself is pipeline/readers/layout.py's, shared with the corpus readers. Raw records are the input's
-own bytes, so a quarantine keeps them losslessly; the parsed row travels along (`RowRecord.data`).
+The cutting itself is corpusforge/io/'s (json_layouts, delimited, parquet), shared with the corpus readers. Raw
+records are the input's own bytes, so a quarantine keeps them losslessly; the parsed row travels along
+(`RowRecord.data`).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from pathlib import Path, PurePath
-from typing import IO, Any
+from typing import Any
 
-from corpusforge.pipeline.readers import layout
-from corpusforge.pipeline.readers.base import MalformedRecord, RawRecord
+from corpusforge.io.decoding import Opener, has_escaped_bytes
+from corpusforge.io.delimited import iter_csv
+from corpusforge.io.input_records import MalformedRecord, RawRecord, RowRecord
+from corpusforge.io.json_layouts import iter_json_document, iter_jsonl
+from corpusforge.io.parquet import iter_parquet
 
-Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zst", ".xz")
 
 
@@ -45,17 +47,17 @@ def iter_records(
     """Raw records of one file in whichever layout its name says; `opener()` opens it as (decompressed) bytes.
 
     A `.json` file's layout (JSON lines, array, object keyed by id) is found by parsing it; where a file cannot be
-    cut into records, `MalformedFile` is raised after the records before it (see pipeline/readers/layout.py).
+    cut into records, `MalformedFile` is raised after the records before it (see corpusforge/io/json_layouts.py).
     """
     kind = file_kind(file)
     if kind == "json":
-        yield from layout.iter_json_document(opener, file, encoding, max_record_bytes, index_key="row")
+        yield from iter_json_document(opener, file, encoding, max_record_bytes, index_key="row")
     elif kind == "csv":
-        yield from layout.iter_csv(opener, file, encoding, csv_header, first_row=0)
+        yield from iter_csv(opener, file, encoding, csv_header, first_row=0)
     elif kind == "parquet":
-        yield from layout.iter_parquet(opener, file)
+        yield from iter_parquet(opener, file)
     else:
-        yield from layout.iter_jsonl(opener, file)
+        yield from iter_jsonl(opener, file)
 
 
 def local_opener(path: str | Path) -> Opener:
@@ -70,11 +72,8 @@ def row_from_raw(record: RawRecord, encoding: str = "utf-8") -> Any:
     """The parsed value of a raw record; a record found broken while cutting raises its MalformedRecord."""
     if record.error is not None:
         raise record.error
-    if isinstance(record, layout.RowRecord):
-        if (
-            isinstance(record.raw, bytes)
-            and layout.has_escaped_bytes(record.raw.decode(encoding, "surrogateescape")) >= 0
-        ):
+    if isinstance(record, RowRecord):
+        if isinstance(record.raw, bytes) and has_escaped_bytes(record.raw.decode(encoding, "surrogateescape")) >= 0:
             raise MalformedRecord("bad_encoding", f"not valid {encoding}")
         return record.data
     raw = record.raw

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from corpusforge.errors import InputError
+from corpusforge.io.input_records import MalformedFile
+from corpusforge.io.json_layouts import iter_jsonl
+from corpusforge.io.quarantine import raw_to_json
 from corpusforge.label.config import InputSpec
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -132,9 +135,6 @@ def _iter_hub(spec: InputSpec) -> Iterator[LabelItem | Quarantined]:
 def _iter_jsonl(path: Path, fields: dict[str, str]) -> Iterator[LabelItem | Quarantined]:
     if not path.is_file():
         raise InputError(f"{path}: file not found")
-    from corpusforge.pipeline.readers.base import MalformedFile
-    from corpusforge.pipeline.readers.layout import iter_jsonl
-
     try:
         yield from _iter_jsonl_lines(path, fields, iter_jsonl(lambda: open(path, "rb"), str(path)))  # noqa: SIM115
     except MalformedFile as e:  # e.g. a UTF-16 file: the whole input is unusable, said in one line
@@ -159,8 +159,6 @@ def _iter_jsonl_lines(path: Path, fields: dict[str, str], records) -> Iterator[L
 
 def _raw_line(line: bytes) -> Any:
     """A line of the input as text, or {"base64": ...} when it is not UTF-8 (kept byte for byte)."""
-    from corpusforge.pipeline.readers.base import raw_to_json
-
     text, encoding = raw_to_json(line)
     return text if encoding == "text" else {"base64": text}
 

@@ -77,9 +77,9 @@ def test_qa_json_array_is_streamed_and_a_broken_tail_is_quarantined(tmp_path):
 
 
 def test_qa_json_array_elements_spanning_read_chunks(tmp_path, monkeypatch):
-    import corpusforge.pipeline.readers.layout as layout
+    import corpusforge.io.json_layouts as json_layouts
 
-    monkeypatch.setattr(layout, "JSON_CHUNK", 7)  # every element crosses several chunk boundaries
+    monkeypatch.setattr(json_layouts, "JSON_CHUNK", 7)  # every element crosses several chunk boundaries
     path = tmp_path / "qa.json"
     items = [{"question": "问题一？", "answer": "答案一。", "n": 12345}, {"question": "Q2", "answer": "A2", "n": 6}]
     path.write_text(json.dumps(items, ensure_ascii=False))
@@ -89,9 +89,9 @@ def test_qa_json_array_elements_spanning_read_chunks(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("chunk", [7, 1 << 20])  # 7: the big element crosses many read chunks, escapes included
 def test_an_oversized_json_array_element_is_quarantined_alone_and_reading_goes_on(tmp_path, monkeypatch, chunk):
-    import corpusforge.pipeline.readers.layout as layout
+    import corpusforge.io.json_layouts as json_layouts
 
-    monkeypatch.setattr(layout, "JSON_CHUNK", chunk)
+    monkeypatch.setattr(json_layouts, "JSON_CHUNK", chunk)
     path = tmp_path / "qa.json"
     tricky = 'quotes \\" and brackets ]} [{ inside a string, a backslash \\\\ and 问题 ' * 20
     items = [
@@ -115,9 +115,9 @@ def test_an_oversized_json_array_element_is_quarantined_alone_and_reading_goes_o
 
 
 def test_an_oversized_element_cut_off_by_the_end_of_the_file_quarantines_the_rest(tmp_path, monkeypatch):
-    import corpusforge.pipeline.readers.layout as layout
+    import corpusforge.io.json_layouts as json_layouts
 
-    monkeypatch.setattr(layout, "JSON_CHUNK", 7)
+    monkeypatch.setattr(json_layouts, "JSON_CHUNK", 7)
     path = tmp_path / "qa.json"
     path.write_text('[{"question": "Q0?", "answer": "A0."},\n {"question": "cut", "answer": "' + "x" * 900)
     docs, stats = run(make(QAReader, path, tmp_path, max_record_bytes=300))

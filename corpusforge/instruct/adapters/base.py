@@ -22,13 +22,8 @@ from corpusforge.instruct.layouts import iter_records
 from corpusforge.instruct.record import Language, flat_text, make_record
 from corpusforge.instruct.render import Target, UnknownTemplate, load_template, render_mc, render_qa
 from corpusforge.instruct.tasks import UnknownTask, resolve_task_id
-from corpusforge.pipeline.readers.base import (
-    MalformedRecord,
-    ParsedRecord,
-    RawRecord,
-    ReaderParams,
-    SourceReader,
-)
+from corpusforge.io.input_records import MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.pipeline.readers.base import ReaderParams, SourceReader
 from corpusforge.pipeline.registry import BuildContext
 
 

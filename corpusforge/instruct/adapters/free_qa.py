@@ -28,7 +28,7 @@ from typing import Any, Literal
 import xxhash
 
 from corpusforge.instruct.adapters.base import InstructParams, InstructReader
-from corpusforge.pipeline.readers.base import MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.io.input_records import MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.registry import register
 
 

@@ -18,7 +18,7 @@ from corpusforge.formats import multiple_choice as mcf
 from corpusforge.instruct.adapters.base import InstructReader, MCParams
 from corpusforge.instruct.adapters.free_qa import location_id
 from corpusforge.instruct.layouts import file_kind
-from corpusforge.pipeline.readers.base import DropRecord, MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.io.input_records import DropRecord, MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.registry import register
 
 # MMLU's clinical topics as used by Med-PaLM (Singhal et al.) and the paper (section 3.3.1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 from corpusforge.instruct.adapters.base import InstructParams, InstructReader
-from corpusforge.pipeline.readers.base import DropRecord, MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.io.input_records import DropRecord, MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.registry import register
 
 

@@ -20,7 +20,7 @@ from typing import Literal
 from corpusforge.formats import pubmedqa as pqa
 from corpusforge.instruct.adapters.base import InstructReader, MCParams
 from corpusforge.instruct.adapters.pubmedqa import pubmedqa_mc
-from corpusforge.pipeline.readers.base import DropRecord, MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.io.input_records import DropRecord, MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.registry import register
 
 KEPT_LABEL_FIELDS = ("strategy", "model", "vote", "template_hash")  # names of schemas/label.schema.json

@@ -31,7 +31,7 @@ from corpusforge.formats import pubmedqa as pqa
 from corpusforge.formats.multiple_choice import MCQuestion
 from corpusforge.instruct.adapters.base import InstructReader, MCParams
 from corpusforge.instruct.pqal_split import PQALSplit, pqal_split
-from corpusforge.pipeline.readers.base import DropRecord, MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.io.input_records import DropRecord, MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.registry import register
 
 OPTIONS = [("A", "yes"), ("B", "no"), ("C", "maybe")]

@@ -24,12 +24,9 @@ So every input record ends as a document, a counted drop, or a counted, kept qua
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from glob import escape as glob_escape
 from glob import has_magic
 from pathlib import Path
@@ -38,64 +35,21 @@ from typing import Any
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.readers.base import BaseDiskReader
 
+from corpusforge.io.input_records import (
+    DropRecord,
+    MalformedFile,
+    MalformedRecord,
+    ParsedRecord,
+    RawRecord,
+    RowRecord,
+)
+from corpusforge.io.json_layouts import iter_jsonl
+from corpusforge.io.lone_surrogates import find_unencodable, printable, unicode_problem
+from corpusforge.io.quarantine import QuarantineWriter, raw_to_json
 from corpusforge.pipeline.registry import BuildContext, StepParams
 
 DEFAULT_MAX_RECORD_BYTES = 64 * 2**20
 FILE_RAW_BYTES = 2**20  # what a file-level quarantine keeps of the unreadable part
-_UNENCODABLE = re.compile("[\ud800-\udfff]")
-
-
-class MalformedRecord(Exception):
-    """A record that cannot be used. `reason` is a short stable key that becomes a counted stat."""
-
-    def __init__(self, reason: str, detail: str):
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-
-
-class MalformedFile(Exception):
-    """A file, or the rest of one, that cannot be cut into records: quarantined once, as a file."""
-
-    def __init__(self, reason: str, detail: str, location: dict[str, Any] | None = None, raw: bytes | None = None):
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-        self.location = location or {}
-        self.raw = raw
-
-
-class DropRecord(Exception):
-    """A well-formed record left out on purpose (no abstract, several answers): counted as `dropped_<reason>`."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass
-class RawRecord:
-    """One unit of input as found in the file, with where it was found.
-
-    `iter_raw` may set `error` when cutting the file already showed the record is broken (a CSV row with an open
-    quote, say): it is then quarantined without being parsed; or `drop`, a reason to count it as dropped (a blank
-    CSV row).
-    """
-
-    raw: bytes | str
-    location: dict[str, Any] = field(default_factory=dict)
-    error: MalformedRecord | None = None
-    drop: str | None = None
-
-
-@dataclass
-class ParsedRecord:
-    """What `parse` returns: the text, an id unique within the source, and anything worth keeping."""
-
-    text: str
-    id: str
-    provenance: dict[str, Any] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 class ReaderParams(StepParams):
@@ -125,114 +79,8 @@ def split_path(path: str, glob: str | None) -> tuple[str, str | None]:
     return path, glob
 
 
-class QuarantineWriter:
-    """Writes quarantined raw records of one task to `<folder>/<rank>.jsonl`; opened on first use.
-
-    The file is rewritten when a task is run again, so a resumed run never duplicates quarantine records.
-    """
-
-    def __init__(self, folder: str | Path | None):
-        self.folder = Path(folder) if folder else None
-        self._file = None
-        self._rank = 0
-
-    def set_rank(self, rank: int) -> None:
-        self.close()
-        self._rank = rank
-        if self.folder is not None:
-            stale = self.folder / f"{rank:05d}.jsonl"
-            if stale.exists():
-                stale.unlink()
-
-    def write(self, record: dict[str, Any]) -> None:
-        if self.folder is None:
-            return
-        if self._file is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.folder / f"{self._rank:05d}.jsonl", "w", encoding="utf-8")  # noqa: SIM115
-        line = json.dumps(record, ensure_ascii=False)
-        if _UNENCODABLE.search(line):  # a lone surrogate in a location or message: escaped, still valid JSON
-            line = json.dumps(record, ensure_ascii=True)
-        self._file.write(line + "\n")
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
-def raw_to_json(raw: bytes | str) -> tuple[str, str]:
-    """Keep raw input losslessly in JSON: UTF-8 text as is, anything else base64-encoded."""
-    if isinstance(raw, str):
-        if not _UNENCODABLE.search(raw):
-            return raw, "text"
-        raw = raw.encode("utf-8", "surrogatepass")
-    try:
-        return raw.decode("utf-8"), "text"
-    except UnicodeDecodeError:
-        return base64.b64encode(raw).decode("ascii"), "base64"
-
-
-def unicode_problem(error: UnicodeError) -> MalformedRecord:
-    """A UnicodeError met while parsing a record, as the record's quarantine reason."""
-    if isinstance(error, UnicodeEncodeError):
-        char = error.object[error.start : error.start + 1] if isinstance(error.object, str) else ""
-        code = f"U+{ord(char):04X} " if char else ""
-        return MalformedRecord(
-            "unencodable_text",
-            f"lone surrogate {code}at character {error.start} is not valid Unicode; fix it at the source",
-        )
-    return MalformedRecord("bad_encoding", f"{type(error).__name__}: {error}")
-
-
 def _kind_names(kind: type | tuple[type, ...]) -> str:
     return kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-
-
-def find_unencodable(value: Any, path: str) -> tuple[str, int, str] | None:
-    """(field path, index, character) of the first lone surrogate in a str or in a dict/list of them, or None."""
-    return _walk_unencodable(value, path)
-
-
-def printable(value: Any) -> Any:
-    """`value` with every lone surrogate in its strings written as `\\udXXX` text, so it can be written as UTF-8."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8") if has_surrogate(value) else value
-    if isinstance(value, dict):
-        return {printable(k): printable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [printable(v) for v in value]
-    return value
-
-
-def has_surrogate(text: str) -> bool:
-    """Whether `text` holds a lone surrogate; at C speed (ASCII answers at once, other text is encoded once)."""
-    if text.isascii():
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _walk_unencodable(value: Any, path: str) -> tuple[str, int, str] | None:
-    if isinstance(value, str):
-        if not has_surrogate(value):
-            return None
-        match = _UNENCODABLE.search(value)
-        return (path, match.start(), match.group()) if match else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = _walk_unencodable(key, f"{path} key") or _walk_unencodable(item, f"{path}.{key}")
-            if found:
-                return found
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            found = _walk_unencodable(item, f"{path}.{i}")
-            if found:
-                return found
-    return None
 
 
 class SourceReader(BaseDiskReader):
@@ -283,8 +131,6 @@ class SourceReader(BaseDiskReader):
     def iter_lines(self, filepath: str, blank_rows: bool = False) -> Iterator[RawRecord]:
         """Non-empty lines of a (possibly compressed) file as bytes, with 1-based line numbers; with `blank_rows`
         (delimited text), whitespace-only lines are rows that are counted and dropped (`blank_row`)."""
-        from corpusforge.pipeline.readers.layout import iter_jsonl
-
         yield from iter_jsonl(self.opener(filepath), self.display_path(filepath), blank_rows)
 
     def sample_raw(self, filepath: str, limit: int | None = None, cut=None) -> Iterator[RawRecord]:
@@ -306,8 +152,6 @@ class SourceReader(BaseDiskReader):
 
     def row_data(self, record: RawRecord) -> Any:
         """The record's parsed value: decoded while cutting (a CSV/parquet row, a JSON element), else its JSON."""
-        from corpusforge.pipeline.readers.layout import RowRecord
-
         if isinstance(record, RowRecord):
             if isinstance(record.raw, bytes):
                 self.decode(record.raw)  # bytes invalid in the encoding: bad_encoding, with the byte offset

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Literal
 
-from corpusforge.pipeline.readers.base import MalformedRecord, ParsedRecord, RawRecord, ReaderParams, SourceReader
+from corpusforge.io.input_records import MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.pipeline.readers.base import ReaderParams, SourceReader
 from corpusforge.pipeline.readers.epub import epub_to_markdown
 from corpusforge.pipeline.registry import register
 from corpusforge.pipeline.steps.books.text import normalize_newlines

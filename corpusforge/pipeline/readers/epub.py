@@ -32,8 +32,8 @@ from collections import Counter
 from html.parser import HTMLParser
 from urllib.parse import unquote
 
-from corpusforge.pipeline.readers.base import MalformedRecord
-from corpusforge.pipeline.readers.safe_xml import UnsafeXML, local_name, parse_bytes
+from corpusforge.io.input_records import MalformedRecord
+from corpusforge.io.safe_xml import UnsafeXML, local_name, parse_bytes
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 BLOCKS = {"p", "div", "li", "blockquote", "section", "article", "pre", "dd", "dt", "tr", "body", "header", "footer",

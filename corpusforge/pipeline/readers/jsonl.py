@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from corpusforge.pipeline.readers.base import ParsedRecord, RawRecord, ReaderParams, SourceReader
+from corpusforge.io.input_records import ParsedRecord, RawRecord
+from corpusforge.pipeline.readers.base import ReaderParams, SourceReader
 from corpusforge.pipeline.registry import register
 
 

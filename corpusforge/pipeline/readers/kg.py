@@ -22,7 +22,8 @@ from typing import Any, Literal
 from pydantic import model_validator
 
 from corpusforge.config import StrictModel
-from corpusforge.pipeline.readers.base import MalformedRecord, ParsedRecord, RawRecord, ReaderParams, SourceReader
+from corpusforge.io.input_records import MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.pipeline.readers.base import ReaderParams, SourceReader
 from corpusforge.pipeline.readers.books import book_suffix, relative_id
 from corpusforge.pipeline.registry import register
 

@@ -15,10 +15,10 @@ by section with the section titles on lines of their own, in document order:
             brings back any of tables, figures, formulas, citations, references, supplementary, acknowledgements.
 
 The id is the PMID, or the PMCID when the article has none (newer PMC articles often do not), or the DOI. Parsing
-refuses entity declarations and external entities (see safe_xml.py). What cannot be used is quarantined, never
-silently skipped: a file that is not well-formed (`bad_xml`, with expat's line and column), one that declares
-entities (`unsafe_xml`), one with no `<article>` at all (`no_article`, naming the root element found, e.g. a
-PubMed `PubmedArticleSet` handed to this reader), and an article without `front/article-meta` or a title
+refuses entity declarations and external entities (see corpusforge/io/safe_xml.py). What cannot be used is
+quarantined, never silently skipped: a file that is not well-formed (`bad_xml`, with expat's line and column), one
+that declares entities (`unsafe_xml`), one with no `<article>` at all (`no_article`, naming the root element found,
+e.g. a PubMed `PubmedArticleSet` handed to this reader), and an article without `front/article-meta` or a title
 (`missing_field`). An article with no abstract and no body text is dropped (`no_text`).
 """
 
@@ -30,15 +30,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from corpusforge.pipeline.readers.base import (
-    DropRecord,
-    MalformedRecord,
-    ParsedRecord,
-    RawRecord,
-    ReaderParams,
-    SourceReader,
-)
-from corpusforge.pipeline.readers.safe_xml import UnsafeXML, local_name, parse_bytes
+from corpusforge.io.input_records import DropRecord, MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.io.safe_xml import UnsafeXML, local_name, parse_bytes
+from corpusforge.pipeline.readers.base import ReaderParams, SourceReader
 from corpusforge.pipeline.registry import register
 
 Keepable = Literal["tables", "figures", "formulas", "citations", "references", "supplementary", "acknowledgements"]

@@ -29,15 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal
 
-from corpusforge.pipeline.readers.base import (
-    DropRecord,
-    MalformedFile,
-    MalformedRecord,
-    ParsedRecord,
-    RawRecord,
-    ReaderParams,
-    SourceReader,
-)
+from corpusforge.io.input_records import DropRecord, MalformedFile, MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.pipeline.readers.base import ReaderParams, SourceReader
 from corpusforge.pipeline.readers.records import RecordsReader
 from corpusforge.pipeline.registry import register
 

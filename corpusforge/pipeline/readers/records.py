@@ -17,16 +17,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from corpusforge.formats import multiple_choice as mcf
-from corpusforge.pipeline.readers import layout
-from corpusforge.pipeline.readers.base import (
-    DropRecord,
-    MalformedRecord,
-    ParsedRecord,
-    RawRecord,
-    ReaderParams,
-    SourceReader,
-)
-from corpusforge.pipeline.readers.layout import RowRecord  # noqa: F401  (re-exported)
+from corpusforge.io.delimited import iter_csv
+from corpusforge.io.input_records import DropRecord, MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.io.json_layouts import iter_json_document
+from corpusforge.io.parquet import iter_parquet
+from corpusforge.pipeline.readers.base import ReaderParams, SourceReader
 from corpusforge.pipeline.registry import register
 
 
@@ -59,19 +54,19 @@ class RecordsReader(SourceReader):
             yield from self.iter_json(filepath)
 
     def iter_json(self, filepath: str) -> Iterator[RawRecord]:
-        """JSON lines, a JSON array or a JSON object, told apart by parsing (see readers/layout.py)."""
-        yield from layout.iter_json_document(
+        """JSON lines, a JSON array or a JSON object, told apart by parsing (see corpusforge/io/json_layouts.py)."""
+        yield from iter_json_document(
             self.opener(filepath), self.display_path(filepath), self.encoding, self.max_record_bytes
         )
 
     def iter_csv(self, filepath: str, delimiter: str = ",") -> Iterator[RawRecord]:
         """CSV rows (1-based `row` after the header, `line` where the row starts)."""
-        yield from layout.iter_csv(
+        yield from iter_csv(
             self.opener(filepath), self.display_path(filepath), self.encoding, self.csv_header, delimiter
         )
 
     def iter_parquet(self, filepath: str) -> Iterator[RawRecord]:
-        yield from layout.iter_parquet(lambda: self.data_folder.open(filepath, "rb"), self.display_path(filepath))
+        yield from iter_parquet(lambda: self.data_folder.open(filepath, "rb"), self.display_path(filepath))
 
     # ---- turning records into row dicts -----------------------------------------------------------------------
     def row_of(self, record: RawRecord) -> Any:

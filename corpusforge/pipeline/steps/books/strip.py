@@ -19,7 +19,7 @@ from datatrove.utils.logging import logger
 from datatrove.utils.typeshelper import StatHints
 from pydantic import Field
 
-from corpusforge.pipeline.readers.base import QuarantineWriter
+from corpusforge.io.quarantine import QuarantineWriter
 from corpusforge.pipeline.registry import BuildContext, StepParams, register
 from corpusforge.pipeline.steps.books.back_matter import remove_back_matter, remove_unnamed_back_matter
 from corpusforge.pipeline.steps.books.headings import heading_level

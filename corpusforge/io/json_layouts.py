@@ -1,7 +1,7 @@
-"""Cutting record files into raw records: JSON lines, JSON documents (array, object keyed by id), CSV/TSV, parquet.
+"""Cutting JSON files into raw records: JSON lines, and JSON documents (an array, an object keyed by id, values).
 
-Shared by the corpus readers (readers/records.py) and the instruction adapters (instruct/layouts.py), so every
-source is cut the same way and the same bad input ends the same way:
+Shared by the corpus readers (pipeline/readers/records.py), the instruction adapters (instruct/layouts.py) and the
+PubMedQA format (formats/pubmedqa.py), so every source is cut the same way and the same bad input ends the same way:
 
 - JSON layouts are told apart by parsing, never by the file name alone or by its first line:
   a `[` starts a JSON array (streamed element by element); a file whose first line is a whole JSON object and has
@@ -12,78 +12,28 @@ source is cut the same way and the same bad input ends the same way:
   stops parsing, what was read before stands and the rest is a file-level quarantine naming the parser's message
   and the line and column (`MalformedFile`), unless nothing parsed and most lines are whole objects (JSON lines
   whose first lines are broken). A file that is no JSON layout at all is quarantined as a file.
-- CSV/TSV rows are parsed strictly: a quote left open (which would otherwise swallow the rest of the file into one
-  field) is found where the row stops parsing or comes out with the wrong number of cells over several lines; its
-  first line is quarantined (`bad_quoting`) and the lines after it are read again as rows, so every row is
-  counted. A row of only delimiters or whitespace is counted and dropped (`blank_row`); an empty line is no row.
 - A UTF-8 byte order mark at the start of a file is not part of the first record.
-- Raw records keep the input's own bytes (a JSON element's text as written, a CSV row's lines), so a quarantine
-  shows exactly what was in the file; parsed values travel along in `RowRecord.data` and are not parsed twice.
+- Raw records keep the input's own bytes (a JSON element's text as written), so a quarantine shows exactly what was
+  in the file; parsed values travel along in `RowRecord.data` and are not parsed twice.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
 import io
 import json
 import re
-from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import IO, Any
+from collections.abc import Iterator
+from typing import Any
 
-from corpusforge.pipeline.readers.base import MalformedFile, MalformedRecord, RawRecord
+from corpusforge.io.decoding import Opener, check_utf16, text_stream, to_raw_bytes
+from corpusforge.io.input_records import MalformedFile, MalformedRecord, RawRecord, RowRecord
 
-Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 JSON_CHUNK = 1 << 20
 _STRUCTURE = re.compile(r'["\[\]{}]')  # what changes the nesting outside strings
 _IN_STRING = re.compile(r'["\\]')  # what ends a string or escapes the next character
 _WS = " \t\r\n\ufeff"
 _KEYED_START = re.compile(r'\{\s*("(?:[^"\\]|\\.)*")\s*:\s*\{')
-
-
-@dataclass
-class RowRecord(RawRecord):
-    """A record whose layout was already decoded while cutting the file (a CSV/parquet row, a JSON value)."""
-
-    data: Any = None
-
-
-def has_escaped_bytes(text: str) -> int:
-    """Index of the first byte kept by surrogateescape (invalid in the file's encoding), or -1."""
-    for i, ch in enumerate(text):
-        if "\udc80" <= ch <= "\udcff":
-            return i
-    return -1
-
-
-def to_raw_bytes(text: str, encoding: str) -> bytes:
-    """The original bytes of text decoded with surrogateescape."""
-    try:
-        return text.encode(encoding, "surrogateescape")
-    except (UnicodeEncodeError, LookupError):
-        return text.encode("utf-8", "surrogatepass")
-
-
-def _text_stream(f: IO[bytes], encoding: str) -> io.TextIOWrapper:
-    return io.TextIOWrapper(f, encoding=encoding, errors="surrogateescape", newline="")
-
-
-def check_utf16(head: bytes, file: str, encoding: str = "utf-8") -> None:
-    """A UTF-16/32 byte order mark in a file read as UTF-8: every line would be garbage, so say it once, as a file."""
-    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig") or not head.startswith(
-        (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-    ):
-        return
-    kind = "UTF-32" if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)) else "UTF-16"
-    raise MalformedFile(
-        "bad_encoding",
-        f"the file is {kind} (byte order mark {head[:2].hex(' ').upper()}), not UTF-8; set `encoding: "
-        f"{kind.lower()}` in the recipe or convert it",
-        {"file": file, "offset": 0},
-    )
 
 
 # ---- JSON lines ---------------------------------------------------------------------------------------------------
@@ -289,7 +239,7 @@ def iter_json_document(
     count = 0
     try:
         with opener() as f:
-            scan = _JsonScanner(_text_stream(f, encoding), limit)
+            scan = _JsonScanner(text_stream(f, encoding), limit)
             cut = _iter_array if layout == "array" else _iter_object
             for record in cut(scan, file, encoding, index_key):
                 count += 1
@@ -426,144 +376,3 @@ def _expect_end(scan: _JsonScanner, file: str, encoding: str, what: str, count: 
         raise scan.fail(file, encoding, f"extra data after the JSON {what}", records=count)
     return
     yield  # a generator
-
-
-# ---- CSV / TSV ----------------------------------------------------------------------------------------------------
-class _Lines:
-    """Physical lines of a text stream for csv.reader, remembering the lines of the current row; lines can be put
-    back to be read again (after the first line of a row with an open quote was taken out)."""
-
-    def __init__(self, stream: io.TextIOBase):
-        self.stream = stream
-        self.pending: deque[tuple[int, str]] = deque()
-        self.taken: list[tuple[int, str]] = []
-        self.line_no = 0
-        self.first = True
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        if self.pending:
-            item = self.pending.popleft()
-        else:
-            line = self.stream.readline()
-            if not line:
-                raise StopIteration
-            if self.first and line.startswith("\ufeff"):
-                line = line[1:]
-            self.first = False
-            self.line_no += 1
-            item = (self.line_no, line)
-        self.taken.append(item)
-        return item[1]
-
-    def put_back(self, items: list[tuple[int, str]]) -> None:
-        self.pending.extendleft(reversed(items))
-
-
-def iter_csv(
-    opener: Opener,
-    file: str,
-    encoding: str = "utf-8",
-    header: bool = True,
-    delimiter: str = ",",
-    first_row: int = 1,
-) -> Iterator[RawRecord]:
-    """CSV/TSV rows: `data` is {column: value} (header) or [values]; location {file, row, line}.
-
-    Bytes invalid in `encoding` are kept (surrogateescape), so such a row is quarantined on its own with its
-    original bytes. Rows are numbered from `first_row` after the header, blank rows included.
-    """
-    with opener() as f:
-        check_utf16(f.read(4), file, encoding)
-    with opener() as f:
-        lines = _Lines(_text_stream(f, encoding))
-        reader = csv.reader(lines, delimiter=delimiter, strict=True)
-        columns: list[str] | None = None
-        if header:
-            try:
-                columns = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as e:
-                raise MalformedFile(
-                    "bad_csv", f"the header row cannot be read: {e}", {"file": file, "line": 1}
-                ) from None
-        width = len(columns) if columns is not None else None
-        row_no = first_row
-        while True:
-            lines.taken = []
-            try:
-                values = next(reader)
-                error = None
-            except StopIteration:
-                if not lines.taken:
-                    return
-                values, error = None, "the file ends inside a quoted field"
-            except csv.Error as e:
-                values, error = None, str(e)
-            taken = lines.taken
-            if not taken:
-                return
-            first_line = taken[0][0]
-            location = {"file": file, "row": row_no, "line": first_line}
-            if values is not None and len(taken) > 1 and width is not None and len(values) != width:
-                error = f"{len(values)} cells over {len(taken)} lines where {width} are expected"
-            if error is not None:  # an open quote: this line is bad, the lines it swallowed are read again
-                lines.put_back(taken[1:])
-                raw = taken[0][1].rstrip("\r\n")
-                row_no += 1
-                yield RawRecord(
-                    to_raw_bytes(raw, encoding),
-                    location,
-                    error=MalformedRecord("bad_quoting", f"unclosed or stray quote: {error}"),
-                )
-                continue
-            if not values:  # an empty line is no row
-                continue
-            row_no += 1
-            raw_text = "".join(line for _, line in taken).rstrip("\r\n")
-            raw = to_raw_bytes(raw_text, encoding)
-            bad = has_escaped_bytes(raw_text)
-            if bad >= 0:
-                yield RawRecord(
-                    raw,
-                    location,
-                    error=MalformedRecord(
-                        "bad_encoding", f"not valid {encoding} at character {bad} (set `encoding:` in the recipe?)"
-                    ),
-                )
-                continue
-            if not any(v.strip() for v in values):
-                yield RawRecord(raw, location, drop="blank_row")
-                continue
-            if width is None:
-                width = len(values)
-            if columns is not None:
-                if len(values) != len(columns):
-                    yield RawRecord(
-                        raw,
-                        location,
-                        error=MalformedRecord(
-                            "bad_row", f"{len(values)} values where the header has {len(columns)} columns {columns}"
-                        ),
-                    )
-                    continue
-                yield RowRecord(raw, location, data=dict(zip(columns, values, strict=True)))
-            else:
-                yield RowRecord(raw, location, data=values)
-
-
-# ---- parquet ------------------------------------------------------------------------------------------------------
-def iter_parquet(opener: Opener, file: str, first_row: int = 0) -> Iterator[RawRecord]:
-    """Rows of a parquet file (the Hub layouts); the raw record is the row as JSON."""
-    import pyarrow.parquet as pq
-
-    with opener() as f:
-        row_no = first_row
-        for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
-            for row in batch.to_pylist():
-                raw = json.dumps(row, ensure_ascii=False, default=str)
-                yield RowRecord(raw.encode("utf-8", "surrogatepass"), {"file": file, "row": row_no}, data=row)
-                row_no += 1

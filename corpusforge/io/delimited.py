@@ -1,0 +1,148 @@
+"""Cutting CSV/TSV files into raw records, one per row, parsed strictly.
+
+Shared by the corpus readers (pipeline/readers/records.py) and the instruction adapters (instruct/layouts.py):
+
+- a quote left open (which would otherwise swallow the rest of the file into one field) is found where the row
+  stops parsing or comes out with the wrong number of cells over several lines; its first line is quarantined
+  (`bad_quoting`) and the lines after it are read again as rows, so every row is counted. A row of only
+  delimiters or whitespace is counted and dropped (`blank_row`); an empty line is no row.
+- A UTF-8 byte order mark at the start of a file is not part of the first record.
+- Raw records keep the row's own lines as bytes, so a quarantine shows exactly what was in the file; the parsed
+  cells travel along in `RowRecord.data`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import deque
+from collections.abc import Iterator
+
+from corpusforge.io.decoding import Opener, check_utf16, has_escaped_bytes, text_stream, to_raw_bytes
+from corpusforge.io.input_records import MalformedFile, MalformedRecord, RawRecord, RowRecord
+
+
+class _Lines:
+    """Physical lines of a text stream for csv.reader, remembering the lines of the current row; lines can be put
+    back to be read again (after the first line of a row with an open quote was taken out)."""
+
+    def __init__(self, stream: io.TextIOBase):
+        self.stream = stream
+        self.pending: deque[tuple[int, str]] = deque()
+        self.taken: list[tuple[int, str]] = []
+        self.line_no = 0
+        self.first = True
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.pending:
+            item = self.pending.popleft()
+        else:
+            line = self.stream.readline()
+            if not line:
+                raise StopIteration
+            if self.first and line.startswith("\ufeff"):
+                line = line[1:]
+            self.first = False
+            self.line_no += 1
+            item = (self.line_no, line)
+        self.taken.append(item)
+        return item[1]
+
+    def put_back(self, items: list[tuple[int, str]]) -> None:
+        self.pending.extendleft(reversed(items))
+
+
+def iter_csv(
+    opener: Opener,
+    file: str,
+    encoding: str = "utf-8",
+    header: bool = True,
+    delimiter: str = ",",
+    first_row: int = 1,
+) -> Iterator[RawRecord]:
+    """CSV/TSV rows: `data` is {column: value} (header) or [values]; location {file, row, line}.
+
+    Bytes invalid in `encoding` are kept (surrogateescape), so such a row is quarantined on its own with its
+    original bytes. Rows are numbered from `first_row` after the header, blank rows included.
+    """
+    with opener() as f:
+        check_utf16(f.read(4), file, encoding)
+    with opener() as f:
+        lines = _Lines(text_stream(f, encoding))
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
+        columns: list[str] | None = None
+        if header:
+            try:
+                columns = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                raise MalformedFile(
+                    "bad_csv", f"the header row cannot be read: {e}", {"file": file, "line": 1}
+                ) from None
+        width = len(columns) if columns is not None else None
+        row_no = first_row
+        while True:
+            lines.taken = []
+            try:
+                values = next(reader)
+                error = None
+            except StopIteration:
+                if not lines.taken:
+                    return
+                values, error = None, "the file ends inside a quoted field"
+            except csv.Error as e:
+                values, error = None, str(e)
+            taken = lines.taken
+            if not taken:
+                return
+            first_line = taken[0][0]
+            location = {"file": file, "row": row_no, "line": first_line}
+            if values is not None and len(taken) > 1 and width is not None and len(values) != width:
+                error = f"{len(values)} cells over {len(taken)} lines where {width} are expected"
+            if error is not None:  # an open quote: this line is bad, the lines it swallowed are read again
+                lines.put_back(taken[1:])
+                raw = taken[0][1].rstrip("\r\n")
+                row_no += 1
+                yield RawRecord(
+                    to_raw_bytes(raw, encoding),
+                    location,
+                    error=MalformedRecord("bad_quoting", f"unclosed or stray quote: {error}"),
+                )
+                continue
+            if not values:  # an empty line is no row
+                continue
+            row_no += 1
+            raw_text = "".join(line for _, line in taken).rstrip("\r\n")
+            raw = to_raw_bytes(raw_text, encoding)
+            bad = has_escaped_bytes(raw_text)
+            if bad >= 0:
+                yield RawRecord(
+                    raw,
+                    location,
+                    error=MalformedRecord(
+                        "bad_encoding", f"not valid {encoding} at character {bad} (set `encoding:` in the recipe?)"
+                    ),
+                )
+                continue
+            if not any(v.strip() for v in values):
+                yield RawRecord(raw, location, drop="blank_row")
+                continue
+            if width is None:
+                width = len(values)
+            if columns is not None:
+                if len(values) != len(columns):
+                    yield RawRecord(
+                        raw,
+                        location,
+                        error=MalformedRecord(
+                            "bad_row", f"{len(values)} values where the header has {len(columns)} columns {columns}"
+                        ),
+                    )
+                    continue
+                yield RowRecord(raw, location, data=dict(zip(columns, values, strict=True)))
+            else:
+                yield RowRecord(raw, location, data=values)
