@@ -101,7 +101,7 @@ BUILTIN_STEP_MODULES = (
     "corpusforge.pipeline.steps.decontam",
     "corpusforge.pipeline.steps.exam",
     "corpusforge.pipeline.steps.filters",
-    "corpusforge.pipeline.steps.kg",
+    "corpusforge.pipeline.steps.kg.subgraphs",
     "corpusforge.pipeline.steps.llm",
     "corpusforge.instruct.eval_sets",
     "corpusforge.instruct.steps",
