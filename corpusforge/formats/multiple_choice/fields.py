@@ -1,7 +1,8 @@
 """Reading one field of a source row: required and optional text, integers, dotted names into nested objects.
 
-Every source parser reads its rows through these, so an absent or empty field (None, NaN, a spreadsheet's "nan")
-fails the same way, as `MissingField` naming the field, whatever the source.
+Every source parser reads its rows through these, so an absent or empty required field (None, NaN, blank text)
+fails the same way, as `MissingField` naming the field, whatever the source; an optional field may also count a
+spreadsheet's placeholders ("nan", "None", "-") as absent.
 """
 
 from __future__ import annotations
