@@ -62,7 +62,7 @@ def child(triples: str, out: str) -> None:
 
     from corpusforge.pipeline.readers.kg import KGTriplesReader
     from corpusforge.pipeline.registry import BuildContext
-    from corpusforge.pipeline.steps.kg import KGSubgraphs
+    from corpusforge.pipeline.steps.kg.subgraphs import KGSubgraphs
 
     ctx = BuildContext(source="kg", output_dir=Path(out), work_dir=Path(out), seed=0)
     pipeline = [

@@ -20,9 +20,9 @@ from corpusforge.formats.multiple_choice import (
     parse_medqa,
     parse_mmlu_csv,
     parse_mmlu_hub,
-    parse_options_text,
-    render_options,
 )
+from corpusforge.formats.multiple_choice.options import parse_options_text
+from corpusforge.formats.multiple_choice.question import render_options
 
 # one line of MedQA's US/4_options/phrases_no_exclude_train.jsonl layout (content invented)
 MEDQA_LINE = json.dumps(

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from corpusforge.formats.multiple_choice import MCQuestion
+from corpusforge.formats.multiple_choice.question import MCQuestion
 from corpusforge.output.schemas import validation_errors
 
 Language = Literal["en", "zh", "multi"]

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, TemplateNotFound
 
-from corpusforge.formats.multiple_choice import MCQuestion
+from corpusforge.formats.multiple_choice.question import MCQuestion
 from corpusforge.instruct.record import messages_from
 
 Target = Literal["letter", "option", "sentence"]

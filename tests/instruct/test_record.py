@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from corpusforge.formats.multiple_choice import MCQuestion
+from corpusforge.formats.multiple_choice.question import MCQuestion
 from corpusforge.instruct.record import flat_text, make_record, messages_from, question_text, record_errors
 
 

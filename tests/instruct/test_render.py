@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from corpusforge.formats.multiple_choice import MCQuestion
+from corpusforge.formats.multiple_choice.question import MCQuestion
 from corpusforge.instruct.render import UnknownTemplate, available_templates, load_template, render_mc, render_qa
 
 PUBMEDQA = MCQuestion(

@@ -13,7 +13,9 @@ from pydantic import ValidationError
 from corpusforge.errors import BuildError, ConfigError
 from corpusforge.pipeline.readers.kg import KGTriplesReader
 from corpusforge.pipeline.registry import BuildContext
-from corpusforge.pipeline.steps.kg import EgoStrategy, KGSubgraphs, sample_ego
+from corpusforge.pipeline.steps.kg.sampling import sample_ego
+from corpusforge.pipeline.steps.kg.strategies import EgoStrategy
+from corpusforge.pipeline.steps.kg.subgraphs import KGSubgraphs
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "samples" / "kg"
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import xxhash
 
 from corpusforge.errors import ConfigError
-from corpusforge.formats.multiple_choice import MCQuestion
+from corpusforge.formats.multiple_choice.question import MCQuestion
 from corpusforge.instruct.layouts import iter_records
 from corpusforge.instruct.record import Language, flat_text, make_record
 from corpusforge.instruct.render import Target, UnknownTemplate, load_template, render_mc, render_qa

@@ -1,6 +1,6 @@
 """Multiple-choice exam sources: MedQA, MedMCQA, CMExam, MMLU (clinical subjects) and any mapped source.
 
-Parsing is corpusforge/formats/multiple_choice.py's (one MCQuestion for every layout); this module reads files,
+Parsing is corpusforge/formats/multiple_choice/'s (one MCQuestion for every layout); this module reads files,
 renders the question with the recipe's template and maps parse failures onto the accounting:
 a MalformedQuestion is quarantined as `missing_field` / `bad_field` with a message naming the field; a CMExam row
 with several answers is well-formed but unusable for single-answer training and is dropped as `multi_answer`;
@@ -53,8 +53,8 @@ class MCReader(InstructReader):
     """Shared by the exam adapters: parse a row with `parse_question`, then render and build the record.
 
     Before a file is parsed, its first `layout_sample` rows decide how it writes options and answers
-    (formats/multiple_choice.detect_layout); a row written otherwise is quarantined as `layout_mismatch` with an
-    error naming what was expected and what was found.
+    (formats/multiple_choice/layout_detection.py); a row written otherwise is quarantined as `layout_mismatch` with
+    an error naming what was expected and what was found.
     """
 
     default_template = "mc_lines_en"

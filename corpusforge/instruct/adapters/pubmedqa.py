@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from corpusforge.errors import ConfigError, InputError
 from corpusforge.formats import pubmedqa as pqa
-from corpusforge.formats.multiple_choice import MCQuestion
+from corpusforge.formats.multiple_choice.question import MCQuestion
 from corpusforge.instruct.adapters.base import InstructReader, MCParams
 from corpusforge.instruct.pqal_split import PQALSplit, pqal_split
 from corpusforge.io.input_records import DropRecord, MalformedRecord, ParsedRecord, RawRecord

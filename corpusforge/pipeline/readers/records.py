@@ -184,7 +184,7 @@ class ExamReader(RecordsReader):
     per-subject CSV; the subject is taken from the file name), mmlu_hub (question/subject/choices/answer rows),
     mapped (`fields`). How options and answers are written is detected per file from its first rows
     (`options_format` / `answer_format` pin it); a row written otherwise is quarantined (`layout_mismatch`).
-    Multi-answer questions are dropped (`multi_answer`), see formats/multiple_choice.MultiAnswerQuestion.
+    Multi-answer questions are dropped (`multi_answer`), see formats/multiple_choice/question.MultiAnswerQuestion.
     """
 
     name = "read.exam"

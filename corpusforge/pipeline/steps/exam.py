@@ -21,7 +21,7 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from corpusforge.errors import ConfigError
-from corpusforge.formats.multiple_choice import MalformedQuestion, MCQuestion
+from corpusforge.formats.multiple_choice.question import MalformedQuestion, MCQuestion
 from corpusforge.pipeline.registry import StepParams, register
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "knowledge_points"

@@ -424,7 +424,7 @@ class ExamRewrite(RewriteStep):
                                     self.params.include_explanation)  # fmt: skip
 
     def prepare(self, doc: Document) -> Task | str:
-        from corpusforge.formats.multiple_choice import MalformedQuestion, MCQuestion
+        from corpusforge.formats.multiple_choice.question import MalformedQuestion, MCQuestion
 
         record = doc.metadata.get("mc")
         if not isinstance(record, dict):
