@@ -27,7 +27,7 @@ from corpusforge.formats.multiple_choice import (
 from corpusforge.pipeline.readers.records import ExamReader
 from tests.instruct.helpers import read
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "exams"
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "exams"
 TEXTS = ["Atropine", "Neostigmine", "Pralidoxime", "Physostigmine"]
 EXPECTED = [("A", "Atropine"), ("B", "Neostigmine"), ("C", "Pralidoxime"), ("D", "Physostigmine")]
 
