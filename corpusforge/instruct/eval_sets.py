@@ -267,10 +267,7 @@ class EvalIndex:
 class EvalSetFilter(BaseFilter):
     """Drop instruction records that contain evaluation questions (by id, then by n-gram overlap)."""
 
-    name = "decontam.eval_sets"
-
     class Params(StepParams):
-        type: Literal["decontam.eval_sets"] = "decontam.eval_sets"
         sets: list[EvalSetSpec] = Field(..., min_length=1)
         ngram: int = Field(DEFAULT_NGRAM, ge=1)
         check_ids: bool = True

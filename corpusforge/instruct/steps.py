@@ -18,7 +18,6 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
@@ -119,10 +118,7 @@ class LabelQualityFilter(BaseFilter):
     `label` in meta) pass untouched, so the filter can be shared by every source of a stage-3 recipe.
     """
 
-    name = "filter.label_quality"
-
     class Params(StepParams):
-        type: Literal["filter.label_quality"] = "filter.label_quality"
         min_confidence: float | None = None
         min_agreement: float | None = None
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePath
-from typing import Any, Literal
+from typing import Any
 
 import xxhash
 
@@ -217,7 +217,6 @@ def turns_id(turns: list[tuple[str, str]]) -> str:
 
 
 class FreeQAParams(InstructParams):
-    type: Literal["instruct.free_qa"] = "instruct.free_qa"
     question_field: str = "question"
     answer_field: str = "answer"
     id_field: str | None = "id"
@@ -230,7 +229,6 @@ class FreeQAParams(InstructParams):
 class FreeQAReader(InstructReader):
     """Question/answer rows (Wuma-QA-like JSON/JSONL/CSV/parquet, alpaca-style with history) -> chat records."""
 
-    name = "instruct.free_qa"
     default_task = "free_qa"
     default_language = "zh"
     Params = FreeQAParams
@@ -260,7 +258,6 @@ class FreeQAReader(InstructReader):
 
 
 class MappedQAParams(FreeQAParams):
-    type: Literal["instruct.mapped_qa"] = "instruct.mapped_qa"
     question_field: str
     answer_field: str
 
@@ -269,7 +266,6 @@ class MappedQAParams(FreeQAParams):
 class MappedQAReader(FreeQAReader):
     """Question/answer rows of any shape, with the field names given in the recipe."""
 
-    name = "instruct.mapped_qa"
     default_task = ""
     Params = MappedQAParams
 
@@ -286,19 +282,13 @@ HUATUO_QUESTION_FIELDS = ("questions", "question", "instruction")
 HUATUO_ANSWER_FIELDS = ("answers", "answer", "output")
 
 
-class HuatuoParams(InstructParams):
-    type: Literal["instruct.huatuo26m"] = "instruct.huatuo26m"
-
-
 @register("instruct.huatuo26m", kind="reader")
 class Huatuo26MReader(InstructReader):
     """Huatuo-26M rows (`questions`/`answers` lists, or the test set's one-element `instruction`/`output` lists)
     -> one record per row (first question)."""
 
-    name = "instruct.huatuo26m"
     default_task = "huatuo"
     default_language = "zh"
-    Params = HuatuoParams
 
     def parse(self, record: RawRecord) -> ParsedRecord:
         row = self.load_row(record)
@@ -322,7 +312,6 @@ class Huatuo26MReader(InstructReader):
 
 
 class DialogueParams(InstructParams):
-    type: Literal["instruct.dialogue"] = "instruct.dialogue"
     messages_field: str | None = None  # default: the first of messages / conversations / conversation / dialogue
     question_field: str = "instruction"
     answer_field: str = "output"
@@ -344,7 +333,6 @@ class DialogueReader(InstructReader):
     (`history` + `instruction`/`input`/`output`, as CMtMedQA). `meta.turns` records the number of turns.
     """
 
-    name = "instruct.dialogue"
     default_task = "dialogue"
     default_language = "zh"
     Params = DialogueParams

@@ -105,25 +105,19 @@ class MCReader(InstructReader):
         return self.build_mc(record, question.id or location_id(record), question)
 
 
-class MedQAParams(ExamParams):
-    type: Literal["instruct.medqa"] = "instruct.medqa"
-
-
 @register("instruct.medqa", kind="reader")
 class MedQAReader(MCReader):
     """MedQA JSONL (question, options {A..E}, answer, answer_idx, meta_info) -> multiple-choice records."""
 
-    name = "instruct.medqa"
     default_task = "medqa"
     exam_format = "medqa"
-    Params = MedQAParams
+    Params = ExamParams
 
     def parse_question(self, row: Any, record: RawRecord) -> mcf.MCQuestion:
         return mcf.parse_medqa(row, layout=self.layout)
 
 
 class MedMCQAParams(ExamParams):
-    type: Literal["instruct.medmcqa"] = "instruct.medmcqa"
     cop_base: Literal[0, 1, "auto"] = "auto"
 
 
@@ -135,7 +129,6 @@ class MedMCQAReader(MCReader):
     GitHub one); when a file cannot tell, parquet files are taken as the Hub release (0-3), others as GitHub (1-4).
     """
 
-    name = "instruct.medmcqa"
     default_task = "medmcqa"
     exam_format = "medmcqa"
     Params = MedMCQAParams
@@ -172,7 +165,6 @@ class MedMCQAReader(MCReader):
 
 
 class CMExamParams(ExamParams):
-    type: Literal["instruct.cmexam"] = "instruct.cmexam"
     encoding: str = "utf-8-sig"
 
 
@@ -183,7 +175,6 @@ class CMExamReader(MCReader):
     Encoding: `utf-8-sig` by default (plain UTF-8 with or without a BOM); set `encoding: gb18030` for GBK exports.
     """
 
-    name = "instruct.cmexam"
     default_task = "cmexam"
     default_language = "zh"
     default_template = "mc_lines_zh"
@@ -195,7 +186,6 @@ class CMExamReader(MCReader):
 
 
 class MMLUParams(MCParams):
-    type: Literal["instruct.mmlu"] = "instruct.mmlu"
     subjects: list[str] = list(CLINICAL_SUBJECTS)
 
 
@@ -203,7 +193,6 @@ class MMLUParams(MCParams):
 class MMLUReader(MCReader):
     """MMLU per-subject CSV (no header; subject from the file name) or Hub parquet, clinical subjects only."""
 
-    name = "instruct.mmlu"
     default_task = "mmlu"
     csv_header = False
     Params = MMLUParams
@@ -244,7 +233,6 @@ class MMLUReader(MCReader):
 
 
 class MappedMCParams(ExamParams):
-    type: Literal["instruct.mapped_mc"] = "instruct.mapped_mc"
     fields: mcf.FieldMap
 
 
@@ -252,7 +240,6 @@ class MappedMCParams(ExamParams):
 class MappedMCReader(MCReader):
     """Any multiple-choice source of known shape: the recipe maps its field names (see FieldMap)."""
 
-    name = "instruct.mapped_mc"
     exam_format = "mapped"
     Params = MappedMCParams
 

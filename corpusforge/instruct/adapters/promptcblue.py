@@ -10,9 +10,7 @@ dropped as `no_target`.
 
 from __future__ import annotations
 
-from typing import Literal
-
-from corpusforge.instruct.adapters.base import InstructParams, InstructReader
+from corpusforge.instruct.adapters.base import InstructReader
 from corpusforge.io.input_records import DropRecord, MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.registry import register
 
@@ -21,12 +19,8 @@ from corpusforge.pipeline.registry import register
 class PromptCBLUEReader(InstructReader):
     """PromptCBLUE JSON lines -> one instruction record per prompt (task promptcblue/<task_dataset>)."""
 
-    name = "instruct.promptcblue"
     default_task = "promptcblue"
     default_language = "zh"
-
-    class Params(InstructParams):
-        type: Literal["instruct.promptcblue"] = "instruct.promptcblue"
 
     def parse(self, record: RawRecord) -> ParsedRecord:
         row = self.load_row(record)

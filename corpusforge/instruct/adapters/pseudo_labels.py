@@ -15,7 +15,6 @@ a label outside yes/no/maybe is quarantined (`bad_field`). Confidence and agreem
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
 
 from corpusforge.formats import pubmedqa as pqa
 from corpusforge.instruct.adapters.base import InstructReader, MCParams
@@ -27,7 +26,6 @@ KEPT_LABEL_FIELDS = ("strategy", "model", "vote", "template_hash")  # names of s
 
 
 class PubMedQALabelsParams(MCParams):
-    type: Literal["instruct.pubmedqa_labels"] = "instruct.pubmedqa_labels"
     items_path: str
     label_field: str = "label"
     confidence_field: str = "confidence"
@@ -38,7 +36,6 @@ class PubMedQALabelsParams(MCParams):
 class PubMedQALabelsReader(InstructReader):
     """Pseudo-labelled PQA-U (label records joined with the PQA-U items by PMID) -> yes/no/maybe records."""
 
-    name = "instruct.pubmedqa_labels"
     default_task = "pubmedqa"
     default_template = "mc_table9_en"
     default_glob = "**/*.parquet"

@@ -62,7 +62,6 @@ def parse_item(raw: RawRecord, data: Any) -> pqa.PubMedQAItem:
 
 
 class PubMedQAParams(MCParams):
-    type: Literal["instruct.pubmedqa"] = "instruct.pubmedqa"
     test_ground_truth: str | None = None
     test: Literal["split", "drop", "keep"] = "split"
     folds: int = 10
@@ -74,7 +73,6 @@ class PubMedQAParams(MCParams):
 class PubMedQAReader(InstructReader):
     """PubMedQA (ori_pqal/ori_pqau JSON, Hub parquet, JSONL) -> yes/no/maybe records; official PQA-L split."""
 
-    name = "instruct.pubmedqa"
     default_task = "pubmedqa"
     default_language = "en"
     default_template = "mc_table9_en"

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from glob import escape as glob_escape
 from glob import has_magic
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.readers.base import BaseDiskReader
@@ -87,6 +87,7 @@ class SourceReader(BaseDiskReader):
     """Base class of corpusforge readers. Subclasses implement `iter_raw` and `parse` (see module docstring)."""
 
     type = "📖 - READER"
+    Params: ClassVar[type[ReaderParams]] = ReaderParams  # a reader with options of its own narrows it
     default_glob: str | None = None
     dropped_samples = None  # a DroppedSamples set by the build plan: a few raw examples per drop reason
     _rank = 0

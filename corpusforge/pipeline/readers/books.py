@@ -15,7 +15,6 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import PurePosixPath
-from typing import Literal
 
 from corpusforge.io.input_records import MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.readers.base import ReaderParams, SourceReader
@@ -45,11 +44,9 @@ def relative_id(file: str, root: str) -> str:
 class BooksReader(SourceReader):
     """Medical books (plain text / Markdown), one document per file."""
 
-    name = "read.books"
     unit = "books"
 
     class Params(ReaderParams):
-        type: Literal["read.books"] = "read.books"
         # files with other suffixes in the folder (images, PDFs, licences) are skipped and counted in
         # `skipped_files`; they are not records
         extensions: list[str] = list(BOOK_SUFFIXES)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from corpusforge.io.input_records import ParsedRecord, RawRecord
 from corpusforge.pipeline.readers.base import ReaderParams, SourceReader
 from corpusforge.pipeline.registry import register
@@ -13,11 +11,9 @@ from corpusforge.pipeline.registry import register
 class JsonlTextReader(SourceReader):
     """JSON lines with a text field (names mapped in the recipe); other listed fields are kept as metadata."""
 
-    name = "read.jsonl"
     default_glob = "*.jsonl*"
 
     class Params(ReaderParams):
-        type: Literal["read.jsonl"] = "read.jsonl"
         text_field: str = "text"
         id_field: str | None = "id"
         """none: ids are <file>:<line>"""

@@ -58,11 +58,9 @@ class TripleColumns(StrictModel):
 class KGTriplesReader(SourceReader):
     """Knowledge-graph triples (TSV / CSV / JSONL), one document per triple."""
 
-    name = "read.kg_triples"
     unit = "triples"
 
     class Params(ReaderParams):
-        type: Literal["read.kg_triples"] = "read.kg_triples"
         format: Literal["auto", "tsv", "csv", "jsonl"] = "auto"  # auto: from the suffix (.tsv .csv .jsonl ...)
         header: bool = True  # CSV/TSV: the first line names the columns; false: `columns` are positions
         columns: TripleColumns = TripleColumns()

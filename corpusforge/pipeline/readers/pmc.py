@@ -213,12 +213,10 @@ class JatsText:
 class PMCJatsReader(SourceReader):
     """PubMed Central full text (JATS XML): one document per article, title + abstract + body sections."""
 
-    name = "read.pmc_jats"
     unit = "articles"
     default_glob = "**/*.*xml*"
 
     class Params(ReaderParams):
-        type: Literal["read.pmc_jats"] = "read.pmc_jats"
         keep: list[Keepable] = []  # what to keep of what is dropped by default (tables, figures, formulas, ...)
         abstract: bool = True  # the abstract before the body
         body: bool = True  # false: title and abstract only

@@ -27,7 +27,7 @@ import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO
 
 from corpusforge.io.input_records import DropRecord, MalformedFile, MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.readers.base import ReaderParams, SourceReader
@@ -216,11 +216,7 @@ class Gap:
 class PubMedXMLReader(SourceReader):
     """PubMed/MEDLINE baseline XML (.xml/.xml.gz): one document per PubmedArticle with an abstract."""
 
-    name = "read.pubmed_xml"
     default_glob = "**/*.xml*"
-
-    class Params(ReaderParams):
-        type: Literal["read.pubmed_xml"] = "read.pubmed_xml"
 
     def iter_raw(self, filepath: str) -> Iterator[RawRecord]:
         """One ArticleRecord per article; content that is no article, or a file without any, as broken records."""
@@ -334,10 +330,7 @@ def record_tag(raw: bytes | str) -> str:
 class PubMedJSONLReader(RecordsReader):
     """PubMed abstracts as JSON lines (or a JSON array) with pmid/title/abstract fields (names mappable)."""
 
-    name = "read.pubmed_jsonl"
-
     class Params(ReaderParams):
-        type: Literal["read.pubmed_jsonl"] = "read.pubmed_jsonl"
         pmid_field: str = "pmid"
         title_field: str = "title"
         abstract_field: str = "abstract"

@@ -106,10 +106,7 @@ class QAReader(RecordsReader):
     made unique (`<id>~2`) and counted (`duplicate_ids`); rows without an id are named by file and line.
     """
 
-    name = "read.qa"
-
     class Params(ReaderParams):
-        type: Literal["read.qa"] = "read.qa"
         question_field: str = "question"
         answer_field: str = "answer"
         id_field: str | None = None
@@ -187,11 +184,9 @@ class ExamReader(RecordsReader):
     Multi-answer questions are dropped (`multi_answer`), see formats/multiple_choice/question.MultiAnswerQuestion.
     """
 
-    name = "read.exam"
     layout_sample = 500
 
     class Params(ReaderParams):
-        type: Literal["read.exam"] = "read.exam"
         format: ExamFormat
         fields: mcf.FieldMap | None = None
         cop_base: Literal[0, 1, "auto"] = "auto"
@@ -289,11 +284,6 @@ class ExamReader(RecordsReader):
 @register("read.promptcblue", kind="reader")
 class PromptCBLUEReader(RecordsReader):
     """PromptCBLUE JSONL (input, target, answer_choices, task_type, task_dataset, sample_id) -> input + "\\n" + target."""
-
-    name = "read.promptcblue"
-
-    class Params(ReaderParams):
-        type: Literal["read.promptcblue"] = "read.promptcblue"
 
     def parse(self, record: RawRecord) -> ParsedRecord:
         row = self.row_of(record)

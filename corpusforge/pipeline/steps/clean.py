@@ -41,10 +41,8 @@ class CleanCharacters(PipelineStep):
     """Normalize Unicode and whitespace, remove control and zero-width characters (never drops)."""
 
     type = "🧹 - CLEAN"
-    name = "clean.characters"
 
     class Params(StepParams):
-        type: Literal["clean.characters"] = "clean.characters"
         normalization: Literal["NFC", "NFKC"] | None = "NFC"
         """NFKC also folds full-width Latin letters and digits (common in Chinese text) to ASCII."""
 

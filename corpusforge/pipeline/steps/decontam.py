@@ -12,7 +12,6 @@ annotation leakage". Two checks, both counted separately:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
@@ -37,10 +36,7 @@ def document_pmid(doc: Document) -> str | None:
 class PubMedQADecontamination(BaseFilter):
     """Drop documents that are PQA-L articles (pqal_pmid) or share n-grams with PQA-L text (pqal_ngram)."""
 
-    name = "decontam.pubmedqa"
-
     class Params(StepParams):
-        type: Literal["decontam.pubmedqa"] = "decontam.pubmedqa"
         pqal_path: str
         """ori_pqal.json layout; the real file is ../shared/data/pubmedqa/ori_pqal.json"""
         ngram: int = DEFAULT_NGRAM

@@ -186,10 +186,8 @@ class ExamKnowledgePoints(PipelineStep):
     """Rewrite exam questions (documents from read.exam) into declarative knowledge points; never drops."""
 
     type = "✍️ - REWRITE"
-    name = "exam.knowledge_points"
 
     class Params(StepParams):
-        type: Literal["exam.knowledge_points"] = "exam.knowledge_points"
         language: Literal["auto", "en", "zh"] = "auto"
         """auto: Chinese when CJK characters make up a fifth of the question's letters"""
         include_explanation: bool = True

@@ -35,10 +35,7 @@ from corpusforge.pipeline.steps.words import is_chunked
 class LengthFilter(BaseFilter):
     """Drop documents shorter than `min_chars` (too_short) or longer than `max_chars` (too_long)."""
 
-    name = "filter.length"
-
     class Params(StepParams):
-        type: Literal["filter.length"] = "filter.length"
         min_chars: int = 1
         max_chars: int | None = None
 
@@ -73,10 +70,7 @@ def _count_spaces_and_letters(text: str) -> tuple[int, int]:
 class BadCharactersFilter(BaseFilter):
     """Drop documents with too many U+FFFD replacement characters or too few letters (garbled/binary text)."""
 
-    name = "filter.bad_characters"
-
     class Params(StepParams):
-        type: Literal["filter.bad_characters"] = "filter.bad_characters"
         max_replacement_ratio: float = 0.01
         min_letter_ratio: float = 0.3
         """letters (any script) / non-space characters; tables of numbers and binary junk fall below it"""

@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
@@ -154,13 +154,11 @@ class BookChunker(PipelineStep):
     (the English tokenizer would see a Chinese paragraph as a few space-less tokens and could not split it).
     """
 
-    name = "books.chunk"
     type = "✂️ - CHUNKER"
     changes_cardinality = True
     output_unit = "chunks"
 
     class Params(StepParams):
-        type: Literal["books.chunk"] = "books.chunk"
         language: str = "auto"  # spaCy language code of the blank pipeline (en, zh, ...) or auto: zh / en per book
         spacy_model: str | None = None  # an installed pipeline package or a saved pipeline folder
         target_chars: int = 2000

@@ -113,10 +113,7 @@ class StripNonText(BaseFilter):
     (`stripped_<kind>`, `chars_stripped_<kind>`) with `chars_in` / `chars_out`.
     """
 
-    name = "books.strip_nontext"
-
     class Params(StepParams):
-        type: Literal["books.strip_nontext"] = "books.strip_nontext"
         edge_lines: int = 2  # lines at the top and bottom of a page searched for running headers/footers
         running_min_pages: int = 3  # a header/footer must repeat on this many pages
         gutenberg: Literal["auto", True, False] = "auto"  # Project Gutenberg licence/credits; auto: detect

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import Any, Literal
+from typing import Any
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
@@ -38,14 +38,12 @@ from corpusforge.pipeline.steps.kg.templates import (
 class KGSubgraphs(PipelineStep):
     """Sample knowledge-graph subgraphs at several scales and verbalize them through relation templates."""
 
-    name = "kg.subgraphs"
     type = "🕸️ - GRAPH"
     changes_cardinality = True
     requires_single_task = True
     output_unit = "subgraphs"
 
     class Params(StepParams):
-        type: Literal["kg.subgraphs"] = "kg.subgraphs"
         strategies: list[Strategy] = Field(default_factory=lambda: list(DEFAULT_STRATEGIES), min_length=1)
         templates: dict[str, str] = {}  # relation -> template; added to / overriding kg_templates.yaml
         templates_path: str | None = None  # a YAML file in the format of kg_templates.yaml
