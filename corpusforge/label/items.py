@@ -18,6 +18,7 @@ from typing import Any
 from corpusforge.errors import InputError
 from corpusforge.io.input_records import MalformedFile
 from corpusforge.io.json_layouts import iter_jsonl
+from corpusforge.io.lone_surrogates import printable
 from corpusforge.io.quarantine import raw_to_json
 from corpusforge.label.config import InputSpec
 
@@ -43,22 +44,8 @@ class Quarantined:
 
     def __post_init__(self) -> None:  # every field is written as UTF-8 JSON: lone surrogates become \\udXXX text
         for name in ("location", "detail"):
-            object.__setattr__(self, name, _printable(getattr(self, name)))
-        object.__setattr__(self, "raw", _printable_value(self.raw))
-
-
-def _printable(text: str) -> str:
-    return text.encode("utf-8", "backslashreplace").decode("utf-8") if _SURROGATE.search(text) else text
-
-
-def _printable_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return _printable(value)
-    if isinstance(value, dict):
-        return {_printable_value(k): _printable_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_printable_value(v) for v in value]
-    return value
+            object.__setattr__(self, name, printable(getattr(self, name)))
+        object.__setattr__(self, "raw", printable(self.raw))
 
 
 def _checked(item: LabelItem) -> LabelItem | Quarantined:
