@@ -82,17 +82,25 @@ def _year(value: Any, where: str) -> str | None:
     return str(value)
 
 
+def _question(value: Any, field: str, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise MalformedItem(f"{where}: missing field {field!r}")
+    return value
+
+
+def _decision(value: Any, where: str) -> str | None:
+    if value is not None and value not in LABELS:
+        raise MalformedItem(f"{where}: final_decision {value!r} is not one of {LABELS}")
+    return value
+
+
 def item_from_original(pmid: str, data: Any, where: str = "") -> PubMedQAItem:
     """One entry of ori_pqal.json / ori_pqau.json (keys QUESTION, CONTEXTS, ...)."""
     where = where or f"PMID {pmid}"
     if not isinstance(data, dict):
         raise MalformedItem(f"{where}: expected an object, got {type(data).__name__}")
-    question = data.get("QUESTION")
-    if not isinstance(question, str) or not question.strip():
-        raise MalformedItem(f"{where}: missing field 'QUESTION'")
-    decision = data.get("final_decision")
-    if decision is not None and decision not in LABELS:
-        raise MalformedItem(f"{where}: final_decision {decision!r} is not one of {LABELS}")
+    question = _question(data.get("QUESTION"), "QUESTION", where)
+    decision = _decision(data.get("final_decision"), where)
     return PubMedQAItem(
         pmid=str(pmid),
         question=question,
@@ -112,15 +120,11 @@ def item_from_hub(row: dict[str, Any], where: str = "") -> PubMedQAItem:
     if pmid is None:
         raise MalformedItem(f"{where}: missing field 'pubid'")
     pmid = _pmid(pmid, "pubid", where)
-    question = row.get("question")
-    if not isinstance(question, str) or not question.strip():
-        raise MalformedItem(f"{where}: missing field 'question'")
+    question = _question(row.get("question"), "question", where)
     context = row.get("context") or {}
     if not isinstance(context, dict):
         raise MalformedItem(f"{where}: field 'context' must be an object")
-    decision = row.get("final_decision")
-    if decision is not None and decision not in LABELS:
-        raise MalformedItem(f"{where}: final_decision {decision!r} is not one of {LABELS}")
+    decision = _decision(row.get("final_decision"), where)
     return PubMedQAItem(
         pmid=str(pmid),
         question=question,
