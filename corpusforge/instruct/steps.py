@@ -25,7 +25,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from corpusforge.instruct.mixing import BottomK, Mixer, MixSpec, MixtureReport, cap_key, repeated
 from corpusforge.instruct.record import record_meta
-from corpusforge.pipeline.registry import StepParams, register
+from corpusforge.pipeline.registry import register
 
 
 class MixScan(PipelineStep):
@@ -117,10 +117,6 @@ class LabelQualityFilter(BaseFilter):
     `no_agreement` when a threshold is set but the record has no such value. Records without a pseudo-label (no
     `label` in meta) pass untouched, so the filter can be shared by every source of a stage-3 recipe.
     """
-
-    class Params(StepParams):
-        min_confidence: float | None = None
-        min_agreement: float | None = None
 
     def __init__(self, min_confidence: float | None = None, min_agreement: float | None = None):
         super().__init__()

@@ -11,12 +11,14 @@ step is found by itself: adding a step is one module and its test.
 from __future__ import annotations
 
 import importlib
+import inspect
+import typing
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, create_model
 
 from corpusforge.config import StrictModel
 
@@ -93,16 +95,26 @@ def register(name: str, kind: StepKind = "step"):
 
 
 def named_params(name: str, cls: type) -> type[StepParams]:
-    """The step's Params (its own or inherited) with `type` fixed to `name`; from `__init__` where it has none."""
-    own = getattr(cls, "Params", None)
-    if not (isinstance(own, type) and issubclass(own, StepParams)):
-        return plugin_params(name, cls)
-    if own.model_fields["type"].annotation == Literal[name]:
-        return own
-    from pydantic import create_model
+    """The parameters of a registered step, with `type` fixed to `name`.
 
+    A class that declares `Params` keeps them. One that does not gets its base class's Params plus the named
+    arguments of its own `__init__` (a reader's `path`, `glob`, ... come from its base; its own options from its
+    signature), or, with no base Params at all, its whole `__init__` signature.
+    """
+    own = cls.__dict__.get("Params")
+    base = own or getattr(cls, "Params", None)
+    if not (isinstance(base, type) and issubclass(base, StepParams)):
+        return plugin_params(name, cls)
+    fields = signature_fields(cls.__dict__["__init__"]) if own is None and "__init__" in cls.__dict__ else {}
+    if not fields and base.model_fields["type"].annotation == Literal[name]:
+        return base
     return create_model(
-        own.__name__, __base__=own, __module__=own.__module__, __doc__=own.__doc__, type=(Literal[name], name)
+        base.__name__ if own is not None else f"{cls.__name__}Params",
+        __base__=base,
+        __module__=cls.__module__,
+        __doc__=base.__doc__,
+        type=(Literal[name], name),
+        **fields,
     )
 
 
@@ -149,28 +161,30 @@ def entry_points() -> dict[str, Any]:
 
 def plugin_params(name: str, cls: type) -> type[StepParams]:
     """The Params a recipe gives an outside class: its own nested `Params`, else its __init__ signature."""
-    import inspect
-    import typing
-
-    from pydantic import create_model
-
     own = getattr(cls, "Params", None)
     if isinstance(own, type) and issubclass(own, StrictModel):
         fields = {k: (v.annotation, v) for k, v in own.model_fields.items() if k != "type"}
         return create_model(f"{cls.__name__}Params", __base__=StepParams, type=(Literal[name], name), **fields)
+    return create_model(
+        f"{cls.__name__}Params", __base__=StepParams, type=(Literal[name], name), **signature_fields(cls.__init__)
+    )
+
+
+def signature_fields(init: Any) -> dict[str, Any]:
+    """pydantic fields for the named arguments of `init` (`*args`, `**kwargs` and `self` left out)."""
     try:
-        hints = typing.get_type_hints(cls.__init__)
+        hints = typing.get_type_hints(init)
     except Exception:  # noqa: BLE001 - unresolvable annotations: accept any value for those arguments
         hints = {}
     fields: dict[str, Any] = {}
-    for pname, p in inspect.signature(cls.__init__).parameters.items():
+    for pname, p in inspect.signature(init).parameters.items():
         if pname == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         annotation = hints.get(pname, Any)
         if not _validatable(annotation):
             annotation = Any
         fields[pname] = (annotation, ... if p.default is p.empty else p.default)
-    return create_model(f"{cls.__name__}Params", __base__=StepParams, type=(Literal[name], name), **fields)
+    return fields
 
 
 def _validatable(annotation: Any) -> bool:

@@ -311,15 +311,6 @@ class Huatuo26MReader(InstructReader):
         return self.build_qa(record, local_id, question, answers[0], meta=meta or None)
 
 
-class DialogueParams(InstructParams):
-    messages_field: str | None = None  # default: the first of messages / conversations / conversation / dialogue
-    question_field: str = "instruction"
-    answer_field: str = "output"
-    id_field: str | None = "id"
-    input_field: str | None = "input"
-    history_field: str | None = "history"
-
-
 MESSAGES_FIELDS = ("messages", "conversations", "conversation", "dialogue", "utterances", "data")
 
 
@@ -335,12 +326,10 @@ class DialogueReader(InstructReader):
 
     default_task = "dialogue"
     default_language = "zh"
-    Params = DialogueParams
-
     def __init__(
         self,
         *args,
-        messages_field: str | None = None,
+        messages_field: str | None = None,  # default: the first of messages / conversations / conversation / ...
         question_field: str = "instruction",
         answer_field: str = "output",
         id_field: str | None = "id",

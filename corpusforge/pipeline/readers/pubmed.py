@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from corpusforge.io.input_records import DropRecord, MalformedFile, MalformedRecord, ParsedRecord, RawRecord
-from corpusforge.pipeline.readers.base import ReaderParams, SourceReader
+from corpusforge.pipeline.readers.base import SourceReader
 from corpusforge.pipeline.readers.records import RecordsReader
 from corpusforge.pipeline.registry import register
 
@@ -329,11 +329,6 @@ def record_tag(raw: bytes | str) -> str:
 @register("read.pubmed_jsonl", kind="reader")
 class PubMedJSONLReader(RecordsReader):
     """PubMed abstracts as JSON lines (or a JSON array) with pmid/title/abstract fields (names mappable)."""
-
-    class Params(ReaderParams):
-        pmid_field: str = "pmid"
-        title_field: str = "title"
-        abstract_field: str = "abstract"
 
     def __init__(
         self,

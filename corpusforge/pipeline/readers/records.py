@@ -106,14 +106,7 @@ class QAReader(RecordsReader):
     made unique (`<id>~2`) and counted (`duplicate_ids`); rows without an id are named by file and line.
     """
 
-    class Params(ReaderParams):
-        question_field: str = "question"
-        answer_field: str = "answer"
-        id_field: str | None = None
-        history_field: str | None = "history"
-        # how the pair becomes one text; {question} and {answer} are replaced
-        template: str = "{question}\n{answer}"
-
+    # template: how the pair becomes one text; {question} and {answer} are replaced
     def __init__(
         self,
         *args: Any,

@@ -15,7 +15,7 @@ from typing import Literal
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from corpusforge.pipeline.registry import StepParams, register
+from corpusforge.pipeline.registry import register
 
 # C0/C1 controls except \t \n, plus zero-width and BOM characters
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]")
@@ -42,11 +42,8 @@ class CleanCharacters(PipelineStep):
 
     type = "🧹 - CLEAN"
 
-    class Params(StepParams):
-        normalization: Literal["NFC", "NFKC"] | None = "NFC"
-        """NFKC also folds full-width Latin letters and digits (common in Chinese text) to ASCII."""
-
-    def __init__(self, normalization: str | None = "NFC"):
+    # NFKC also folds full-width Latin letters and digits (common in Chinese text) to ASCII
+    def __init__(self, normalization: Literal["NFC", "NFKC"] | None = "NFC"):
         super().__init__()
         self.normalization = normalization
 

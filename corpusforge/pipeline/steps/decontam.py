@@ -18,7 +18,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from corpusforge.decontam import DEFAULT_NGRAM, NGramIndex
 from corpusforge.errors import InputError
-from corpusforge.pipeline.registry import StepParams, register
+from corpusforge.pipeline.registry import register
 
 
 def document_pmid(doc: Document) -> str | None:
@@ -36,13 +36,7 @@ def document_pmid(doc: Document) -> str | None:
 class PubMedQADecontamination(BaseFilter):
     """Drop documents that are PQA-L articles (pqal_pmid) or share n-grams with PQA-L text (pqal_ngram)."""
 
-    class Params(StepParams):
-        pqal_path: str
-        """ori_pqal.json layout; the real file is ../shared/data/pubmedqa/ori_pqal.json"""
-        ngram: int = DEFAULT_NGRAM
-        check_ids: bool = True
-        check_ngrams: bool = True
-
+    # pqal_path: a file in ori_pqal.json's layout (the real one is ../shared/data/pubmedqa/ori_pqal.json)
     def __init__(self, pqal_path: str, ngram: int = DEFAULT_NGRAM, check_ids: bool = True, check_ngrams: bool = True):
         super().__init__()
         self.pqal_path = Path(pqal_path)

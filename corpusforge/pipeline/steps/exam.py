@@ -22,7 +22,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from corpusforge.errors import ConfigError
 from corpusforge.formats.multiple_choice.question import MalformedQuestion, MCQuestion
-from corpusforge.pipeline.registry import StepParams, register
+from corpusforge.pipeline.registry import register
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "knowledge_points"
 Language = Literal["en", "zh"]
@@ -187,15 +187,15 @@ class ExamKnowledgePoints(PipelineStep):
 
     type = "✍️ - REWRITE"
 
-    class Params(StepParams):
-        language: Literal["auto", "en", "zh"] = "auto"
-        """auto: Chinese when CJK characters make up a fifth of the question's letters"""
-        include_explanation: bool = True
-        rules: str | None = None
-        """a rules YAML of your own (same layout as templates/knowledge_points/rules.yaml); templates are looked up
-        next to it first, then among the built-in ones"""
-
-    def __init__(self, language: str = "auto", include_explanation: bool = True, rules: str | None = None):
+    # language auto: Chinese when CJK characters make up a fifth of the question's letters; rules: a rules YAML of
+    # your own (same layout as templates/knowledge_points/rules.yaml), whose templates are looked up next to it
+    # first, then among the built-in ones
+    def __init__(
+        self,
+        language: Literal["auto", "en", "zh"] = "auto",
+        include_explanation: bool = True,
+        rules: str | None = None,
+    ):
         super().__init__()
         self.language = language
         self.writer = KnowledgePointWriter(Path(rules) if rules else None, include_explanation)

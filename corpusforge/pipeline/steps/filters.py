@@ -35,10 +35,6 @@ from corpusforge.pipeline.steps.words import is_chunked
 class LengthFilter(BaseFilter):
     """Drop documents shorter than `min_chars` (too_short) or longer than `max_chars` (too_long)."""
 
-    class Params(StepParams):
-        min_chars: int = 1
-        max_chars: int | None = None
-
     def __init__(self, min_chars: int = 1, max_chars: int | None = None):
         super().__init__()
         self.min_chars = min_chars
@@ -70,11 +66,7 @@ def _count_spaces_and_letters(text: str) -> tuple[int, int]:
 class BadCharactersFilter(BaseFilter):
     """Drop documents with too many U+FFFD replacement characters or too few letters (garbled/binary text)."""
 
-    class Params(StepParams):
-        max_replacement_ratio: float = 0.01
-        min_letter_ratio: float = 0.3
-        """letters (any script) / non-space characters; tables of numbers and binary junk fall below it"""
-
+    # min_letter_ratio: letters (any script) / non-space characters; tables of numbers and binary junk fall below it
     def __init__(self, max_replacement_ratio: float = 0.01, min_letter_ratio: float = 0.3):
         super().__init__()
         self.max_replacement_ratio = max_replacement_ratio
