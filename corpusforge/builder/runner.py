@@ -29,9 +29,9 @@ from corpusforge.builder.recipe import RecipeBase, check_inputs
 from corpusforge.config import dump_yaml
 from corpusforge.errors import BuildError, ConfigError
 from corpusforge.output.dataset_dir import STATE_DIR, write_json_atomic, write_text_atomic
-from corpusforge.progress import Heartbeat
-from corpusforge.runguard import RunGuard, without_run_token
-from corpusforge.runlock import RunLock
+from corpusforge.runtime.guard import RunGuard, without_run_token
+from corpusforge.runtime.lock import RunLock
+from corpusforge.runtime.progress import Heartbeat
 
 FINGERPRINT = "recipe.fingerprint.json"
 LOCK_NAME = "build.lock"
@@ -61,7 +61,7 @@ def check_output_dir(output_dir: Path) -> None:
 class BuildGuard(RunGuard):
     """`with BuildGuard(output_dir):` one build per output folder (OUTPUT/.corpusforge/builder.lock), and nothing the
     build started (datatrove's pool workers, its Manager server, a local Ray instance) outlives it, even when the
-    command is SIGKILLed; a stop signal raises `Stopped` (corpusforge/runguard.py)."""
+    command is SIGKILLed; a stop signal raises `Stopped` (corpusforge/runtime/guard.py)."""
 
     def __init__(self, output_dir: str | Path):
         super().__init__(output_dir)

@@ -18,5 +18,5 @@ The pieces, each with one job (the distilabel split: a task is not the model):
 - job.py         one job from start to finish (in this process, or split into tasks); the engine starts on demand
 - tasks.py       the job split into tasks on datatrove's executors (local, Ray, Slurm), merged into one output
 - merge.py       `label merge`: one output from run.num_shards outputs made by hand
-- lifecycle.py   the output lock (the sweeper and stop signals: corpusforge/runguard.py)
+- lifecycle.py   the output lock (the sweeper and stop signals: corpusforge/runtime/guard.py)
 """

@@ -1,5 +1,5 @@
-"""A label run owns its output directory and every process it starts (corpusforge/runguard.py: the sweeper and
-the stop signals); this module is its output lock.
+"""A label run owns its output directory and every process it starts (corpusforge/runtime/guard.py: the sweeper
+and the stop signals); this module is its output lock.
 
 The lock (OUTPUT/.corpusforge/label.lock) is an flock held for the whole run, with the holder's PID, host and
 command in the file. A second run on the same folder is refused with that PID; the lock also marks the folder as a
@@ -18,11 +18,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from corpusforge import runguard
 from corpusforge.errors import BuildError
 from corpusforge.label.output import LABEL_MARKER, check_label_directory
 from corpusforge.output.dataset_dir import STATE_DIR
-from corpusforge.runlock import DEAD_HOLDER_WAIT_S, pid_alive
+from corpusforge.runtime import guard
+from corpusforge.runtime.lock import DEAD_HOLDER_WAIT_S, pid_alive
 
 LOCK_NAME = LABEL_MARKER
 
@@ -101,7 +101,7 @@ def output_lock(output_dir: str | Path) -> Iterator[None]:
         release_output_lock(output_dir)
 
 
-class RunGuard(runguard.RunGuard):
+class RunGuard(guard.RunGuard):
     """What the CLI wraps a label run in: the label output's lock, the sweeper and the stop signals."""
 
     def take_lock(self) -> int:

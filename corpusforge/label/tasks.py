@@ -43,7 +43,7 @@ from corpusforge.label.items import LabelItem, iter_input
 from corpusforge.label.output import LabelOutput
 from corpusforge.label.runner import LabelRunner, Progress, RunCounters
 from corpusforge.output.dataset_dir import DATA_DIR, STATE_DIR, write_json_atomic
-from corpusforge.runguard import without_run_token
+from corpusforge.runtime.guard import without_run_token
 
 TASKS_DIR = "tasks"
 PLAN = "plan.json"
