@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import os
@@ -44,6 +43,7 @@ from corpusforge.label.output import LabelOutput
 from corpusforge.label.runner import LabelRunner, Progress, RunCounters
 from corpusforge.output.dataset_dir import DATA_DIR, STATE_DIR, write_json_atomic
 from corpusforge.runtime.guard import without_run_token
+from corpusforge.runtime.lock import RunLock
 
 TASKS_DIR = "tasks"
 PLAN = "plan.json"
@@ -147,21 +147,17 @@ def fold_caches(main: Path, parts: list[Path], delete: bool = True) -> int:
 # ---- locks -------------------------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def held_lock(path: Path, info: dict[str, Any] | None = None, wait: bool = False) -> Iterator[bool]:
-    """flock `path`; yields whether it was taken (wait=False never blocks)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """The runtime's lock on `path` (the file stays); yields whether it was taken (wait=False never blocks)."""
+    lock = RunLock(path, keep_file=True)
+    if not lock.try_acquire(wait):
+        yield False
+        return
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
         if info is not None:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(info).encode(), 0)
+            lock.write_record(info)
         yield True
     finally:
-        os.close(fd)
+        lock.release()
 
 
 def refuse_running_tasks(output_dir: Path) -> None:
