@@ -22,19 +22,21 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from corpusforge.builder.executors import make_executor, ray_session
 from corpusforge.builder.finalize import finalize
 from corpusforge.builder.plan import BuildPlan, Stage, make_plan
 from corpusforge.builder.recipe import RecipeBase, check_inputs
 from corpusforge.config import dump_yaml
 from corpusforge.errors import BuildError, ConfigError
 from corpusforge.output.dataset_dir import STATE_DIR, write_json_atomic, write_text_atomic
+from corpusforge.runtime.executors import make_executor, ray_session
 from corpusforge.runtime.guard import RunGuard, without_run_token
 from corpusforge.runtime.lock import RunLock
 from corpusforge.runtime.progress import Heartbeat
 
 FINGERPRINT = "recipe.fingerprint.json"
 LOCK_NAME = "build.lock"
+#: what the fork server of local workers imports once for every worker of every stage (worker_preload.py)
+FORK_SERVER_PRELOAD = ["__main__", "corpusforge.builder.worker_preload"]
 
 
 @dataclass
@@ -147,7 +149,13 @@ def _run_stages(plan: BuildPlan, console: Console, spec) -> bool:
             label = f"[{i}/{len(plan.stages)}] {stage.name}"
             bar = progress.add_task(label, total=stage.tasks, completed=_completed(plan, stage))
             executor = make_executor(
-                spec, stage.build(), stage.tasks, plan.stage_logs(stage), f"corpusforge-{stage.log_folder}", depends
+                spec,
+                stage.build(),
+                stage.tasks,
+                plan.stage_logs(stage),
+                f"corpusforge-{stage.log_folder}",
+                depends,
+                fork_server_preload=FORK_SERVER_PRELOAD,
             )
             if spec.type == "slurm":
                 with without_run_token():  # a job that lands on this machine is not this command's to sweep

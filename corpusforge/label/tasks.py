@@ -42,6 +42,7 @@ from corpusforge.label.items import LabelItem, iter_input
 from corpusforge.label.output import LabelOutput
 from corpusforge.label.runner import LabelRunner, Progress, RunCounters
 from corpusforge.output.dataset_dir import DATA_DIR, STATE_DIR, write_json_atomic
+from corpusforge.runtime.executors import make_executor, ray_session
 from corpusforge.runtime.guard import without_run_token
 from corpusforge.runtime.lock import RunLock
 
@@ -377,46 +378,16 @@ def run_task(job: LabelJob, rank: int, run_id: str, devices: dict[str, Any]) -> 
 
 # ---- the coordinator ---------------------------------------------------------------------------------------------
 def make_label_executor(job: LabelJob, pipeline: list, logging_dir: Path):
+    """The runtime's executor for the job's tasks: locally no more at a time than free device slots."""
     spec = job.executor
-    workers = spec.tasks if spec.workers == -1 else min(spec.workers, spec.tasks)
-    if spec.type == "local":
-        from datatrove.executor import LocalPipelineExecutor
-
-        slots = pipeline[0].devices["slots"]
-        return LocalPipelineExecutor(
-            pipeline, tasks=spec.tasks, workers=min(workers, slots), logging_dir=str(logging_dir)
-        )
-    if spec.type == "ray":
-        from datatrove.executor import RayPipelineExecutor
-
-        return RayPipelineExecutor(
-            pipeline,
-            tasks=spec.tasks,
-            workers=workers,
-            logging_dir=str(logging_dir),
-            cpus_per_task=spec.cpus_per_task,
-            mem_per_cpu_gb=spec.mem_per_cpu_gb,
-            gpus_per_task=spec.gpus_per_task,
-        )
-    from datatrove.executor import SlurmPipelineExecutor
-
-    return SlurmPipelineExecutor(
+    return make_executor(
+        spec,
         pipeline,
-        tasks=spec.tasks,
-        workers=workers,
-        time=spec.time,
-        partition=spec.partition,
-        cpus_per_task=spec.cpus_per_task,
-        mem_per_cpu_gb=spec.mem_per_cpu_gb,
-        gpus_per_task=spec.gpus_per_task,
-        qos=spec.qos or "",
-        venv_path=spec.venv_path,
-        condaenv=spec.condaenv,
-        env_command=spec.env_command,
-        sbatch_args=spec.sbatch_args or None,
-        job_name=f"corpusforge-label-{job.task.name}",
-        logging_dir=str(logging_dir),
-        slurm_logs_folder=str(logging_dir / "slurm"),
+        spec.tasks,
+        logging_dir,
+        f"corpusforge-label-{job.task.name}",
+        max_workers=pipeline[0].devices["slots"] if spec.type == "local" else None,
+        slurm_logs_folder=logging_dir / "slurm",
     )
 
 
@@ -464,7 +435,6 @@ def prepare_tasks(job: LabelJob, positions: list[int], log: Callable[[str], None
 
 def run_executor(job: LabelJob, plan: dict[str, Any], progress: Progress | None, log: Callable[[str], None]) -> bool:
     """Run the tasks that are not complete; returns False when they were only submitted (Slurm)."""
-    from corpusforge.builder.executors import ray_session
     from corpusforge.builder.runner import stderr_to
 
     out = job.output_dir()
