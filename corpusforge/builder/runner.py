@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import shutil
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -28,7 +26,7 @@ from corpusforge.builder.recipe import RecipeBase, check_inputs
 from corpusforge.config import dump_yaml
 from corpusforge.errors import BuildError, ConfigError
 from corpusforge.output.dataset_dir import STATE_DIR, write_json_atomic, write_text_atomic
-from corpusforge.runtime.executors import make_executor, ray_session
+from corpusforge.runtime.executors import make_executor, ray_session, stderr_to
 from corpusforge.runtime.guard import RunGuard, without_run_token
 from corpusforge.runtime.lock import RunLock
 from corpusforge.runtime.progress import Heartbeat
@@ -102,25 +100,6 @@ def clear_output(out: Path, keep: Path) -> None:
             clear_output(path, keep)
         elif path != keep:
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
-
-
-@contextlib.contextmanager
-def stderr_to(path: Path | None):
-    """Send file descriptor 2 (datatrove's and its workers' logs) to `path`; progress stays on stdout."""
-    if path is None:
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(path, "a") as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def _completed(plan: BuildPlan, stage: Stage) -> int:

@@ -94,7 +94,7 @@ class VLLMBackendSpec(StrictModel):
     tensor_parallel_size: int = 1
     pipeline_parallel_size: int = 1
     # data parallelism: vLLM's offline engine cannot run data_parallel_size > 1 in one process; the job's
-    # `executor:` runs one task (one engine) per GPU instead (corpusforge/label/tasks.py)
+    # `executor:` runs one task (one engine) per GPU instead (corpusforge/label/coordinator.py)
     gpu_memory_utilization: float | None = None
     seed: int = 0
     # anything else vllm.LLM(...) accepts (e.g. quantization, max_num_seqs, kv_cache_dtype), passed through as is

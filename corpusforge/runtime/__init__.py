@@ -5,11 +5,13 @@ the same output, stop cleanly on a signal, and leave no process behind when it i
 pieces:
 
 - lock.py       RunLock: an flock on OUTPUT/<name>.lock naming its holder; a dead holder's lock is taken over
+                (build.lock, label.lock, train.lock; held_lock for a label task's and a device slot's lock)
 - guard.py      RunGuard: the lock, the sweeper and the stop signals (`Stopped`) of one build or label run
 - sweeper.py    a stdlib-only script that outlives a SIGKILLed command just long enough to end what it started
 - procgroup.py  ProcessGroup: a command run in a process group of its own, led by watchdog.py
 - watchdog.py   a stdlib-only script leading that group: kills it when its parent dies or the command exits
 - progress.py   Heartbeat: progress lines every 30 s when the output is a file or a pipe
+- executors.py  where a build's stages and a label job's tasks run: one schema (local, Ray, Slurm), make_executor
 
 Who uses what:
 
@@ -17,15 +19,14 @@ Who uses what:
   Ray instance, vLLM's EngineCore, task processes) are started by libraries, deep in the tree, and some move to
   other process groups or sessions; the sweeper finds them by the process tree and a token in their environment.
   Nothing needs signalling one by one while the run lives: a stop is handled in the command's own process.
-- train: lock + a process group (procgroup + watchdog). The command is DeepSpeed's launcher, which runs the ranks
-  as its children: on one node it handles no signal (SIGTERM kills it and leaves launch.py and the ranks running),
-  launch.py SIGKILLs the ranks 30 s after forwarding a stop, and nothing notices when the command that started
-  them dies. So the CLI needs the ranks as a group it can look into: it sends SIGTERM to the ranks themselves
-  (they save a checkpoint after the current step, train/lifecycle.py) instead of to the launcher, and the watchdog
-  kills the whole group (and what left it, such as ninja's compilers of a DeepSpeed op) the moment the CLI dies
-  (PR_SET_PDEATHSIG). The watchdog also holds the lock's descriptor, so the lock is free only once the group is
-  gone. train/supervise.py is that glue; train/lifecycle.py the ranks'
-  side (their stop flag and lock).
+- train: lock + a process group (procgroup + watchdog). `corpusforge train` runs DeepSpeed's launcher, which
+  starts the ranks; on one node the launcher handles no signal (SIGTERM kills it and leaves launch.py and the
+  ranks running), launch.py SIGKILLs the ranks 30 s after forwarding a stop, and nothing notices when the command
+  that started them dies. So the CLI needs the run as a group it can look into: it sends SIGTERM to the ranks
+  themselves (they save a checkpoint after the current step, train/lifecycle.py) instead of to the launcher, and
+  the watchdog kills the whole group (and what left it, such as ninja's compilers of a DeepSpeed op) the moment
+  the CLI dies (PR_SET_PDEATHSIG). The watchdog also holds the lock's descriptor, so the lock is free only once
+  the group is gone. train/supervise.py is that glue; train/lifecycle.py the ranks' side (stop flag, lock).
 
 Nothing here imports torch, vllm or deepspeed; sweeper.py and watchdog.py import no corpusforge module at all
 (they start as plain scripts, in milliseconds).

@@ -10,6 +10,8 @@ returns at once. The label job's variants (corpusforge/label/config.py) add the 
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
@@ -167,3 +169,22 @@ def start_ray(spec: RayExecutorSpec) -> None:
         ray.init(address=spec.address)
     else:
         ray.init(num_cpus=spec.num_cpus, include_dashboard=False, log_to_driver=False)
+
+
+@contextlib.contextmanager
+def stderr_to(path: Path | None):
+    """Send file descriptor 2 (datatrove's and its workers' logs) to `path`; progress stays on stdout."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "a") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)

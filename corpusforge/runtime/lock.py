@@ -22,7 +22,9 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from corpusforge.errors import InputError
 
@@ -156,3 +158,19 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+@contextlib.contextmanager
+def held_lock(path: Path, info: dict[str, Any] | None = None, wait: bool = False) -> Iterator[bool]:
+    """`with held_lock(path) as mine:` a RunLock on `path` that keeps its file, for locks that mark a part of a run
+    (a label task, a device slot); yields whether it was taken (wait=False never blocks), writes `info` if given."""
+    lock = RunLock(path, keep_file=True)
+    if not lock.try_acquire(wait):
+        yield False
+        return
+    try:
+        if info is not None:
+            lock.write_record(info)
+        yield True
+    finally:
+        lock.release()
