@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from corpusforge.errors import InputError
-from corpusforge.procgroup import group_members
-from corpusforge.runlock import RunLock
+from corpusforge.runtime.lock import RunLock
+from corpusforge.runtime.procgroup import group_members
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,7 +60,7 @@ def test_the_lock_lasts_while_a_child_holds_its_descriptor(tmp_path):
 PARENT = textwrap.dedent(
     """
     import sys, time
-    from corpusforge.procgroup import ProcessGroup
+    from corpusforge.runtime.procgroup import ProcessGroup
     # one child stays in the group, one moves to a group of its own (as ninja does with each compiler)
     leaver = "import os, time; os.setpgid(0, 0); time.sleep(300)"
     group = ProcessGroup(["bash", "-c", f"sleep 300 & {sys.executable} -c '{leaver}' & wait"])
@@ -106,7 +106,7 @@ def test_sigkill_of_the_owner_kills_its_whole_group_and_what_left_it():
 def test_the_watchdog_ends_what_the_command_left_running():
     import psutil
 
-    from corpusforge.procgroup import ProcessGroup
+    from corpusforge.runtime.procgroup import ProcessGroup
 
     group = ProcessGroup(["bash", "-c", "setsid sleep 300 & sleep 1"])
     group.start()

@@ -1,11 +1,11 @@
-"""corpusforge.progress: the heartbeat lines long work prints when its output is a file or a pipe."""
+"""corpusforge.runtime.progress: the heartbeat lines long work prints when its output is a file or a pipe."""
 
 from __future__ import annotations
 
 import io
 import time
 
-from corpusforge.progress import Heartbeat, format_duration, progress_line
+from corpusforge.runtime.progress import Heartbeat, format_duration, progress_line
 
 
 def test_line_has_done_total_rate_and_eta():

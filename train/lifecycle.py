@@ -63,7 +63,7 @@ class StopFlag:
 
 def hold_lock(output_dir: Path, rank: int):
     """The run's lock, taken by rank 0 unless `corpusforge train` already holds it for this output (None then)."""
-    from corpusforge.runlock import RunLock
+    from corpusforge.runtime.lock import RunLock
 
     path = output_dir / LOCK_NAME
     held_by_cli = os.environ.get(LOCK_ENV)

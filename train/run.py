@@ -155,7 +155,7 @@ def write_loss_plot(output_dir: Path) -> Path | None:
 def main(argv: list[str] | None = None) -> int:
     import os
 
-    from corpusforge.progress import Heartbeat
+    from corpusforge.runtime.progress import Heartbeat
     from train.lifecycle import LOCK_ENV, StopFlag, startup_status
 
     stop = StopFlag().install()  # a stop during start-up ends the process at once: nothing to save yet
@@ -211,7 +211,7 @@ def _train(config, config_yaml, stop, startup, rank, world, device, accumulation
     import deepspeed
     import torch
 
-    from corpusforge.progress import Heartbeat
+    from corpusforge.runtime.progress import Heartbeat
     from train.config import zero_stage
     from train.lifecycle import EXIT_STOPPED
 

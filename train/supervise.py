@@ -5,9 +5,9 @@ the `deepspeed` command handles no signal at all, so SIGTERM kills it and leaves
 launch.py forwards SIGINT/SIGTERM to the ranks but kills them with SIGKILL 30 s later, whatever they are doing;
 and nothing notices when the command that started them dies. So:
 
-1. OUTPUT/train.lock is taken first (corpusforge.runlock): a second run into the same output is refused and
+1. OUTPUT/train.lock is taken first (corpusforge.runtime.lock): a second run into the same output is refused and
    told the PID; a lock left by a killed run is taken over.
-2. The launcher runs in a process group of its own with a watchdog (corpusforge.procgroup): if this process
+2. The launcher runs in a process group of its own with a watchdog (corpusforge.runtime.procgroup): if this process
    is killed, even with SIGKILL, the watchdog kills the launcher and every rank within a fraction of a second.
 3. SIGINT/SIGTERM/SIGHUP here send SIGTERM to the ranks themselves (not to the launcher, so its 30 s timer does
    not start): they finish the current step, save a checkpoint and exit (train/lifecycle.py). A second signal,
@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from corpusforge.errors import ConfigError, StopRequested
-from corpusforge.procgroup import ProcessGroup
-from corpusforge.runlock import RunLock
+from corpusforge.runtime.lock import RunLock
+from corpusforge.runtime.procgroup import ProcessGroup
 from train.lifecycle import EXIT_STOPPED, LOCK_ENV, LOCK_NAME
 
 STOP_GRACE_S = 600.0
@@ -90,7 +90,7 @@ class Stopper:
     def ranks_done(self) -> bool:
         """The ranks asked to stop have all exited: the launcher's own slow exit (it imports DeepSpeed, whose
         teardown takes seconds) need not be waited for."""
-        from corpusforge.runlock import pid_alive
+        from corpusforge.runtime.lock import pid_alive
 
         return bool(self.ranks) and not any(pid_alive(pid) and not _zombie(pid) for pid in self.ranks)
 

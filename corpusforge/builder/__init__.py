@@ -2,8 +2,7 @@
 
 recipe.py   the recipe's schema (validated as a whole before any I/O)
 plan.py     recipe -> ordered stages (per-source pipelines, deduplication, final write, tokenization)
-executors.py  local / Slurm / Ray executors for a stage, from the recipe's `executor` section
 accounting.py datatrove stats -> per-source counts that must add up (input = kept + dropped + quarantined)
 finalize.py manifest.json and the dataset card
-runner.py   runs a plan: resume checks, progress, finalize
+runner.py   runs a plan on the recipe's executor (corpusforge/runtime/executors.py): resume checks, progress, finalize
 """

@@ -1,8 +1,9 @@
 """The recipe schema.
 
 A recipe names its sources (each: a reader and the blocks it goes through), the filters every source shares,
-deduplication, the output, and the executor. It is validated as a whole, before any file is read or written:
-unknown keys and unknown step names are errors that name their YAML path and the valid choices.
+deduplication, the output, and the executor (its schema: corpusforge/runtime/executors.py). It is validated as a
+whole, before any file is read or written: unknown keys and unknown step names are errors that name their YAML
+path and the valid choices.
 
 Relative paths in a recipe are relative to the directory you run `corpusforge` from.
 """
@@ -14,7 +15,7 @@ import os
 import re
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -23,50 +24,9 @@ from corpusforge.errors import ConfigError
 from corpusforge.instruct.mixing import MixSpec
 from corpusforge.pipeline.registry import params_union, registered, resolve_plugins
 from corpusforge.pipeline.steps.llm_config import LLMDefaults
+from corpusforge.runtime.executors import ExecutorSpec, LocalExecutorSpec
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
-
-
-# ---- executors ------------------------------------------------------------------------------------------------
-class LocalExecutorSpec(StrictModel):
-    """datatrove's LocalPipelineExecutor: `tasks` shards, `workers` processes at a time on this machine."""
-
-    type: Literal["local"] = "local"
-    tasks: int = Field(2, ge=1)
-    workers: int = Field(-1, description="-1: as many as tasks")
-
-
-class SlurmExecutorSpec(StrictModel):
-    """datatrove's SlurmPipelineExecutor: each stage becomes a job array; stages are chained by dependencies."""
-
-    type: Literal["slurm"]
-    tasks: int = Field(..., ge=1)
-    workers: int = -1
-    partition: str
-    time: str = "12:00:00"
-    cpus_per_task: int = 1
-    mem_per_cpu_gb: int = 2
-    qos: str = "normal"
-    venv_path: str | None = None
-    condaenv: str | None = None
-    env_command: str | None = None
-    sbatch_args: dict[str, Any] = Field(default_factory=dict)
-
-
-class RayExecutorSpec(StrictModel):
-    """datatrove's RayPipelineExecutor on a Ray cluster (`address`) or a local Ray instance (no address)."""
-
-    type: Literal["ray"]
-    tasks: int = Field(2, ge=1)
-    workers: int = -1
-    address: str | None = Field(None, description="e.g. ray://head:10001 or auto; none starts a local instance")
-    num_cpus: int | None = Field(None, description="CPUs of a local instance (none: all)")
-    cpus_per_task: int = 1
-    mem_per_cpu_gb: float = 1
-    gpus_per_task: int = Field(0, ge=0, description="GPUs Ray reserves per task (LLM steps on vLLM)")
-
-
-ExecutorSpec = Annotated[Union[LocalExecutorSpec, SlurmExecutorSpec, RayExecutorSpec], Field(discriminator="type")]  # noqa: UP007
 
 
 # ---- output, dedup -------------------------------------------------------------------------------------------

@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import shutil
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -22,19 +20,21 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from corpusforge.builder.executors import make_executor, ray_session
 from corpusforge.builder.finalize import finalize
 from corpusforge.builder.plan import BuildPlan, Stage, make_plan
 from corpusforge.builder.recipe import RecipeBase, check_inputs
 from corpusforge.config import dump_yaml
 from corpusforge.errors import BuildError, ConfigError
 from corpusforge.output.dataset_dir import STATE_DIR, write_json_atomic, write_text_atomic
-from corpusforge.progress import Heartbeat
-from corpusforge.runguard import RunGuard, without_run_token
-from corpusforge.runlock import RunLock
+from corpusforge.runtime.executors import make_executor, ray_session, stderr_to
+from corpusforge.runtime.guard import RunGuard, without_run_token
+from corpusforge.runtime.lock import RunLock
+from corpusforge.runtime.progress import Heartbeat
 
 FINGERPRINT = "recipe.fingerprint.json"
 LOCK_NAME = "build.lock"
+#: what the fork server of local workers imports once for every worker of every stage (worker_preload.py)
+FORK_SERVER_PRELOAD = ["__main__", "corpusforge.builder.worker_preload"]
 
 
 @dataclass
@@ -61,7 +61,7 @@ def check_output_dir(output_dir: Path) -> None:
 class BuildGuard(RunGuard):
     """`with BuildGuard(output_dir):` one build per output folder (OUTPUT/.corpusforge/builder.lock), and nothing the
     build started (datatrove's pool workers, its Manager server, a local Ray instance) outlives it, even when the
-    command is SIGKILLed; a stop signal raises `Stopped` (corpusforge/runguard.py)."""
+    command is SIGKILLed; a stop signal raises `Stopped` (corpusforge/runtime/guard.py)."""
 
     def __init__(self, output_dir: str | Path):
         super().__init__(output_dir)
@@ -102,25 +102,6 @@ def clear_output(out: Path, keep: Path) -> None:
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
-@contextlib.contextmanager
-def stderr_to(path: Path | None):
-    """Send file descriptor 2 (datatrove's and its workers' logs) to `path`; progress stays on stdout."""
-    if path is None:
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(path, "a") as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def _completed(plan: BuildPlan, stage: Stage) -> int:
     folder = plan.stage_logs(stage) / "completions"
     return len(list(folder.iterdir())) if folder.is_dir() else 0
@@ -147,7 +128,13 @@ def _run_stages(plan: BuildPlan, console: Console, spec) -> bool:
             label = f"[{i}/{len(plan.stages)}] {stage.name}"
             bar = progress.add_task(label, total=stage.tasks, completed=_completed(plan, stage))
             executor = make_executor(
-                spec, stage.build(), stage.tasks, plan.stage_logs(stage), f"corpusforge-{stage.log_folder}", depends
+                spec,
+                stage.build(),
+                stage.tasks,
+                plan.stage_logs(stage),
+                f"corpusforge-{stage.log_folder}",
+                depends,
+                fork_server_preload=FORK_SERVER_PRELOAD,
             )
             if spec.type == "slurm":
                 with without_run_token():  # a job that lands on this machine is not this command's to sweep

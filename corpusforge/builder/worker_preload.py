@@ -3,7 +3,7 @@
 datatrove's local executor starts each stage's workers from a fork server (safe next to the command's threads,
 unlike a plain fork). Without a preload, each worker of each stage imports datatrove, the registered steps and
 spaCy again before its first document: ~1.5 CPU-s per worker and stage, paid again by every stage.
-`corpusforge.builder.executors` names this module as the fork server's preload.
+`corpusforge.builder.runner` names this module as the fork server's preload (FORK_SERVER_PRELOAD).
 """
 
 import datatrove.executor.local  # noqa: F401

@@ -54,7 +54,7 @@ def build(
     from corpusforge.builder.recipe import load_recipe
     from corpusforge.builder.runner import BuildGuard, describe_plan, preflight
     from corpusforge.builder.runner import build as run_build
-    from corpusforge.runguard import Stopped
+    from corpusforge.runtime.guard import Stopped
 
     console = Console()
     parsed = load_recipe(recipe, overrides=set_ or [], output=output)

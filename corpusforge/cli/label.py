@@ -228,7 +228,7 @@ def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None, report: bool
     from corpusforge.label.job import describe_job, run_label_job
     from corpusforge.label.lifecycle import RunGuard
     from corpusforge.label.summary import summary_lines
-    from corpusforge.runguard import Stopped
+    from corpusforge.runtime.guard import Stopped
 
     console = Console()
     if dry_run:
@@ -272,10 +272,10 @@ def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None, report: bool
 
 class LineProgress:
     """Progress as plain lines when the output is a file or a pipe: one at least every 30 s while labelling
-    (also while the model loads), with items done/total, rate and ETA (corpusforge.progress.Heartbeat)."""
+    (also while the model loads), with items done/total, rate and ETA (corpusforge.runtime.progress.Heartbeat)."""
 
     def __init__(self, log, total: int):
-        from corpusforge.progress import Heartbeat
+        from corpusforge.runtime.progress import Heartbeat
 
         self.total = total
         self.done = 0

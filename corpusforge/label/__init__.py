@@ -15,8 +15,12 @@ The pieces, each with one job (the distilabel split: a task is not the model):
 - summary.py     label distribution, unlabeled reasons, cache hits, agreement, throughput
 - output.py      the dataset directory: parquet shards, manifest.json, card
 - evaluation.py  the labeler scored on PQA-L's official test PMIDs, per strategy
-- job.py         one job from start to finish (in this process, or split into tasks); the engine starts on demand
-- tasks.py       the job split into tasks on datatrove's executors (local, Ray, Slurm), merged into one output
+- job.py         one job from start to finish (in this process, or split into tasks)
+- selection.py   the items a job labels; quarantined input records on the way
+- ondemand.py    the job's backend, started when the cache cannot answer a request
+- finish.py      the end of any run: record check, manifest and card, the LabelRun result
+- coordinator.py the job split into tasks on the runtime's executors (local, Ray, Slurm), merged into one output
+- shards.py      one task of a split job: its folder layout, cache, devices, and the step that labels its share
 - merge.py       `label merge`: one output from run.num_shards outputs made by hand
-- lifecycle.py   the output lock (the sweeper and stop signals: corpusforge/runguard.py)
+- lifecycle.py   the output lock (runtime's RunLock; the sweeper and stop signals: corpusforge/runtime/guard.py)
 """

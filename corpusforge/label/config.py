@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field, field_validator, model_validator
 
 from corpusforge.config import StrictModel
+from corpusforge.runtime.executors import LocalExecutorSpec, RayExecutorSpec, SlurmExecutorSpec
 
 STRATEGIES = ("long-answer", "voc", "cot", "ppl")
 StrategyName = Literal["long-answer", "voc", "cot", "ppl"]
@@ -93,7 +94,7 @@ class VLLMBackendSpec(StrictModel):
     tensor_parallel_size: int = 1
     pipeline_parallel_size: int = 1
     # data parallelism: vLLM's offline engine cannot run data_parallel_size > 1 in one process; the job's
-    # `executor:` runs one task (one engine) per GPU instead (corpusforge/label/tasks.py)
+    # `executor:` runs one task (one engine) per GPU instead (corpusforge/label/coordinator.py)
     gpu_memory_utilization: float | None = None
     seed: int = 0
     # anything else vllm.LLM(...) accepts (e.g. quantization, max_num_seqs, kv_cache_dtype), passed through as is
@@ -200,7 +201,9 @@ class RunSpec(StrictModel):
 
 
 # ---- executors: how many tasks label the items, and where they run ------------------------------------------
-class LocalLabelExecutor(StrictModel):
+# the runtime's executor specs (corpusforge/runtime/executors.py, a build's too) plus the devices of one task's
+# engine, with a label job's defaults
+class LocalLabelExecutor(LocalExecutorSpec):
     """This machine: `tasks` processes (datatrove's LocalPipelineExecutor), `workers` of them at a time.
 
     tasks=1 (the default) labels in the command's own process. With gpus_per_task > 0 each running task gets its
@@ -209,44 +212,28 @@ class LocalLabelExecutor(StrictModel):
     command's cores divided among the running tasks) for its engine's threads, pinned to them.
     """
 
-    type: Literal["local"] = "local"
     tasks: int = Field(1, ge=1)
-    workers: int = Field(-1, description="-1: as many as tasks")
     gpus_per_task: int = Field(0, ge=0)
     gpus: list[int] | None = None
     cpus_per_task: int | None = Field(None, ge=1, description="CPU engines: cores per task; none: an equal share")
 
 
-class RayLabelExecutor(StrictModel):
+class RayLabelExecutor(RayExecutorSpec):
     """A Ray cluster (`address`) or a local Ray instance; each task is a Ray task that reserves its GPUs."""
 
-    type: Literal["ray"]
-    tasks: int = Field(2, ge=1)
-    workers: int = -1
-    address: str | None = Field(None, description="e.g. ray://head:10001 or auto; none starts a local instance")
-    num_cpus: int | None = Field(None, description="CPUs of a local instance (none: all)")
     cpus_per_task: int = Field(1, ge=1)
     mem_per_cpu_gb: float = Field(2, gt=0)
-    gpus_per_task: int = Field(0, ge=0)
 
 
-class SlurmLabelExecutor(StrictModel):
+class SlurmLabelExecutor(SlurmExecutorSpec):
     """A Slurm job array (datatrove's SlurmPipelineExecutor), one array task per label task; the command
     submits and returns, and the same command run again after the array finishes merges the output."""
 
-    type: Literal["slurm"]
-    tasks: int = Field(..., ge=1)
-    workers: int = -1
-    partition: str
     time: str = "24:00:00"
     cpus_per_task: int = Field(8, ge=1)
     mem_per_cpu_gb: int = Field(8, ge=1)
-    gpus_per_task: int = Field(1, ge=0)
     qos: str | None = None
-    venv_path: str | None = None
-    condaenv: str | None = None
-    env_command: str | None = None
-    sbatch_args: dict[str, Any] = Field(default_factory=dict)
+    gpus_per_task: int = Field(1, ge=0)
 
 
 LabelExecutor = Annotated[

@@ -87,14 +87,16 @@ def _counters(summary: dict[str, Any]) -> RunCounters:
 def merge_shards(folders: list[Path], output_dir: Path, log: Callable[[str], None] | None = None):
     """Merge the shard outputs into `output_dir` (see the module doc); returns the LabelRun."""
     from corpusforge.label.backends import make_backend
-    from corpusforge.label.job import LabelRun, finish_output, select_job_items
+    from corpusforge.label.coordinator import add_counters
+    from corpusforge.label.finish import LabelRun, finish_output
     from corpusforge.label.lifecycle import output_lock
     from corpusforge.label.output import LabelOutput
     from corpusforge.label.prompts import PromptBook
     from corpusforge.label.records import arrow_schema
+    from corpusforge.label.selection import select_job_items
+    from corpusforge.label.shards import fold_caches
     from corpusforge.label.strategies import StrategyContext
     from corpusforge.label.summary import SummaryBuilder
-    from corpusforge.label.tasks import add_counters, fold_caches
 
     log = log or (lambda _: None)
     folders = [Path(f) for f in folders]

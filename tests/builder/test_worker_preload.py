@@ -19,13 +19,14 @@ def test_worker_preload_loads_the_steps_and_spacy_but_not_torch():
 def test_local_executor_with_workers_preloads_the_fork_server(tmp_path):
     from multiprocess import forkserver
 
-    from corpusforge.builder.executors import make_executor
-    from corpusforge.builder.recipe import LocalExecutorSpec
+    from corpusforge.builder.runner import FORK_SERVER_PRELOAD
+    from corpusforge.runtime.executors import LocalExecutorSpec, make_executor
 
     server = forkserver._forkserver  # the process-wide fork server's settings (it starts on first use)
     before = list(server._preload_modules)
     try:
-        make_executor(LocalExecutorSpec(tasks=2, workers=2), [], 2, tmp_path / "logs", "job")
+        spec = LocalExecutorSpec(tasks=2, workers=2)
+        make_executor(spec, [], 2, tmp_path / "logs", "job", fork_server_preload=FORK_SERVER_PRELOAD)
         assert server._preload_modules == ["__main__", "corpusforge.builder.worker_preload"]
     finally:
         server._preload_modules = before

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from corpusforge import sweeper
 from corpusforge.errors import BuildError
 from corpusforge.label.job import run_label_job
 from corpusforge.label.lifecycle import acquire_output_lock, release_output_lock
+from corpusforge.runtime import sweeper
 from tests.label.conftest import PQAU_SAMPLE, SHORT, make_job
 
 # progress lines every second (the output is a file, not a terminal: lines, not a bar)

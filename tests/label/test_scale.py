@@ -16,7 +16,7 @@ from corpusforge.errors import BuildError, ConfigError
 from corpusforge.label.config import LabelJob
 from corpusforge.label.job import run_label_job
 from corpusforge.label.merge import merge_shards
-from corpusforge.label.tasks import shares
+from corpusforge.label.shards import shares
 from tests.label.conftest import PQAU_SAMPLE, SHORT, job_data, make_job, read_records
 from tests.label.test_lifecycle import descendants, survivors
 
@@ -213,7 +213,8 @@ def test_label_merge_joins_manual_shards_into_one_output(tiny_model_dir, transfo
 
 
 def test_gpus_per_task_reach_ray_resources_and_local_device_slots(tiny_model_dir, tmp_path, monkeypatch):
-    from corpusforge.label.tasks import LabelTask, claim_devices, device_settings, make_label_executor
+    from corpusforge.label.coordinator import make_label_executor
+    from corpusforge.label.shards import LabelTask, claim_devices, device_settings
 
     ray_job = validate(LabelJob, job_data(tiny_model_dir, tmp_path / "r", backend={"type": "vllm"},
                                           executor={"type": "ray", "tasks": 8, "gpus_per_task": 1}))  # fmt: skip
@@ -234,7 +235,7 @@ def test_gpus_per_task_reach_ray_resources_and_local_device_slots(tiny_model_dir
 def test_cpu_engine_tasks_get_their_own_cores(tiny_model_dir, tmp_path, monkeypatch):
     """Without GPUs a task's device is its CPU cores: `cpus_per_task` of them each (default: an equal share),
     pinned, and no more tasks at a time than sets of cores; an OpenAI-compatible client is not held to them."""
-    from corpusforge.label.tasks import claim_devices, device_settings, use_cpu_threads
+    from corpusforge.label.shards import claim_devices, device_settings, use_cpu_threads
 
     cores = sorted(os.sched_getaffinity(0))
 

@@ -1,8 +1,9 @@
 """A command run owns its output directory and every process it starts: `with SomeGuard(output): ...`.
 
 - The output lock: subclasses take it (`take_lock`, returning its file descriptor) and let it go (`release_lock`);
-  `corpusforge build` uses corpusforge.runlock, `corpusforge label` its own (corpusforge/label/lifecycle.py).
-- The sweeper (corpusforge/sweeper.py): a small process that outlives a SIGKILLed command just long enough to end
+  both take a RunLock (lock.py here): `corpusforge build` on OUTPUT/.corpusforge/build.lock, `corpusforge label`
+  on OUTPUT/.corpusforge/label.lock, which it keeps (corpusforge/label/lifecycle.py).
+- The sweeper (sweeper.py here): a small process that outlives a SIGKILLed command just long enough to end
   everything the run started (datatrove's pool workers and Manager server, vLLM's EngineCore, a local Ray
   instance, task processes), found through the process tree and a token in their environment. It shares the
   lock's file descriptor, so the lock is free only once nothing of the run is left.
@@ -23,7 +24,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from corpusforge import sweeper
+from corpusforge.runtime import sweeper
 
 
 class Stopped(BaseException):

@@ -1,7 +1,7 @@
 """The sweeper of one `corpusforge build` or `corpusforge label` run: when the command dies, nothing it started
 survives it.
 
-Run as a plain script (stdlib only, no corpusforge import) by corpusforge/runguard.py:
+Run as a plain script (stdlib only, no corpusforge import) by corpusforge/runtime/guard.py:
 
     python sweeper.py PARENT_PID TOKEN [EARLIER_PIDS]
 

@@ -2,7 +2,7 @@
 the process that started it dies.
 
 Run as a script (standard library only, so it starts in milliseconds): `python watchdog.py PARENT_PID CMD...`.
-corpusforge.procgroup starts it as the leader of a new session; the command and everything it starts stay in
+corpusforge.runtime.procgroup starts it as the leader of a new session; the command and everything it starts stay in
 its process group, except what moves to a group of its own on purpose (ninja runs each compiler in its own
 group): those are still its descendants, because it is their subreaper on Linux (PR_SET_CHILD_SUBREAPER), so
 orphans are adopted by it rather than by init.
