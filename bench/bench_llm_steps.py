@@ -91,8 +91,8 @@ def step_prompts(step, docs, tokenizer):
     """The token ids and sampling params the step sends, in its batches."""
     from vllm.inputs import TokensPrompt
 
-    from corpusforge.label.backends.base import encode_prompt
-    from corpusforge.label.backends.vllm import VLLMBackend
+    from corpusforge.llm.backends.base import encode_prompt
+    from corpusforge.llm.backends.vllm import VLLMBackend
 
     backend = VLLMBackend(step.settings.model.backend, step.settings.model.name, True, llm=object())
     batches = []
@@ -127,7 +127,7 @@ def main() -> None:
 
     from vllm import LLM
 
-    from corpusforge.label.engine import close_all, preload, unload
+    from corpusforge.llm.engine import close_all, preload, unload
 
     work = Path(tempfile.mkdtemp(prefix="bench-llm-steps-"))
     if args.model:

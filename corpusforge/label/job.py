@@ -16,9 +16,6 @@ from typing import Any, Protocol
 from corpusforge import __version__
 from corpusforge.config import dump_yaml
 from corpusforge.errors import BuildError, ConfigError
-from corpusforge.label.backends import make_backend
-from corpusforge.label.backends.base import Backend
-from corpusforge.label.cache import RequestCache
 from corpusforge.label.config import LabelJob
 from corpusforge.label.items import LabelItem, Quarantined, iter_input
 from corpusforge.label.lifecycle import output_lock
@@ -28,6 +25,9 @@ from corpusforge.label.records import arrow_schema
 from corpusforge.label.runner import LabelRunner, Progress, select_items
 from corpusforge.label.strategies import StrategyContext
 from corpusforge.label.summary import SummaryBuilder, summary_lines
+from corpusforge.llm.backends import backend_for
+from corpusforge.llm.backends.base import Backend
+from corpusforge.llm.cache import RequestCache
 from corpusforge.output.schemas import validation_errors
 
 
@@ -74,6 +74,11 @@ def describe_job(job: LabelJob) -> str:
     lines.append(f"# cache: {job.cache_path()}")
     lines.append(f"# output: {job.output_dir()} (data/train-*.parquet, manifest.json, README.md)")
     return "\n".join(lines)
+
+
+def make_backend(job: LabelJob) -> Backend:
+    """The backend a job names, not yet loaded."""
+    return backend_for(job.model.backend, job.model.name, job.task.chat)
 
 
 class OnDemandBackend(Backend):

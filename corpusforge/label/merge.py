@@ -86,8 +86,7 @@ def _counters(summary: dict[str, Any]) -> RunCounters:
 
 def merge_shards(folders: list[Path], output_dir: Path, log: Callable[[str], None] | None = None):
     """Merge the shard outputs into `output_dir` (see the module doc); returns the LabelRun."""
-    from corpusforge.label.backends import make_backend
-    from corpusforge.label.job import LabelRun, finish_output, select_job_items
+    from corpusforge.label.job import LabelRun, finish_output, make_backend, select_job_items
     from corpusforge.label.lifecycle import output_lock
     from corpusforge.label.output import LabelOutput
     from corpusforge.label.prompts import PromptBook

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
-from corpusforge.label.backends.base import Backend
-from corpusforge.label.cache import RequestCache
 from corpusforge.label.config import LabelJob
 from corpusforge.label.items import LabelItem, Quarantined
 from corpusforge.label.records import Ledger, RecordContext, build_record
-from corpusforge.label.requests import GenerateResult, Request, Result, cache_key
 from corpusforge.label.strategies import StrategyContext, StrategyOutcome, run_strategy
+from corpusforge.llm.backends.base import Backend
+from corpusforge.llm.cache import RequestCache
+from corpusforge.llm.requests import GenerateResult, Request, Result, cache_key
 
 
 @dataclass

@@ -37,11 +37,11 @@ from typing import Any
 from datatrove.pipeline.base import PipelineStep
 
 from corpusforge.errors import BuildError
-from corpusforge.label.cache import RequestCache
 from corpusforge.label.config import LabelJob
 from corpusforge.label.items import LabelItem, iter_input
 from corpusforge.label.output import LabelOutput
 from corpusforge.label.runner import LabelRunner, Progress, RunCounters
+from corpusforge.llm.cache import RequestCache
 from corpusforge.output.dataset_dir import DATA_DIR, STATE_DIR, write_json_atomic
 from corpusforge.runguard import without_run_token
 
@@ -323,8 +323,7 @@ class _FileProgress(Progress):
 
 def run_task(job: LabelJob, rank: int, run_id: str, devices: dict[str, Any]) -> None:
     """Label one task's share (called inside the executor's process for this rank)."""
-    from corpusforge.label.backends import make_backend
-    from corpusforge.label.job import OnDemandBackend, _check_first
+    from corpusforge.label.job import OnDemandBackend, _check_first, make_backend
     from corpusforge.label.prompts import PromptBook
     from corpusforge.label.records import arrow_schema
     from corpusforge.label.strategies import StrategyContext
@@ -578,8 +577,7 @@ def task_records(out: Path, tasks: int) -> Iterator[dict]:
 
 def run_tasks(job: LabelJob, *, progress_factory=None, keep=None, observers=None, log=None):
     """The coordinator: plan, run (or submit) the tasks, merge their outputs into one label output."""
-    from corpusforge.label.backends import make_backend
-    from corpusforge.label.job import LabelRun, finish_output, select_job_items
+    from corpusforge.label.job import LabelRun, finish_output, make_backend, select_job_items
     from corpusforge.label.lifecycle import output_lock
     from corpusforge.label.prompts import PromptBook
     from corpusforge.label.records import arrow_schema

@@ -25,7 +25,7 @@ GRADE_SCHEMA = {
 
 @pytest.fixture()
 def preloaded(vllm_engine, tiny_model_dir):
-    from corpusforge.label.engine import preload, unload
+    from corpusforge.llm.engine import preload, unload
 
     preload(str(tiny_model_dir), vllm_engine)
     yield vllm_engine

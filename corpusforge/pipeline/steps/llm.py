@@ -8,7 +8,7 @@
     llm.generate        the general form: the recipe's jinja template, an output parser, a target field
 
 Every step is a datatrove PipelineStep. Documents are taken `batch_size` at a time; each batch's prompts go to
-the engine (label/engine.py: the labeler's backends behind its sqlite request cache) in one call, so vLLM batches
+the engine (corpusforge/llm/engine.py: the shared backends behind the sqlite request cache) in one call, so vLLM batches
 them and a killed build resends only the requests that had not finished. The engine is started once per datatrove
 task, on the first request the cache cannot answer, and shared by the LLM steps of that task.
 
@@ -203,7 +203,7 @@ class LLMStep(PipelineStep):
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         if data is None:
             return
-        from corpusforge.label.engine import EngineCounters, release, shared_engine
+        from corpusforge.llm.engine import EngineCounters, release, shared_engine
 
         spec = self.settings.model.model_copy(update={"backend": vllm_defaults(self.settings.model.backend)})
         engine = shared_engine(
@@ -254,8 +254,8 @@ class LLMStep(PipelineStep):
         return out
 
     def request(self, task: Task, attempt: int):
-        from corpusforge.label.prompts import Message
-        from corpusforge.label.requests import GenerateRequest
+        from corpusforge.llm.prompts import Message
+        from corpusforge.llm.requests import GenerateRequest
 
         sampling = self.settings.sampling
         system = getattr(self.params, "system", None)

@@ -1,6 +1,6 @@
 """Settings of LLM steps: the recipe's `llm:` section (defaults for every LLM step) and each step's own overrides.
 
-The model and backend sections are the labeler's (label/config.py): the same `vllm` / `openai` / `transformers`
+The model and backend sections are the labeler's (corpusforge/llm/config.py): the same `vllm` / `openai` / `transformers`
 backends with the same fields, so GPU settings (tensor_parallel_size, gpu_memory_utilization, max_num_seqs via
 engine_args) are recipe settings, never code paths:
 
@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from corpusforge.config import StrictModel
-from corpusforge.label.config import ModelSpec
+from corpusforge.llm.config import ModelSpec
 
 
 class LLMModelSpec(ModelSpec):

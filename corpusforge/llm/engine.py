@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corpusforge.label.cache import RequestCache
-from corpusforge.label.requests import GenerateResult, Request, Result, cache_key
+from corpusforge.llm.cache import RequestCache
+from corpusforge.llm.requests import GenerateResult, Request, Result, cache_key
 
 _PRELOADED: dict[str, Any] = {}
 _SHARED: dict[str, tuple[CachedEngine, int]] = {}
@@ -98,7 +98,7 @@ class CachedEngine:
         """Start the backend (done by the first request the cache cannot answer)."""
         if self.backend is not None:
             return
-        from corpusforge.label.backends import backend_for
+        from corpusforge.llm.backends import backend_for
 
         started = time.perf_counter()
         llm = _PRELOADED.get(self.model) if self.spec.type == "vllm" else None
