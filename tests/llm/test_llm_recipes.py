@@ -28,7 +28,7 @@ def test_recipes_need_a_model_and_say_how_to_give_it(monkeypatch):
 def test_stage1_llm_recipe_resolves_and_gpu_settings_reach_the_engine(monkeypatch):
     from corpusforge.builder.runner import describe_plan
     from corpusforge.llm.backends.vllm import VLLMBackend
-    from corpusforge.pipeline.steps.llm import vllm_defaults
+    from corpusforge.pipeline.steps.llm.base import vllm_defaults
 
     monkeypatch.chdir(REPO)
     recipe = load_recipe(STAGE1, ["llm.model.name=/models/m", "llm.model.backend.tensor_parallel_size=4",
