@@ -25,10 +25,7 @@ from corpusforge.llm.engine import EngineCounters, release, shared_engine
 from corpusforge.llm.prompts import Message
 from corpusforge.llm.requests import GenerateRequest
 from corpusforge.pipeline.registry import BuildContext
-from corpusforge.pipeline.steps.llm.checks import (
-    Checked,
-    common_failures,
-)
+from corpusforge.pipeline.steps.llm.checks import Checked, common_failures
 from corpusforge.pipeline.steps.llm.config import LLMDefaults
 from corpusforge.pipeline.steps.llm.reports import REPORT_DIR
 
@@ -112,7 +109,7 @@ class LLMStep(PipelineStep):
 
     @classmethod
     def from_params(cls, params: Any, ctx: BuildContext) -> LLMStep:
-        settings = params.resolved(ctx.extra.get("llm"))
+        settings = params.resolved(ctx.llm)
         if not settings.model.name:  # the recipe's validation says so first; this guards direct use
             raise ConfigError(f"{params.type}: no model; set llm.model.name (e.g. --set llm.model.name=/models/x)")
         state = ctx.output_dir / ".corpusforge"

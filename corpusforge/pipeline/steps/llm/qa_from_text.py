@@ -12,12 +12,7 @@ from pydantic import Field
 from corpusforge.errors import ConfigError
 from corpusforge.pipeline.registry import StepParams, register
 from corpusforge.pipeline.steps.llm.base import LLMStep, Task
-from corpusforge.pipeline.steps.llm.checks import (
-    QA_SCHEMA,
-    Checked,
-    check_qa_pairs,
-    schema_validator,
-)
+from corpusforge.pipeline.steps.llm.checks import QA_SCHEMA, Checked, check_qa_pairs, schema_validator
 from corpusforge.pipeline.steps.llm.config import LLMStepParams
 
 

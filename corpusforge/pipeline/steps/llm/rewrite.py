@@ -10,11 +10,7 @@ from datatrove.data import Document
 
 from corpusforge.pipeline.registry import StepParams, register
 from corpusforge.pipeline.steps.llm.base import LLMStep, Task, add_transform, note_outcome
-from corpusforge.pipeline.steps.llm.checks import (
-    answer_core,
-    check_exam_rewrite,
-    check_kg_rewrite,
-)
+from corpusforge.pipeline.steps.llm.checks import answer_core, check_exam_rewrite, check_kg_rewrite
 from corpusforge.pipeline.steps.llm.config import LLMStepParams
 
 

@@ -11,11 +11,7 @@ from pydantic import Field
 
 from corpusforge.pipeline.registry import StepParams, register
 from corpusforge.pipeline.steps.llm.base import LLMStep, Task, note_outcome
-from corpusforge.pipeline.steps.llm.checks import (
-    parse_json_with_schema,
-    schema_validator,
-    score_schema,
-)
+from corpusforge.pipeline.steps.llm.checks import parse_json_with_schema, schema_validator, score_schema
 from corpusforge.pipeline.steps.llm.config import LLMStepParams
 
 
