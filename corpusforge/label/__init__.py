@@ -9,7 +9,7 @@ of builds:
 - prompts.py     jinja templates (one per strategy step) -> chat messages; the template hash
 - parsing.py     model text -> one of the options (or a counted reason why not)
 - strategies.py  long-answer, voc, cot, ppl as step generators; the ensemble vote
-- runner.py      drives many items' strategies in lockstep waves so each wave is one big batch
+- runner.py      drives many items' strategies in lockstep waves through llm/engine.py, each wave one batch
 - records.py     the output record (schemas/label.schema.json) and its arrow schema
 - summary.py     label distribution, unlabeled reasons, cache hits, agreement, throughput
 - output.py      the dataset directory: parquet shards, manifest.json, card
