@@ -144,7 +144,7 @@ def raw_vllm_replay(llm, waves, chat: bool, pretokenized: bool) -> float:
     from vllm.inputs import TokensPrompt
     from vllm.sampling_params import StructuredOutputsParams
 
-    from corpusforge.label.backends.base import encode_prompt, render_prompt
+    from corpusforge.llm.backends.base import encode_prompt, render_prompt
 
     tokenizer = llm.get_tokenizer()
     prepared = []
@@ -174,7 +174,7 @@ def raw_vllm_replay(llm, waves, chat: bool, pretokenized: bool) -> float:
 
 
 def vllm_backend(llm, job):
-    from corpusforge.label.backends.vllm import VLLMBackend
+    from corpusforge.llm.backends.vllm import VLLMBackend
 
     backend = VLLMBackend(job.model.backend, job.model.name, job.task.chat, llm=llm)
     backend.load()
@@ -191,7 +191,7 @@ def raw_transformers_replay(
     `pretokenized`: the stricter baseline, tokenized and padded before the clock starts."""
     import torch
 
-    from corpusforge.label.backends.base import render_prompt
+    from corpusforge.llm.backends.base import render_prompt
 
     tok, model = backend.tokenizer, backend.hf_model
     batches = []
@@ -409,8 +409,8 @@ def run_vllm_parts(args, parts, job, vllm_spec, model, results) -> None:
 
 def run_transformers_part(args, job, model, results) -> None:
     """(b) the labeler on transformers against batched model.generate on the same waves."""
-    from corpusforge.label.backends.transformers import TransformersBackend
-    from corpusforge.label.config import TransformersBackendSpec
+    from corpusforge.llm.backends.transformers import TransformersBackend
+    from corpusforge.llm.config import TransformersBackendSpec
 
     spec = {"type": "transformers", "batch_size": args.batch_size, "dtype": "float32"}
     backend = TransformersBackend(TransformersBackendSpec(**spec), model, chat=True)

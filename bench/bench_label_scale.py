@@ -136,12 +136,12 @@ def measured_prompt_sizes(items_path: Path, n: int) -> dict:
     """Characters of every VoC prompt the labeler writes for real items (the labeler's own templates), and how
     much of them is the item prefix the engine's prefix cache computes once."""
     from corpusforge.config import validate
-    from corpusforge.label.backends.base import plain_text
     from corpusforge.label.config import LabelJob
     from corpusforge.label.items import LabelItem, iter_input
     from corpusforge.label.prompts import PromptBook
-    from corpusforge.label.requests import GenerateResult
     from corpusforge.label.strategies import StrategyContext, run_strategy
+    from corpusforge.llm.backends.base import plain_text
+    from corpusforge.llm.requests import GenerateResult
 
     job = validate(LabelJob, {"input": {"path": str(items_path)}, "model": {"name": "m"}, "strategy": "voc"})
     ctx = StrategyContext(job, PromptBook(None))

@@ -64,8 +64,8 @@ def copy_docs(docs):
 
 
 def make_step(model: str, cache: Path, args):
-    from corpusforge.pipeline.steps.llm import KGRewrite
-    from corpusforge.pipeline.steps.llm_config import LLMDefaults
+    from corpusforge.pipeline.steps.llm.config import LLMDefaults
+    from corpusforge.pipeline.steps.llm.rewrite import KGRewrite
 
     params = KGRewrite.Params(type="kg.rewrite")
     settings = LLMDefaults.model_validate(
@@ -91,8 +91,8 @@ def step_prompts(step, docs, tokenizer):
     """The token ids and sampling params the step sends, in its batches."""
     from vllm.inputs import TokensPrompt
 
-    from corpusforge.label.backends.base import encode_prompt
-    from corpusforge.label.backends.vllm import VLLMBackend
+    from corpusforge.llm.backends.base import encode_prompt
+    from corpusforge.llm.backends.vllm import VLLMBackend
 
     backend = VLLMBackend(step.settings.model.backend, step.settings.model.name, True, llm=object())
     batches = []
@@ -127,7 +127,7 @@ def main() -> None:
 
     from vllm import LLM
 
-    from corpusforge.label.engine import close_all, preload, unload
+    from corpusforge.llm.engine import close_all, preload, unload
 
     work = Path(tempfile.mkdtemp(prefix="bench-llm-steps-"))
     if args.model:
@@ -138,7 +138,7 @@ def main() -> None:
         model = str(build_tiny_llama(work / "tiny"))
     docs = make_documents(args.docs, args.max_triples)
     t0 = time.perf_counter()
-    from corpusforge.pipeline.steps.llm import VLLM_STEP_ENGINE_ARGS
+    from corpusforge.pipeline.steps.llm.base import VLLM_STEP_ENGINE_ARGS
 
     llm = LLM(model=model, dtype="bfloat16", max_model_len=args.max_model_len, enforce_eager=True,
               enable_prefix_caching=True, seed=0, **VLLM_STEP_ENGINE_ARGS)  # fmt: skip

@@ -83,7 +83,7 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         "tokenized": _tokenized_summary(out),
         "warnings": input_warnings(accounts),
     }
-    from corpusforge.pipeline.steps.llm import summarize_reports
+    from corpusforge.pipeline.steps.llm.reports import summarize_reports
 
     if llm_steps := summarize_reports(plan.state_dir):  # model, settings and request counts of LLM steps
         manifest["llm_steps"] = llm_steps
@@ -356,7 +356,7 @@ def _id_sections(manifest: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _llm_sections(manifest: dict[str, Any]) -> list[tuple[str, str]]:
-    from corpusforge.pipeline.steps.llm import reports_markdown
+    from corpusforge.pipeline.steps.llm.reports import reports_markdown
 
     return [("LLM steps", reports_markdown(manifest["llm_steps"]))]
 

@@ -163,7 +163,8 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
         output_dir=output_dir,
         work_dir=sources_dir.parent,
         seed=recipe.seed,
-        extra={"task_ids": dict(recipe.tasks), "llm": recipe.llm},
+        llm=recipe.llm,
+        extra={"task_ids": dict(recipe.tasks)},
     )
 
     def factory() -> list[PipelineStep]:

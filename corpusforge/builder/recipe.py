@@ -23,7 +23,7 @@ from corpusforge.config import StrictModel, apply_overrides, load_yaml, validate
 from corpusforge.errors import ConfigError
 from corpusforge.instruct.mixing import MixSpec
 from corpusforge.pipeline.registry import params_union, registered, resolve_plugins
-from corpusforge.pipeline.steps.llm_config import LLMDefaults
+from corpusforge.pipeline.steps.llm.config import LLMDefaults
 from corpusforge.runtime.executors import ExecutorSpec, LocalExecutorSpec
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")

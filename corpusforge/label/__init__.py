@@ -1,16 +1,15 @@
 """Pseudo-labelling with LLMs: `corpusforge label pqa-u` (AntGLM-Med section 3.4.3, LLM-annotated PQA-U).
 
-The pieces, each with one job (the distilabel split: a task is not the model):
+The pieces, each with one job (the distilabel split: a task is not the model). The model side (backends, the
+request cache, requests, chat messages, model and sampling specs) is corpusforge/llm/, shared with the LLM steps
+of builds:
 
 - config.py      the label job (YAML recipe or CLI flags), validated before any I/O
 - items.py       input items (PubMedQA layouts, generic JSONL, Hub datasets) -> LabelItem
 - prompts.py     jinja templates (one per strategy step) -> chat messages; the template hash
-- requests.py    what a strategy asks a backend for (generate / score) and what comes back; cache keys
 - parsing.py     model text -> one of the options (or a counted reason why not)
 - strategies.py  long-answer, voc, cot, ppl as step generators; the ensemble vote
-- backends/      vLLM offline engine, OpenAI-compatible HTTP, transformers: load, generate, score - nothing else
-- cache.py       sqlite (WAL) store of every finished request: resume and second runs cost nothing
-- runner.py      drives many items' strategies in lockstep waves so each wave is one big batch
+- runner.py      drives many items' strategies in lockstep waves through llm/engine.py, each wave one batch
 - records.py     the output record (schemas/label.schema.json) and its arrow schema
 - summary.py     label distribution, unlabeled reasons, cache hits, agreement, throughput
 - output.py      the dataset directory: parquet shards, manifest.json, card

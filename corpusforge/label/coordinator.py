@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from corpusforge.errors import BuildError
-from corpusforge.label.backends import make_backend
 from corpusforge.label.config import LabelJob
 from corpusforge.label.finish import LabelRun, finish_output
 from corpusforge.label.lifecycle import output_lock
+from corpusforge.label.ondemand import make_backend
 from corpusforge.label.output import LabelOutput
 from corpusforge.label.prompts import PromptBook
 from corpusforge.label.records import arrow_schema

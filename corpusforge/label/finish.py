@@ -9,10 +9,10 @@ from typing import Any, Protocol
 
 from corpusforge import __version__
 from corpusforge.errors import BuildError
-from corpusforge.label.backends.base import Backend
 from corpusforge.label.config import LabelJob
 from corpusforge.label.output import LabelOutput, card_sections
 from corpusforge.label.summary import summary_lines
+from corpusforge.llm.backends.base import Backend
 from corpusforge.output.schemas import validation_errors
 
 

@@ -11,15 +11,12 @@ import time
 from collections.abc import Callable
 
 from corpusforge.config import dump_yaml
-from corpusforge.label.backends import make_backend
-from corpusforge.label.backends.base import Backend
-from corpusforge.label.cache import RequestCache
 from corpusforge.label.config import LabelJob
 from corpusforge.label.coordinator import run_tasks
 from corpusforge.label.finish import LabelRun, RecordObserver, check_first, finish_output
 from corpusforge.label.items import LabelItem
 from corpusforge.label.lifecycle import output_lock
-from corpusforge.label.ondemand import OnDemandBackend
+from corpusforge.label.ondemand import OnDemandBackend, make_backend
 from corpusforge.label.output import LabelOutput
 from corpusforge.label.prompts import STRATEGY_TEMPLATES, PromptBook
 from corpusforge.label.records import arrow_schema
@@ -28,6 +25,8 @@ from corpusforge.label.selection import select_job_items
 from corpusforge.label.shards import use_cpu_threads
 from corpusforge.label.strategies import StrategyContext
 from corpusforge.label.summary import SummaryBuilder
+from corpusforge.llm.backends.base import Backend
+from corpusforge.llm.cache import RequestCache
 
 
 def describe_job(job: LabelJob) -> str:

@@ -86,10 +86,10 @@ def _counters(summary: dict[str, Any]) -> RunCounters:
 
 def merge_shards(folders: list[Path], output_dir: Path, log: Callable[[str], None] | None = None):
     """Merge the shard outputs into `output_dir` (see the module doc); returns the LabelRun."""
-    from corpusforge.label.backends import make_backend
     from corpusforge.label.coordinator import add_counters
     from corpusforge.label.finish import LabelRun, finish_output
     from corpusforge.label.lifecycle import output_lock
+    from corpusforge.label.ondemand import make_backend
     from corpusforge.label.output import LabelOutput
     from corpusforge.label.prompts import PromptBook
     from corpusforge.label.records import arrow_schema

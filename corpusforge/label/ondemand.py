@@ -8,7 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 from corpusforge.errors import ConfigError
-from corpusforge.label.backends.base import Backend
+from corpusforge.label.config import LabelJob
+from corpusforge.llm.backends import backend_for
+from corpusforge.llm.backends.base import Backend
+
+
+def make_backend(job: LabelJob) -> Backend:
+    """The backend a job names, not yet loaded."""
+    return backend_for(job.model.backend, job.model.name, job.task.chat)
 
 
 class OnDemandBackend(Backend):

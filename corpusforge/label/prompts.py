@@ -8,7 +8,6 @@ template it renders, including the ones they include, so editing a prompt never 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,27 +21,6 @@ STRATEGY_TEMPLATES: dict[str, tuple[str, ...]] = {
     "cot": ("cot_reason.jinja", "cot_answer.jinja"),
     "ppl": ("ppl.jinja",),
 }
-
-
-@dataclass(frozen=True)
-class Message:
-    role: str
-    content: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
-
-
-Prompt = tuple[Message, ...]
-
-
-def user(content: str) -> Prompt:
-    return (Message("user", content),)
-
-
-def continue_conversation(prompt: Prompt, reply: str, next_user: str) -> Prompt:
-    """The conversation so far, the model's reply, and the next user turn (multi-step strategies)."""
-    return (*prompt, Message("assistant", reply), Message("user", next_user))
 
 
 class PromptBook:

@@ -1,30 +1,34 @@
 """Drives the strategies of many items in lockstep waves, through the cache, into records.
 
 Items are taken `run.chunk_size` at a time. Every (item, strategy) pair is a generator; a wave collects the
-requests all of them are waiting on, answers what it can from the cache, sends the rest to the backend as one
-batch, and stores each result in the cache the moment the backend reports it. So the backend always sees the
-largest batch the strategies allow, and a killed run loses at most the requests that were still running.
+requests all of them are waiting on and hands them to the engine (corpusforge/llm/engine.py), which answers what
+it can from the cache, sends the rest to the backend as one batch, and stores each result in the cache the moment
+the backend reports it. So the backend always sees the largest batch the strategies allow, and a killed run loses
+at most the requests that were still running.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
-from corpusforge.label.backends.base import Backend
-from corpusforge.label.cache import RequestCache
 from corpusforge.label.config import LabelJob
 from corpusforge.label.items import LabelItem, Quarantined
 from corpusforge.label.records import Ledger, RecordContext, build_record
-from corpusforge.label.requests import GenerateResult, Request, Result, cache_key
 from corpusforge.label.strategies import StrategyContext, StrategyOutcome, run_strategy
+from corpusforge.llm.backends.base import Backend
+from corpusforge.llm.cache import RequestCache
+from corpusforge.llm.engine import CachedEngine
+from corpusforge.llm.requests import GenerateResult, Request, Result
 
 
 @dataclass
 class RunCounters:
-    """Totals for the summary; token counts cover only what the backend computed in this run."""
+    """Totals for the summary; token counts cover only what the backend computed in this run.
+
+    The engine counts into it as into its own EngineCounters (the same fields, plus items and waves; no
+    load_seconds: the labeller's backend loads itself), so the task results' JSON keeps these keys."""
 
     items: int = 0
     requests: int = 0
@@ -75,8 +79,9 @@ class LabelRunner:
         progress: Progress | None = None,
     ):
         self.job = job
-        self.backend = backend
-        self.cache = cache
+        self.engine = CachedEngine(
+            backend.spec, job.model.name, job.task.chat, cache.path, backend=backend, cache=cache
+        )  # the caller closes the backend and the cache
         self.ctx = strategy_ctx
         self.progress = progress or Progress()
         self.counters = RunCounters()
@@ -125,56 +130,19 @@ class LabelRunner:
 
     def _wave(self, active: list[_Pair]) -> None:
         """One batch: every request the active pairs wait on, from the cache or the backend."""
-        model, chat = self.job.model.name, self.job.task.chat
-        keys = [[cache_key(r, backend=self.backend.name, model=model, chat=chat) for r in p.waiting] for p in active]
-        flat = [k for ks in keys for k in ks]
-        found = self.cache.get_many(flat)
-        to_send: dict[str, Request] = {}
-        for pair, pair_keys in zip(active, keys):
-            for key, request in zip(pair_keys, pair.waiting):
-                if key not in found:
-                    to_send.setdefault(key, request)
-        self.counters.requests += len(flat)
+        requests = [r for p in active for r in p.waiting]
         self.counters.waves += 1
-        hits = sum(1 for k in flat if k in found)
-        self.counters.cache_hits += hits
-        self.counters.deduplicated += len(flat) - hits - len(to_send)
-        fresh: dict[str, Result] = {}
-        if to_send:
-            self._send(to_send, fresh)
-        for pair, pair_keys in zip(active, keys):
-            results = []
-            for key in pair_keys:
-                cached = key in found
-                result = found[key] if cached else fresh[key]
+        answered = self.engine.answer_marked(requests, self.counters, self._on_send, self.progress.request_done)
+        start = 0
+        for pair in active:
+            mine = answered[start : start + len(pair.waiting)]
+            start += len(pair.waiting)
+            for result, cached in mine:
                 _account(pair.ledger, result, cached)
-                results.append(result)
-            self._advance(pair, results)
+            self._advance(pair, [result for result, _ in mine])
 
-    def _send(self, to_send: dict[str, Request], fresh: dict[str, Result]) -> None:
-        send_keys = list(to_send)
-        self.progress.wave(f"{len(send_keys)} requests", len(send_keys))
-        started = time.perf_counter()
-
-        def on_result(index: int, result: Result) -> None:
-            key = send_keys[index]
-            fresh[key] = result
-            self.cache.put(key, result)
-            c = self.counters
-            c.sent += 1
-            c.prompt_tokens += result.prompt_tokens
-            c.cached_prompt_tokens += result.cached_prompt_tokens
-            if isinstance(result, GenerateResult):
-                c.completion_tokens += result.completion_tokens
-            if result.error:
-                c.errors[result.error] = c.errors.get(result.error, 0) + 1
-            self.progress.request_done()
-
-        self.backend.run([to_send[k] for k in send_keys], on_result)
-        self.counters.backend_seconds += time.perf_counter() - started
-        missing = [k for k in send_keys if k not in fresh]
-        if missing:
-            raise RuntimeError(f"backend {self.backend.name} returned no result for {len(missing)} requests (a bug)")
+    def _on_send(self, n: int) -> None:
+        self.progress.wave(f"{n} requests", n)
 
 
 def _account(ledger: Ledger, result: Result, cached: bool) -> None:

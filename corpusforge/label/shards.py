@@ -27,17 +27,16 @@ from typing import Any
 from datatrove.pipeline.base import PipelineStep
 
 from corpusforge.errors import BuildError
-from corpusforge.label.backends import make_backend
-from corpusforge.label.cache import RequestCache
 from corpusforge.label.config import LabelJob
 from corpusforge.label.finish import check_first
 from corpusforge.label.items import LabelItem, iter_input
-from corpusforge.label.ondemand import OnDemandBackend
+from corpusforge.label.ondemand import OnDemandBackend, make_backend
 from corpusforge.label.output import LabelOutput
 from corpusforge.label.prompts import PromptBook
 from corpusforge.label.records import arrow_schema
 from corpusforge.label.runner import LabelRunner, Progress
 from corpusforge.label.strategies import StrategyContext
+from corpusforge.llm.cache import RequestCache
 from corpusforge.output.dataset_dir import DATA_DIR, STATE_DIR, write_json_atomic
 from corpusforge.runtime.lock import held_lock
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from corpusforge.label.config import LabelJob
 from corpusforge.label.items import LabelItem
 from corpusforge.label.parsing import normalize, parse_answer
-from corpusforge.label.prompts import Prompt, PromptBook, continue_conversation, user
-from corpusforge.label.requests import GenerateRequest, GenerateResult, Request, Result, ScoreRequest, ScoreResult
+from corpusforge.label.prompts import PromptBook
+from corpusforge.llm.prompts import Prompt, continue_conversation, user
+from corpusforge.llm.requests import GenerateRequest, GenerateResult, Request, Result, ScoreRequest, ScoreResult
 
 
 @dataclass

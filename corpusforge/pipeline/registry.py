@@ -25,6 +25,8 @@ from corpusforge.config import StrictModel
 if TYPE_CHECKING:
     from datatrove.pipeline.base import PipelineStep
 
+    from corpusforge.pipeline.steps.llm.config import LLMDefaults
+
 StepKind = Literal["reader", "step"]
 
 
@@ -42,6 +44,7 @@ class BuildContext:
     output_dir: Path
     work_dir: Path
     seed: int = 0
+    llm: LLMDefaults | None = None  # the recipe's `llm:` section: model and sampling of every LLM step
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -76,8 +76,8 @@ def assert_valid_records(records: list[dict]) -> None:
 @pytest.fixture(scope="session")
 def transformers_backend(tiny_model_dir):
     """The tiny model loaded once with transformers (loading is mostly importing transformers)."""
-    from corpusforge.label.backends.transformers import TransformersBackend
-    from corpusforge.label.config import TransformersBackendSpec
+    from corpusforge.llm.backends.transformers import TransformersBackend
+    from corpusforge.llm.config import TransformersBackendSpec
 
     backend = TransformersBackend(TransformersBackendSpec(batch_size=8), str(tiny_model_dir), chat=True)
     backend.load()

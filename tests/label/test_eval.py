@@ -7,9 +7,9 @@ from typer.testing import CliRunner
 
 from corpusforge.cli import app
 from corpusforge.errors import InputError
-from corpusforge.label.backends.base import Backend
 from corpusforge.label.evaluation import run_label_eval, select_test_items
-from corpusforge.label.requests import GenerateResult, ScoreResult
+from corpusforge.llm.backends.base import Backend
+from corpusforge.llm.requests import GenerateResult, ScoreResult
 from tests.label.conftest import PQAL_SAMPLE, TEST_GT_SAMPLE, make_job, read_records
 
 

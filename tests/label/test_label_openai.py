@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from corpusforge.errors import InputError
-from corpusforge.label.backends.vllm import VLLMBackend
 from corpusforge.label.job import run_label_job
+from corpusforge.llm.backends.vllm import VLLMBackend
 from tests.label.conftest import assert_valid_records, make_job, read_records
 
 VLLM = {"type": "vllm", "dtype": "float32", "max_model_len": 1024, "enforce_eager": True}

@@ -7,9 +7,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from corpusforge.label.cache import RequestCache
 from corpusforge.label.job import run_label_job
 from corpusforge.label.prompts import BUILTIN_TEMPLATES
+from corpusforge.llm.cache import RequestCache
 from tests.label.conftest import PQAU_SAMPLE, assert_valid_records, make_job, read_records
 
 STRATEGIES = ["long-answer", "voc", "cot", "ppl", "ensemble"]

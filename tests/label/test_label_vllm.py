@@ -2,11 +2,11 @@
 
 import pytest
 
-from corpusforge.label.backends.vllm import VLLMBackend
-from corpusforge.label.cache import RequestCache
 from corpusforge.label.job import run_label_job
 from corpusforge.label.prompts import PromptBook
 from corpusforge.label.strategies import StrategyContext
+from corpusforge.llm.backends.vllm import VLLMBackend
+from corpusforge.llm.cache import RequestCache
 from tests.label.conftest import assert_valid_records, make_job, read_records
 
 pytestmark = pytest.mark.slow

@@ -25,7 +25,7 @@ GRADE_SCHEMA = {
 
 @pytest.fixture()
 def preloaded(vllm_engine, tiny_model_dir):
-    from corpusforge.label.engine import preload, unload
+    from corpusforge.llm.engine import preload, unload
 
     preload(str(tiny_model_dir), vllm_engine)
     yield vllm_engine
@@ -65,7 +65,7 @@ def test_rewrites_on_vllm_account_for_every_document(preloaded, tiny_model_dir, 
 def test_structured_outputs_are_applied_by_vllm(preloaded, tiny_model_dir, tmp_path):
     from vllm import SamplingParams
 
-    from corpusforge.pipeline.steps.llm_checks import parse_json_with_schema, schema_validator
+    from corpusforge.pipeline.steps.llm.checks import parse_json_with_schema, schema_validator
 
     validate = schema_validator(GRADE_SCHEMA)
     qa = tmp_path / "docs.jsonl"

@@ -130,7 +130,7 @@ def test_ray_two_transformers_tasks_killed_then_rerun_label_like_one_process(tin
 
 @pytest.mark.slow
 def test_ray_two_vllm_engines_label_the_same_items_as_one_engine(tiny_model_dir, vllm_engine, tmp_path):
-    from corpusforge.label.backends.vllm import VLLMBackend
+    from corpusforge.llm.backends.vllm import VLLMBackend
 
     job = make_job(tiny_model_dir, tmp_path / "one", "voc", backend=VLLM, run={"limit": LIMIT})
     backend = VLLMBackend(job.model.backend, job.model.name, job.task.chat, llm=vllm_engine)

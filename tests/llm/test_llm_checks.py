@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from corpusforge.pipeline.steps.llm_checks import (
+from corpusforge.pipeline.steps.llm.checks import (
     QA_SCHEMA,
     check_exam_rewrite,
     check_kg_rewrite,

@@ -27,8 +27,8 @@ def test_recipes_need_a_model_and_say_how_to_give_it(monkeypatch):
 
 def test_stage1_llm_recipe_resolves_and_gpu_settings_reach_the_engine(monkeypatch):
     from corpusforge.builder.runner import describe_plan
-    from corpusforge.label.backends.vllm import VLLMBackend
-    from corpusforge.pipeline.steps.llm import vllm_defaults
+    from corpusforge.llm.backends.vllm import VLLMBackend
+    from corpusforge.pipeline.steps.llm.base import vllm_defaults
 
     monkeypatch.chdir(REPO)
     recipe = load_recipe(STAGE1, ["llm.model.name=/models/m", "llm.model.backend.tensor_parallel_size=4",
@@ -78,8 +78,8 @@ def test_step_settings_override_the_recipe_defaults_and_misplaced_steps_are_refu
 def test_engines_are_shared_by_steps_kept_warm_between_tasks_and_make_way_for_other_settings(tmp_path):
     import sqlite3
 
-    from corpusforge.label.config import OpenAIBackendSpec
-    from corpusforge.label.engine import release, shared_engine
+    from corpusforge.llm.config import OpenAIBackendSpec
+    from corpusforge.llm.engine import release, shared_engine
 
     spec, other = OpenAIBackendSpec(), OpenAIBackendSpec(concurrency=2)
     cache = tmp_path / "cache.sqlite"

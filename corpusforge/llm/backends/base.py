@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from corpusforge.errors import ConfigError
-from corpusforge.label.prompts import Prompt
-from corpusforge.label.requests import Request, Result
+from corpusforge.llm.prompts import Prompt
+from corpusforge.llm.requests import Request, Result
 
 OnResult = Callable[[int, Result], None]
 PROMPT_TOO_LONG = "prompt_too_long"

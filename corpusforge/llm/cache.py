@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from corpusforge.label.requests import Result, result_from_json, result_to_json
+from corpusforge.llm.requests import Result, result_from_json, result_to_json
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (

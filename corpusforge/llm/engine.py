@@ -24,13 +24,14 @@ import json
 import multiprocessing
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corpusforge.label.cache import RequestCache
-from corpusforge.label.requests import GenerateResult, Request, Result, cache_key
+from corpusforge.llm.backends.base import Backend
+from corpusforge.llm.cache import RequestCache
+from corpusforge.llm.requests import GenerateResult, Request, Result, cache_key
 
 _PRELOADED: dict[str, Any] = {}
 _SHARED: dict[str, tuple[CachedEngine, int]] = {}
@@ -78,18 +79,27 @@ def model_config_hash(model: str) -> str | None:
 
 
 class CachedEngine:
-    def __init__(self, backend_spec: Any, model: str, chat: bool, cache_path: str | Path, description: str = ""):
+    """A backend behind the request cache. Build steps give a spec (the backend starts on the first cache miss);
+    the labeller gives its own `backend` (loaded on demand by itself) and its open `cache`, and closes both."""
+
+    def __init__(
+        self,
+        backend_spec: Any,
+        model: str,
+        chat: bool,
+        cache_path: str | Path,
+        description: str = "",
+        backend: Backend | None = None,
+        cache: RequestCache | None = None,
+    ):
         self.spec = backend_spec
         self.model = model
         self.chat = chat
         self.cache_path = Path(cache_path)
-        self.cache = RequestCache(self.cache_path, description=description)
-        self.backend = None
+        self.cache = cache if cache is not None else RequestCache(self.cache_path, description=description)
+        self.backend = backend
+        self.backend_name: str = backend.name if backend is not None else backend_spec.type
         self.counters = EngineCounters()
-
-    @property
-    def backend_name(self) -> str:
-        return self.spec.type
 
     def key(self, request: Request) -> str:
         return cache_key(request, backend=self.backend_name, model=self.model, chat=self.chat)
@@ -98,7 +108,7 @@ class CachedEngine:
         """Start the backend (done by the first request the cache cannot answer)."""
         if self.backend is not None:
             return
-        from corpusforge.label.backends import backend_for
+        from corpusforge.llm.backends import backend_for
 
         started = time.perf_counter()
         llm = _PRELOADED.get(self.model) if self.spec.type == "vllm" else None
@@ -120,6 +130,20 @@ class CachedEngine:
 
         `counters` (a step's own) are updated along with the engine's, so steps sharing an engine count apart.
         """
+        return [result for result, _ in self.answer_marked(requests, counters)]
+
+    def answer_marked(
+        self,
+        requests: Sequence[Request],
+        counters: Any = None,
+        on_send: Callable[[int], None] | None = None,
+        on_done: Callable[[], None] | None = None,
+    ) -> list[tuple[Result, bool]]:
+        """(result, whether the cache answered it) in request order, for callers that account per request.
+
+        `on_send(n)` is called before n requests go to the backend and `on_done()` as each of them finishes
+        (progress); `counters` is anything with EngineCounters' fields (the labeller's RunCounters).
+        """
         keys = [self.key(r) for r in requests]
         found = self.cache.get_many(keys)
         to_send: dict[str, Request] = {}
@@ -134,16 +158,25 @@ class CachedEngine:
             c.deduplicated += len(keys) - hits - len(to_send)
         fresh: dict[str, Result] = {}
         if to_send:
-            self._send(to_send, fresh, every)
-        return [found[k] if k in found else fresh[k] for k in keys]
+            self._send(to_send, fresh, every, on_send, on_done)
+        return [(found[k], True) if k in found else (fresh[k], False) for k in keys]
 
-    def _send(self, to_send: dict[str, Request], fresh: dict[str, Result], every: list[EngineCounters]) -> None:
+    def _send(
+        self,
+        to_send: dict[str, Request],
+        fresh: dict[str, Result],
+        every: list[Any],
+        on_send: Callable[[int], None] | None = None,
+        on_done: Callable[[], None] | None = None,
+    ) -> None:
         if self.backend is None:
             loading = time.perf_counter()
             self.load()
             for c in every[1:]:
                 c.load_seconds += time.perf_counter() - loading
         send_keys = list(to_send)
+        if on_send is not None:
+            on_send(len(send_keys))
         started = time.perf_counter()
 
         def on_result(index: int, result: Result) -> None:
@@ -158,6 +191,8 @@ class CachedEngine:
                     c.completion_tokens += result.completion_tokens
                 if result.error:
                     c.errors[result.error] = c.errors.get(result.error, 0) + 1
+            if on_done is not None:
+                on_done()
 
         self.backend.run([to_send[k] for k in send_keys], on_result)
         for c in every:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from corpusforge.label.backends.base import (
+from corpusforge.llm.backends.base import (
     BACKEND_ERROR,
     Backend,
     OnResult,
@@ -30,8 +30,8 @@ from corpusforge.label.backends.base import (
     plain_text,
     structured_constraint,
 )
-from corpusforge.label.config import OpenAIBackendSpec
-from corpusforge.label.requests import GenerateRequest, GenerateResult, Request, Result, ScoreRequest, ScoreResult
+from corpusforge.llm.config import OpenAIBackendSpec
+from corpusforge.llm.requests import GenerateRequest, GenerateResult, Request, Result, ScoreRequest, ScoreResult
 
 log = logging.getLogger(__name__)
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}

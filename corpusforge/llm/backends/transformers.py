@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from corpusforge.label.backends.base import (
+from corpusforge.llm.backends.base import (
     PROMPT_TOO_LONG,
     Backend,
     OnResult,
@@ -20,8 +20,8 @@ from corpusforge.label.backends.base import (
     encode_continuation,
     encode_prompt,
 )
-from corpusforge.label.config import TransformersBackendSpec
-from corpusforge.label.requests import GenerateRequest, GenerateResult, Request, ScoreRequest, ScoreResult
+from corpusforge.llm.config import TransformersBackendSpec
+from corpusforge.llm.requests import GenerateRequest, GenerateResult, Request, ScoreRequest, ScoreResult
 
 
 class TransformersBackend(Backend):

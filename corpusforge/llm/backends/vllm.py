@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from corpusforge.errors import ConfigError
-from corpusforge.label.backends.base import (
+from corpusforge.llm.backends.base import (
     PROMPT_TOO_LONG,
     Backend,
     OnResult,
@@ -23,8 +23,8 @@ from corpusforge.label.backends.base import (
     encode_prompt,
     structured_constraint,
 )
-from corpusforge.label.config import VLLMBackendSpec
-from corpusforge.label.requests import GenerateRequest, GenerateResult, Request, ScoreRequest, ScoreResult
+from corpusforge.llm.config import VLLMBackendSpec
+from corpusforge.llm.requests import GenerateRequest, GenerateResult, Request, ScoreRequest, ScoreResult
 
 ENQUEUE_SLICE = 32
 

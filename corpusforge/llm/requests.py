@@ -17,7 +17,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from corpusforge.label.prompts import Prompt
+from corpusforge.llm.prompts import Prompt
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Settings of LLM steps: the recipe's `llm:` section (defaults for every LLM step) and each step's own overrides.
 
-The model and backend sections are the labeler's (label/config.py): the same `vllm` / `openai` / `transformers`
-backends with the same fields, so GPU settings (tensor_parallel_size, gpu_memory_utilization, max_num_seqs via
-engine_args) are recipe settings, never code paths:
+The model, backend and sampling sections are the labeler's (corpusforge/llm/config.py): the same `vllm` /
+`openai` / `transformers` backends with the same fields, so GPU settings (tensor_parallel_size,
+gpu_memory_utilization, max_num_seqs via engine_args) are recipe settings, never code paths:
 
     llm:
       model: {name: /models/qwen2.5-7b-instruct, backend: {type: vllm, tensor_parallel_size: 2}}
@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from corpusforge.config import StrictModel
-from corpusforge.label.config import ModelSpec
+from corpusforge.llm.config import ModelSpec, SamplingSpec
 
 
 class LLMModelSpec(ModelSpec):
@@ -28,10 +28,9 @@ class LLMModelSpec(ModelSpec):
     name: str | None = Field(None, description="local path or Hub name (vllm/transformers); served name (openai)")
 
 
-class LLMSampling(StrictModel):
-    temperature: float = Field(0.0, ge=0)
-    top_p: float = Field(1.0, gt=0, le=1)
-    seed: int = 0
+class LLMSampling(SamplingSpec):
+    """The shared sampling settings and one token budget for the step's answers."""
+
     max_tokens: int | None = Field(None, ge=1, description="none: the step's own default")
 
 

@@ -1,0 +1,113 @@
+"""llm.qa_from_text: instruction pairs written from a passage used as hidden reference (HuatuoGPT-II)."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import Literal
+
+from datatrove.data import Document
+from pydantic import Field
+
+from corpusforge.errors import ConfigError
+from corpusforge.pipeline.registry import StepParams, register
+from corpusforge.pipeline.steps.llm.base import LLMStep, Task
+from corpusforge.pipeline.steps.llm.checks import QA_SCHEMA, Checked, check_qa_pairs, schema_validator
+from corpusforge.pipeline.steps.llm.config import LLMStepParams
+
+
+@register("llm.qa_from_text")
+class QAFromText(LLMStep):
+    """Instruction pairs written from a passage used as hidden reference (HuatuoGPT-II); emits chat records."""
+
+    name = "llm.qa_from_text"
+    default_max_tokens = 768
+    template_names = ("qa_from_text",)
+    changes_cardinality = True
+
+    class Params(StepParams, LLMStepParams):
+        type: Literal["llm.qa_from_text"] = "llm.qa_from_text"
+        max_pairs: int = Field(3, ge=1, le=20)
+        min_passage_chars: int = Field(200, ge=1, description="shorter passages are dropped (passage_too_short)")
+        max_passage_chars: int = Field(6000, ge=100, description="longer passages are cut here for the prompt")
+        min_answer_chars: int = Field(20, ge=1)
+        task: str = "free_qa/from_text"
+        task_id: int | None = None
+        system_prompt: str | None = Field(None, description="system turn of the records written (not of the request)")
+
+    def prepare(self, doc: Document) -> Task | str:
+        passage = doc.text.strip()
+        language = self.language_of(passage)
+        cut = passage[: self.params.max_passage_chars]
+        file, prompt = self.render("qa_from_text", language, passage=cut, max_pairs=self.params.max_pairs)
+        validate = self._validate
+        p = self.params
+        return Task(doc, file, prompt, lambda text: self._check(text, validate, p), language,
+                    json_schema=json.dumps(QA_SCHEMA, sort_keys=True))  # fmt: skip
+
+    @cached_property
+    def _validate(self):
+        return schema_validator(QA_SCHEMA)
+
+    def _check(self, text: str, validate, p) -> Checked:
+        checked, left_out = check_qa_pairs(text, validate, p.max_pairs, p.min_answer_chars)
+        if checked.ok:
+            checked.value = (checked.value, left_out)
+        return checked
+
+    def process(self, batch: list[Document], engine) -> list[Document]:
+        self.stat_update("documents_in", value=len(batch))
+        short = [d for d in batch if len(d.text.strip()) < self.params.min_passage_chars]
+        for _ in short:
+            self.drop("passage_too_short")
+        return super().process([d for d in batch if len(d.text.strip()) >= self.params.min_passage_chars], engine)
+
+    def accept(self, task: Task) -> list[Document]:
+        from corpusforge.instruct.record import flat_text, make_record, messages_from
+        from corpusforge.instruct.tasks import UnknownTask, resolve_task_id
+
+        pairs, left_out = task.value
+        for reason, n in left_out.items():
+            self.count(f"pairs_left_out_{reason}", n)
+        doc, p = task.doc, self.params
+        try:
+            task_id = resolve_task_id(p.task, self.task_ids, p.task_id)
+        except UnknownTask as e:
+            raise ConfigError(f"llm.qa_from_text.task: {e.args[0]}") from None
+        source = doc.metadata.get("source") or self.source
+        provenance = {**(doc.metadata.get("provenance") or {}), "record_id": doc.id}
+        out = []
+        for k, (question, answer) in enumerate(pairs):
+            record = make_record(
+                id=f"{doc.id}/qa{k}",
+                source=source,
+                task=p.task,
+                task_id=task_id,
+                language=task.language,
+                messages=messages_from(question, answer, p.system_prompt),
+                provenance=provenance,
+                meta={
+                    "passage_id": doc.id,
+                    "generated_by": self.settings.model.name,
+                    "template": self.template_hash(task),
+                },  # fmt: skip
+            )
+            out.append(
+                Document(
+                    text=flat_text(record),
+                    id=record["id"],
+                    metadata={
+                        "record": record,
+                        "source": source,
+                        "provenance": provenance,
+                        "transforms": list(doc.metadata.get("transforms") or []) + [self.name],
+                    },  # fmt: skip
+                )
+            )
+        self.stat_update("expanded")
+        self.stat_update("documents_out", value=len(out))
+        self.count("pairs", len(out))
+        return out
+
+    def fallback(self, task: Task) -> list[Document]:
+        return self.drop(f"qa_{task.reasons[-1]}")

@@ -1,0 +1,130 @@
+"""kg.rewrite and exam.rewrite: steps whose checked answer replaces the document's text."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from datatrove.data import Document
+
+from corpusforge.pipeline.registry import StepParams, register
+from corpusforge.pipeline.steps.llm.base import LLMStep, Task, add_transform, note_outcome
+from corpusforge.pipeline.steps.llm.checks import answer_core, check_exam_rewrite, check_kg_rewrite
+from corpusforge.pipeline.steps.llm.config import LLMStepParams
+
+
+class RewriteStep(LLMStep):
+    """A step whose accepted answer replaces the document's text; on fallback the document keeps a text of its
+    own (`fallback_text`), and either way the document says which it got."""
+
+    def accept(self, task: Task) -> list[Document]:
+        task.doc.text = task.value
+        note_outcome(task.doc, self.name, None)
+        self.count("rewritten")
+        return [task.doc]
+
+    def fallback(self, task: Task) -> list[Document]:
+        self.fallback_text(task)
+        note_outcome(task.doc, self.name, task.reasons[-1])
+        self.count(f"fallback_{task.reasons[-1]}")
+        return [task.doc]
+
+    def fallback_text(self, task: Task) -> None:
+        """Set the text a failed rewrite leaves; by default the document's own text stays."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# kg.rewrite
+# ---------------------------------------------------------------------------------------------------------------
+@register("kg.rewrite")
+class KGRewrite(RewriteStep):
+    """Rewrite kg.subgraphs paragraphs from their triples with an LLM; a rewrite must keep every entity."""
+
+    name = "kg.rewrite"
+    default_max_tokens = 384
+    template_names = ("kg_rewrite",)
+
+    class Params(StepParams, LLMStepParams):
+        type: Literal["kg.rewrite"] = "kg.rewrite"
+
+        def check_in_recipe(self, recipe: Any, steps: list[Any], index: int, where: str) -> list[str]:
+            """kg.rewrite needs the subgraphs (triples in their metadata) of a kg.subgraphs step before it."""
+            problems = super().check_in_recipe(recipe, steps, index, where)
+            before = [s for s in steps[:index] if s.type == "kg.subgraphs"]
+            if not before:
+                return [
+                    *problems,
+                    f"{where}: kg.rewrite rewrites the subgraphs of a kg.subgraphs step: put it after one",
+                ]
+            return problems
+
+    def prepare(self, doc: Document) -> Task | str:
+        triples = doc.metadata.get("triples")
+        if not triples:
+            return "no_triples"
+        entities = list(dict.fromkeys(x for t in triples for x in (t[0], t[2])))
+        language = self.language_of(doc.text)
+        facts = [{"head": h, "relation": r, "tail": t} for h, r, t in triples]
+        file, prompt = self.render("kg_rewrite", language, triples=facts, entities=entities, draft=doc.text)
+        return Task(doc, file, prompt, lambda text: check_kg_rewrite(text, entities), language)
+
+    # a failed rewrite keeps the template paragraph kg.subgraphs wrote (RewriteStep.fallback_text)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# exam.rewrite
+# ---------------------------------------------------------------------------------------------------------------
+@register("exam.rewrite")
+class ExamRewrite(RewriteStep):
+    """Rewrite exam questions into knowledge points with an LLM; falls back to the rule-based knowledge point."""
+
+    name = "exam.rewrite"
+    default_max_tokens = 384
+    template_names = ("exam_rewrite",)
+
+    class Params(StepParams, LLMStepParams):
+        type: Literal["exam.rewrite"] = "exam.rewrite"
+        include_explanation: bool = True
+        """the explanation, when the source has one, is shown to the model and kept in the fallback"""
+        rules: str | None = None
+        """the fallback's rules YAML (as for exam.knowledge_points)"""
+
+    @cached_property
+    def writer(self):
+        from corpusforge.pipeline.steps.exam import KnowledgePointWriter
+
+        return KnowledgePointWriter(Path(self.params.rules) if self.params.rules else None,
+                                    self.params.include_explanation)  # fmt: skip
+
+    def prepare(self, doc: Document) -> Task | str:
+        from corpusforge.formats.multiple_choice.question import MalformedQuestion, MCQuestion
+
+        record = doc.metadata.get("mc")
+        if not isinstance(record, dict):
+            return "no_mc"
+        try:
+            mc = MCQuestion.from_record(record)
+        except MalformedQuestion:
+            return "bad_mc"
+        language = self.language_of(mc.question)
+        file, prompt = self.render(
+            "exam_rewrite",
+            language,
+            question=mc.question,
+            options=[(k, answer_core(t) or t) for k, t in mc.options],
+            answer=answer_core(mc.answer_text) or mc.answer_text,
+            answer_key=mc.answer,
+            explanation=mc.explanation if self.params.include_explanation else None,
+            context=mc.context,
+        )
+        task = Task(doc, file, prompt, lambda text: check_exam_rewrite(text, mc.answer_text), language)
+        task.extra["mc"] = mc
+        return task
+
+    def fallback_text(self, task: Task) -> None:
+        """The rule-based knowledge point (exam.knowledge_points), as a recipe without LLM steps writes it."""
+        text, rule = self.writer.rewrite(task.extra["mc"], task.language)
+        task.doc.text = text
+        task.doc.metadata["knowledge_point_rule"] = rule
+        add_transform(task.doc, "exam.knowledge_points")
