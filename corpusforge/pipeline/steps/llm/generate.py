@@ -69,11 +69,9 @@ class RegexParser(StrictModel):
 class LLMGenerate(LLMStep):
     """The general LLM step: the recipe's jinja template, an output parser, and the field the answer goes to."""
 
-    name = "llm.generate"
     default_max_tokens = 256
 
     class Params(StepParams, LLMStepParams):
-        type: Literal["llm.generate"] = "llm.generate"
         template: str | None = Field(None, description="jinja text; variables: text, id, source, metadata")
         template_path: str | None = Field(None, description="or a jinja file")
         system: str | None = Field(None, description="a system message sent before the rendered prompt")

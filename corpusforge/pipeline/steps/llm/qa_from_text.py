@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from functools import cached_property
-from typing import Literal
 
 from datatrove.data import Document
 from pydantic import Field
@@ -20,13 +19,11 @@ from corpusforge.pipeline.steps.llm.config import LLMStepParams
 class QAFromText(LLMStep):
     """Instruction pairs written from a passage used as hidden reference (HuatuoGPT-II); emits chat records."""
 
-    name = "llm.qa_from_text"
     default_max_tokens = 768
     template_names = ("qa_from_text",)
     changes_cardinality = True
 
     class Params(StepParams, LLMStepParams):
-        type: Literal["llm.qa_from_text"] = "llm.qa_from_text"
         max_pairs: int = Field(3, ge=1, le=20)
         min_passage_chars: int = Field(200, ge=1, description="shorter passages are dropped (passage_too_short)")
         max_passage_chars: int = Field(6000, ge=100, description="longer passages are cut here for the prompt")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from datatrove.data import Document
 
@@ -41,13 +41,10 @@ class RewriteStep(LLMStep):
 class KGRewrite(RewriteStep):
     """Rewrite kg.subgraphs paragraphs from their triples with an LLM; a rewrite must keep every entity."""
 
-    name = "kg.rewrite"
     default_max_tokens = 384
     template_names = ("kg_rewrite",)
 
     class Params(StepParams, LLMStepParams):
-        type: Literal["kg.rewrite"] = "kg.rewrite"
-
         def check_in_recipe(self, recipe: Any, steps: list[Any], index: int, where: str) -> list[str]:
             """kg.rewrite needs the subgraphs (triples in their metadata) of a kg.subgraphs step before it."""
             problems = super().check_in_recipe(recipe, steps, index, where)
@@ -79,12 +76,10 @@ class KGRewrite(RewriteStep):
 class ExamRewrite(RewriteStep):
     """Rewrite exam questions into knowledge points with an LLM; falls back to the rule-based knowledge point."""
 
-    name = "exam.rewrite"
     default_max_tokens = 384
     template_names = ("exam_rewrite",)
 
     class Params(StepParams, LLMStepParams):
-        type: Literal["exam.rewrite"] = "exam.rewrite"
         include_explanation: bool = True
         """the explanation, when the source has one, is shown to the model and kept in the fallback"""
         rules: str | None = None

@@ -19,12 +19,10 @@ from corpusforge.pipeline.steps.llm.config import LLMStepParams
 class LLMScore(LLMStep):
     """An LLM's 0..N educational score in the document's metadata; documents under `threshold` are dropped."""
 
-    name = "llm.score"
     default_max_tokens = 16
     template_names = ("score",)
 
     class Params(StepParams, LLMStepParams):
-        type: Literal["llm.score"] = "llm.score"
         key: str = Field("llm_score", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="metadata key of the score")
         scale_max: int = Field(5, ge=1, le=100)
         threshold: float | None = Field(None, ge=0, description="drop documents scoring below it")

@@ -18,7 +18,7 @@ from corpusforge.errors import InputError
 from corpusforge.runtime.lock import RunLock
 from corpusforge.runtime.procgroup import group_members
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_a_second_run_is_refused_with_the_holders_pid(tmp_path):
