@@ -16,12 +16,12 @@ from pathlib import Path
 
 import networkx as nx
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # --root measures another checkout (an older commit's worktree)
 PACKAGES = ("corpusforge", "train")
 # the intended floors, lowest first: an import from a lower floor to a higher one points up a layer
 FLOORS = [
     ("corpusforge.errors", "corpusforge.config", "corpusforge.polyhash", "corpusforge.io"),
-    (
+    (  # the run core, and the root modules it was made of (to measure earlier commits)
         "corpusforge.runtime",
         "corpusforge.output",
         "corpusforge.progress",
@@ -34,7 +34,7 @@ FLOORS = [
     ("corpusforge.llm", "corpusforge.formats"),
     ("corpusforge.pipeline", "corpusforge.decontam", "corpusforge.sources_check"),
     ("corpusforge.instruct",),
-    ("corpusforge.builder", "corpusforge.label", "corpusforge.eval"),
+    ("corpusforge.builder", "corpusforge.build", "corpusforge.label", "corpusforge.eval"),
     ("corpusforge.report", "corpusforge.hub", "corpusforge.export"),
     ("corpusforge.cli", "corpusforge", "train"),  # the trainer is a package of its own beside the CLI
 ]
@@ -84,11 +84,11 @@ def _is_type_checking(node: ast.If) -> bool:
     return "TYPE_CHECKING" in ast.unparse(node.test)
 
 
-def scan() -> tuple[nx.DiGraph, list[tuple[str, int, str]], dict[str, int]]:
+def scan() -> tuple[nx.DiGraph, set[tuple[str, int, str]], dict[str, int]]:
     files = [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")]
     known = {module_name(p) for p in files}
     graph = nx.DiGraph()
-    local: list[tuple[str, int, str]] = []
+    local: set[tuple[str, int, str]] = set()  # one per imported module and line
     sizes: dict[str, int] = {}
     for path in files:
         module, is_package = module_name(path), path.name == "__init__.py"
@@ -106,7 +106,7 @@ def scan() -> tuple[nx.DiGraph, list[tuple[str, int, str]], dict[str, int]]:
                         if target == module:
                             continue
                         if in_function:
-                            local.append((str(path.relative_to(ROOT)), child.lineno, target))
+                            local.add((str(path.relative_to(ROOT)), child.lineno, target))
                         else:
                             graph.add_edge(module, target)
                 visit(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)))
@@ -118,7 +118,11 @@ def scan() -> tuple[nx.DiGraph, list[tuple[str, int, str]], dict[str, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--list", action="store_true", help="print every circle and function-local import")
+    parser.add_argument("--root", type=Path, help="the checkout to measure (default: this one)")
     args = parser.parse_args()
+    if args.root:
+        global ROOT
+        ROOT = args.root.resolve()
     graph, local, sizes = scan()
     # a package imports its own modules through __init__: that is its face, not a circle
     faces = [(a, b) for a, b in graph.edges if b.startswith(a + ".") or a.startswith(b + ".")]
