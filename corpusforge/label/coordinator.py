@@ -30,11 +30,9 @@ from corpusforge.label.config import LabelJob
 from corpusforge.label.finish import LabelRun, finish_output
 from corpusforge.label.lifecycle import output_lock
 from corpusforge.label.ondemand import make_backend
-from corpusforge.label.output import LabelOutput
 from corpusforge.label.prompts import PromptBook
-from corpusforge.label.records import arrow_schema
 from corpusforge.label.runner import Progress, RunCounters
-from corpusforge.label.selection import select_job_items
+from corpusforge.label.selection import start_output
 from corpusforge.label.shards import (
     PLAN,
     PROGRESS,
@@ -52,7 +50,6 @@ from corpusforge.label.shards import (
     tasks_dir,
 )
 from corpusforge.label.strategies import StrategyContext
-from corpusforge.label.summary import SummaryBuilder
 from corpusforge.output.dataset_dir import DATA_DIR, write_json_atomic
 from corpusforge.runtime.executors import make_executor, ray_session, stderr_to
 from corpusforge.runtime.guard import without_run_token
@@ -230,13 +227,7 @@ def run_tasks(job: LabelJob, *, progress_factory=None, keep=None, observers=None
     with output_lock(out):
         book = PromptBook(job.task.templates)
         book.check(job.strategies)
-        output = LabelOutput(out, job.task.name, arrow_schema(job))
-        output.start()
-        summary = SummaryBuilder([o.text for o in job.task.options], job.strategies)
-        positions: list[int] = []
-        items = select_job_items(job, output, summary, keep, positions)
-        output.close()
-        del items  # the tasks read their own share
+        output, summary, _, positions = start_output(job, out, keep)  # the tasks read their own share
         plan = prepare_tasks(job, positions, log)
         done_before = completed_ranks(out)
         log(

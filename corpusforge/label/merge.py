@@ -17,7 +17,15 @@ from typing import Any
 
 from corpusforge.errors import ConfigError, InputError
 from corpusforge.label.config import LabelJob
+from corpusforge.label.coordinator import add_counters
+from corpusforge.label.finish import LabelRun, finish_output
+from corpusforge.label.lifecycle import output_lock
+from corpusforge.label.ondemand import make_backend
+from corpusforge.label.prompts import PromptBook
 from corpusforge.label.runner import RunCounters
+from corpusforge.label.selection import start_output
+from corpusforge.label.shards import fold_caches
+from corpusforge.label.strategies import StrategyContext
 from corpusforge.output.dataset_dir import DATA_DIR, MANIFEST
 
 SHARD_ONLY = ("output", "shard_index", "cache", "progress")
@@ -86,18 +94,6 @@ def _counters(summary: dict[str, Any]) -> RunCounters:
 
 def merge_shards(folders: list[Path], output_dir: Path, log: Callable[[str], None] | None = None):
     """Merge the shard outputs into `output_dir` (see the module doc); returns the LabelRun."""
-    from corpusforge.label.coordinator import add_counters
-    from corpusforge.label.finish import LabelRun, finish_output
-    from corpusforge.label.lifecycle import output_lock
-    from corpusforge.label.ondemand import make_backend
-    from corpusforge.label.output import LabelOutput
-    from corpusforge.label.prompts import PromptBook
-    from corpusforge.label.records import arrow_schema
-    from corpusforge.label.selection import select_job_items
-    from corpusforge.label.shards import fold_caches
-    from corpusforge.label.strategies import StrategyContext
-    from corpusforge.label.summary import SummaryBuilder
-
     log = log or (lambda _: None)
     folders = [Path(f) for f in folders]
     resolved = {f.resolve() for f in folders}
@@ -108,12 +104,7 @@ def merge_shards(folders: list[Path], output_dir: Path, log: Callable[[str], Non
     run = jobs[0].run.model_copy(update={"output": str(output_dir), "num_shards": 1, "shard_index": 0, "cache": None})
     job = jobs[0].model_copy(update={"run": run})
     with output_lock(output_dir):
-        output = LabelOutput(output_dir, job.task.name, arrow_schema(job))
-        output.start()
-        summary = SummaryBuilder([o.text for o in job.task.options], job.strategies)
-        positions: list[int] = []
-        items = select_job_items(job, output, summary, None, positions)
-        output.close()
+        output, summary, items, positions = start_output(job, output_dir)
         ids = {p: item.id for p, item in zip(positions, items)}
 
         def keyed(k: int) -> Iterator[tuple[int, int, dict]]:

@@ -19,26 +19,18 @@ from corpusforge.label.records import Ledger, RecordContext, build_record
 from corpusforge.label.strategies import StrategyContext, StrategyOutcome, run_strategy
 from corpusforge.llm.backends.base import Backend
 from corpusforge.llm.cache import RequestCache
-from corpusforge.llm.engine import CachedEngine
+from corpusforge.llm.engine import CachedEngine, RequestCounters
 from corpusforge.llm.requests import GenerateResult, Request, Result
 
 
 @dataclass
-class RunCounters:
+class RunCounters(RequestCounters):
     """Totals for the summary; token counts cover only what the backend computed in this run.
 
-    The engine counts into it as into its own EngineCounters (the same fields, plus items and waves; no
-    load_seconds: the labeller's backend loads itself), so the task results' JSON keeps these keys."""
+    The engine counts into it as into its own EngineCounters (the same request counts, plus items and waves; no
+    load_seconds: the labeller's backend loads itself)."""
 
     items: int = 0
-    requests: int = 0
-    cache_hits: int = 0
-    sent: int = 0
-    deduplicated: int = 0
-    prompt_tokens: int = 0
-    cached_prompt_tokens: int = 0
-    completion_tokens: int = 0
-    backend_seconds: float = 0.0
     waves: int = 0
     errors: dict[str, int] = field(default_factory=dict)
 

@@ -4,10 +4,12 @@ every quarantined input record goes to the output and the summary on the way."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from corpusforge.label.config import LabelJob
 from corpusforge.label.items import LabelItem, Quarantined, iter_input
 from corpusforge.label.output import LabelOutput
+from corpusforge.label.records import arrow_schema
 from corpusforge.label.runner import select_items
 from corpusforge.label.summary import SummaryBuilder
 
@@ -41,3 +43,17 @@ def select_job_items(
         if positions is not None:
             positions.append(at[0])
     return items
+
+
+def start_output(
+    job: LabelJob, output_dir: Path, keep: Callable[[LabelItem], bool] | None = None
+) -> tuple[LabelOutput, SummaryBuilder, list[LabelItem], list[int]]:
+    """A new label output holding the input's quarantined records, the summary that counted them, and the selected
+    items with their input positions (for work split over tasks or shards, which write the records later)."""
+    output = LabelOutput(output_dir, job.task.name, arrow_schema(job))
+    output.start()
+    summary = SummaryBuilder([o.text for o in job.task.options], job.strategies)
+    positions: list[int] = []
+    items = select_job_items(job, output, summary, keep, positions)
+    output.close()
+    return output, summary, items, positions

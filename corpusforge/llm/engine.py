@@ -39,8 +39,8 @@ _LOCK = threading.Lock()
 
 
 @dataclass
-class EngineCounters:
-    """What an engine did: requests asked for, answered from the cache, sent; tokens of what it computed."""
+class RequestCounters:
+    """What was asked of an engine: requests, answered from the cache, sent; tokens of what it computed."""
 
     requests: int = 0
     cache_hits: int = 0
@@ -50,6 +50,12 @@ class EngineCounters:
     cached_prompt_tokens: int = 0
     completion_tokens: int = 0
     backend_seconds: float = 0.0
+
+
+@dataclass
+class EngineCounters(RequestCounters):
+    """An LLM step's engine: the request counts plus how long its model took to load, and errors by kind."""
+
     load_seconds: float = 0.0
     errors: dict[str, int] = field(default_factory=dict)
 
