@@ -22,7 +22,8 @@ from typing import Any
 
 from corpusforge.errors import InputError
 from corpusforge.eval.metrics import ClassificationReport, classification_report
-from corpusforge.instruct.record import record_meta
+from corpusforge.formats.instruction import record_meta
+from corpusforge.output.splits import load_split  # the same reading rules as training (dataset dir, file, Hub id)
 
 DEFAULT_TEMPLATE = "mc_table9_en"  # the paper's Table 9 layout
 DEFAULT_TARGET = "option"  # "A) yes"
@@ -77,8 +78,8 @@ def pubmedqa_record(
     item, label: str, task_id: int = 0, template: str = DEFAULT_TEMPLATE, target: str = DEFAULT_TARGET
 ) -> dict[str, Any]:
     """A PubMedQA item with answer `label` as a stage-3 record, rendered exactly as the stage-3 build does."""
+    from corpusforge.formats.instruction import make_record
     from corpusforge.instruct.adapters.pubmedqa import pubmedqa_mc
-    from corpusforge.instruct.record import make_record
     from corpusforge.instruct.render import render_mc
 
     mc = pubmedqa_mc(item, label)
@@ -253,6 +254,4 @@ def read_records(path: str | Path, split: str = "test") -> Iterator[dict[str, An
                     except json.JSONDecodeError as e:
                         raise InputError(f"{path}:{line_no}: not valid JSON ({e})") from None
         return
-    from train.data.sources import load_split  # the same reading rules as training (dataset dir, file, Hub id)
-
     yield from load_split(str(path), split)

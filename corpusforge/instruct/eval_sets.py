@@ -43,8 +43,8 @@ from corpusforge.config import StrictModel
 from corpusforge.decontam import DEFAULT_NGRAM, OverlapIndex, normalize_tokens
 from corpusforge.errors import InputError
 from corpusforge.formats import pubmedqa as pqa
+from corpusforge.formats.instruction import question_text
 from corpusforge.instruct.layouts import iter_records, local_opener, row_from_raw
-from corpusforge.instruct.record import question_text
 from corpusforge.io.input_records import MalformedFile, MalformedRecord
 from corpusforge.io.quarantine import QuarantineWriter
 from corpusforge.output.card import markdown_table

@@ -34,7 +34,7 @@ import xxhash
 from pydantic import Field
 
 from corpusforge.config import StrictModel
-from corpusforge.instruct.record import record_meta
+from corpusforge.formats.instruction import record_meta
 from corpusforge.output.card import markdown_table
 
 REPEAT_SEPARATOR = "#r"

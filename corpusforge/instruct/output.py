@@ -12,7 +12,7 @@ from typing import Any
 from datatrove.data import Document
 
 from corpusforge.errors import BuildError
-from corpusforge.instruct.record import PROVENANCE_FIELDS, record_errors
+from corpusforge.formats.instruction import PROVENANCE_FIELDS, record_errors
 
 
 def arrow_schema():

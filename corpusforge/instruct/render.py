@@ -23,8 +23,8 @@ from typing import Any, Literal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, TemplateNotFound
 
+from corpusforge.formats.instruction import messages_from
 from corpusforge.formats.multiple_choice.question import MCQuestion
-from corpusforge.instruct.record import messages_from
 
 Target = Literal["letter", "option", "sentence"]
 TEMPLATE_PACKAGE = "corpusforge.instruct"

@@ -23,8 +23,8 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
+from corpusforge.formats.instruction import record_meta
 from corpusforge.instruct.mixing import BottomK, Mixer, MixSpec, MixtureReport, cap_key, repeated
-from corpusforge.instruct.record import record_meta
 from corpusforge.pipeline.registry import register
 
 

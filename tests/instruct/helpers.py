@@ -9,7 +9,7 @@ from typing import Any
 
 from datatrove.data import Document
 
-from corpusforge.instruct.record import record_errors
+from corpusforge.formats.instruction import record_errors
 from corpusforge.pipeline.registry import BuildContext, registered
 
 REPO = Path(__file__).resolve().parents[2]

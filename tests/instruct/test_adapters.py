@@ -11,8 +11,8 @@ import json
 import pytest
 
 from corpusforge.errors import ConfigError
+from corpusforge.formats.task_ids import DEFAULT_TASK_IDS, resolve_task_id
 from corpusforge.instruct.adapters.free_qa import content_id
-from corpusforge.instruct.tasks import DEFAULT_TASK_IDS, resolve_task_id
 from tests.instruct.helpers import REPO, SAMPLES, read
 
 

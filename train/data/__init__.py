@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from corpusforge.output.splits import load_split, require_columns
 from train.data.batching import EpochSchedule, Rows, collate_blocks, collate_chat, packed_rows, single_rows
 from train.data.chat import encode_records
 from train.data.pretrain import PackedBlocks, TokenizedShards, stream_from_dataset, tokenize_documents
-from train.data.sources import load_split, require_columns
 
 
 @dataclass

@@ -17,11 +17,11 @@ from typing import Any, ClassVar
 import xxhash
 
 from corpusforge.errors import ConfigError
+from corpusforge.formats.instruction import Language, flat_text, make_record
 from corpusforge.formats.multiple_choice.question import MCQuestion
+from corpusforge.formats.task_ids import UnknownTask, resolve_task_id
 from corpusforge.instruct.layouts import iter_records
-from corpusforge.instruct.record import Language, flat_text, make_record
 from corpusforge.instruct.render import Target, UnknownTemplate, load_template, render_mc, render_qa
-from corpusforge.instruct.tasks import UnknownTask, resolve_task_id
 from corpusforge.io.input_records import MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.readers.base import ReaderParams, SourceReader
 from corpusforge.pipeline.registry import BuildContext

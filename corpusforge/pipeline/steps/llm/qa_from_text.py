@@ -9,6 +9,8 @@ from datatrove.data import Document
 from pydantic import Field
 
 from corpusforge.errors import ConfigError
+from corpusforge.formats.instruction import flat_text, make_record, messages_from
+from corpusforge.formats.task_ids import UnknownTask, resolve_task_id
 from corpusforge.pipeline.registry import StepParams, register
 from corpusforge.pipeline.steps.llm.base import LLMStep, Task
 from corpusforge.pipeline.steps.llm.checks import QA_SCHEMA, Checked, check_qa_pairs, schema_validator
@@ -60,9 +62,6 @@ class QAFromText(LLMStep):
         return super().process([d for d in batch if len(d.text.strip()) >= self.params.min_passage_chars], engine)
 
     def accept(self, task: Task) -> list[Document]:
-        from corpusforge.instruct.record import flat_text, make_record, messages_from
-        from corpusforge.instruct.tasks import UnknownTask, resolve_task_id
-
         pairs, left_out = task.value
         for reason, n in left_out.items():
             self.count(f"pairs_left_out_{reason}", n)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 
+from corpusforge.formats.instruction import flat_text, make_record, messages_from, question_text, record_errors
 from corpusforge.formats.multiple_choice.question import MCQuestion
-from corpusforge.instruct.record import flat_text, make_record, messages_from, question_text, record_errors
 
 
 def good() -> dict:

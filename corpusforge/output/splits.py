@@ -1,10 +1,13 @@
-"""Open a split of what `corpusforge build` wrote: a dataset directory, a single file, or a Hub dataset id."""
+"""Open a split of what `corpusforge build` wrote: a dataset directory, a single file, or a Hub dataset id.
+
+Training (train/data) and evaluation (corpusforge/eval) read their data by the same rules."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from corpusforge.errors import InputError
+from corpusforge.output.dataset_dir import split_files
 
 FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 
@@ -17,9 +20,7 @@ def load_split(path: str, split: str, max_rows: int | None = None):
     rebuilt or another folder of the same name would be served stale rows); a single .jsonl/.parquet file is the
     whole split; anything else is tried as a Hub dataset id.
     """
-    import datasets
-
-    from corpusforge.output.dataset_dir import split_files
+    import datasets  # not at import time: the build and label commands never need it
 
     local = Path(path)
     try:
