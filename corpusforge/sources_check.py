@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from corpusforge.errors import first_line, hub_endpoint, is_network_error
+
 
 def where(value: str) -> str:
     """How a relative path was resolved, for messages."""
@@ -39,8 +41,6 @@ def hub_problems(key: str, value: str, repo_type: str, local_kind: str) -> list[
     from huggingface_hub import constants
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
-
-    from corpusforge.errors import first_line, hub_endpoint, is_network_error
 
     not_local = f"{key}: {value} is not a local path{where(value)}"
     try:

@@ -11,6 +11,9 @@ from corpusforge import __version__
 from corpusforge.builder.accounting import SourceAccount, account_plan, read_stage_stats
 from corpusforge.builder.plan import BuildPlan
 from corpusforge.config import dump_yaml
+from corpusforge.instruct.adapters.base import duplicate_ids
+from corpusforge.instruct.eval_sets import CONTAMINATION_DIR, ContaminationReport
+from corpusforge.instruct.mixing import MixtureReport
 from corpusforge.output.card import card_metadata, markdown_table, render_card
 from corpusforge.output.dataset_dir import (
     CARD,
@@ -21,6 +24,7 @@ from corpusforge.output.dataset_dir import (
     write_text_atomic,
 )
 from corpusforge.output.schemas import validation_errors
+from corpusforge.pipeline.steps.llm.reports import reports_markdown, summarize_reports
 
 DEDUP_REASONS = ("exact_duplicate", "near_duplicate")
 
@@ -83,7 +87,6 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         "tokenized": _tokenized_summary(out),
         "warnings": input_warnings(accounts),
     }
-    from corpusforge.pipeline.steps.llm.reports import summarize_reports
 
     if llm_steps := summarize_reports(plan.state_dir):  # model, settings and request counts of LLM steps
         manifest["llm_steps"] = llm_steps
@@ -134,9 +137,6 @@ def totals_by_unit(accounts: dict[str, SourceAccount]) -> dict[str, dict[str, in
 
 def instruct_reports(plan: BuildPlan):
     """The mixture (from the write stage's stats) and contamination (from the filter's hit files) reports."""
-    from corpusforge.instruct.eval_sets import CONTAMINATION_DIR, ContaminationReport
-    from corpusforge.instruct.mixing import MixtureReport
-
     write = next(s for s in plan.stages if s.name == "write")
     stats: dict[str, float] = {}
     for step in read_stage_stats(plan.stage_logs(write)):
@@ -346,8 +346,6 @@ def _instruct_sections(plan: BuildPlan) -> list[tuple[str, str]]:
 
 
 def _id_sections(manifest: dict[str, Any]) -> list[tuple[str, str]]:
-    from corpusforge.instruct.adapters.base import duplicate_ids
-
     counts = duplicate_ids(manifest)
     if not counts:
         return []
@@ -356,8 +354,6 @@ def _id_sections(manifest: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _llm_sections(manifest: dict[str, Any]) -> list[tuple[str, str]]:
-    from corpusforge.pipeline.steps.llm.reports import reports_markdown
-
     return [("LLM steps", reports_markdown(manifest["llm_steps"]))]
 
 

@@ -23,9 +23,15 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers import JsonlReader
 
 from corpusforge.builder.recipe import RecipeBase
+from corpusforge.builder.records import arrow_schema, checked_document_record, unchecked_document_record
+from corpusforge.builder.writers import DatasetParquetWriter, IntermediateWriter
+from corpusforge.instruct.stages import mix_scan_steps, mix_write_steps, needs_scan
 from corpusforge.output.dataset_dir import DATA_DIR, STATE_DIR
 from corpusforge.pipeline.dropped import DROPPED_SAMPLES_DIR, DroppedSamples
+from corpusforge.pipeline.readers.base import SourceReader
 from corpusforge.pipeline.registry import BuildContext, build_step, registered
+from corpusforge.pipeline.steps.accounting import SourceCounter
+from corpusforge.pipeline.steps.minhash import FastMinhashDedupSignature
 
 
 @dataclass
@@ -143,11 +149,8 @@ def make_plan(recipe: RecipeBase) -> BuildPlan:
         plan.stages += _exact_dedup_stages(sources_dir, work / "exact", tasks)
     if minhash:
         plan.stages += _minhash_stages(recipe, sources_dir, work, tasks, exact)
-    if recipe.kind == "instruct":
-        from corpusforge.instruct.stages import needs_scan
-
-        if needs_scan(recipe.mix):
-            plan.stages.append(_mix_scan_stage(recipe, sources_dir, work, tasks, exact, minhash))
+    if recipe.kind == "instruct" and needs_scan(recipe.mix):
+        plan.stages.append(_mix_scan_stage(recipe, sources_dir, work, tasks, exact, minhash))
     plan.stages.append(_write_stage(recipe, sources_dir, work, output_dir, tasks, exact, minhash))
     if recipe.output.tokenize:
         plan.stages.append(_tokenize_stage(recipe, output_dir, tasks))
@@ -168,9 +171,6 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
     )
 
     def factory() -> list[PipelineStep]:
-        from corpusforge.builder.writers import IntermediateWriter
-        from corpusforge.pipeline.steps.accounting import SourceCounter
-
         steps = [build_step(source.reader, ctx)]
         steps += [build_step(p, ctx) for p in own + shared]
         keep_dropped_samples(
@@ -180,7 +180,9 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
         if direct:
             steps.append(_document_writer(recipe, output_dir, f"train/{name}-${{rank}}.parquet"))
         else:
-            steps.append(IntermediateWriter(str(sources_dir / name), output_filename="${rank}.jsonl", compression=None))
+            steps.append(
+                IntermediateWriter(str(sources_dir / name), output_filename="${rank}.jsonl", compression=None)
+            )
         return steps
 
     infos = [StepInfo(source.reader.type, "reader", _step_unit(source.reader, "reader"))]
@@ -247,8 +249,6 @@ def keep_dropped_samples(steps: list[PipelineStep], params: list, folder: Path) 
     """Let a source's reader and filters keep a bounded sample of what they drop (for the report)."""
     from datatrove.pipeline.filters.base_filter import BaseFilter
 
-    from corpusforge.pipeline.readers.base import SourceReader
-
     for step, p in zip(steps, params):
         if isinstance(step, SourceReader):
             step.dropped_samples = DroppedSamples(folder, p.type)
@@ -262,8 +262,6 @@ def _minhash_stages(recipe: RecipeBase, sources_dir: Path, work: Path, tasks: in
 
     def signatures() -> list[PipelineStep]:
         from datatrove.pipeline.dedup.minhash import MinhashDedupSignature
-
-        from corpusforge.pipeline.steps.minhash import FastMinhashDedupSignature
 
         steps = [_intermediate_reader(sources_dir)]
         if after_exact:  # MinHash indexes documents by position: it must see the stream the write stage sees
@@ -294,8 +292,6 @@ def _deduplicated(sources_dir: Path, work: Path, exact: bool, minhash: bool, cou
     """The intermediate documents of every source, without duplicates (optionally counted per source)."""
     from datatrove.pipeline.dedup.minhash import MinhashDedupFilter
 
-    from corpusforge.pipeline.steps.accounting import SourceCounter
-
     def count(checkpoint: str) -> list[PipelineStep]:
         return [SourceCounter(checkpoint)] if counted else []
 
@@ -314,8 +310,6 @@ def _deduplicated(sources_dir: Path, work: Path, exact: bool, minhash: bool, cou
 
 def _mix_scan_stage(recipe, sources_dir, work, tasks, exact, minhash) -> Stage:
     def factory() -> list[PipelineStep]:
-        from corpusforge.instruct.stages import mix_scan_steps
-
         return _deduplicated(sources_dir, work, exact, minhash, counted=False) + mix_scan_steps(recipe.mix, work)
 
     return Stage("mix/scan", tasks, ["find each capped source's cut-off (ids hashed under the mix seed)"], factory)
@@ -325,12 +319,8 @@ def _write_stage(recipe, sources_dir, work, output_dir, tasks, exact, minhash) -
     out = recipe.output
 
     def factory() -> list[PipelineStep]:
-        from corpusforge.pipeline.steps.accounting import SourceCounter
-
         steps = _deduplicated(sources_dir, work, exact, minhash, counted=True) + [SourceCounter("kept")]
         if recipe.kind == "instruct":
-            from corpusforge.instruct.stages import mix_write_steps
-
             return steps + mix_write_steps(
                 recipe.mix,
                 work,
@@ -355,9 +345,6 @@ def _write_stage(recipe, sources_dir, work, output_dir, tasks, exact, minhash) -
 
 def _document_writer(recipe, output_dir: Path, filename: str) -> PipelineStep:
     """Parquet shards of stage-1 documents (schemas/document.schema.json), with a fixed Arrow schema."""
-    from corpusforge.builder.records import arrow_schema, checked_document_record, unchecked_document_record
-    from corpusforge.builder.writers import DatasetParquetWriter
-
     out = recipe.output
     return DatasetParquetWriter(
         str(output_dir / DATA_DIR),

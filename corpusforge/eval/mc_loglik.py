@@ -22,7 +22,10 @@ from typing import Any
 
 from corpusforge.errors import InputError
 from corpusforge.eval.metrics import ClassificationReport, classification_report
-from corpusforge.formats.instruction import record_meta
+from corpusforge.formats.instruction import make_record, record_meta
+from corpusforge.formats.pubmedqa import MalformedItem, iter_items, load_test_ground_truth
+from corpusforge.instruct.adapters.pubmedqa import pubmedqa_mc
+from corpusforge.instruct.render import render_answer, render_mc
 from corpusforge.output.splits import load_split  # the same reading rules as training (dataset dir, file, Hub id)
 
 DEFAULT_TEMPLATE = "mc_table9_en"  # the paper's Table 9 layout
@@ -78,10 +81,6 @@ def pubmedqa_record(
     item, label: str, task_id: int = 0, template: str = DEFAULT_TEMPLATE, target: str = DEFAULT_TARGET
 ) -> dict[str, Any]:
     """A PubMedQA item with answer `label` as a stage-3 record, rendered exactly as the stage-3 build does."""
-    from corpusforge.formats.instruction import make_record
-    from corpusforge.instruct.adapters.pubmedqa import pubmedqa_mc
-    from corpusforge.instruct.render import render_mc
-
     mc = pubmedqa_mc(item, label)
     return make_record(
         id=f"pubmedqa:{item.pmid}",
@@ -104,8 +103,6 @@ def pubmedqa_test_items(
     target: str = DEFAULT_TARGET,
 ) -> list[MCItem]:
     """The official test split: exactly the PMIDs of test_ground_truth.json, gold labels from that file."""
-    from corpusforge.formats.pubmedqa import MalformedItem, iter_items, load_test_ground_truth
-
     gold = load_test_ground_truth(ground_truth)
     found, malformed = {}, []
     for _, item, _ in iter_items(pqal):
@@ -125,8 +122,6 @@ def pubmedqa_test_items(
 
 def answer_text(item: MCItem, key: str, text: str) -> str:
     """What the model is scored on for option `key`: the item's own template and target, without explanation."""
-    from corpusforge.instruct.render import render_answer
-
     return render_answer(item.template, item.target, key, text)
 
 

@@ -44,6 +44,7 @@ from corpusforge.decontam import DEFAULT_NGRAM, OverlapIndex, normalize_tokens
 from corpusforge.errors import InputError
 from corpusforge.formats import pubmedqa as pqa
 from corpusforge.formats.instruction import question_text
+from corpusforge.instruct.adapters.multiple_choice import MMLUReader
 from corpusforge.instruct.layouts import iter_records, local_opener, row_from_raw
 from corpusforge.io.input_records import MalformedFile, MalformedRecord
 from corpusforge.io.quarantine import QuarantineWriter
@@ -168,8 +169,6 @@ def load_medmcqa(spec: EvalSetSpec) -> list[EvalItem]:
 
 
 def load_mmlu(spec: EvalSetSpec) -> list[EvalItem]:
-    from corpusforge.instruct.adapters.multiple_choice import MMLUReader
-
     items = []
     for where, row, location in _rows(spec, csv_header=False):
         if isinstance(row, list):

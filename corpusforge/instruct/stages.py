@@ -17,7 +17,9 @@ from pathlib import Path
 from datatrove.pipeline.base import PipelineStep
 
 from corpusforge.instruct.mixing import MixSpec
+from corpusforge.instruct.output import arrow_schema, instruction_row, unchecked_instruction_row
 from corpusforge.instruct.steps import MixApply, MixScan
+from corpusforge.output.dataset_dir import DATA_DIR
 
 SCAN_DIR = "mix_scan"
 
@@ -40,9 +42,6 @@ def mix_write_steps(
     max_file_size: int = 512 * 2**20,
 ) -> list[PipelineStep]:
     from datatrove.pipeline.writers import ParquetWriter
-
-    from corpusforge.instruct.output import arrow_schema, instruction_row, unchecked_instruction_row
-    from corpusforge.output.dataset_dir import DATA_DIR
 
     return [
         MixApply(spec, Path(work_dir) / SCAN_DIR if needs_scan(spec) else None),

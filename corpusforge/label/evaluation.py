@@ -17,6 +17,7 @@ from corpusforge.eval.metrics import ClassificationReport, score_by_id
 from corpusforge.formats.pubmedqa import load_test_ground_truth
 from corpusforge.label.config import LabelJob
 from corpusforge.label.items import LabelItem, iter_input
+from corpusforge.label.job import run_label_job
 from corpusforge.output.card import markdown_table
 
 
@@ -91,8 +92,6 @@ def select_test_items(job: LabelJob, ground_truth: str | Path) -> tuple[dict[str
 
 def run_label_eval(job: LabelJob, ground_truth: str | Path, **run_kwargs: Any):
     """Label the selected test items with `job` and score them; returns (LabelRun, {strategy: report})."""
-    from corpusforge.label.job import run_label_job
-
     gold, selected = select_test_items(job, ground_truth)
     job = job.model_copy(update={"run": job.run.model_copy(update={"limit": None})})
     observer = EvalObserver(gold, job)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from corpusforge.errors import InputError
+from corpusforge.formats.pubmedqa import MalformedItem, item_from_hub, iter_items
 from corpusforge.io.input_records import MalformedFile
 from corpusforge.io.json_layouts import iter_jsonl
 from corpusforge.io.lone_surrogates import printable
@@ -75,8 +76,6 @@ def iter_input(spec: InputSpec) -> Iterator[LabelItem | Quarantined]:
 
 
 def _iter_pubmedqa(path: Path) -> Iterator[LabelItem | Quarantined]:
-    from corpusforge.formats.pubmedqa import MalformedItem, iter_items
-
     for where, item, raw in iter_items(path):
         if isinstance(item, MalformedItem):
             yield Quarantined(where, "malformed_item", str(item), raw)
@@ -95,8 +94,6 @@ def _iter_pubmedqa(path: Path) -> Iterator[LabelItem | Quarantined]:
 
 def _iter_hub(spec: InputSpec) -> Iterator[LabelItem | Quarantined]:
     """A Hub dataset in the qiaojin/PubMedQA layout; offline machines get a clear error, not a traceback."""
-    from corpusforge.formats.pubmedqa import MalformedItem, item_from_hub
-
     try:
         import datasets
 

@@ -11,6 +11,7 @@ from corpusforge.errors import ConfigError
 from corpusforge.label.config import LabelJob
 from corpusforge.llm.backends import backend_for
 from corpusforge.llm.backends.base import Backend
+from corpusforge.sources_check import model_problems
 
 
 def make_backend(job: LabelJob) -> Backend:
@@ -39,8 +40,6 @@ class OnDemandBackend(Backend):
         if self.loaded:
             return
         if self.name != "openai":  # a typo in the model path is one line, not a traceback after the imports
-            from corpusforge.sources_check import model_problems
-
             problems = model_problems("model.name", self.model, "config.json")
             if problems:
                 raise ConfigError("\n".join(problems))

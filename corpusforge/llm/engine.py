@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corpusforge.llm.backends import backend_for
 from corpusforge.llm.backends.base import Backend
 from corpusforge.llm.cache import RequestCache
 from corpusforge.llm.requests import GenerateResult, Request, Result, cache_key
@@ -114,7 +115,6 @@ class CachedEngine:
         """Start the backend (done by the first request the cache cannot answer)."""
         if self.backend is not None:
             return
-        from corpusforge.llm.backends import backend_for
 
         started = time.perf_counter()
         llm = _PRELOADED.get(self.model) if self.spec.type == "vllm" else None

@@ -8,6 +8,15 @@ from pathlib import Path
 
 from corpusforge.errors import InputError
 from corpusforge.output.dataset_dir import MANIFEST
+from corpusforge.report.build import collect
+from corpusforge.report.build_page import build_page
+from corpusforge.report.build_page import card_figures as build_card_figures
+from corpusforge.report.card_parts import write_card_plots
+from corpusforge.report.label_page import card_figures as label_card_figures
+from corpusforge.report.label_page import collect_label, label_page
+from corpusforge.report.qa_page import qa_page
+from corpusforge.report.qa_stats import is_pubmedqa_file
+from corpusforge.report.train_page import train_page
 
 REPORT_NAME = "report.html"
 
@@ -26,8 +35,6 @@ def detect_kind(path: Path) -> str:
             return "label"
     if path.is_dir() and ((path / "metrics.jsonl").is_file() or (path / "train_config.yaml").is_file()):
         return "train"
-    from corpusforge.report.qa_stats import is_pubmedqa_file
-
     if is_pubmedqa_file(path):
         return "pubmedqa"
     if not path.exists():
@@ -73,31 +80,20 @@ def write_report(
 
     figures = None  # the plots a dataset's card shows
     if kind == "build":
-        from corpusforge.report.build import collect
-        from corpusforge.report.build_page import build_page, card_figures
-
         data = collect(paths[0], seed=seed)
         page = build_page(data)
         if card and data.manifest.get("status") == "ok":
-            figures = card_figures(data)
+            figures = build_card_figures(data)
     elif kind == "label":
-        from corpusforge.report.label_page import card_figures, collect_label, label_page
-
         data = collect_label(paths[0], seed=seed)
         page = label_page(data)
         if card and data.manifest.get("status") == "ok":
-            figures = card_figures(data)
+            figures = label_card_figures(data)
     elif kind == "train":
-        from corpusforge.report.train_page import train_page
-
         page = train_page(paths)
     else:
-        from corpusforge.report.qa_page import qa_page
-
         page = qa_page(paths, tokenizer)
     if figures is not None:
-        from corpusforge.report.card_parts import write_card_plots
-
         write_card_plots(paths[0], figures)
     output.parent.mkdir(parents=True, exist_ok=True)
     return page.write(output)

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from corpusforge import __version__
+from corpusforge.output.dataset_dir import write_text_atomic
 
 
 @dataclass
@@ -61,8 +62,6 @@ class Page:
         )
 
     def write(self, path: Path) -> Path:
-        from corpusforge.output.dataset_dir import write_text_atomic
-
         write_text_atomic(path, self.render())
         return path
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from corpusforge.errors import InputError
+from corpusforge.formats.pubmedqa import MalformedItem, iter_items
+from corpusforge.output.card import markdown_table
 
 # the regex split of words and punctuation (like NLTK's wordpunct): "HbA1c, adequate?" -> HbA1c , adequate ?
 WORD_PUNCT = re.compile(r"\w+|[^\w\s]")
@@ -144,8 +146,6 @@ def table_rows(stats: list[QAStats], with_paper: bool = False) -> tuple[list[str
 
 
 def markdown(stats: list[QAStats], tokenizer: Tokenizer, with_paper: bool = True) -> str:
-    from corpusforge.output.card import markdown_table
-
     header, rows = table_rows(stats, with_paper)
     shown = [[r[0], *["-" if v is None else v for v in r[1:]]] for r in rows]
     return markdown_table(header, shown) + f"\n\nLengths in {tokenizer.name}."
@@ -170,8 +170,6 @@ def pubmedqa_name(path: Path) -> str:
 
 def pubmedqa_items(path: Path) -> tuple[list[QAItem], int]:
     """(the items of a raw PubMedQA file: original JSON, JSONL or the Hub's parquet; how many were malformed)."""
-    from corpusforge.formats.pubmedqa import MalformedItem, iter_items
-
     out, malformed = [], 0
     for _, item, _ in iter_items(path):
         if isinstance(item, MalformedItem):

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
+from corpusforge.errors import InputError
 from corpusforge.llm.backends.base import (
     BACKEND_ERROR,
     Backend,
@@ -56,8 +57,6 @@ class OpenAIBackend(Backend):
         try:
             self._http("GET", "/models", None, retries=1)
         except RequestFailed as e:
-            from corpusforge.errors import InputError
-
             raise InputError(f"model.backend.base_url {self.base_url}: the server does not answer ({e})") from None
 
     @property

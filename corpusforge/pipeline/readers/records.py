@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+from corpusforge.errors import ConfigError
 from corpusforge.formats import multiple_choice as mcf
 from corpusforge.io.delimited import iter_csv
 from corpusforge.io.input_records import DropRecord, MalformedRecord, ParsedRecord, RawRecord
@@ -37,8 +38,6 @@ class RecordsReader(SourceReader):
         try:
             codecs.lookup(self.encoding)
         except LookupError:
-            from corpusforge.errors import ConfigError
-
             raise ConfigError(f"encoding: unknown encoding {self.encoding!r}") from None
 
     # ---- cutting files ----------------------------------------------------------------------------------------
@@ -198,8 +197,6 @@ class ExamReader(RecordsReader):
     ):
         super().__init__(*args, csv_header=format != "mmlu", **kwargs)
         if format == "mapped" and fields is None:
-            from corpusforge.errors import ConfigError
-
             raise ConfigError("fields: the `mapped` exam format needs `fields` (question/options/answer names)")
         self.format = format
         self.fields = mcf.FieldMap.model_validate(fields) if isinstance(fields, dict) else fields

@@ -18,6 +18,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from corpusforge.decontam import DEFAULT_NGRAM, NGramIndex
 from corpusforge.errors import InputError
+from corpusforge.formats.pubmedqa import load_items
 from corpusforge.pipeline.registry import register
 
 
@@ -50,8 +51,6 @@ class PubMedQADecontamination(BaseFilter):
 
     def load(self) -> None:
         """Read PQA-L once per task: its PMIDs, and an n-gram index of its contexts and long answers."""
-        from corpusforge.formats.pubmedqa import load_items
-
         items = load_items(self.pqal_path)  # a malformed file is an InputError naming it, never a silent skip
         if not items:
             raise InputError(f"{self.pqal_path}: no PQA-L items in this file")

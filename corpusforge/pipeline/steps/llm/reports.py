@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from corpusforge.output.card import markdown_table
+
 REPORT_DIR = "llm_steps"  # under OUTPUT/.corpusforge: one JSON per step and task (model, templates, counts)
 
 
@@ -46,8 +48,6 @@ def summarize_reports(state_dir: Path) -> list[dict[str, Any]]:
 
 def reports_markdown(entries: list[dict[str, Any]]) -> str:
     """The card's "LLM steps" section: what answered, with which settings, and what came of it."""
-    from corpusforge.output.card import markdown_table
-
     rows = []
     for e in entries:
         outcomes = {k: v for k, v in e["outcomes"].items() if not k.startswith(("failed_", "answered_on_try_"))}

@@ -8,7 +8,9 @@ from typing import Any
 
 from datatrove.data import Document
 
+from corpusforge.formats.multiple_choice.question import MalformedQuestion, MCQuestion
 from corpusforge.pipeline.registry import StepParams, register
+from corpusforge.pipeline.steps.exam import KnowledgePointWriter
 from corpusforge.pipeline.steps.llm.base import LLMStep, Task, add_transform, note_outcome
 from corpusforge.pipeline.steps.llm.checks import answer_core, check_exam_rewrite, check_kg_rewrite
 from corpusforge.pipeline.steps.llm.config import LLMStepParams
@@ -87,14 +89,10 @@ class ExamRewrite(RewriteStep):
 
     @cached_property
     def writer(self):
-        from corpusforge.pipeline.steps.exam import KnowledgePointWriter
-
         return KnowledgePointWriter(Path(self.params.rules) if self.params.rules else None,
                                     self.params.include_explanation)  # fmt: skip
 
     def prepare(self, doc: Document) -> Task | str:
-        from corpusforge.formats.multiple_choice.question import MalformedQuestion, MCQuestion
-
         record = doc.metadata.get("mc")
         if not isinstance(record, dict):
             return "no_mc"
