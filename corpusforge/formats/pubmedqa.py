@@ -101,16 +101,9 @@ def item_from_original(pmid: str, data: Any, where: str = "") -> PubMedQAItem:
         raise MalformedItem(f"{where}: expected an object, got {type(data).__name__}")
     question = _question(data.get("QUESTION"), "QUESTION", where)
     decision = _decision(data.get("final_decision"), where)
-    return PubMedQAItem(
-        pmid=str(pmid),
-        question=question,
-        contexts=_as_str_list(data.get("CONTEXTS"), "CONTEXTS", where),
-        context_labels=_as_str_list(data.get("LABELS"), "LABELS", where),
-        meshes=_as_str_list(data.get("MESHES"), "MESHES", where),
-        long_answer=_text(data.get("LONG_ANSWER"), "LONG_ANSWER", where),
-        final_decision=decision,
-        year=_year(data.get("YEAR"), where),
-    )
+    lists = [(data.get(name), name) for name in ("CONTEXTS", "LABELS", "MESHES")]
+    long_answer = (data.get("LONG_ANSWER"), "LONG_ANSWER")
+    return _item(str(pmid), question, decision, lists, long_answer, where, year=data.get("YEAR"))
 
 
 def item_from_hub(row: dict[str, Any], where: str = "") -> PubMedQAItem:
@@ -125,14 +118,31 @@ def item_from_hub(row: dict[str, Any], where: str = "") -> PubMedQAItem:
     if not isinstance(context, dict):
         raise MalformedItem(f"{where}: field 'context' must be an object")
     decision = _decision(row.get("final_decision"), where)
+    lists = [(context.get(name), f"context.{name}") for name in ("contexts", "labels", "meshes")]
+    return _item(pmid, question, decision, lists, (row.get("long_answer"), "long_answer"), where)
+
+
+def _item(
+    pmid: str,
+    question: str,
+    decision: str | None,
+    lists: list[tuple[Any, str]],
+    long_answer: tuple[Any, str],
+    where: str,
+    year: Any = None,
+) -> PubMedQAItem:
+    """The item either layout describes, its remaining fields checked in one order: contexts, context labels and
+    MeSH terms (each `(value, name as the layout spells it)`), then the long answer, then the year."""
+    contexts, context_labels, meshes = (_as_str_list(value, name, where) for value, name in lists)
     return PubMedQAItem(
-        pmid=str(pmid),
+        pmid=pmid,
         question=question,
-        contexts=_as_str_list(context.get("contexts"), "context.contexts", where),
-        context_labels=_as_str_list(context.get("labels"), "context.labels", where),
-        meshes=_as_str_list(context.get("meshes"), "context.meshes", where),
-        long_answer=_text(row.get("long_answer"), "long_answer", where),
+        contexts=contexts,
+        context_labels=context_labels,
+        meshes=meshes,
+        long_answer=_text(*long_answer, where),
         final_decision=decision,
+        year=_year(year, where),
     )
 
 

@@ -291,7 +291,7 @@ def _iter_array(scan: _JsonScanner, file: str, encoding: str, index_key: str) ->
     scan.pos += 1  # the opening '['
     if scan.peek() == "]":
         scan.pos += 1
-        yield from _expect_end(scan, file, encoding, "array", 0)
+        _expect_end(scan, file, encoding, "array", 0)
         return
     index = 0
     while True:
@@ -300,15 +300,8 @@ def _iter_array(scan: _JsonScanner, file: str, encoding: str, index_key: str) ->
         location = {"file": file, index_key: index}
         yield _next_value(scan, file, encoding, location, f"element {index}", records=index)
         index += 1
-        sep = scan.peek()
-        if sep == ",":
-            scan.pos += 1
-        elif sep == "]":
-            scan.pos += 1
-            yield from _expect_end(scan, file, encoding, "array", index)
+        if _closes(scan, file, encoding, "]", f"element {index - 1}", index):
             return
-        else:
-            raise scan.fail(file, encoding, f"expected ',' or ']' after element {index - 1}", records=index)
 
 
 def _iter_object(scan: _JsonScanner, file: str, encoding: str, index_key: str) -> Iterator[RawRecord]:
@@ -352,15 +345,8 @@ def _iter_keyed(scan: _JsonScanner, file: str, encoding: str) -> Iterator[RawRec
         scan.peek()
         yield _next_value(scan, file, encoding, {"file": file, "key": key}, f"member {key!r}", records=count)
         count += 1
-        sep = scan.peek()
-        if sep == ",":
-            scan.pos += 1
-        elif sep == "}":
-            scan.pos += 1
-            yield from _expect_end(scan, file, encoding, "object", count)
+        if _closes(scan, file, encoding, "}", f"member {key!r}", count):
             return
-        else:
-            raise scan.fail(file, encoding, f"expected ',' or '}}' after member {key!r}", records=count)
 
 
 def _iter_values(scan: _JsonScanner, file: str, encoding: str) -> Iterator[RawRecord]:
@@ -371,8 +357,23 @@ def _iter_values(scan: _JsonScanner, file: str, encoding: str) -> Iterator[RawRe
         count += 1
 
 
-def _expect_end(scan: _JsonScanner, file: str, encoding: str, what: str, count: int) -> Iterator[RawRecord]:
+_CONTAINER_OF = {"]": "array", "}": "object"}
+
+
+def _closes(scan: _JsonScanner, file: str, encoding: str, closer: str, after: str, count: int) -> bool:
+    """Consume the ',' or the closing `closer` after one element or member; True when the array or object (and so
+    the document, nothing may follow it) just ended."""
+    sep = scan.peek()
+    if sep == ",":
+        scan.pos += 1
+        return False
+    if sep == closer:
+        scan.pos += 1
+        _expect_end(scan, file, encoding, _CONTAINER_OF[closer], count)
+        return True
+    raise scan.fail(file, encoding, f"expected ',' or '{closer}' after {after}", records=count)
+
+
+def _expect_end(scan: _JsonScanner, file: str, encoding: str, what: str, count: int) -> None:
     if scan.peek():
         raise scan.fail(file, encoding, f"extra data after the JSON {what}", records=count)
-    return
-    yield  # a generator

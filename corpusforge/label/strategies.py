@@ -110,28 +110,39 @@ def voc(item: LabelItem, ctx: StrategyContext) -> StrategyRun:
         {"key": o.key, "text": o.text, "explanation": r.text.strip()} for o, r in zip(ctx.options, explained)
     ]
     verify_prompt = user(ctx.book.render("voc_verify.jinja", explanations=explanations, **variables))
-    [verified] = yield [ctx.generate(verify_prompt, max_tokens.verify, "voc")]
-    if verified.error:
-        return _unlabeled(outcome, verified.error)
-    outcome.steps.append(StepText("verify", None, 0, verified.text))
-    answer_prompt = continue_conversation(
-        verify_prompt, verified.text.strip(), ctx.book.render("voc_answer.jinja", **variables)
+    return (
+        yield from _text_then_answer(
+            verify_prompt, max_tokens.verify, "verify", "voc_answer.jinja", variables, ctx, outcome
+        )
     )
-    yield from answer_step(answer_prompt, ctx, outcome)
-    return outcome
 
 
 def cot(item: LabelItem, ctx: StrategyContext) -> StrategyRun:
     outcome = StrategyOutcome("cot", ctx.hashes["cot"])
     variables = ctx.variables(item)
     reason_prompt = user(ctx.book.render("cot_reason.jinja", **variables))
-    [reasoned] = yield [ctx.generate(reason_prompt, ctx.job.sampling.max_tokens.reason, "cot")]
-    if reasoned.error:
-        return _unlabeled(outcome, reasoned.error)
-    outcome.steps.append(StepText("reason", None, 0, reasoned.text))
-    answer_prompt = continue_conversation(
-        reason_prompt, reasoned.text.strip(), ctx.book.render("cot_answer.jinja", **variables)
+    max_tokens = ctx.job.sampling.max_tokens.reason
+    return (
+        yield from _text_then_answer(reason_prompt, max_tokens, "reason", "cot_answer.jinja", variables, ctx, outcome)
     )
+
+
+def _text_then_answer(
+    prompt: Prompt,
+    max_tokens: int,
+    step: str,
+    answer_template: str,
+    variables: dict,
+    ctx: StrategyContext,
+    outcome: StrategyOutcome,
+) -> StrategyRun:
+    """One free-text step (VoC's verification, CoT's reasoning), then the answer asked in the same conversation:
+    the step's text is kept in `outcome.steps`, and a failed step leaves the item unlabeled."""
+    [result] = yield [ctx.generate(prompt, max_tokens, outcome.strategy)]
+    if result.error:
+        return _unlabeled(outcome, result.error)
+    outcome.steps.append(StepText(step, None, 0, result.text))
+    answer_prompt = continue_conversation(prompt, result.text.strip(), ctx.book.render(answer_template, **variables))
     yield from answer_step(answer_prompt, ctx, outcome)
     return outcome
 

@@ -27,21 +27,10 @@ from typing import Any
 
 import xxhash
 
+from corpusforge.formats.multiple_choice.fields import field_value
 from corpusforge.instruct.adapters.base import InstructParams, InstructReader
 from corpusforge.io.input_records import MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.registry import register
-
-
-def get_path(row: dict[str, Any], path: str) -> Any:
-    """`row["a"]["b"]` for path `a.b`; None when any part is missing."""
-    if isinstance(row, dict) and path in row:
-        return row[path]
-    value: Any = row
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
 
 
 def location_id(record: RawRecord) -> str:
@@ -75,14 +64,14 @@ def as_text(value: Any, path: str, required: bool = True) -> str | None:
 
 
 def text_field(row: dict[str, Any], path: str, required: bool = True) -> str | None:
-    return as_text(get_path(row, path), path, required)
+    return as_text(field_value(row, path), path, required)
 
 
 def row_id(row: dict[str, Any], id_field: str | None) -> str | None:
     """The row's own id, or None when it has none (absent, null or empty)."""
     if not id_field:
         return None
-    value = get_path(row, id_field)
+    value = field_value(row, id_field)
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
     if value is None or isinstance(value, (dict, list)) or not str(value).strip():
@@ -179,7 +168,7 @@ ANSWER_NAMES = ("answer", "output", "response", "answers", "target")
 def _spelled(row: dict[str, Any], name: str, names: tuple[str, ...]) -> str:
     """`name`, or when the row lacks it and it is one of the usual spellings `names`, the one the row has
     (question / instruction / query, answer / output / response): common QA layouts need no field mapping."""
-    if name in names and get_path(row, name) is None:
+    if name in names and field_value(row, name) is None:
         return next((n for n in names if n in row), name)
     return name
 
@@ -208,7 +197,9 @@ class QAFields:
         if extra and extra.strip() != question.strip():
             question = f"{question}\n{extra}"
         answer = text_field(row, _spelled(row, self.answer_field, ANSWER_NAMES))
-        history = history_turns(get_path(row, self.history_field), self.history_field) if self.history_field else []
+        history = (
+            history_turns(field_value(row, self.history_field), self.history_field) if self.history_field else []
+        )
         return [*history, (question, answer)]
 
 
@@ -326,6 +317,7 @@ class DialogueReader(InstructReader):
 
     default_task = "dialogue"
     default_language = "zh"
+
     def __init__(
         self,
         *args,
@@ -346,7 +338,7 @@ class DialogueReader(InstructReader):
         field = self.messages_field or next((f for f in MESSAGES_FIELDS if f in row), None)
         system = None
         if field is not None:
-            system, turns = chat_turns(get_path(row, field), field)
+            system, turns = chat_turns(field_value(row, field), field)
         else:
             turns = self.fields.turns(row)
         local_id = row_id(row, self.fields.id_field) or turns_id(turns)

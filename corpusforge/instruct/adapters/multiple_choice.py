@@ -11,6 +11,7 @@ Ids: MedMCQA rows have ids; MedQA, CMExam and MMLU rows do not, so their id is `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import PurePath
 from typing import Any, Literal
 
@@ -60,6 +61,7 @@ class MCReader(InstructReader):
     default_template = "mc_lines_en"
     exam_format: str = ""
     layout_sample = 500
+    question_parser: Callable[..., mcf.MCQuestion] | None = None  # a staticmethod: (row, layout=...) -> question
 
     def __init__(self, *args, options_format: str = "auto", answer_format: str = "auto", **kwargs):
         super().__init__(*args, **kwargs)
@@ -91,7 +93,10 @@ class MCReader(InstructReader):
                 continue
 
     def parse_question(self, row: Any, record: RawRecord) -> mcf.MCQuestion:
-        raise NotImplementedError
+        """The exam's `question_parser` with the file's layout; a reader whose parser needs more overrides this."""
+        if self.question_parser is None:
+            raise NotImplementedError
+        return self.question_parser(row, layout=self.layout)
 
     def row_of(self, record: RawRecord) -> Any:
         return self.load_row(record)
@@ -112,9 +117,7 @@ class MedQAReader(MCReader):
     default_task = "medqa"
     exam_format = "medqa"
     Params = ExamParams
-
-    def parse_question(self, row: Any, record: RawRecord) -> mcf.MCQuestion:
-        return mcf.parse_medqa(row, layout=self.layout)
+    question_parser = staticmethod(mcf.parse_medqa)
 
 
 class MedMCQAParams(ExamParams):
@@ -180,9 +183,7 @@ class CMExamReader(MCReader):
     default_template = "mc_lines_zh"
     exam_format = "cmexam"
     Params = CMExamParams
-
-    def parse_question(self, row: Any, record: RawRecord) -> mcf.MCQuestion:
-        return mcf.parse_cmexam(row, layout=self.layout)
+    question_parser = staticmethod(mcf.parse_cmexam)
 
 
 class MMLUParams(MCParams):

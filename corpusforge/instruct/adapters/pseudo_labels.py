@@ -17,29 +17,18 @@ from __future__ import annotations
 from functools import cached_property
 
 from corpusforge.formats import pubmedqa as pqa
-from corpusforge.instruct.adapters.base import InstructReader, MCParams
-from corpusforge.instruct.adapters.pubmedqa import pubmedqa_mc
+from corpusforge.instruct.adapters.pubmedqa import PubMedQABase, pubmedqa_mc
 from corpusforge.io.input_records import DropRecord, MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.registry import register
 
 KEPT_LABEL_FIELDS = ("strategy", "model", "vote", "template_hash")  # names of schemas/label.schema.json
 
 
-class PubMedQALabelsParams(MCParams):
-    items_path: str
-    label_field: str = "label"
-    confidence_field: str = "confidence"
-    agreement_field: str = "agreement"
-
-
 @register("instruct.pubmedqa_labels", kind="reader")
-class PubMedQALabelsReader(InstructReader):
+class PubMedQALabelsReader(PubMedQABase):
     """Pseudo-labelled PQA-U (label records joined with the PQA-U items by PMID) -> yes/no/maybe records."""
 
-    default_task = "pubmedqa"
-    default_template = "mc_table9_en"
     default_glob = "**/*.parquet"
-    Params = PubMedQALabelsParams
 
     def __init__(
         self,

@@ -61,22 +61,18 @@ def parse_item(raw: RawRecord, data: Any) -> pqa.PubMedQAItem:
         raise MalformedRecord("bad_item", str(e).lstrip(": ")) from None
 
 
-class PubMedQAParams(MCParams):
-    test_ground_truth: str | None = None
-    test: Literal["split", "drop", "keep"] = "split"
-    folds: int = 10
-    fold_seed: int = 0
-    dev_fold: int | None = None
+class PubMedQABase(InstructReader):
+    """What the PubMedQA readers share: the task, the paper's template (Table 9) and the multiple-choice options;
+    each reader's own parameters come from its __init__."""
+
+    Params = MCParams
+    default_task = "pubmedqa"
+    default_template = "mc_table9_en"
 
 
 @register("instruct.pubmedqa", kind="reader")
-class PubMedQAReader(InstructReader):
+class PubMedQAReader(PubMedQABase):
     """PubMedQA (ori_pqal/ori_pqau JSON, Hub parquet, JSONL) -> yes/no/maybe records; official PQA-L split."""
-
-    default_task = "pubmedqa"
-    default_language = "en"
-    default_template = "mc_table9_en"
-    Params = PubMedQAParams
 
     def __init__(
         self,

@@ -9,6 +9,9 @@ from markupsafe import Markup
 from corpusforge.report.build import BuildData
 from corpusforge.report.page import Page, note, table
 
+# one row per matched record: which evaluation item it matched, by which check, and the span that matched
+HIT_COLUMNS = ["evaluation set", "source", "check", "record", "matches", "coverage", "matched span"]
+
 
 def dedup_section(page: Page, data: BuildData) -> None:
     m = data.manifest
@@ -74,14 +77,7 @@ def dedup_section(page: Page, data: BuildData) -> None:
             for h in data.contamination_hits
         ]
         s.add(Markup("<h3>Matched records, with what matched</h3>"))
-        s.add(
-            table(
-                ["evaluation set", "source", "check", "record", "matches", "coverage", "matched span"],
-                rows,
-                "contamination-hits",
-                numeric_from=9,
-            )
-        )
+        s.add(table(HIT_COLUMNS, rows, "contamination-hits", numeric_from=9))
 
 
 def _examples_text(examples: Any) -> str:

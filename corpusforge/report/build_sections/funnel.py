@@ -11,6 +11,9 @@ from corpusforge.report import charts
 from corpusforge.report.build import BuildData
 from corpusforge.report.page import Page, chart, note, row, table
 
+# one row per source and unit: a source whose records change unit (books into chunks) has one row per unit
+SEGMENT_COLUMNS = ["source", "unit", "input", "out (kept)", "dropped", "quarantined", "balanced"]
+
 
 def funnel_section(page: Page, data: BuildData) -> None:
     sources = data.manifest["sources"]
@@ -44,14 +47,7 @@ def funnel_section(page: Page, data: BuildData) -> None:
                     seg.get("balanced", True),
                 ]
             )
-    s.add(
-        table(
-            ["source", "unit", "input", "out (kept)", "dropped", "quarantined", "balanced"],
-            rows,
-            "funnel",
-            numeric_from=2,
-        )
-    )
+    s.add(table(SEGMENT_COLUMNS, rows, "funnel", numeric_from=2))
     s.add(note("; ".join(f"{n}: {src['balance']}" for n, src in sources.items() if src.get("balance"))))
     by_unit = data.manifest.get("totals_by_unit")
     if by_unit:

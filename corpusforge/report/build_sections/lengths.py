@@ -10,14 +10,23 @@ from corpusforge.report import charts
 from corpusforge.report.build import BuildData
 from corpusforge.report.page import Page, chart, row, table
 
-
-def lengths_section(page: Page, data: BuildData) -> None:
-    s = page.section(
-        "lengths",
+# section id -> (title, intro)
+_HEADINGS = {
+    "lengths": (
         "Lengths",
         "Kept records. Words: runs of non-space characters, each Han character "
         "counted as one word. A log scale where lengths span orders of magnitude.",
-    )
+    ),
+    "languages": (
+        "Language mix",
+        "The record's `language` field where it has one (instruction records); for documents, a guess from the "
+        "script (the share of Han characters among letters), since no language model is available offline.",
+    ),
+}
+
+
+def lengths_section(page: Page, data: BuildData) -> None:
+    s = page.section("lengths", *_HEADINGS["lengths"])
     words = length_arrays(data, "words")
     s.add(
         row(
@@ -88,12 +97,7 @@ def lengths_section(page: Page, data: BuildData) -> None:
 
 
 def languages_section(page: Page, data: BuildData) -> None:
-    s = page.section(
-        "languages",
-        "Language mix",
-        "The record's `language` field where it has one (instruction records); for documents, a guess from the "
-        "script (the share of Han characters among letters), since no language model is available offline.",
-    )
+    s = page.section("languages", *_HEADINGS["languages"])
     if not data.languages:
         s.add("No records.")
         return

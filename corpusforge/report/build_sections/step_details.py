@@ -9,7 +9,7 @@ from markupsafe import Markup, escape
 
 from corpusforge.report import charts
 from corpusforge.report.build import BuildData
-from corpusforge.report.page import Page, chart, collapsed, generic_table, table
+from corpusforge.report.page import Page, Section, chart, collapsed, generic_table, table
 
 
 def _details(data: BuildData, pattern: str) -> dict[str, dict[str, dict[str, float]]]:
@@ -27,6 +27,37 @@ def _per_source(data: BuildData, key: str) -> dict[str, dict[str, Any]]:
     return {n: src[key] for n, src in data.manifest["sources"].items() if src.get(key)}
 
 
+def _recorded(data: BuildData, step_prefix: str, manifest_keys: tuple[str, ...], source_key: str) -> tuple:
+    """What the build recorded for one family of steps: (per-step details of the steps named `<step_prefix>.*`,
+    the manifest's table under the first of `manifest_keys` that has one, per-source statistics under `source_key`)."""
+    manifest_table = None
+    for key in manifest_keys:
+        manifest_table = data.manifest.get(key)
+        if manifest_table:
+            break
+    return _details(data, rf"^{step_prefix}\."), manifest_table, _per_source(data, source_key)
+
+
+# section id -> (title, intro)
+_HEADINGS = {
+    "books": (
+        "Books: what stripping removed",
+        "Counted by the books steps: tables, figures, running heads, references, indexes... removed before chunking.",
+    ),
+    "kg": (
+        "Knowledge graph coverage",
+        "How many triples ended in at least one subgraph document, and which sampler made the subgraphs.",
+    ),
+}
+
+
+def _section_if_any(page: Page, section_id: str, recorded: tuple) -> Section | None:
+    """The section, opened only when the build recorded something for it (a report shows no empty sections)."""
+    if not any(recorded):
+        return None
+    return page.section(section_id, *_HEADINGS[section_id])
+
+
 def _counts_chart(name: str, counts: dict[str, Any], title: str, unit: str, color: str) -> Markup:
     return chart(name, charts.svg(charts.bars(counts, title, unit, color)))
 
@@ -37,16 +68,9 @@ def _step_statistics(source: str, step: str, stats: dict[str, float], name: str)
 
 
 def books_section(page: Page, data: BuildData) -> None:
-    details = _details(data, r"^books\.")
-    books = data.manifest.get("books")
-    stripping = _per_source(data, "book_stripping")
-    if not details and not books and not stripping:
+    details, books, stripping = recorded = _recorded(data, "books", ("books",), "book_stripping")
+    if (s := _section_if_any(page, "books", recorded)) is None:
         return
-    s = page.section(
-        "books",
-        "Books: what stripping removed",
-        "Counted by the books steps: tables, figures, running heads, references, indexes... removed before chunking.",
-    )
     for source, st in stripping.items():
         kept = st.get("share_of_chars_kept")
         if kept is not None:
@@ -78,16 +102,9 @@ def books_section(page: Page, data: BuildData) -> None:
 
 
 def kg_section(page: Page, data: BuildData) -> None:
-    details = _details(data, r"^kg\.")
-    kg = data.manifest.get("kg") or data.manifest.get("knowledge_graph")
-    coverage = _per_source(data, "kg_coverage")
-    if not details and not kg and not coverage:
+    details, kg, coverage = recorded = _recorded(data, "kg", ("kg", "knowledge_graph"), "kg_coverage")
+    if (s := _section_if_any(page, "kg", recorded)) is None:
         return
-    s = page.section(
-        "kg",
-        "Knowledge graph coverage",
-        "How many triples ended in at least one subgraph document, and which sampler made the subgraphs.",
-    )
     for source, steps in details.items():
         for step, stats in steps.items():
             if "triples_in" in stats and "triples_covered" in stats:
