@@ -58,6 +58,8 @@ class MCReader(InstructReader):
     an error naming what was expected and what was found.
     """
 
+    Params = ExamParams
+
     default_template = "mc_lines_en"
     exam_format: str = ""
     layout_sample = 500
@@ -116,12 +118,7 @@ class MedQAReader(MCReader):
 
     default_task = "medqa"
     exam_format = "medqa"
-    Params = ExamParams
     question_parser = staticmethod(mcf.parse_medqa)
-
-
-class MedMCQAParams(ExamParams):
-    cop_base: Literal[0, 1, "auto"] = "auto"
 
 
 @register("instruct.medmcqa", kind="reader")
@@ -134,7 +131,6 @@ class MedMCQAReader(MCReader):
 
     default_task = "medmcqa"
     exam_format = "medmcqa"
-    Params = MedMCQAParams
 
     def __init__(self, *args, cop_base: Literal[0, 1, "auto"] = "auto", **kwargs):
         super().__init__(*args, **kwargs)
