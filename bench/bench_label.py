@@ -94,6 +94,9 @@ class RecordingBackend:
         self.name = inner.name
         self.waves: list[list] = []
 
+    def __getattr__(self, name):  # what else the labeler reads of a backend (spec, model, chat, ...): the inner one's
+        return getattr(self.inner, name)
+
     def load(self):
         self.inner.load()
 
