@@ -14,15 +14,12 @@ Targets (issue 2): ratio >= 0.9; 2 workers >= 1.7x 1 worker; peak RSS at 200k <=
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import random
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Callable
@@ -30,6 +27,7 @@ from pathlib import Path
 from statistics import median
 
 import psutil
+from _common import new_parser, scratch
 
 WORDS = (
     "the patient was treated with insulin and metformin for type two diabetes while blood pressure and heart rate "
@@ -225,7 +223,7 @@ def memory_scaling(tmp: Path, args) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = new_parser(__doc__)
     parser.add_argument("--docs", type=int, default=2000)
     parser.add_argument("--tasks", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
@@ -238,10 +236,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternate the compared runs this many times")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` blocks stop the runs in flight
 
-    tmp = Path(tempfile.mkdtemp(prefix="cf-bench-"))
-    try:
+    with scratch("cf-bench-", args.keep) as tmp:
         parts = args.parts or (PARTS if args.scaling else ["compare"])
         print(f"# {args.rounds} rounds, order alternated; medians (this machine is shared and noisy)")
         if "compare" in parts:
@@ -255,11 +251,6 @@ def main() -> None:
             worker_scaling(tmp, args)
         if "memory" in parts:
             memory_scaling(tmp, args)
-    finally:
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ Every timed labeler run uses a fresh label cache (nothing is served from it) and
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import os
@@ -35,6 +34,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from _common import add_model_and_json, add_options, model_or_tiny, new_parser, write_json  # noqa: E402
+
 SHARED_PQAL = REPO.parent / "shared" / "data" / "pubmedqa" / "ori_pqal.json"
 SAMPLE_PQAU = REPO / "data" / "samples" / "pubmedqa" / "ori_pqau_sample.json"
 PQA_U_ITEMS = 61_249
@@ -91,6 +93,9 @@ class RecordingBackend:
         self.inner = inner
         self.name = inner.name
         self.waves: list[list] = []
+
+    def __getattr__(self, name):  # what else the labeler reads of a backend (spec, model, chat, ...): the inner one's
+        return getattr(self.inner, name)
 
     def load(self):
         self.inner.load()
@@ -285,34 +290,31 @@ def projection(args, voc_on: dict, voc_off: dict) -> list[str]:
 
 # ----------------------------------------------------------------------------------------------- main
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--items", type=int, default=256)
-    parser.add_argument("--gen-tokens", type=int, default=32, help="max_tokens of explain/verify/reason steps")
-    parser.add_argument("--repeats", type=int, default=2, help="timed repeats; the best of each is reported")
-    parser.add_argument("--batch-size", type=int, default=16, help="transformers batch size (both sides)")
-    parser.add_argument("--model", help="a model folder (default: the tiny test Llama, built here)")
-    parser.add_argument("--dtype", default="bfloat16")
-    parser.add_argument(
-        "--parts",
-        default="a,b,c",
-        help="which comparisons to run: a (vLLM overhead), "
-        "b (transformers overhead), c (voc vs long-answer, prefix caching on/off)",
+    parser = new_parser(__doc__)
+    parts_help = (
+        "which comparisons to run: a (vLLM overhead), b (transformers overhead), c (voc vs long-answer, prefix "
+        "caching on/off)"
     )
-    parser.add_argument("--transformers-strategies", default="long-answer,cot", help="comma-separated, for (b)")
-    parser.add_argument("--json", help="also write the numbers to this JSON file")
-    parser.add_argument("--tokens-per-word", type=float, default=1.4)
-    parser.add_argument("--h100-prefill-tps", type=float, default=30_000)
-    parser.add_argument("--h100-decode-tps", type=float, default=12_000)
-    parser.add_argument("--h100-mean-gen-tokens", type=int, default=120)
+    add_options(
+        parser,
+        {
+            "--items": 256,
+            "--gen-tokens": (32, "max_tokens of explain/verify/reason steps"),
+            "--repeats": (2, "timed repeats; the best of each is reported"),
+            "--batch-size": (16, "transformers batch size (both sides)"),
+            "--dtype": "bfloat16",
+            "--parts": ("a,b,c", parts_help),
+            "--transformers-strategies": ("long-answer,cot", "comma-separated, for (b)"),
+        },
+    )
+    add_model_and_json(parser)
+    # the projection's assumptions
+    add_options(parser, {"--tokens-per-word": 1.4, "--h100-prefill-tps": 30_000.0, "--h100-decode-tps": 12_000.0})
+    add_options(parser, {"--h100-mean-gen-tokens": 120})
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-label-"))
-    if args.model:
-        model = args.model
-    else:
-        from tests.tiny_models import build_tiny_llama
-
-        model = str(build_tiny_llama(work / "tiny-llama", max_positions=MAX_MODEL_LEN))
+    model = model_or_tiny(args.model, work, max_positions=MAX_MODEL_LEN)
     items = work / "ori_pqau_bench.json"
     origin = make_items(args.items, items)
     print(f"{args.items} items from {origin}; model {model}; explain/verify max_tokens {args.gen_tokens}", flush=True)
@@ -333,8 +335,7 @@ def main() -> None:
         lines = projection(args, results["vllm_voc"], results["vllm_voc_no_prefix_cache"])
         print("\n".join(lines))
         results["projection"] = lines
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    write_json(args.json, results)
 
 
 def run_vllm_parts(args, parts, job, vllm_spec, model, results) -> None:

@@ -20,7 +20,6 @@ printed).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -38,6 +37,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
+
+from _common import add_model_and_json, add_options, model_or_tiny, new_parser, write_json  # noqa: E402
+
 PQA_U_ITEMS = 61_249
 
 
@@ -205,32 +207,20 @@ def paper_estimate(args, sizes: dict) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--items", type=int, default=64)
-    parser.add_argument("--tasks", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--gen-tokens", type=int, default=16)
-    parser.add_argument("--backends", default="transformers")
-    parser.add_argument("--model", help="a model folder (default: the tiny test Llama, built here)")
-    parser.add_argument("--json", help="also write the numbers to this JSON file")
-    parser.add_argument("--gpus", type=int, default=8)
-    parser.add_argument("--chars-per-token", type=float, default=4.2)
-    parser.add_argument("--mean-gen-tokens", type=int, default=120)
-    parser.add_argument("--prefill-tps", type=float, default=30_000)
-    parser.add_argument("--decode-tps", type=float, default=12_000)
-    parser.add_argument("--engine-start-s", type=float, default=120)
-    parser.add_argument("--merge-s", type=float, default=60)
+    parser = new_parser(__doc__)
+    add_options(
+        parser, {"--items": 64, "--tasks": 2, "--repeats": 2, "--gen-tokens": 16, "--backends": "transformers"}
+    )
+    add_model_and_json(parser)
+    # the paper estimate's assumptions
+    add_options(parser, {"--gpus": 8, "--chars-per-token": 4.2, "--mean-gen-tokens": 120, "--prefill-tps": 30_000.0})
+    add_options(parser, {"--decode-tps": 12_000.0, "--engine-start-s": 120.0, "--merge-s": 60.0})
     args = parser.parse_args()
 
     from bench_label import make_items
 
     work = Path(tempfile.mkdtemp(prefix="bench-label-scale-"))
-    if args.model:
-        model = args.model
-    else:
-        from tests.tiny_models import build_tiny_llama
-
-        model = str(build_tiny_llama(work / "tiny-llama", max_positions=4096))
+    model = model_or_tiny(args.model, work, max_positions=4096)
     items = work / "ori_pqau_bench.json"
     origin = make_items(args.items, items)
     print(
@@ -255,8 +245,7 @@ def main() -> None:
     lines = paper_estimate(args, sizes)
     print("\n".join(lines))
     results["paper_estimate"] = lines
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    write_json(args.json, results)
 
 
 if __name__ == "__main__":

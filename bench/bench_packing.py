@@ -13,7 +13,6 @@ its collate step, counting real tokens against all tokens (padding included). Pr
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import tempfile
@@ -21,6 +20,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import add_options, new_parser  # noqa: E402
 
 from tests.tiny_models import WORDS  # noqa: E402  (the vocabulary the tiny tokenizer was trained on)
 
@@ -84,12 +85,8 @@ def efficiency(config, tokenizer, naive: bool = False) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--docs", type=int, default=3000)
-    parser.add_argument("--chats", type=int, default=3000)
-    parser.add_argument("--max-length", type=int, default=2048)
-    parser.add_argument("--micro", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = new_parser(__doc__, summary_only=True)
+    add_options(parser, {"--docs": 3000, "--chats": 3000, "--max-length": 2048, "--micro": 4, "--seed": 0})
     args = parser.parse_args()
 
     import datasets

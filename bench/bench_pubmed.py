@@ -25,13 +25,11 @@ throughput of one; peak RSS flat in N; keep/drop agreement >= 99.5%; near-duplic
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import os
 import random
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -41,6 +39,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import new_parser, scratch  # noqa: E402
 from bench_build import mb, run_measured  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -555,7 +554,7 @@ def _size(folder: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = new_parser(__doc__)
     parser.add_argument("--docs", type=int, default=40_000, help="N: articles of the main runs (10N for memory)")
     parser.add_argument(
         "--datatrove-docs", type=int, default=8_000, help="articles of the side-by-side comparison (0: N)"
@@ -567,10 +566,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="alternated 1- and 2-worker runs (workers part)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` blocks stop the runs in flight
     pqal = args.pqal or (REAL_PQAL if REAL_PQAL.is_file() else SAMPLE_PQAL)
-    tmp = Path(tempfile.mkdtemp(prefix="cf-bench-pubmed-"))
-    try:
+    with scratch("cf-bench-pubmed-", args.keep) as tmp:
         if "compare" in args.parts:
             compare(tmp, args, pqal)
         if "agreement" in args.parts:
@@ -583,11 +580,6 @@ def main() -> None:
             main_rate(tmp, args, pqal)
         if "memory" in args.parts:
             memory(tmp, args, pqal)
-    finally:
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _common import add_options, new_parser  # noqa: E402
+
 from tests.tiny_models import WORDS  # noqa: E402  (the vocabulary the tiny tokenizer was trained on)
 
 
@@ -171,15 +173,11 @@ def trainer_worker(config_path: Path, warmup: int, result: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--deepspeed", default=str(REPO / "train" / "deepspeed" / "zero2.json"))
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--seq-len", type=int, default=256)
-    parser.add_argument("--micro", type=int, default=8)
-    parser.add_argument("--accumulation", type=int, default=2)
-    parser.add_argument("--docs", type=int, default=3000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser = new_parser(__doc__, summary_only=True)
+    add_options(
+        parser, {"--deepspeed": str(REPO / "train" / "deepspeed" / "zero2.json"), "--steps": 40, "--warmup": 5}
+    )
+    add_options(parser, {"--seq-len": 256, "--micro": 8, "--accumulation": 2, "--docs": 3000, "--rounds": 2})
     parser.add_argument("--trainer-worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

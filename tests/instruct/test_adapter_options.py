@@ -57,10 +57,18 @@ def _fixtures(root: Path) -> dict[str, dict]:
     mapped_mc = [
         {"stem": f"Q{i}?", "choices": ["x", "y", "z"], "key": "B. y", "why": f"because {i}"} for i in range(4)
     ]
+    samples = {
+        "instruct.promptcblue": SAMPLES / "promptcblue/train.json",
+        "instruct.cmexam": SAMPLES / "cmexam/train.csv",
+        "instruct.free_qa": SAMPLES / "wuma_qa/wuma_qa.json",
+        "instruct.huatuo26m": SAMPLES / "huatuo/huatuo_encyclopedia_qa.jsonl",
+        "instruct.medqa": SAMPLES / "medqa/train.jsonl",
+        "instruct.medmcqa": SAMPLES / "medmcqa/train.json",
+        "instruct.mmlu": SAMPLES / "mmlu/dev",
+        "instruct.pubmedqa": PQAL,
+    }
     return {
-        "instruct.promptcblue": {"path": copy(SAMPLES / "promptcblue/train.json")},
-        "instruct.cmexam": {"path": copy(SAMPLES / "cmexam/train.csv")},
-        "instruct.free_qa": {"path": copy(SAMPLES / "wuma_qa/wuma_qa.json")},
+        **{name: {"path": copy(src)} for name, src in samples.items()},
         "instruct.mapped_qa": {
             "path": str(_write(root / "files/mapped_qa.jsonl", mapped_qa)),
             "task": "free_qa",
@@ -68,17 +76,12 @@ def _fixtures(root: Path) -> dict[str, dict]:
             "answer_field": "a",
             "id_field": "qid",
         },
-        "instruct.huatuo26m": {"path": copy(SAMPLES / "huatuo/huatuo_encyclopedia_qa.jsonl")},
         "instruct.dialogue": {"path": str(_write(root / "files/dialogue.jsonl", dialogue))},
-        "instruct.medqa": {"path": copy(SAMPLES / "medqa/train.jsonl")},
-        "instruct.medmcqa": {"path": copy(SAMPLES / "medmcqa/train.json")},
-        "instruct.mmlu": {"path": copy(SAMPLES / "mmlu/dev")},
         "instruct.mapped_mc": {
             "path": str(_write(root / "files/mapped.jsonl", mapped_mc)),
             "task": "medqa",
             "fields": {"question": "stem", "options": "choices", "answer": "key", "explanation": "why"},
         },  # fmt: skip
-        "instruct.pubmedqa": {"path": copy(PQAL)},
         "instruct.pubmedqa_labels": {"path": str(_labels(root / "files/labels")), "items_path": str(PQAU)},
     }
 

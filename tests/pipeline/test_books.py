@@ -15,6 +15,7 @@ from corpusforge.pipeline.registry import BuildContext
 from corpusforge.pipeline.steps.books.chunk import BookChunker
 from corpusforge.pipeline.steps.books.headings import heading_level
 from corpusforge.pipeline.steps.books.strip import StripNonText, strip_nontext
+from tests.pipeline.helpers import run_reader
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples" / "books"
 
@@ -40,11 +41,9 @@ def chunker(**params) -> BookChunker:
 # read.books
 # ---------------------------------------------------------------------------------------------------------------
 def read_books(folder: Path, tmp_path: Path, **kwargs) -> tuple[list[Document], dict, list[dict]]:
-    reader = BooksReader(path=str(folder), source="books", quarantine_dir=tmp_path / "q", **kwargs)
-    docs = list(reader.run())
-    stats = {k: v.total for k, v in reader.stats.stats.items()}
-    quarantine = [json.loads(line) for f in sorted((tmp_path / "q").glob("*.jsonl")) for line in f.open()]
-    return docs, stats, quarantine
+    return run_reader(
+        BooksReader(path=str(folder), source="books", quarantine_dir=tmp_path / "q", **kwargs), tmp_path / "q"
+    )
 
 
 def test_reader_one_document_per_book_with_relative_id_and_format(tmp_path):
@@ -91,6 +90,14 @@ def test_reader_bad_books_are_quarantined_or_dropped_and_counts_add_up(tmp_path)
 # ---------------------------------------------------------------------------------------------------------------
 # books.strip_nontext: each kind of non-text
 # ---------------------------------------------------------------------------------------------------------------
+def assert_stripped(text: str, expected: str, **counts: int) -> None:
+    """strip_nontext(text) leaves `expected` and counts what it stripped as `counts` says."""
+    out, stats = strip_nontext(text)
+    assert out == expected
+    for name, count in counts.items():
+        assert stats[name] == count, name
+
+
 def test_markdown_ascii_box_and_tab_tables_are_stripped():
     text = (
         "Doses differ by drug.\n\n"
@@ -102,9 +109,8 @@ def test_markdown_ascii_box_and_tab_tables_are_stripped():
         "Drug        Dose        Route\nInsulin     10 IU       subcutaneous\n\n"
         "Start low and go slow.\n"
     )
-    out, stats = strip_nontext(text)
-    assert out == "Doses differ by drug.\n\nRenal function matters.\n\nStart low and go slow."
-    assert stats["stripped_tables"] == 5
+    expected = "Doses differ by drug.\n\nRenal function matters.\n\nStart low and go slow."
+    assert_stripped(text, expected, stripped_tables=5)
 
 
 def test_figure_and_table_captions_are_stripped_but_prose_mentioning_them_stays():
@@ -117,9 +123,8 @@ def test_figure_and_table_captions_are_stripped_but_prose_mentioning_them_stays(
         "表1 常用降糖药物\n\n"
         "Table 2 shows that rapid analogues act within minutes.\n"
     )
-    out, stats = strip_nontext(text)
-    assert out == "Insulin acts quickly.\n\nTable 2 shows that rapid analogues act within minutes."
-    assert stats["stripped_captions"] == 5
+    expected = "Insulin acts quickly.\n\nTable 2 shows that rapid analogues act within minutes."
+    assert_stripped(text, expected, stripped_captions=5)
 
 
 def test_reference_list_appendix_index_and_contents_are_stripped():

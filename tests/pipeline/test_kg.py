@@ -16,6 +16,7 @@ from corpusforge.pipeline.registry import BuildContext
 from corpusforge.pipeline.steps.kg.sampling import sample_ego
 from corpusforge.pipeline.steps.kg.strategies import EgoStrategy
 from corpusforge.pipeline.steps.kg.subgraphs import KGSubgraphs
+from tests.pipeline.helpers import run_reader
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "samples" / "kg"
 
@@ -25,11 +26,9 @@ def ctx(seed: int = 0) -> BuildContext:
 
 
 def read(path: Path, tmp_path: Path, **params) -> tuple[list[Document], dict, list[dict]]:
-    reader = KGTriplesReader(path=str(path), source="kg", quarantine_dir=tmp_path / "q", **params)
-    docs = list(reader.run())
-    stats = {k: v.total for k, v in reader.stats.stats.items()}
-    quarantine = [json.loads(line) for f in sorted((tmp_path / "q").glob("*.jsonl")) for line in f.open()]
-    return docs, stats, quarantine
+    return run_reader(
+        KGTriplesReader(path=str(path), source="kg", quarantine_dir=tmp_path / "q", **params), tmp_path / "q"
+    )
 
 
 def triple_docs(rows: list[tuple[str, str, str]], file: str = "t.tsv") -> list[Document]:
@@ -236,7 +235,7 @@ def test_strategies_budgets_and_determinism_under_the_seed(tmp_path):
 
 def test_template_override_file_and_fallbacks(tmp_path):
     rows = [
-        ("metformin", "treats", "type 2 diabetes"),
+        DRUGS[0],  # ("metformin", "treats", "type 2 diabetes"): the recipe overrides its shipped template
         ("metformin", "half_life", "6 hours"),
         ("metformin", "may_prevent", "gestational diabetes"),
         ("二甲双胍", "适应症", "2型糖尿病"),

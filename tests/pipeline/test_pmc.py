@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from corpusforge.pipeline.readers.pmc import PMCJatsReader
+from tests.pipeline.helpers import run_reader
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "pmc_jats"
 DOCTYPE = (
@@ -52,11 +52,9 @@ def write(folder: Path, name: str, text: str) -> None:
 
 
 def read(folder: Path, tmp_path: Path, **kwargs):
-    reader = PMCJatsReader(path=str(folder), source="pmc", quarantine_dir=tmp_path / "q", **kwargs)
-    docs = list(reader.run())
-    stats = {k: v.total for k, v in reader.stats.stats.items()}
-    quarantine = [json.loads(line) for f in sorted((tmp_path / "q").glob("*.jsonl")) for line in f.open()]
-    return docs, stats, quarantine
+    return run_reader(
+        PMCJatsReader(path=str(folder), source="pmc", quarantine_dir=tmp_path / "q", **kwargs), tmp_path / "q"
+    )
 
 
 def test_article_text_sections_in_order_and_non_text_dropped(tmp_path):

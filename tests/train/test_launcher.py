@@ -23,9 +23,16 @@ ZERO = Path(__file__).resolve().parents[2] / "train" / "deepspeed"
 
 
 def run_stage(tmp: Path, model_dir: Path, data_dir: Path, processes: int = 1, **sections) -> Path:
+    """Launch a run of `sections` and check it finished (`check_finished`)."""
     config = make_config(tmp, model_dir, data_dir, **sections)
     launch(config, processes)
+    check_finished(tmp / "run")
     return tmp / "run"
+
+
+def mc_eval(dataset: Path) -> dict:
+    """A periodic multiple-choice evaluation on the test split of `dataset`."""
+    return {"path": str(dataset), "split": "test", "max_length": 128}
 
 
 def check_finished(run: Path) -> None:
@@ -40,6 +47,8 @@ def check_finished(run: Path) -> None:
 
 
 PT = {"train": {"max_steps": 20, "save_every": 4, "log_every": 1, "export_dtype": "float32"}}
+SHORT = {"max_steps": 4, "log_every": 1, "export_dtype": "float32"}
+LORA = {"name": "lora", "r": 8, "alpha": 16, "dropout": 0.0}
 
 
 @pytest.fixture(scope="module")
@@ -89,15 +98,8 @@ def test_kill_and_resume_continues_the_same_loss_curve(pt_run, tmp_path):
 
 
 def test_pt_full_two_processes(tmp_path, tiny_model_dir, pt_dataset, deepspeed_ops):
-    run = run_stage(
-        tmp_path,
-        tiny_model_dir,
-        pt_dataset,
-        processes=2,
-        deepspeed=str(ZERO / "zero2.json"),
-        train={**PT["train"], "save_every": 10},
-    )
-    check_finished(run)
+    sections = {"deepspeed": str(ZERO / "zero2.json"), "train": {**PT["train"], "save_every": 10}}
+    run = run_stage(tmp_path, tiny_model_dir, pt_dataset, processes=2, **sections)
     assert (run / "checkpoints" / "step-20" / "rng-1.pt").is_file()
     losses = train_losses(run)
     assert losses[20] < 0.5 * losses[1]
@@ -106,18 +108,9 @@ def test_pt_full_two_processes(tmp_path, tiny_model_dir, pt_dataset, deepspeed_o
 @pytest.fixture(scope="module")
 def yes_model(tmp_path_factory, tiny_model_dir, yes_sft_dataset, deepspeed_ops) -> Path:
     """Full fine-tuning on PubMedQA-format records that always answer "A) yes" (stage sft, packed)."""
+    sections = {"data": {"max_length": 128, "packing": True}, "train": {**SHORT, "max_steps": 16}}
     tmp = tmp_path_factory.mktemp("yes")
-    run = run_stage(
-        tmp,
-        tiny_model_dir,
-        yes_sft_dataset,
-        stage="sft",
-        data={"max_length": 128, "packing": True},
-        train={"max_steps": 16, "log_every": 1, "export_dtype": "float32"},
-        mc_eval={"path": str(yes_sft_dataset), "split": "test", "max_length": 128},
-    )
-    check_finished(run)
-    return run
+    return run_stage(tmp, tiny_model_dir, yes_sft_dataset, stage="sft", mc_eval=mc_eval(yes_sft_dataset), **sections)
 
 
 def test_sft_full_learns_and_its_periodic_mc_eval_sees_the_preference(yes_model):
@@ -156,18 +149,8 @@ def test_eval_scores_the_yes_model_as_the_official_metric(yes_model, real_pubmed
 
 
 def test_sft_lora_two_processes_zero3(tmp_path, tiny_model_dir, yes_sft_dataset, deepspeed_ops):
-    run = run_stage(
-        tmp_path,
-        tiny_model_dir,
-        yes_sft_dataset,
-        processes=2,
-        stage="sft",
-        method={"name": "lora", "r": 8, "alpha": 16, "dropout": 0.0},
-        data={"max_length": 128},
-        deepspeed=str(ZERO / "zero3.json"),
-        train={"max_steps": 4, "log_every": 1, "export_dtype": "float32"},
-    )
-    check_finished(run)
+    sections = {"stage": "sft", "method": LORA, "data": {"max_length": 128}, "deepspeed": str(ZERO / "zero3.json")}
+    run = run_stage(tmp_path, tiny_model_dir, yes_sft_dataset, processes=2, train=SHORT, **sections)
     assert (run / "export" / "adapter" / "adapter_config.json").is_file()
     from transformers import AutoModelForCausalLM
 
@@ -178,35 +161,17 @@ def test_sft_lora_two_processes_zero3(tmp_path, tiny_model_dir, yes_sft_dataset,
 
 
 def test_adapt_lora_single_process_with_mc_eval(tmp_path, tiny_model_dir, adapt_dataset, deepspeed_ops):
-    run = run_stage(
-        tmp_path,
-        tiny_model_dir,
-        adapt_dataset,
-        stage="adapt",
-        method={"name": "lora", "r": 8, "alpha": 16, "dropout": 0.0},
-        data={"max_length": 128},
-        train={"max_steps": 4, "log_every": 1, "export_dtype": "float32"},
-        mc_eval={"path": str(adapt_dataset), "split": "test", "max_length": 128},
-    )
-    check_finished(run)
+    sections = {"stage": "adapt", "method": LORA, "data": {"max_length": 128}, "train": SHORT}
+    run = run_stage(tmp_path, tiny_model_dir, adapt_dataset, mc_eval=mc_eval(adapt_dataset), **sections)
     mc = [m for m in read_metrics(run) if "mc_accuracy" in m]
     assert mc and mc[-1]["mc_n"] == 12
 
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_adapt_cpoly(processes, tmp_path, tiny_model_dir, adapt_dataset, deepspeed_ops):
-    run = run_stage(
-        tmp_path,
-        tiny_model_dir,
-        adapt_dataset,
-        processes=processes,
-        stage="adapt",
-        method={"name": "cpoly", "n_tasks": 3, "n_skills": 4, "r": 4},
-        data={"max_length": 128, "packing": False},
-        train={"max_steps": 4, "log_every": 1, "export_dtype": "float32"},
-        mc_eval={"path": str(adapt_dataset), "split": "test", "max_length": 128},
-    )
-    check_finished(run)
+    method = {"name": "cpoly", "n_tasks": 3, "n_skills": 4, "r": 4}
+    sections = {"stage": "adapt", "method": method, "data": {"max_length": 128, "packing": False}, "train": SHORT}
+    run = run_stage(tmp_path, tiny_model_dir, adapt_dataset, processes, mc_eval=mc_eval(adapt_dataset), **sections)
     export = run / "export"
     assert (export / "cpoly_adapters.safetensors").is_file() and '"merged": false' in (
         export / "export.json"
@@ -215,40 +180,23 @@ def test_adapt_cpoly(processes, tmp_path, tiny_model_dir, adapt_dataset, deepspe
 
 @pytest.fixture(scope="module")
 def mka_run(tmp_path_factory, tiny_model_dir, sft_dataset, deepspeed_ops) -> Path:
-    tmp = tmp_path_factory.mktemp("mka")
-    run = run_stage(
-        tmp,
-        tiny_model_dir,
-        sft_dataset,
-        stage="sft",
-        method={"name": "medcare_mka", "r": 4, "alpha": 8, "shared_experts": 2, "n_experts": 8, "top_k": 2},
-        data={"max_length": 128},
-        train={"max_steps": 4, "log_every": 1, "export_dtype": "float32"},
-    )
-    check_finished(run)
-    return run
+    method = {"name": "medcare_mka", "r": 4, "alpha": 8, "shared_experts": 2, "n_experts": 8, "top_k": 2}
+    sections = {"stage": "sft", "method": method, "data": {"max_length": 128}, "train": SHORT}
+    return run_stage(tmp_path_factory.mktemp("mka"), tiny_model_dir, sft_dataset, **sections)
 
 
 def test_medcare_da_two_processes_keeps_attention_fixed(mka_run, tmp_path, tiny_model_dir, sft_dataset):
     from safetensors.torch import load_file
 
-    run = run_stage(
-        tmp_path,
-        tiny_model_dir,
-        sft_dataset,
-        processes=2,
-        stage="sft",
-        method={
-            "name": "medcare_da",
-            "mka_dir": str(mka_run / "export"),
-            "align_r": 8,
-            "align_alpha": 8,
-            "orth_lambda": 1.0,
-        },
-        data={"max_length": 128},
-        train={"max_steps": 4, "log_every": 1, "export_dtype": "float32"},
-    )
-    check_finished(run)
+    method = {
+        "name": "medcare_da",
+        "mka_dir": str(mka_run / "export"),
+        "align_r": 8,
+        "align_alpha": 8,
+        "orth_lambda": 1.0,
+    }
+    sections = {"stage": "sft", "method": method, "data": {"max_length": 128}, "train": SHORT}
+    run = run_stage(tmp_path, tiny_model_dir, sft_dataset, processes=2, **sections)
     assert all("orth" in m for m in read_metrics(run) if "loss" in m)
     mka = load_file(mka_run / "export" / "model.safetensors")  # W + attention LoRA + KA, merged
     da = load_file(run / "export" / "model.safetensors")
