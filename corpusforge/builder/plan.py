@@ -22,8 +22,8 @@ from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers import JsonlReader
 
+from corpusforge.builder.document_schema import arrow_schema, checked_document_record, unchecked_document_record
 from corpusforge.builder.recipe import RecipeBase
-from corpusforge.builder.records import arrow_schema, checked_document_record, unchecked_document_record
 from corpusforge.builder.writers import DatasetParquetWriter, IntermediateWriter
 from corpusforge.instruct.stages import mix_scan_steps, mix_write_steps, needs_scan
 from corpusforge.output.dataset_dir import DATA_DIR, STATE_DIR

@@ -142,8 +142,8 @@ def label_merge(
     ],
 ) -> None:
     """Merge the outputs of a job labelled by hand in shards (run.num_shards) into one output, as one run writes."""
-    from corpusforge.label.lifecycle import RunGuard
     from corpusforge.label.merge import merge_shards
+    from corpusforge.label.output_lock import RunGuard
     from corpusforge.label.summary import summary_lines
 
     console = Console()
@@ -226,7 +226,7 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None, report: bool = True) -> None:
     from corpusforge.label.job import describe_job, run_label_job
-    from corpusforge.label.lifecycle import RunGuard
+    from corpusforge.label.output_lock import RunGuard
     from corpusforge.label.summary import summary_lines
     from corpusforge.runtime.guard import Stopped
 

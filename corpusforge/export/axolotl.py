@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from corpusforge.export.records import dataset_splits, iter_records, split_turns, write_jsonl
+from corpusforge.export.dataset_reader import dataset_splits, iter_records, split_turns, write_jsonl
 from corpusforge.output.dataset_dir import write_text_atomic
 
 SNIPPET = "axolotl_datasets.yaml"

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from corpusforge.export.records import dataset_splits, iter_records, split_turns, write_jsonl
+from corpusforge.export.dataset_reader import dataset_splits, iter_records, split_turns, write_jsonl
 from corpusforge.output.dataset_dir import write_json_atomic
 
 Layout = Literal["sharegpt", "alpaca"]

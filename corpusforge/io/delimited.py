@@ -1,6 +1,6 @@
 """Cutting CSV/TSV files into raw records, one per row, parsed strictly.
 
-Shared by the corpus readers (pipeline/readers/records.py) and the instruction adapters (instruct/layouts.py):
+Shared by the corpus readers (pipeline/readers/structured.py) and the instruction adapters (instruct/layouts.py):
 
 - a quote left open (which would otherwise swallow the rest of the file into one field) is found where the row
   stops parsing or comes out with the wrong number of cells over several lines; its first line is quarantined

@@ -1,6 +1,6 @@
 """Cutting JSON files into raw records: JSON lines, and JSON documents (an array, an object keyed by id, values).
 
-Shared by the corpus readers (pipeline/readers/records.py), the instruction adapters (instruct/layouts.py) and the
+Shared by the corpus readers (pipeline/readers/structured.py), the instruction adapters (instruct/layouts.py) and the
 PubMedQA format (formats/pubmedqa.py), so every source is cut the same way and the same bad input ends the same way:
 
 - JSON layouts are told apart by parsing, never by the file name alone or by its first line:

@@ -10,7 +10,7 @@ of builds:
 - parsing.py     model text -> one of the options (or a counted reason why not)
 - strategies.py  long-answer, voc, cot, ppl as step generators; the ensemble vote
 - runner.py      drives many items' strategies in lockstep waves through llm/engine.py, each wave one batch
-- records.py     the output record (schemas/label.schema.json) and its arrow schema
+- label_record.py the output record (schemas/label.schema.json) and its arrow schema
 - summary.py     label distribution, unlabeled reasons, cache hits, agreement, throughput
 - output.py      the dataset directory: parquet shards, manifest.json, card
 - evaluation.py  the labeler scored on PQA-L's official test PMIDs, per strategy
@@ -21,5 +21,5 @@ of builds:
 - coordinator.py the job split into tasks on the runtime's executors (local, Ray, Slurm), merged into one output
 - shards.py      one task of a split job: its folder layout, cache, devices, and the step that labels its share
 - merge.py       `label merge`: one output from run.num_shards outputs made by hand
-- lifecycle.py   the output lock (runtime's RunLock; the sweeper and stop signals: corpusforge/runtime/guard.py)
+- output_lock.py the output lock (runtime's RunLock; the sweeper and stop signals: corpusforge/runtime/guard.py)
 """

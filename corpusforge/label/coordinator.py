@@ -28,8 +28,8 @@ from typing import Any
 from corpusforge.errors import BuildError
 from corpusforge.label.config import LabelJob
 from corpusforge.label.finish import LabelRun, finish_output
-from corpusforge.label.lifecycle import output_lock
 from corpusforge.label.ondemand import make_backend
+from corpusforge.label.output_lock import output_lock
 from corpusforge.label.prompts import PromptBook
 from corpusforge.label.runner import Progress, RunCounters
 from corpusforge.label.selection import start_output

@@ -15,11 +15,11 @@ from corpusforge.label.config import LabelJob
 from corpusforge.label.coordinator import run_tasks
 from corpusforge.label.finish import LabelRun, RecordObserver, check_first, finish_output
 from corpusforge.label.items import LabelItem
-from corpusforge.label.lifecycle import output_lock
+from corpusforge.label.label_record import arrow_schema
 from corpusforge.label.ondemand import OnDemandBackend, make_backend
 from corpusforge.label.output import LabelOutput
+from corpusforge.label.output_lock import output_lock
 from corpusforge.label.prompts import STRATEGY_TEMPLATES, PromptBook
-from corpusforge.label.records import arrow_schema
 from corpusforge.label.runner import LabelRunner, Progress
 from corpusforge.label.selection import select_job_items
 from corpusforge.label.shards import use_cpu_threads

@@ -19,8 +19,8 @@ from corpusforge.errors import ConfigError, InputError
 from corpusforge.label.config import LabelJob
 from corpusforge.label.coordinator import add_counters
 from corpusforge.label.finish import LabelRun, finish_output
-from corpusforge.label.lifecycle import output_lock
 from corpusforge.label.ondemand import make_backend
+from corpusforge.label.output_lock import output_lock
 from corpusforge.label.prompts import PromptBook
 from corpusforge.label.runner import RunCounters
 from corpusforge.label.selection import start_output

@@ -15,7 +15,7 @@ from itertools import islice
 
 from corpusforge.label.config import LabelJob
 from corpusforge.label.items import LabelItem, Quarantined
-from corpusforge.label.records import Ledger, RecordContext, build_record
+from corpusforge.label.label_record import Ledger, RecordContext, build_record
 from corpusforge.label.strategies import StrategyContext, StrategyOutcome, run_strategy
 from corpusforge.llm.backends.base import Backend
 from corpusforge.llm.cache import RequestCache

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from corpusforge.label.config import LabelJob
 from corpusforge.label.items import LabelItem, Quarantined, iter_input
+from corpusforge.label.label_record import arrow_schema
 from corpusforge.label.output import LabelOutput
-from corpusforge.label.records import arrow_schema
 from corpusforge.label.runner import select_items
 from corpusforge.label.summary import SummaryBuilder
 

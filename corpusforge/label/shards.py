@@ -30,10 +30,10 @@ from corpusforge.errors import BuildError
 from corpusforge.label.config import LabelJob
 from corpusforge.label.finish import check_first
 from corpusforge.label.items import LabelItem, iter_input
+from corpusforge.label.label_record import arrow_schema
 from corpusforge.label.ondemand import OnDemandBackend, make_backend
 from corpusforge.label.output import LabelOutput
 from corpusforge.label.prompts import PromptBook
-from corpusforge.label.records import arrow_schema
 from corpusforge.label.runner import LabelRunner, Progress
 from corpusforge.label.strategies import StrategyContext
 from corpusforge.llm.cache import RequestCache

@@ -108,7 +108,9 @@ def collect(root: Path, seed: int = 0) -> BuildData:
     recipe = root / STATE_DIR / "recipe.resolved.yaml"
     n_sources = len(manifest.get("sources") or {})
     per_source = per_group(KEPT_PER_SOURCE, MAX_KEPT_RECORDS, n_sources)
-    lengths, languages, kept, qa_rows = scan_records(root, manifest.get("kind", "pretrain"), seed, per_source, cores())
+    lengths, languages, kept, qa_rows = scan_records(
+        root, manifest.get("kind", "pretrain"), seed, per_source, cores()
+    )
     return BuildData(
         root=root,
         manifest=manifest,

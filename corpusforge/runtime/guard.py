@@ -2,7 +2,7 @@
 
 - The output lock: subclasses take it (`take_lock`, returning its file descriptor) and let it go (`release_lock`);
   both take a RunLock (lock.py here): `corpusforge build` on OUTPUT/.corpusforge/build.lock, `corpusforge label`
-  on OUTPUT/.corpusforge/label.lock, which it keeps (corpusforge/label/lifecycle.py).
+  on OUTPUT/.corpusforge/label.lock, which it keeps (corpusforge/label/output_lock.py).
 - The sweeper (sweeper.py here): a small process that outlives a SIGKILLed command just long enough to end
   everything the run started (datatrove's pool workers and Manager server, vLLM's EngineCore, a local Ray
   instance, task processes), found through the process tree and a token in their environment. It shares the

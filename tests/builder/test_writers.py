@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 from datatrove.data import Document
 from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 
-from corpusforge.builder.records import arrow_schema, unchecked_document_record
+from corpusforge.builder.document_schema import arrow_schema, unchecked_document_record
 from corpusforge.builder.writers import DatasetParquetWriter, IntermediateWriter
 
 
@@ -26,8 +26,12 @@ def run(writer, docs, rank=3):
 
 
 def test_intermediate_writer_writes_jsonl_writer_s_lines(tmp_path):
-    ours = run(IntermediateWriter(str(tmp_path / "ours"), output_filename="${rank}.jsonl", compression=None), documents())
-    theirs = run(JsonlWriter(str(tmp_path / "theirs"), output_filename="${rank}.jsonl", compression=None), documents())
+    ours = run(
+        IntermediateWriter(str(tmp_path / "ours"), output_filename="${rank}.jsonl", compression=None), documents()
+    )
+    theirs = run(
+        JsonlWriter(str(tmp_path / "theirs"), output_filename="${rank}.jsonl", compression=None), documents()
+    )
     files = sorted(p.relative_to(tmp_path / "ours") for p in (tmp_path / "ours").rglob("*.jsonl"))
     assert files == sorted(p.relative_to(tmp_path / "theirs") for p in (tmp_path / "theirs").rglob("*.jsonl"))
     assert len(files) == 2  # 00003.jsonl, and 7.jsonl for the document whose metadata names a rank

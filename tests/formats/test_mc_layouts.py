@@ -24,7 +24,7 @@ from corpusforge.formats.multiple_choice import (
     parse_mapped,
     parse_medqa,
 )
-from corpusforge.pipeline.readers.records import ExamReader
+from corpusforge.pipeline.readers.structured import ExamReader
 from tests.instruct.helpers import read
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "exams"

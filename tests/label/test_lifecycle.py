@@ -14,7 +14,7 @@ import pytest
 
 from corpusforge.errors import BuildError
 from corpusforge.label.job import run_label_job
-from corpusforge.label.lifecycle import acquire_output_lock, release_output_lock
+from corpusforge.label.output_lock import acquire_output_lock, release_output_lock
 from corpusforge.runtime import sweeper
 from tests.label.conftest import PQAU_SAMPLE, SHORT, make_job
 
@@ -87,7 +87,7 @@ def test_a_second_run_on_the_same_output_is_refused_naming_the_pid(tmp_path):
     out = tmp_path / "out"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from corpusforge.label.lifecycle import acquire_output_lock as a; a(sys.argv[1]); "
+         "import sys, time; from corpusforge.label.output_lock import acquire_output_lock as a; a(sys.argv[1]); "
          "print('held', flush=True); time.sleep(60)", str(out)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from corpusforge.label.lifecycle import RunGuard
+from corpusforge.label.output_lock import RunGuard
 
 
 def test_an_in_process_run_leaves_the_callers_other_children_alone(tmp_path):

@@ -9,7 +9,7 @@ from corpusforge.output.card import features_yaml
 
 
 def schemas():
-    from corpusforge.builder.records import arrow_schema as document_schema
+    from corpusforge.builder.document_schema import arrow_schema as document_schema
     from corpusforge.instruct.output import arrow_schema as instruction_schema
 
     extra = pa.schema(

@@ -11,7 +11,7 @@ from datatrove.data import Document
 from corpusforge.decontam import NGramIndex, normalize_tokens
 from corpusforge.errors import InputError
 from corpusforge.pipeline.readers.pubmed import PubMedXMLReader
-from corpusforge.pipeline.readers.records import QAReader
+from corpusforge.pipeline.readers.structured import QAReader
 from corpusforge.pipeline.steps.decontam import PubMedQADecontamination, document_pmid
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"

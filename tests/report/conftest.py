@@ -34,7 +34,7 @@ def write_big_build(out: Path, seed: int = 0) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from corpusforge.builder.records import arrow_schema
+    from corpusforge.builder.document_schema import arrow_schema
 
     rng = random.Random(seed)
     pool = _pool(rng)

@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 
 from corpusforge.io.input_records import DropRecord, MalformedFile, MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.pipeline.readers.base import SourceReader
-from corpusforge.pipeline.readers.records import RecordsReader
+from corpusforge.pipeline.readers.structured import RecordsReader
 from corpusforge.pipeline.registry import register
 
 ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")

@@ -10,7 +10,7 @@ import pytest
 from datatrove.data import Document
 
 from corpusforge.errors import ConfigError
-from corpusforge.pipeline.readers.records import ExamReader, PromptCBLUEReader, QAReader
+from corpusforge.pipeline.readers.structured import ExamReader, PromptCBLUEReader, QAReader
 from corpusforge.pipeline.registry import BuildContext, registered
 from corpusforge.pipeline.steps.exam import ExamKnowledgePoints, detect_language, split_stem
 
