@@ -16,6 +16,6 @@ markup, footnotes), the heuristics, in the order they run, each described in its
 
 strip.py runs them all (`books.strip_nontext`), chunk.py is `books.chunk`, and text.py holds what they share.
 A module imports only from the ones below it: text, headings <- markup, pages, tables, back_matter, paragraphs
-<- strip; text, headings <- chunk. This file imports nothing: the registry imports strip.py and chunk.py (see
-`BUILTIN_STEP_MODULES`), and a worker that unpickles one of the two steps does not import the other.
+<- strip; text, headings <- chunk. This file imports nothing: the registry finds strip.py and chunk.py by their
+`@register` lines, and a worker that unpickles one of the two steps does not import the other.
 """
