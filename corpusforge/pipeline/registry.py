@@ -98,7 +98,7 @@ def register(name: str, kind: StepKind = "step"):
 
 
 def named_params(name: str, cls: type) -> type[StepParams]:
-    """The parameters of a registered step, with `type` fixed to `name`.
+    """The parameters of a registered step, with `type` fixed to `name`; they become `cls.Params`.
 
     A class that declares `Params` keeps them. One that does not gets its base class's Params plus the named
     arguments of its own `__init__` (a reader's `path`, `glob`, ... come from its base; its own options from its
@@ -107,18 +107,17 @@ def named_params(name: str, cls: type) -> type[StepParams]:
     own = cls.__dict__.get("Params")
     base = own or getattr(cls, "Params", None)
     if not (isinstance(base, type) and issubclass(base, StepParams)):
-        return plugin_params(name, cls)
-    fields = signature_fields(cls.__dict__["__init__"]) if own is None and "__init__" in cls.__dict__ else {}
-    if not fields and base.model_fields["type"].annotation == Literal[name]:
-        return base
-    return create_model(
-        base.__name__ if own is not None else f"{cls.__name__}Params",
-        __base__=base,
-        __module__=cls.__module__,
-        __doc__=base.__doc__,
-        type=(Literal[name], name),
-        **fields,
-    )
+        model = plugin_params(name, cls)
+    else:
+        fields = signature_fields(cls.__dict__["__init__"]) if own is None and "__init__" in cls.__dict__ else {}
+        if not fields and base.model_fields["type"].annotation == Literal[name]:
+            return base
+        model = create_model(
+            f"{cls.__name__}Params", __base__=base, __doc__=base.__doc__, type=(Literal[name], name), **fields
+        )
+    # found where pickle looks for it (`module.Class.Params`): a worker unpickling a step's params needs it
+    model.__module__, model.__qualname__ = cls.__module__, f"{cls.__qualname__}.Params"
+    return model
 
 
 # the packages whose modules may register corpusforge's own steps and readers: a module that does is found by its

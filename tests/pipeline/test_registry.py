@@ -30,3 +30,14 @@ def test_importing_one_step_does_not_import_every_step():
     assert "corpusforge.pipeline.steps.clean" in loaded
     assert "corpusforge.instruct" not in loaded
     assert "corpusforge.pipeline.steps.kg" not in loaded
+
+
+def test_every_steps_params_pickle_by_reference():
+    """Executors send steps (and the params some keep) to their workers by pickle: `module.Class.Params` must resolve."""
+    import pickle
+
+    for name, entry in registered().items():
+        model = entry.params
+        assert f"{model.__module__}.{model.__qualname__}".endswith(f"{entry.cls.__qualname__}.Params"), name
+        params = model.model_construct(type=name)
+        assert pickle.loads(pickle.dumps(params)).type == name, name

@@ -137,7 +137,7 @@ def _register_datatrove(name: str, cls: type, doc: str, attr: str, fast: Any = N
         wrapper = type(attr, (cls,), {**namespace, "Params": params})
     else:
         wrapper = type(attr, (SelectableImplementation, cls), {**namespace, "Params": params, "fast_filter": fast})
-    wrapper.Params.__module__ = __name__
+    wrapper.Params.__module__, wrapper.Params.__qualname__ = __name__, f"{attr}.Params"
     globals()[attr] = register(name)(wrapper)
     return wrapper
 
