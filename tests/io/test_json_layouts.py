@@ -79,8 +79,8 @@ def test_the_ground_floor_imports_nothing_above_it():
     code = (
         "import sys, corpusforge.io.json_layouts, corpusforge.io.delimited, corpusforge.io.parquet, "
         "corpusforge.io.safe_xml, corpusforge.io.quarantine, corpusforge.io.lone_surrogates\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('corpusforge.', 'datatrove'))))"
+        "import json; print(json.dumps(sorted(m for m in sys.modules if m.startswith(('corpusforge.', 'datatrove')))))"
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    above = [m for m in eval(loaded) if not m.startswith(("corpusforge.io", "corpusforge.errors"))]
+    above = [m for m in json.loads(loaded) if not m.startswith(("corpusforge.io", "corpusforge.errors"))]
     assert above == []
