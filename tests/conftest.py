@@ -40,6 +40,18 @@ def tiny_tokenizer_file(tiny_model_dir) -> Path:
     return tiny_model_dir / "tokenizer.json"
 
 
+SMOLLM2_DEFAULT_DIR = Path.home() / ".cache" / "corpusforge" / "models" / "smollm2-135m-instruct"
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """SmolLM2-135M-Instruct as a model folder: a real instruct model, for checks that need real model behaviour."""
+    folder = Path(os.environ.get("CORPUSFORGE_SMOLLM2_DIR", SMOLLM2_DEFAULT_DIR))
+    if not (folder / "config.json").is_file():
+        pytest.skip(f"SmolLM2 model folder not found at {folder}")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def real_pubmedqa() -> Path:
     """../shared/data/pubmedqa when present (real PQA-L + official test split), else skip."""
