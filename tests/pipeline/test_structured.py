@@ -348,7 +348,7 @@ def test_knowledge_points_from_cmexam_with_explanations(tmp_path):
 
 def test_knowledge_points_fallback_explanation_switch_and_passthrough(tmp_path):
     mc = {
-        "question": "True about hepatitis B",
+        "question": "How does radiation affect cancer cells?",
         "context": None,
         "options": [{"key": "A", "text": "DNA virus"}, {"key": "B", "text": "RNA virus"}],
         "answer": "A",
@@ -357,9 +357,74 @@ def test_knowledge_points_fallback_explanation_switch_and_passthrough(tmp_path):
     step = ExamKnowledgePoints(include_explanation=False)
     plain = Document(text="not an exam", id="x:1", metadata={"transforms": ["read.qa"]})
     out = list(step.run(iter([Document(text="q", id="x:2", metadata={"mc": mc, "transforms": []}), plain])))
-    assert out[0].text == 'Regarding "True about hepatitis B": the correct answer is DNA virus.'
+    assert out[0].text == 'Regarding "How does radiation affect cancer cells": the correct answer is DNA virus.'
     assert out[1].text == "not an exam" and out[1].metadata["transforms"] == ["read.qa"]
     assert step.stats.to_dict()["stats"]["unchanged_no_mc"] == 1
+
+
+def knowledge_point(question: str, options: list[str], answer: int = 0, explanation: str | None = None) -> str:
+    mc = {"question": question, "context": None, "explanation": explanation, "answer": "ABCDE"[answer],
+          "options": [{"key": "ABCDE"[i], "text": t} for i, t in enumerate(options)]}  # fmt: skip
+    (doc,) = ExamKnowledgePoints(include_explanation=False).run(
+        iter([Document(text="q", id="x:1", metadata={"mc": mc})])
+    )
+    return doc.text
+
+
+@pytest.mark.parametrize(
+    ("question", "options", "expected"),
+    [  # the stem shapes of real MedQA / MedMCQA / MMLU items, each with a grammatical sentence
+        ("Which of the following experiments best tests the hypothesis?", ["Remove ants and measure leaf damage", "x"],
+         "Remove ants and measure leaf damage best tests the hypothesis."),
+        ("Which of the following bone defects offers the best chance for bone fill?", ["3 Walled defect", "x"],
+         "3 Walled defect offers the best chance for bone fill."),
+        ("A boy has a rash. Further evaluation is most likely to show which of the following findings?",
+         ["A drop in blood pressure on inspiration", "x"],
+         "A boy has a rash. Further evaluation is most likely to show a drop in blood pressure on inspiration."),
+        ("The mass is most likely derived from which of the following types of cells?", ["Lactotrophs", "x"],
+         "The mass is most likely derived from Lactotrophs."),
+        ("Treatment with which of the following drugs should be avoided in this patient?", ["Bupropion", "x"],
+         "Treatment with Bupropion should be avoided in this patient."),
+        ("Which nerve is most likely involved in this patient's symptoms?", ["Ulnar nerve", "x"],
+         "Ulnar nerve is most likely involved in this patient's symptoms."),
+        ("What should be the next step in management of this patient?", ["CT scan", "x"],
+         "The next step in management of this patient should be CT scan."),
+        ("Medial squint is caused by paralysis of", ["Abducens nerve", "x"],
+         "Medial squint is caused by paralysis of Abducens nerve."),
+        ("Waldeyer's lymphatic chain is formed by all except", ["Submandibular nodes", "Tonsils", "Adenoids"],
+         "Waldeyer's lymphatic chain is formed by Tonsils and Adenoids, but not Submandibular nodes."),
+        ("For propofol all are true except", ["Causes vomiting", "Rapid recovery", "Causes sedation"],
+         "About propofol, these are true: Rapid recovery; Causes sedation. This is not: Causes vomiting."),
+        ("True about occulomotor nerve", ["Supplies the levator", "x"], "About occulomotor nerve: Supplies the levator."),
+        ("Drug causing toxic optic neuropathy is:March 2009", ["Ethambutol", "x"],
+         "Drug causing toxic optic neuropathy is Ethambutol."),
+        ("Which of the following is the arterial pH in this patient?", ["pH 7.36", "x"], "The arterial pH in this patient is pH 7.36."),
+        ("Which of the following is targeted by the drug?", ["gp120", "x"], "gp120 is targeted by the drug."),
+        ("Which of the following is amplified in this tumour?", ["c-erbB1", "x"], "c-erbB1 is amplified in this tumour."),
+        ("Which of the following is the mechanism of action?", ["relaxes the muscles.", "x"],
+         "The mechanism of action is relaxes the muscles."),
+        ("What would the blood smear be expected to show?", ["Target cells", "x"],
+         'Regarding "What would the blood smear be expected to show": the correct answer is Target cells.'),
+        # Chinese stems
+        ("夜间阵发性呼吸困难，可见于", ["左心功能不全", "癔病"], "夜间阵发性呼吸困难，可见于左心功能不全。"),
+        ("下列哪种病变引起的胸痛常沿一侧肋间神经分布", ["带状疱疹", "肺癌"], "带状疱疹病变引起的胸痛常沿一侧肋间神经分布。"),
+        ("体质的可变性与什么相关", ["后天因素", "先天因素"], "体质的可变性与后天因素相关。"),
+        ("山楂的功效", ["散瘀", "补气"], "山楂的功效是散瘀。"),
+        ("下列常出现血沉明显增快的情况，应除外", ["心绞痛", "结核病", "心肌梗死"], "常出现血沉明显增快的情况：结核病、心肌梗死；心绞痛除外。"),
+        ("下列脊椎病变，除哪项外，脊椎叩痛常为阳性", ["骨质增生", "脊椎结核", "骨折"], "脊椎结核、骨折：脊椎叩痛常为阳性；骨质增生除外。"),
+        ("治疗应选取何经穴为主", ["阳明经", "太阳经"], "关于“治疗应选取何经穴为主”，正确答案是阳明经。"),
+    ],
+)  # fmt: skip
+def test_knowledge_point_stem_shapes(question, options, expected):
+    assert knowledge_point(question, options) == expected
+
+
+def test_knowledge_points_never_double_punctuation():
+    assert knowledge_point("Prucalopride is a ?", ["5HT4 agonist.", "x"]) == "Prucalopride is a 5HT4 agonist."
+    assert knowledge_point("Golgi tendon organs used to detect ?", ["Tension.", "x"]) == (
+        "Golgi tendon organs used to detect Tension."
+    )
+    assert knowledge_point("作用是", ["松弛肌肉。", "x"]) == "作用是松弛肌肉。"
 
 
 def test_custom_rules_file_with_own_template(tmp_path):

@@ -29,6 +29,7 @@ Language = Literal["en", "zh"]
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _EN_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_EN_INNER_QUESTION = re.compile(r"(?<=\S)\s+(?=(?:Which|What|How|Where|When|Why|Who)\b[^.?!]*\?\s*$)")
 _TRAILING_PUNCT = re.compile(r"[\s.。,，;；:：!！?？]+$")
 # "Before surgery, which of the following..." -> lead "Before surgery" + the question proper
 _EN_LEAD = re.compile(r"^(?P<lead>[^?]{3,120}?),\s+(?=(?:which|what)\b)", re.IGNORECASE)
@@ -47,21 +48,69 @@ def detect_language(text: str) -> Language:
 def split_stem(question: str, language: Language) -> tuple[str, str]:
     """(vignette, stem): the case description and the last sentence that asks the question."""
     question = " ".join(question.split()) if language == "en" else question.strip()
+    if language == "en" and question.endswith(('?"', "?”")):  # a question copied with its closing quote
+        question = question[:-1]
     if language == "zh":
         body = question.rstrip("。 ")
         cut = max(body.rfind("。"), body.rfind("！"), body.rfind("\n"))
         return (body[: cut + 1].strip(), body[cut + 1 :].strip()) if cut >= 0 else ("", body)
     sentences = _EN_SENTENCE_END.split(question)
-    return " ".join(sentences[:-1]).strip(), sentences[-1].strip()
+    vignette, stem = " ".join(sentences[:-1]).strip(), sentences[-1].strip()
+    # a lab table run into the question with no full stop: "... Ca2+: 10.2 mg/dL Which of the following is ...?"
+    if (inner := _EN_INNER_QUESTION.search(stem)) and inner.start() > 0:
+        vignette, stem = f"{vignette} {stem[: inner.start()]}".strip(), stem[inner.start() :].strip()
+    return vignette, stem
 
 
 def _bare(text: Any) -> str:
     return _TRAILING_PUNCT.sub("", str(text or "").strip())
 
 
+# an ordinary lower-case first word ("metformin", "x-ray", "beta-blocker") may be capitalised to start a sentence;
+# a term with its own casing or digits ("pH 7.36", "gp120", "c-erbB1", "mRNA", "p53") may not
+_ORDINARY_WORD = re.compile(r"^[a-z]+(?:['’\-][a-z]+)*(?=[\s,.;:!?)]|$)")
+# "(AIIMS May 2019)", ":March 2009", ": September 2005, 2010 March 2007" at the end of a stem: where it was asked
+_EXAM_TAG = re.compile(
+    r"\s*(?:\((?=[^()]*\b(?:19|20)\d\d\b)[^()]{0,60}\)"
+    r"|:\s*(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(?:19|20)\d\d\b.*)\s*$",
+    re.IGNORECASE,
+)
+_DOUBLED_PUNCT = [
+    (re.compile(r"(?<!\.)\.\s*\.(?!\.)"), "."),  # "muscles.." (an ellipsis "..." stays)
+    (re.compile(r"([?!])\s*\."), "."),  # "to detect ?." -> "to detect."
+    (re.compile(r"[,;:]\s*\."), "."),
+    (re.compile(r"\s*:\s*:"), ":"),
+    (re.compile(r"([。！？])\s*[。.]"), r"\1"),
+    (re.compile(r"[，；：,;:]\s*。"), "。"),
+]
+
+
 def _capfirst(text: Any) -> str:
+    """Capitalise the first letter only when the first word is an ordinary lower-case word (see _ORDINARY_WORD)."""
     text = str(text or "")
-    return text[:1].upper() + text[1:]
+    return text[:1].upper() + text[1:] if _ORDINARY_WORD.match(text) else text
+
+
+def tidy_punctuation(text: str) -> str:
+    """No doubled punctuation where a stem's or an option's own full stop meets the template's."""
+    for pattern, repl in _DOUBLED_PUNCT:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def strip_exam_tag(stem: str) -> str:
+    """A stem without the exam it was taken from: "Drug of choice is:March 2009" -> "Drug of choice is:"."""
+    cut = _EXAM_TAG.sub("", stem)
+    return cut if cut.strip() else stem
+
+
+_LEADING_ARTICLE = re.compile(r"^(A|An|The)(?= [a-z0-9])")
+
+
+def _inline(text: Any) -> str:
+    """An answer set inside a sentence: bare, and a leading article in lower case ("show A drop" -> "show a drop");
+    the answer's other words keep their casing (Crohn disease, HER2, pH 7.36)."""
+    return _LEADING_ARTICLE.sub(lambda m: m.group(1).lower(), _bare(text))
 
 
 def _join_list(items: list[str], language: Language) -> str:
@@ -128,12 +177,14 @@ class KnowledgePointWriter:
         env.filters["join_list"] = jinja2.pass_context(lambda ctx, items: _join_list(items, ctx["language"]))
         env.filters["bare"] = _bare
         env.filters["capfirst"] = _capfirst
+        env.filters["inline"] = _inline
         env.filters["replace_prefix"] = lambda text: _ZH_LEADING.sub("", str(text))
         return env
 
     def rewrite(self, mc: MCQuestion, language: Language) -> tuple[str, str]:
         """(knowledge-point text, name of the rule that fired)."""
         vignette, stem = split_stem(mc.question, language)
+        stem = strip_exam_tag(stem)
         lead, question = "", stem
         if language == "en" and (found := _EN_LEAD.match(stem)):
             lead, question = found.group("lead"), stem[found.end() :]
@@ -176,6 +227,7 @@ class KnowledgePointWriter:
             statement = f"{vignette} {statement}" if vignette else statement
         else:
             statement = f"{vignette}{body}"
+        statement = tidy_punctuation(statement)
         if self.include_explanation and explanation and explanation.strip():
             return f"{statement}\n{explanation.strip()}"
         return statement
