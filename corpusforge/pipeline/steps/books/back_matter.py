@@ -1,12 +1,19 @@
-"""Back matter - references, appendices, indexes, contents: steps 4 and 5 of `books.strip_nontext`.
+"""Back matter - references, appendices, indexes, contents, lists of illustrations: steps 4 and 5 of
+`books.strip_nontext`. Each is its own counted kind, so a card tells a contents list from a back-of-book index.
 
 4. Named back matter: a heading line (Markdown or a line of its own) naming references / bibliography / further
-   reading / 参考文献, an appendix / 附录, an index / 索引 or the contents / 目录 removes that part: up to the next
-   heading of the same or a higher level (Markdown), the next heading of any kind (references), the next chapter
-   (appendix, index) or the end of the book; contents lists stop at the first line that is not a TOC entry.
+   reading / 参考文献, an appendix / 附录, an index / 索引 (`INDEX`, `GENERAL INDEX`, `Index to Recipes`, `MEDICAL
+   INDEX INCLUDING PAGES 1 TO 682`), the contents / 目录, or a list of illustrations / plates / figures / maps
+   removes that part: up to the next heading of the same or a higher level (Markdown), the next heading of any kind
+   (references), the next chapter (appendix) or the end of the book; an index ends at its first block of lines
+   that are not index entries; contents lists and lists of illustrations stop at the first line that is not an
+   entry.
 5. Unnamed back matter, per block of non-blank lines: a reference list (>= 2 entries starting `[n]`/`n.` and most
-   lines carrying a year, `et al` or a DOI), an index (>= 3 lines, >= 70% like `insulin, 45, 67-69`) or a
-   table of contents (>= 2 lines, >= 70% ending in leader dots and a page number).
+   lines carrying a year, `et al` or a DOI), an index (>= 3 lines, >= 70% like `insulin, 45, 67-69`; or an
+   alphabetic run of >= 8 lines most ending in a page number, `Zweiback Noodles 808`, and the smaller blocks and
+   letter headings that continue it) or a table of contents (>= 2 lines, >= 70% ending in leader dots and a page
+   number, not in alphabetical order).
+A removed part leaves a SECTION_BREAK line, so what follows it does not carry the section label of what preceded.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from corpusforge.pipeline.steps.books.headings import (
     markdown_heading,
     starts_block,
 )
-from corpusforge.pipeline.steps.books.text import removed
+from corpusforge.pipeline.steps.books.text import SECTION_BREAK, removed
 
 _NUMBERING = r"(?:(?:\d+(?:\.\d+)*|[A-Z]|[IVX]+)[.)]?\s+)?"
 BACK_MATTER_RE = {
@@ -33,12 +40,19 @@ BACK_MATTER_RE = {
     "appendices": re.compile(
         r"^(?i:appendix|appendices|annex)(?:\s+[A-Z0-9IVX]+)?(?:\s*[:.\-–—]\s*.*|\s+[A-Z].*)?$|^附\s*录.{0,40}$"
     ),
-    "indexes": re.compile(r"^(?i:(?:subject\s+|general\s+)?index)\s*\.?$|^(?:名词|术语)?索\s*引\s*$"),
-    "toc": re.compile(
-        r"^(?i:(?:table\s+of\s+)?contents|list\s+of\s+(?:illustrations|figures|tables|plates|maps))\s*[.:]?$"
-        r"|^目\s*录\s*$"
+    # up to three words before `index` (`GENERAL`, `MEDICAL`), and after it only `to/of/including/for ...`, so an
+    # article on the `INDEX FINGER` is not one
+    "indexes": re.compile(
+        r"^(?i:(?:[\w’'-]+\s+){0,3}index(?:es)?(?:\s+(?:to|of|including|for|and)\b.{0,60})?)\s*[.:]?$"
+        r"|^(?:名词|术语)?索\s*引\s*$"
+    ),
+    "toc": re.compile(r"^(?i:(?:table\s+of\s+)?contents|list\s+of\s+tables)\s*[.:]?$|^目\s*录\s*$"),
+    "illustrations_list": re.compile(
+        r"^(?i:(?:list\s+of\s+(?:the\s+)?|full[- ]page\s+|colou?red\s+)?(?:illustrations|figures|plates|maps"
+        r"|engravings|portraits)(?:\s+and\s+\w+)?)\s*[.:]?$|^(?:插图|图片)目录\s*$"
     ),
 }
+ENTRY_LIST_KINDS = {"toc", "illustrations_list"}  # lists of entries under their heading (contents_end)
 CITATION_START_RE = re.compile(r"^\s*(?:\[\d{1,4}\]|\d{1,4}\.|\(\d{1,4}\))\s+\S")
 CITATION_HINT_RE = re.compile(r"\b(?:1[89]|20)\d{2}\b|\bet al\b|\bdoi\b|(?i:doi:)|\d+\s*\(\d+\)\s*:\s*\d+")
 # `insulin, 45, 67-69` / `insulin, basal, 52` / `胰岛素 45, 67`: a comma (or a CJK term and a space) before the pages
@@ -59,8 +73,10 @@ def back_matter_kind(line: str) -> str | None:
 
 def back_matter_end(lines: list[str], start: int, kind: str) -> int:
     """Index just past the back-matter part that starts with the heading at `start` (step 4)."""
-    if kind == "toc":
+    if kind in ENTRY_LIST_KINDS:
         return contents_end(lines, start)
+    if kind == "indexes":
+        return index_end(lines, start)
     md = markdown_heading(lines[start])
     for j in range(start + 1, len(lines)):
         line = lines[j]
@@ -157,7 +173,7 @@ def remove_back_matter(lines: list[str], stats: Counter, max_share: float = 0.3)
             continue
         removed(stats, kind, lines[i:end])
         stats[f"stripped_{kind}_lines"] += end - i
-        out.append("")
+        out.append(SECTION_BREAK)
         i = end
     return out
 
@@ -174,6 +190,35 @@ def looks_like_index(lines: list[str]) -> bool:
         for line in filled
     )
     return bool(filled) and entries >= 0.5 * len(filled)
+
+
+LETTER_HEADING_RE = re.compile(r"^\s*[-—–_*=\s]*[A-Z][-—–_*=.\s]*$")  # `A`, `— B —`, `C.` between index groups
+
+
+def index_like(block: list[str]) -> bool:
+    """A block of index entries (most lines ending in page numbers, `see` references) or a letter heading."""
+    return (len(block) == 1 and bool(LETTER_HEADING_RE.match(block[0]))) or looks_like_index(block)
+
+
+def index_end(lines: list[str], start: int) -> int:
+    """Index just past the index whose heading is at `start`: its blocks of entries (and the letter headings between
+    them) run on until the first block that is not index entries - prose, a heading, the next part of the book."""
+    end = start + 1
+    for s, e in blocks(lines[start + 1 :]):
+        s, e = s + start + 1, e + start + 1
+        if not index_like(lines[s:e]):
+            break
+        end = e
+    return end
+
+
+def alphabetic(entries: list[str], min_share: float = 0.8) -> bool:
+    """Entries in alphabetical order (by first letter; indented sub-entries left out), as an index is sorted."""
+    firsts = [m.group(0).casefold() for line in entries if not line[:1].isspace() and (m := re.search(r"[^\W\d_]", line))]
+    if len(firsts) < 2:
+        return False
+    ordered = sum(a <= b for a, b in zip(firsts, firsts[1:]))
+    return ordered >= min_share * (len(firsts) - 1)
 
 
 def blocks(lines: list[str]) -> Iterator[tuple[int, int]]:
@@ -199,19 +244,29 @@ def unnamed_back_matter(block: list[str]) -> str | None:
         return "references"
     if n >= 3 and sum(bool(INDEX_ENTRY_RE.match(line)) for line in block) >= 0.7 * n:
         return "indexes"
+    paged = sum(bool(INDEX_LINE_END_RE.search(line)) and len(line.strip()) <= 80 for line in block)
+    if n >= 8 and paged >= 0.7 * n and alphabetic(block):
+        return "indexes"  # `Zweiback Noodles 808`: an alphabetic run of entries is an index, not a contents list
     if n >= 2 and sum(bool(TOC_ENTRY_RE.search(line)) for line in block) >= 0.7 * n:
         return "toc"
     return None
 
 
 def remove_unnamed_back_matter(lines: list[str], stats: Counter) -> list[str]:
+    """Step 5. A block right after an index block that is index-like too (a short letter group, `A`) is the same
+    index going on."""
     out = list(lines)
+    previous = None
     for start, end in blocks(lines):
-        kind = unnamed_back_matter(lines[start:end])
-        if kind and not any(
-            heading_level(line) is not None and not TOC_ENTRY_RE.search(line) for line in lines[start:end]
-        ):
-            removed(stats, kind, lines[start:end])
+        block = lines[start:end]
+        kind = unnamed_back_matter(block)
+        if kind is None and previous == "indexes" and index_like(block):
+            kind = "indexes"
+        if kind and not any(heading_level(line) is not None and not TOC_ENTRY_RE.search(line) for line in block):
+            removed(stats, kind, block)
             stats[f"stripped_{kind}_lines"] += end - start
-            out[start:end] = [""] * (end - start)
+            out[start:end] = [SECTION_BREAK if previous is None else ""] + [""] * (end - start - 1)
+            previous = kind
+        else:
+            previous = None
     return out

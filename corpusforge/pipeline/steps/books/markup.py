@@ -17,6 +17,10 @@ characters (`chars_stripped_<kind>`), so a build can say what was taken out of a
   `[Transcriber's Note...]`, `[Blank Page]`, matched to their closing bracket across lines; bracketed running heads
   and page references on a line of their own (`[RESPIRATORY DISEASES 7]`, `[Pg 12]`, `{12}`) and inline page
   references (`[Pg 12]`). A paragraph that a running head split in two is joined again.
+- Transcriber's blocks between an opening and a closing line (`[Transcriber's Notes]` ... `[End Transcriber's
+  Notes]`, `TRANSCRIBER'S NOTE` ... `END OF TRANSCRIBER'S NOTE`), whatever they hold (a whole modern dictionary
+  added by a transcriber, signed); an opening line without its closing one is counted (`unclosed_transcriber_block`)
+  and left to the two rules below.
 - Transcriber's notes written as a heading and a block (`TRANSCRIBER'S NOTES` then its lines).
 - Numbered footnotes (`strip_numbered_footnotes`): a body is a block that starts with `(6)`, `[6]`, `(*)` where
   the same marker was glued to the text earlier (`the King.(6)`, `Neuburger,(16)`); an indented body runs on over
@@ -31,7 +35,7 @@ from collections import Counter
 
 # the same sentence test the paragraphs use, the same heading rules the chunker uses
 from corpusforge.pipeline.steps.books.headings import ends_sentence, heading_level
-from corpusforge.pipeline.steps.books.text import removed
+from corpusforge.pipeline.steps.books.text import SECTION_BREAK, removed
 
 # ---------------------------------------------------------------------------------------------------------------
 # Project Gutenberg licence header and footer, credits
@@ -229,9 +233,36 @@ def _resolve_placeholders(lines: list[str]) -> list[str]:
     return out
 
 
+TN_WORDS = r"(?:transcriber[’']?s?|transcription|editor[’']?s?|e-?text)\s+notes?"
+TN_BLOCK_OPEN_RE = re.compile(rf"^\s*[\[(]?\s*{TN_WORDS}\s*[:.]?\s*[\])]?\s*$", re.IGNORECASE)
+TN_BLOCK_CLOSE_RE = re.compile(rf"^\s*[\[(]?\s*end\s+(?:of\s+(?:the\s+)?)?{TN_WORDS}\s*\.?\s*[\])]?\s*$", re.IGNORECASE)
+
+
+def strip_transcriber_blocks(lines: list[str], stats: Counter) -> list[str]:
+    """`[Transcriber's Notes]` ... `[End Transcriber's Notes]`: everything between the two lines, both included.
+    The closing line is what makes a block: without it nothing is removed here (`unclosed_transcriber_block`)."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not TN_BLOCK_OPEN_RE.match(lines[i]):
+            out.append(lines[i])
+            i += 1
+            continue
+        end = next((j for j in range(i + 1, len(lines)) if TN_BLOCK_CLOSE_RE.match(lines[j])), None)
+        if end is None:
+            stats["unclosed_transcriber_block"] += 1
+            out.append(lines[i])
+            i += 1
+            continue
+        removed(stats, "transcriber_notes", lines[i : end + 1])
+        out.append(SECTION_BREAK)
+        i = end + 1
+    return out
+
+
 def strip_transcriber_notes(lines: list[str], stats: Counter) -> list[str]:
-    """`TRANSCRIBER'S NOTES` on a line of its own and the block(s) under it, up to the next blank-line gap of two
-    or more lines (a transcriber's note is a list of short items, sometimes one per paragraph)."""
+    """`TRANSCRIBER'S NOTES` on a line of its own and the block(s) under it (after any blank lines), up to the next
+    blank-line gap of two or more lines (a transcriber's note is a list of short items, sometimes one per paragraph)."""
     out: list[str] = []
     i = 0
     while i < len(lines):
@@ -240,6 +271,8 @@ def strip_transcriber_notes(lines: list[str], stats: Counter) -> list[str]:
             i += 1
             continue
         j = i + 1
+        while j < len(lines) and not lines[j].strip():  # the blank lines between the heading and its block
+            j += 1
         while j < len(lines):
             if not lines[j].strip():
                 gap = j
@@ -386,6 +419,7 @@ def strip_markup(text: str, stats: Counter, gutenberg: bool | None) -> list[str]
     if gutenberg:
         lines = strip_gutenberg(lines, stats)
         text = strip_emphasis_marks("\n".join(lines), stats)
+    text = "\n".join(strip_transcriber_blocks(text.split("\n"), stats))
     text = strip_bracketed_markup(text, stats)
     lines = text.split("\n")
     lines = strip_transcriber_notes(lines, stats)

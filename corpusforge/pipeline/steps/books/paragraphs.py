@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from corpusforge.pipeline.steps.books.headings import ends_sentence, heading_level, starts_block
-from corpusforge.pipeline.steps.books.text import CJK_RE
+from corpusforge.pipeline.steps.books.text import CJK_RE, SECTION_BREAK
 
 LIST_ITEM_RE = re.compile(
     r"^\s*(?:[-*+•·▪◦]|\d{1,3}[.)]|[a-z][.)]|\(\d{1,3}\)|[（(][一二三四五六七八九十\d]{1,3}[)）])\s+\S"
@@ -75,7 +75,8 @@ def join_wrapped(left: str, right: str, lex: Lexicon, stats: Counter) -> str:
 
 
 def build_paragraphs(lines: list[str], stats: Counter) -> list[str]:
-    """Join hard-wrapped lines into paragraphs; headings and list items stay on lines of their own."""
+    """Join hard-wrapped lines into paragraphs; headings and list items stay on lines of their own; a
+    SECTION_BREAK line (a removed part) stays a paragraph of its own (never first, never two in a row)."""
     lex = Lexicon.of(lines)
     paragraphs: list[str] = []
     current: list[str] = []  # logical lines of the current paragraph (list items are separate lines)
@@ -86,6 +87,11 @@ def build_paragraphs(lines: list[str], stats: Counter) -> list[str]:
             current.clear()
 
     for i, raw in enumerate(lines):
+        if raw == SECTION_BREAK:  # a removed part: kept as a paragraph of its own, strip.py makes it a wider gap
+            flush()
+            if paragraphs and paragraphs[-1] != SECTION_BREAK:
+                paragraphs.append(SECTION_BREAK)
+            continue
         line = raw.rstrip()
         if not line.strip():
             flush()

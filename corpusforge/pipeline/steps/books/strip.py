@@ -33,7 +33,7 @@ from corpusforge.pipeline.steps.books.tables import (
     remove_captions,
     remove_tables,
 )
-from corpusforge.pipeline.steps.books.text import normalize_newlines, removed
+from corpusforge.pipeline.steps.books.text import SECTION_BREAK, normalize_newlines, removed
 
 
 @dataclass
@@ -54,7 +54,7 @@ def strip_nontext(text: str, options: StripOptions | None = None) -> tuple[str, 
     options = options or StripOptions()
     stats: Counter = Counter()
     chars_in = len(text)
-    text = normalize_newlines(text)
+    text = normalize_newlines(text).replace(SECTION_BREAK, "")  # the marker is ours; a stray one in a book goes
     lines = strip_markup(text, stats, options.gutenberg)
     text = "\n".join(lines)
 
@@ -82,15 +82,36 @@ def strip_nontext(text: str, options: StripOptions | None = None) -> tuple[str, 
     lines = remove_back_matter(lines, stats, options.max_section_share)
     lines = remove_unnamed_back_matter(lines, stats)
     paragraphs = build_paragraphs(lines, stats)
-    while paragraphs and heading_level(paragraphs[-1]) is not None and "\n" not in paragraphs[-1]:
-        # a heading left with no text under it at the very end (its content was all tables, say)
-        removed(stats, "empty_headings", [paragraphs.pop()])
-    cleaned = "\n\n".join(paragraphs)
+    while paragraphs and (
+        paragraphs[-1] == SECTION_BREAK or (heading_level(paragraphs[-1]) is not None and "\n" not in paragraphs[-1])
+    ):
+        last = paragraphs.pop()
+        if last != SECTION_BREAK:  # a heading left with no text under it at the very end (its content was tables)
+            removed(stats, "empty_headings", [last])
+    cleaned = join_paragraphs(paragraphs)
     stats["chars_in"] = chars_in
     stats["chars_out"] = len(cleaned)
     by_kind = sum(v for k, v in stats.items() if k.startswith("chars_stripped_"))
     stats["chars_stripped_layout"] = chars_in - len(cleaned) - by_kind + stats["chars_added_heading_marks"]
     return cleaned, +stats
+
+
+def join_paragraphs(paragraphs: list[str]) -> str:
+    """Paragraphs separated by a blank line; where a part of the book was removed (SECTION_BREAK) and no heading
+    follows, by two, so that `books.chunk` ends its chunk and section label there. No break at the start or end."""
+    out: list[str] = []
+    for i, paragraph in enumerate(paragraphs):
+        if paragraph != SECTION_BREAK:
+            out.append(paragraph)
+            continue
+        following = next((p for p in paragraphs[i + 1 :] if p != SECTION_BREAK), None)
+        if out and out[-1] != SECTION_BREAK and following is not None and not is_heading(following):
+            out.append(SECTION_BREAK)
+    return "\n\n".join(out).replace(f"\n\n{SECTION_BREAK}\n\n", "\n\n\n")
+
+
+def is_heading(paragraph: str) -> bool:
+    return "\n" not in paragraph and heading_level(paragraph) is not None
 
 
 def stripped_chars_by_kind(stats: dict[str, float]) -> dict[str, int]:

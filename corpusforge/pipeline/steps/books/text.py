@@ -1,4 +1,4 @@
-"""What every part of the book steps shares: line endings, the removal counts, the CJK character class."""
+"""What every part of the book steps shares: line endings, the removal counts, the section break, the CJK class."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import re
 from collections import Counter
 
 NEWLINE_RE = re.compile(r"\r*\n|\r")
+# a line put where a part of the book was removed (a transcriber's block, back matter): the cleaned book keeps it as
+# a wider gap (two blank lines) between paragraphs, and `books.chunk` ends a chunk and its section label there
+SECTION_BREAK = "\x1d"
 
 
 def normalize_newlines(text: str) -> str:
