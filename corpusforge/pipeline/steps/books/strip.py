@@ -22,6 +22,7 @@ from pydantic import Field
 from corpusforge.io.quarantine import QuarantineWriter
 from corpusforge.pipeline.registry import BuildContext, StepParams, register
 from corpusforge.pipeline.steps.books.back_matter import remove_back_matter, remove_unnamed_back_matter
+from corpusforge.pipeline.steps.books.front_matter import strip_title_pages
 from corpusforge.pipeline.steps.books.headings import heading_level
 from corpusforge.pipeline.steps.books.markup import strip_markup
 from corpusforge.pipeline.steps.books.pages import join_pages, split_pages, strip_page_furniture
@@ -56,6 +57,7 @@ def strip_nontext(text: str, options: StripOptions | None = None) -> tuple[str, 
     chars_in = len(text)
     text = normalize_newlines(text).replace(SECTION_BREAK, "")  # the marker is ours; a stray one in a book goes
     lines = strip_markup(text, stats, options.gutenberg)
+    lines = strip_title_pages(lines, stats)
     text = "\n".join(lines)
 
     def html_table(m: re.Match) -> str:
