@@ -10,7 +10,7 @@
    entry.
 5. Unnamed back matter, per block of non-blank lines: a reference list (>= 2 entries starting `[n]`/`n.` and most
    lines carrying a year, `et al` or a DOI), an index (>= 3 lines, >= 70% like `insulin, 45, 67-69`; or an
-   alphabetic run of >= 8 lines most ending in a page number, `Zweiback Noodles 808`, and the smaller blocks and
+   alphabetic run of >= 5 lines most ending in a page number, not in page order, `Zweiback Noodles 808`, and the smaller blocks and
    letter headings that continue it) or a table of contents (>= 2 lines, >= 70% ending in leader dots and a page
    number, not in alphabetical order).
 A removed part leaves a SECTION_BREAK line, so what follows it does not carry the section label of what preceded.
@@ -214,11 +214,22 @@ def index_end(lines: list[str], start: int) -> int:
 
 def alphabetic(entries: list[str], min_share: float = 0.8) -> bool:
     """Entries in alphabetical order (by first letter; indented sub-entries left out), as an index is sorted."""
-    firsts = [m.group(0).casefold() for line in entries if not line[:1].isspace() and (m := re.search(r"[^\W\d_]", line))]
+    firsts = [
+        m.group(0).casefold() for line in entries if not line[:1].isspace() and (m := re.search(r"[^\W\d_]", line))
+    ]
     if len(firsts) < 2:
         return False
     ordered = sum(a <= b for a, b in zip(firsts, firsts[1:]))
     return ordered >= min_share * (len(firsts) - 1)
+
+
+PAGE_AT_END_RE = re.compile(r"(\d{1,4})\s*[;,.]?\s*$")
+
+
+def pages_ascending(entries: list[str]) -> bool:
+    """The page numbers at the ends of the lines never go down (a contents list; an index's jump about)."""
+    pages = [int(m.group(1)) for line in entries if (m := PAGE_AT_END_RE.search(line))]
+    return all(a <= b for a, b in zip(pages, pages[1:]))
 
 
 def blocks(lines: list[str]) -> Iterator[tuple[int, int]]:
@@ -245,8 +256,9 @@ def unnamed_back_matter(block: list[str]) -> str | None:
     if n >= 3 and sum(bool(INDEX_ENTRY_RE.match(line)) for line in block) >= 0.7 * n:
         return "indexes"
     paged = sum(bool(INDEX_LINE_END_RE.search(line)) and len(line.strip()) <= 80 for line in block)
-    if n >= 8 and paged >= 0.7 * n and alphabetic(block):
-        return "indexes"  # `Zweiback Noodles 808`: an alphabetic run of entries is an index, not a contents list
+    if n >= 5 and paged >= 0.7 * n and alphabetic(block) and not pages_ascending(block):
+        # `Zweiback Noodles 808`: an alphabetic run of entries is an index; a contents list runs in page order
+        return "indexes"
     if n >= 2 and sum(bool(TOC_ENTRY_RE.search(line)) for line in block) >= 0.7 * n:
         return "toc"
     return None
@@ -260,7 +272,7 @@ def remove_unnamed_back_matter(lines: list[str], stats: Counter) -> list[str]:
     for start, end in blocks(lines):
         block = lines[start:end]
         kind = unnamed_back_matter(block)
-        if kind is None and previous == "indexes" and index_like(block):
+        if kind in (None, "toc") and previous == "indexes" and index_like(block):
             kind = "indexes"
         if kind and not any(heading_level(line) is not None and not TOC_ENTRY_RE.search(line) for line in block):
             removed(stats, kind, block)

@@ -20,6 +20,31 @@ from corpusforge.pipeline.steps.books.text import CJK_RE
 
 MAX_SPACY_PIECE = 100_000  # characters handed to spaCy at once (far below its max_length)
 PARAGRAPH_RE = re.compile(r"[^\n]+(?:\n[^\n]+)*")
+BREAK = -1  # Unit.level of a section break: a gap of two blank lines where books.strip_nontext removed a part
+RUN_IN_LEVEL = 99  # section level of a run-in heading: below every real heading
+OPENING_BRACKETS = "([{“‘«「『（【"
+# `DYSPEPSIA, ACUTE.` / `CANDY MAKING:` opening a paragraph: capitals (and digits, punctuation) up to a full stop
+RUN_IN_HEADING_RE = re.compile(r"([^a-z\n.:]*[A-Z]{2}[^a-z\n.:]*)[.:]")
+CAPS_LINE_RE = re.compile(r"^(?=[^a-z]*[A-Z]{2})[^a-z\n]{2,80}$")
+
+
+def is_caps_line(paragraph: str) -> bool:
+    """A paragraph that is one line of capitals (`CANDY MAKING`): a section title the text layout did not mark."""
+    return bool(CAPS_LINE_RE.match(paragraph.strip())) and not paragraph.rstrip().endswith((".", ",", ";"))
+
+
+def is_run_in_heading(sentence: str) -> bool:
+    """A whole sentence of capitals at a paragraph's start (`DYSPEPSIA, ACUTE.`, `DYSPEPSIA, ACUTE. (`)."""
+    m = RUN_IN_HEADING_RE.match(sentence)
+    return bool(m) and len(sentence.rstrip(" " + OPENING_BRACKETS)) <= m.end() + 1 and len(m.group(1)) <= 80
+
+
+def paragraph_heading_level(paragraph: str) -> int | None:
+    """The heading level of a one-line paragraph (a marked heading, or a line of capitals: level 2), or None."""
+    if "\n" in paragraph:
+        return None
+    level = heading_level(paragraph)
+    return 2 if level is None and is_caps_line(paragraph) else level
 
 
 @dataclass
@@ -39,6 +64,7 @@ class Chunk:
     end: int
     section: str
     has_body: bool = False
+    heading_start: int | None = None  # where the headings after its last sentence start
 
     @property
     def size(self) -> int:
@@ -215,48 +241,105 @@ class BookChunker(PipelineStep):
         return state
 
     def units(self, text: str) -> Iterator[Unit]:
-        """Headings and sentences of a cleaned book, in order."""
+        """Headings, sentences and section breaks of a cleaned book, in order. A sentence ending on an opening
+        bracket, or a run-in heading (`DYSPEPSIA, ACUTE.`), is one unit with the sentence after it, so that no chunk
+        ends there; a paragraph that is a single line of capitals is a heading (a section label) of its own."""
         paragraphs = [(m.start(), m.end()) for m in PARAGRAPH_RE.finditer(text)]
-        kinds = [heading_level(text[s:e]) if "\n" not in text[s:e] else None for s, e in paragraphs]
-        levels = [lvl for lvl in kinds if lvl is not None]
+        kinds = [paragraph_heading_level(text[s:e]) for s, e in paragraphs]
+        levels = [lvl for (s, e), lvl in zip(paragraphs, kinds) if lvl is not None and not is_caps_line(text[s:e])]
         chapter_level = self.chapter_level if self.chapter_level is not None else auto_chapter_level(levels)
         pieces = [
             (ps, pe) for (s, e), lvl in zip(paragraphs, kinds) if lvl is None for ps, pe in spacy_pieces(s, e, text)
         ]
         docs = self.nlp(text).pipe((text[s:e] for s, e in pieces), batch_size=64)
         piece_iter = iter(pieces)
+        previous_end = 0
         for (s, e), level in zip(paragraphs, kinds):
+            if text.count("\n", previous_end, s) >= 3 and previous_end:  # a removed part of the book was here
+                yield Unit(previous_end, s, level=BREAK)
+            previous_end = e
             if level is not None:
                 line = text[s:e]
-                yield Unit(s, e, level, heading_title(line), level <= chapter_level or is_named_chapter(line))
+                caps = is_caps_line(line)
+                chapter = not caps and (level <= chapter_level or is_named_chapter(line))
+                yield Unit(s, e, level, heading_title(line), chapter)
                 continue
+            sentences: list[tuple[int, int]] = []
             while True:  # the spaCy pieces of this paragraph
                 ps, pe = next(piece_iter)
-                for sent in next(docs).sents:
-                    if sent.text.strip():
-                        yield Unit(ps + sent.start_char, ps + sent.end_char)
+                sentences += [(ps + x.start_char, ps + x.end_char) for x in next(docs).sents if x.text.strip()]
                 if pe >= e:
                     break
+            yield from self.sentence_units(text, sentences, s)
+
+    @staticmethod
+    def sentence_units(text: str, sentences: list[tuple[int, int]], paragraph_start: int) -> Iterator[Unit]:
+        """The sentences of one paragraph as units, each glued to the next where a cut would strand a bracket or
+        a run-in heading; a run-in heading at the paragraph's start also becomes a section label."""
+        merged: list[list[int]] = []
+        glue = False
+        for start, end in sentences:
+            if glue and merged:
+                merged[-1][1] = end
+            else:
+                merged.append([start, end])
+            piece = text[start:end].rstrip()
+            glue = piece[-1:] in OPENING_BRACKETS or (start == paragraph_start and is_run_in_heading(piece))
+        for start, end in merged:
+            label = ""
+            if start == paragraph_start and (m := RUN_IN_HEADING_RE.match(text, start, end)):
+                label = m.group(1).strip().rstrip(".:")
+            yield Unit(start, end, title=label)
 
     def chunks(self, text: str) -> Iterator[Chunk]:
         sections: list[tuple[int, str]] = []
         current: Chunk | None = None
+
+        def label() -> str:
+            return " > ".join(t for _, t in sections)
+
+        def close(chunk: Chunk) -> Iterator[Chunk]:
+            """Yield the chunk without the headings at its end; they start the next chunk (returned via `held`)."""
+            nonlocal held
+            held = chunk.heading_start
+            if held is not None:
+                chunk.end = len(text[: chunk.heading_start].rstrip())
+            if chunk.has_body:
+                yield chunk
+            else:
+                self.stat_update("heading_only_chunks_skipped")
+
+        held: int | None = None
         for unit in self.units(text):
+            if unit.level == BREAK:  # a removed part of the book: the chunk ends, and so does every section label
+                if current is not None:
+                    yield from close(current)
+                    if held is not None:
+                        self.stat_update("heading_only_chunks_skipped")
+                current, sections = None, []
+                continue
             if unit.level is not None:
                 if current and (unit.chapter or (current.has_body and current.size >= self.min_chars)):
-                    if current.has_body:
-                        yield current
-                    else:
+                    yield from close(current)
+                    current = Chunk(held, held, "") if held is not None and not unit.chapter else None
+                    if held is not None and unit.chapter:
                         self.stat_update("heading_only_chunks_skipped")
-                    current = None
                 while sections and sections[-1][0] >= unit.level:
                     sections.pop()
                 sections.append((unit.level, unit.title))
                 if current is None:
-                    current = Chunk(unit.start, unit.end, " > ".join(t for _, t in sections))
+                    current = Chunk(unit.start, unit.end, label())
                 else:
+                    if current.has_body and current.heading_start is None:
+                        current.heading_start = unit.start  # a heading after text goes with the text after it
                     current.end = unit.end
+                    if not current.has_body:
+                        current.section = label()
                 continue
+            if unit.title:  # a run-in heading (`DYSPEPSIA, ACUTE.`) labels its text, under the book's headings
+                while sections and sections[-1][0] >= RUN_IN_LEVEL:
+                    sections.pop()
+                sections.append((RUN_IN_LEVEL, unit.title))
             spans = [(unit.start, unit.end)]
             if unit.end - unit.start > self.max_chars:
                 spans = list(split_long(unit.start, unit.end, text, self.max_chars))
@@ -267,23 +350,23 @@ class BookChunker(PipelineStep):
                     fits = grown <= self.target_chars or (current.size < self.min_chars and grown <= self.max_chars)
                     if not fits:
                         if current.has_body:
-                            yield current
-                            current = None
+                            yield from close(current)
+                            current = Chunk(held, held, label()) if held is not None else None
                         else:  # only headings so far and the sentence does not fit: the headings go with it
-                            current.section = " > ".join(t for _, t in sections)
+                            current.section = label()
                             current.end = e
                             current.has_body = True
                             continue
                 if current is None:
-                    current = Chunk(s, e, " > ".join(t for _, t in sections))
+                    current = Chunk(s, e, label())
                 elif not current.has_body:  # a chunk that starts with headings is about the innermost one
-                    current.section = " > ".join(t for _, t in sections)
+                    current.section = label()
                 current.end = e
                 current.has_body = True
+                current.heading_start = None
         if current is not None:
-            if current.has_body:
-                yield current
-            else:
+            yield from close(current)
+            if held is not None:
                 self.stat_update("heading_only_chunks_skipped")
 
     def chunk_document(self, doc: Document) -> Iterator[Document]:

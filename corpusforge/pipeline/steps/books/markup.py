@@ -235,7 +235,9 @@ def _resolve_placeholders(lines: list[str]) -> list[str]:
 
 TN_WORDS = r"(?:transcriber[’']?s?|transcription|editor[’']?s?|e-?text)\s+notes?"
 TN_BLOCK_OPEN_RE = re.compile(rf"^\s*[\[(]?\s*{TN_WORDS}\s*[:.]?\s*[\])]?\s*$", re.IGNORECASE)
-TN_BLOCK_CLOSE_RE = re.compile(rf"^\s*[\[(]?\s*end\s+(?:of\s+(?:the\s+)?)?{TN_WORDS}\s*\.?\s*[\])]?\s*$", re.IGNORECASE)
+TN_BLOCK_CLOSE_RE = re.compile(
+    rf"^\s*[\[(]?\s*end\s+(?:of\s+(?:the\s+)?)?{TN_WORDS}\s*\.?\s*[\])]?\s*$", re.IGNORECASE
+)
 
 
 def strip_transcriber_blocks(lines: list[str], stats: Counter) -> list[str]:
