@@ -34,9 +34,14 @@ def is_caps_line(paragraph: str) -> bool:
 
 
 def is_run_in_heading(sentence: str) -> bool:
-    """A whole sentence of capitals at a paragraph's start (`DYSPEPSIA, ACUTE.`, `DYSPEPSIA, ACUTE. (`)."""
+    """A short whole sentence of capitals at a paragraph's start (`DYSPEPSIA, ACUTE.`, `DYSPEPSIA, ACUTE. (`); a
+    long one is a quotation set in capitals, not a heading."""
     m = RUN_IN_HEADING_RE.match(sentence)
-    return bool(m) and len(sentence.rstrip(" " + OPENING_BRACKETS)) <= m.end() + 1 and len(m.group(1)) <= 80
+    return bool(m) and len(sentence.rstrip(" " + OPENING_BRACKETS)) <= m.end() + 1 and len(m.group(1)) <= 60
+
+
+def run_in_title(sentence: str) -> str:
+    return RUN_IN_HEADING_RE.match(sentence).group(1).strip()  # type: ignore[union-attr]
 
 
 def paragraph_heading_level(paragraph: str) -> int | None:
@@ -49,12 +54,12 @@ def paragraph_heading_level(paragraph: str) -> int | None:
 
 @dataclass
 class Unit:
-    """A heading or a sentence of the cleaned book, with its character span."""
+    """A heading, a sentence or a section break (level BREAK) of the cleaned book, with its character span."""
 
     start: int
     end: int
     level: int | None = None  # set for headings
-    title: str = ""
+    title: str = ""  # a heading's title; for a sentence, the run-in heading it opens with
     chapter: bool = False
 
 
@@ -246,7 +251,9 @@ class BookChunker(PipelineStep):
         ends there; a paragraph that is a single line of capitals is a heading (a section label) of its own."""
         paragraphs = [(m.start(), m.end()) for m in PARAGRAPH_RE.finditer(text)]
         kinds = [paragraph_heading_level(text[s:e]) for s, e in paragraphs]
-        levels = [lvl for (s, e), lvl in zip(paragraphs, kinds) if lvl is not None and not is_caps_line(text[s:e])]
+        # a line of capitals the layout did not mark is a label, never a chapter
+        unmarked = [lvl is not None and heading_level(text[s:e]) is None for (s, e), lvl in zip(paragraphs, kinds)]
+        levels = [lvl for lvl, label in zip(kinds, unmarked) if lvl is not None and not label]
         chapter_level = self.chapter_level if self.chapter_level is not None else auto_chapter_level(levels)
         pieces = [
             (ps, pe) for (s, e), lvl in zip(paragraphs, kinds) if lvl is None for ps, pe in spacy_pieces(s, e, text)
@@ -254,14 +261,13 @@ class BookChunker(PipelineStep):
         docs = self.nlp(text).pipe((text[s:e] for s, e in pieces), batch_size=64)
         piece_iter = iter(pieces)
         previous_end = 0
-        for (s, e), level in zip(paragraphs, kinds):
+        for (s, e), level, label in zip(paragraphs, kinds, unmarked):
             if text.count("\n", previous_end, s) >= 3 and previous_end:  # a removed part of the book was here
                 yield Unit(previous_end, s, level=BREAK)
             previous_end = e
             if level is not None:
                 line = text[s:e]
-                caps = is_caps_line(line)
-                chapter = not caps and (level <= chapter_level or is_named_chapter(line))
+                chapter = not label and (level <= chapter_level or is_named_chapter(line))
                 yield Unit(s, e, level, heading_title(line), chapter)
                 continue
             sentences: list[tuple[int, int]] = []
@@ -278,6 +284,7 @@ class BookChunker(PipelineStep):
         a run-in heading; a run-in heading at the paragraph's start also becomes a section label."""
         merged: list[list[int]] = []
         glue = False
+        paragraph_start = sentences[0][0] if sentences else paragraph_start
         for start, end in sentences:
             if glue and merged:
                 merged[-1][1] = end
@@ -286,9 +293,8 @@ class BookChunker(PipelineStep):
             piece = text[start:end].rstrip()
             glue = piece[-1:] in OPENING_BRACKETS or (start == paragraph_start and is_run_in_heading(piece))
         for start, end in merged:
-            label = ""
-            if start == paragraph_start and (m := RUN_IN_HEADING_RE.match(text, start, end)):
-                label = m.group(1).strip().rstrip(".:")
+            first = text[start : sentences[0][1]] if start == paragraph_start else ""
+            label = run_in_title(first) if first and is_run_in_heading(first) else ""
             yield Unit(start, end, title=label)
 
     def chunks(self, text: str) -> Iterator[Chunk]:
