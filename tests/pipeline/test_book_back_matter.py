@@ -129,6 +129,18 @@ def test_an_unheaded_alphabetic_index_is_an_index_not_a_contents_list():
     assert stats["stripped_indexes"] >= 1 and "stripped_toc" not in stats
 
 
+def test_a_short_alphabetic_list_of_doses_in_the_text_is_not_an_index():
+    doses = ["Aspirin 300", "Codeine 30", "Ibuprofen 400", "Morphine 10", "Paracetamol 500"]
+    out, stats = strip_nontext("\n".join([wrap(PROSE), ""] + doses + ["", wrap(PROSE)]))
+    assert "Codeine 30" in out and "stripped_indexes" not in stats and "stripped_toc" not in stats
+
+
+def test_a_copyright_mention_in_the_text_is_not_a_title_page():
+    text = "\n".join([wrap(PROSE), "", "", "COPYRIGHT AND THE PHYSICIAN", "", wrap(PROSE)])
+    out, stats = strip_nontext(text)
+    assert "COPYRIGHT AND THE PHYSICIAN" in out and "stripped_title_page" not in stats
+
+
 def test_index_headings_of_any_wording_but_not_an_article_on_the_index_finger():
     entries = "\n".join(line for line in INDEX[1] if line.strip() and line != "B")
     for heading in ("INDEX", "GENERAL INDEX", "Index to Recipes", "MEDICAL INDEX INCLUDING PAGES 1 TO 682"):

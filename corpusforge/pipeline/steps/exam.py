@@ -34,7 +34,7 @@ _TRAILING_PUNCT = re.compile(r"[\s.。,，;；:：!！?？]+$")
 # "Before surgery, which of the following..." -> lead "Before surgery" + the question proper
 _EN_LEAD = re.compile(r"^(?P<lead>[^?]{3,120}?),\s+(?=(?:which|what)\b)", re.IGNORECASE)
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
-_ZH_LEADING = re.compile(r"^(?:下列|以下|下述)(?:各项中|选项中|中)?[，,]?")
+_ZH_LEADING = re.compile(r"^(?:下列|以下|下述)(?:各项中|选项中|各项|中)?[，,]?")
 
 
 def detect_language(text: str) -> Language:

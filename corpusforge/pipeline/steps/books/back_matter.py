@@ -10,7 +10,7 @@
    entry.
 5. Unnamed back matter, per block of non-blank lines: a reference list (>= 2 entries starting `[n]`/`n.` and most
    lines carrying a year, `et al` or a DOI), an index (>= 3 lines, >= 70% like `insulin, 45, 67-69`; or an
-   alphabetic run of >= 5 lines most ending in a page number, not in page order, `Zweiback Noodles 808`, and the smaller blocks and
+   alphabetic run of >= 8 lines (>= 5 with commas, sub-entries or `see`) most ending in a page number, not in page order, `Zweiback Noodles 808`, and the smaller blocks and
    letter headings that continue it) or a table of contents (>= 2 lines, >= 70% ending in leader dots and a page
    number, not in alphabetical order).
 A removed part leaves a SECTION_BREAK line, so what follows it does not carry the section label of what preceded.
@@ -226,6 +226,15 @@ def alphabetic(entries: list[str], min_share: float = 0.8) -> bool:
 PAGE_AT_END_RE = re.compile(r"(\d{1,4})\s*[;,.]?\s*$")
 
 
+INDEX_FEATURE_RE = re.compile(r",\s*\d{1,4}\s*[,;.]?\s*$|\d\s*,\s*\d|^\s+\S|\b_?see(?:\s+also)?_?\b", re.IGNORECASE)
+
+
+def index_features(entries: list[str]) -> bool:
+    """What an index has and a list of doses does not: a comma before the page, several pages, an indented
+    sub-entry, a `see` reference."""
+    return sum(bool(INDEX_FEATURE_RE.search(line)) for line in entries) >= 2
+
+
 def pages_ascending(entries: list[str]) -> bool:
     """The page numbers at the ends of the lines never go down (a contents list; an index's jump about)."""
     pages = [int(m.group(1)) for line in entries if (m := PAGE_AT_END_RE.search(line))]
@@ -256,7 +265,8 @@ def unnamed_back_matter(block: list[str]) -> str | None:
     if n >= 3 and sum(bool(INDEX_ENTRY_RE.match(line)) for line in block) >= 0.7 * n:
         return "indexes"
     paged = sum(bool(INDEX_LINE_END_RE.search(line)) and len(line.strip()) <= 80 for line in block)
-    if n >= 5 and paged >= 0.7 * n and alphabetic(block) and not pages_ascending(block):
+    enough = n >= 8 or (n >= 5 and index_features(block))
+    if enough and paged >= 0.7 * n and alphabetic(block) and not pages_ascending(block):
         # `Zweiback Noodles 808`: an alphabetic run of entries is an index; a contents list runs in page order
         return "indexes"
     if n >= 2 and sum(bool(TOC_ENTRY_RE.search(line)) for line in block) >= 0.7 * n:

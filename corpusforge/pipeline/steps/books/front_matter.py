@@ -24,7 +24,10 @@ TITLE_CUE_RE = re.compile(
     r"|\b(?:M\.\s?D|Ph\.\s?D|LL\.\s?D|A\.\s?M|M\.\s?A|F\.\s?R\.\s?C\.\s?[PS])\b|\b(?:1[5-9]\d\d|20\d\d)\b",
     re.IGNORECASE,
 )
-COPYRIGHT_RE = re.compile(r"\bcopyright(?:ed)?\b|©", re.IGNORECASE)
+# a copyright notice, not a mention: `COPYRIGHT, 1910, BY ...`, `Copyright by ...`, `© 1910`
+COPYRIGHT_RE = re.compile(
+    r"\bcopyright(?:ed)?\b[\s,.]*(?:(?:in\s+)?(?:1[5-9]|20)\d\d|by\b|©)|©\s*(?:1[5-9]|20)\d\d", re.IGNORECASE
+)
 FRONT_HEADING_RE = re.compile(r"^\W*(?:preface|introduction|foreword|dedication|prefatory)\b", re.IGNORECASE)
 MAX_TITLE_LINES = 40  # non-blank lines a title page may have
 MAX_LINE = 72  # a line of a one-line block may be this long
@@ -45,13 +48,21 @@ def title_like(block: list[str]) -> bool:
 def title_page_span(spans: list[tuple[int, int]], lines: list[str], first: int, last: int) -> tuple[int, int] | None:
     """Blocks first..last as a title page, less a closing one-line heading of the prose that follows; or None
     when it has no title-page cue or is too long."""
-    if last + 1 < len(spans) and last > first and spans[last][1] - spans[last][0] == 1:
+    if last > first and spans[last][1] - spans[last][0] == 1 and prose_follows(spans, lines, last):
         last -= 1  # `THE SILLIMAN FOUNDATION` just before its prose is that prose's heading
     start, end = spans[first][0], spans[last][1]
     filled = [line for line in lines[start:end] if line.strip()]
     if len(filled) > MAX_TITLE_LINES or not any(TITLE_CUE_RE.search(line) for line in filled):
         return None
     return start, end
+
+
+def prose_follows(spans: list[tuple[int, int]], lines: list[str], b: int) -> bool:
+    """The block after block b is text (it has a line too long for a title page), not a heading like CONTENTS."""
+    if b + 1 >= len(spans):
+        return False
+    s, e = spans[b + 1]
+    return any(len(line.strip()) > MAX_BLOCK_LINE for line in lines[s:e])
 
 
 def strip_title_pages(lines: list[str], stats: Counter) -> list[str]:
