@@ -438,6 +438,15 @@ def test_knowledge_point_stem_shapes(question, options, expected):
     assert knowledge_point(question, options) == expected
 
 
+def test_knowledge_points_never_say_the_stems_last_word_twice():
+    assert knowledge_point("Pterion is", ["Is a point where four bones meet", "x"]) == (
+        "Pterion is a point where four bones meet."
+    )
+    assert knowledge_point("Epidural venous plexus is located in", ["In vertebral canal", "x"]) == (
+        "Epidural venous plexus is located in vertebral canal."
+    )
+
+
 def test_knowledge_points_never_double_punctuation():
     assert knowledge_point("Prucalopride is a ?", ["5HT4 agonist.", "x"]) == "Prucalopride is a 5HT4 agonist."
     assert knowledge_point("Golgi tendon organs used to detect ?", ["Tension.", "x"]) == (

@@ -91,11 +91,16 @@ def _capfirst(text: Any) -> str:
     return text[:1].upper() + text[1:] if _ORDINARY_WORD.match(text) else text
 
 
+# "Pterion is Is a point ...", "located in In vertebral canal": the stem's last word repeated by the option
+_DOUBLED_WORD = re.compile(r"\b(is|are|was|were|in|on|at|for|by|of|to|with|from|into|as|the|a|an)\s+(?i:\1)\b", re.I)
+
+
 def tidy_punctuation(text: str) -> str:
-    """No doubled punctuation where a stem's or an option's own full stop meets the template's."""
+    """No doubled punctuation where a stem's or an option's own full stop meets the template's, and no function
+    word said twice where the stem ends and the option begins with it."""
     for pattern, repl in _DOUBLED_PUNCT:
         text = pattern.sub(repl, text)
-    return text
+    return _DOUBLED_WORD.sub(r"\1", text)
 
 
 def strip_exam_tag(stem: str) -> str:
