@@ -102,12 +102,17 @@ def join_paragraphs(paragraphs: list[str]) -> str:
     """Paragraphs separated by a blank line; where a part of the book was removed (SECTION_BREAK) and no heading
     follows, by two, so that `books.chunk` ends its chunk and section label there. No break at the start or end."""
     out: list[str] = []
-    for i, paragraph in enumerate(paragraphs):
+    following: str | None = None  # the next paragraph that is not a break, scanning backwards
+    keep = [False] * len(paragraphs)
+    for i in range(len(paragraphs) - 1, -1, -1):
+        if paragraphs[i] == SECTION_BREAK:
+            keep[i] = following is not None and not is_heading(following)
+        else:
+            following = paragraphs[i]
+    for paragraph, kept_break in zip(paragraphs, keep):
         if paragraph != SECTION_BREAK:
             out.append(paragraph)
-            continue
-        following = next((p for p in paragraphs[i + 1 :] if p != SECTION_BREAK), None)
-        if out and out[-1] != SECTION_BREAK and following is not None and not is_heading(following):
+        elif kept_break and out and out[-1] != SECTION_BREAK:
             out.append(SECTION_BREAK)
     return "\n\n".join(out).replace(f"\n\n{SECTION_BREAK}\n\n", "\n\n\n")
 
