@@ -70,7 +70,8 @@ def test_the_book_keeps_its_body_and_no_residue(real_build):
     manifest, out = real_build
     stripping = manifest["sources"]["books"]["book_stripping"]
     assert 0.8 < stripping["share_of_chars_kept"] < 0.95
-    for kind in ("gutenberg_header", "gutenberg_footer", "credits", "toc", "footnotes", "footnote_markers"):
+    kinds = ("gutenberg_header", "gutenberg_footer", "credits", "title_page", "toc", "footnotes", "footnote_markers")
+    for kind in kinds:
         assert stripping["chars_stripped_by_kind"][kind] > 0, kind
     rows = load_dataset(str(out), split="train")
     chunks = [r["text"] for r in rows if r["source"] == "books"]
@@ -83,6 +84,7 @@ def test_the_book_keeps_its_body_and_no_residue(real_build):
     assert len(unfinished) <= 0.05 * len(chunks), unfinished[:3]
     text = "\n".join(chunks)
     assert "MEDICINE arose out of the primal sympathy of man with man" in text  # the body is there
+    assert "by William Osler" not in text and "IN APRIL, 1913" not in text  # the title page is not
     graph = [r["text"] for r in rows if r["source"] == "pharmacotherapy_kg"]
     assert graph and all(" — " not in t and "The DM of" not in t for t in graph)
     assert manifest["sources"]["pharmacotherapy_kg"]["kg_coverage"]["template_fallbacks"] == {}
