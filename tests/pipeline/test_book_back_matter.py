@@ -117,6 +117,19 @@ def test_transcriber_blocks_in_their_common_shapes_go_whole(opening, closing):
     assert out == f"{PROSE}\n\n{PROSE}" and stats["stripped_transcriber_notes"] == 1
 
 
+def test_a_transcriber_note_drawn_in_a_box_goes_whole():
+    box = [
+        "+-----------------------------------------------------------+",
+        "| Transcriber's Note:                                       |",
+        "|                                                           |",
+        "| Inconsistent spelling and hyphenation in the original     |",
+        "| document have been preserved.                             |",
+        "+-----------------------------------------------------------+",
+    ]
+    out, stats = strip_nontext("\n".join([*box, "", wrap(PROSE), "", "-" * 30, "", wrap(PROSE)]))
+    assert out.startswith(PROSE) and "spelling" not in out and stats["stripped_transcriber_notes"] == 1
+
+
 def test_an_unclosed_transcriber_block_is_counted_and_its_text_left_to_the_other_rules():
     out, stats = strip_nontext("\n".join(["[Transcriber's Notes]", "", "", "", wrap(PROSE), "", wrap(PROSE)]))
     assert out.count(PROSE) == 2 and stats["unclosed_transcriber_block"] == 1

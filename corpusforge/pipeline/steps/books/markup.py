@@ -19,8 +19,8 @@ characters (`chars_stripped_<kind>`), so a build can say what was taken out of a
   references (`[Pg 12]`). A paragraph that a running head split in two is joined again.
 - Transcriber's blocks between an opening and a closing line (`[Transcriber's Notes]` ... `[End Transcriber's
   Notes]`, `TRANSCRIBER'S NOTE` ... `END OF TRANSCRIBER'S NOTE`), whatever they hold (a whole modern dictionary
-  added by a transcriber, signed); an opening line without its closing one is counted (`unclosed_transcriber_block`)
-  and left to the two rules below.
+  added by a transcriber, signed), and notes drawn in a box of rule lines (`+-----+` / `| Transcriber's Note: |`);
+  an opening line without its closing one is counted (`unclosed_transcriber_block`) and left to the rules below.
 - Transcriber's notes written as a heading and a block (`TRANSCRIBER'S NOTES` then its lines).
 - Numbered footnotes (`strip_numbered_footnotes`): a body is a block that starts with `(6)`, `[6]`, `(*)` where
   the same marker was glued to the text earlier (`the King.(6)`, `Neuburger,(16)`); an indented body runs on over
@@ -240,12 +240,35 @@ TN_BLOCK_CLOSE_RE = re.compile(
 )
 
 
+RULE_LINE_RE = re.compile(r"^\s*\+?[-=*_~]{10,}\+?\s*$")  # the top and bottom of a boxed note
+TN_MENTION_RE = re.compile(rf"{TN_WORDS}", re.IGNORECASE)
+BOX_MAX_LINES = 200
+
+
+def boxed_note_end(lines: list[str], i: int) -> int | None:
+    """Index just past a transcriber's note drawn in a box (a rule line, `| Transcriber's Note: ... |` within its
+    first three lines of text, a closing rule line), or None."""
+    if not RULE_LINE_RE.match(lines[i]):
+        return None
+    head = [line for line in lines[i + 1 : i + 8] if line.strip(" |")][:3]
+    if not any(TN_MENTION_RE.search(line) for line in head):
+        return None
+    end = next((j for j in range(i + 1, min(len(lines), i + BOX_MAX_LINES)) if RULE_LINE_RE.match(lines[j])), None)
+    return None if end is None else end + 1
+
+
 def strip_transcriber_blocks(lines: list[str], stats: Counter) -> list[str]:
-    """`[Transcriber's Notes]` ... `[End Transcriber's Notes]`: everything between the two lines, both included.
-    The closing line is what makes a block: without it nothing is removed here (`unclosed_transcriber_block`)."""
+    """`[Transcriber's Notes]` ... `[End Transcriber's Notes]`: everything between the two lines, both included;
+    and a transcriber's note drawn in a box of rule lines. The closing line is what makes a block: without it
+    nothing is removed here (`unclosed_transcriber_block`)."""
     out: list[str] = []
     i = 0
     while i < len(lines):
+        if (box_end := boxed_note_end(lines, i)) is not None:
+            removed(stats, "transcriber_notes", lines[i:box_end])
+            out.append(SECTION_BREAK)
+            i = box_end
+            continue
         if not TN_BLOCK_OPEN_RE.match(lines[i]):
             out.append(lines[i])
             i += 1
