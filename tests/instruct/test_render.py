@@ -66,7 +66,9 @@ def test_free_form_and_template_catalog():
 
 
 def test_sentence_target_never_doubles_the_options_own_full_stop():
-    question = MCQuestion(question="What does it do?", options=[("A", "Relaxes the muscles."), ("B", "y")], answer="A")
+    question = MCQuestion(
+        question="What does it do?", options=[("A", "Relaxes the muscles."), ("B", "y")], answer="A"
+    )
     assert render_mc(question, "mc_lines_en")[-1]["content"] == "The answer is A) Relaxes the muscles."
     zh = MCQuestion(question="作用是", options=[("A", "松弛肌肉。"), ("B", "乙")], answer="A")
     assert render_mc(zh, "mc_lines_zh")[-1]["content"] == "答案是 A) 松弛肌肉。"
