@@ -142,6 +142,13 @@ def test_an_unheaded_alphabetic_index_is_an_index_not_a_contents_list():
     assert stats["stripped_indexes"] >= 1 and "stripped_toc" not in stats
 
 
+def test_an_index_with_dashed_sub_entries_is_still_alphabetic():
+    index = ["Heart, diseases of, 101", "-- dilatation of, 104", "-- valves of, 110", "Hiccough, 62",
+             "Hives, 301", "-- in children, 305", "Hoarseness, 140", "Hydrophobia, 77", "Hysteria, 212"]  # fmt: skip
+    out, stats = strip_nontext("\n".join([wrap(PROSE), ""] + index + ["", wrap(PROSE)]))
+    assert out == f"{PROSE}\n\n\n{PROSE}" and stats["stripped_indexes"] == 1
+
+
 def test_a_short_alphabetic_list_of_doses_in_the_text_is_not_an_index():
     doses = ["Aspirin 300", "Codeine 30", "Ibuprofen 400", "Morphine 10", "Paracetamol 500"]
     out, stats = strip_nontext("\n".join([wrap(PROSE), ""] + doses + ["", wrap(PROSE)]))

@@ -212,10 +212,16 @@ def index_end(lines: list[str], start: int) -> int:
     return end
 
 
+SUB_ENTRY_RE = re.compile(r"^(?:\s|[-—–]{1,3}\s*)")  # `  Chronic 23`, `-- acute, 20`
+
+
 def alphabetic(entries: list[str], min_share: float = 0.8) -> bool:
-    """Entries in alphabetical order (by first letter; indented sub-entries left out), as an index is sorted."""
+    """Entries in alphabetical order (by first letter; sub-entries, indented or after a dash, left out), as an index
+    is sorted."""
     firsts = [
-        m.group(0).casefold() for line in entries if not line[:1].isspace() and (m := re.search(r"[^\W\d_]", line))
+        m.group(0).casefold()
+        for line in entries
+        if not SUB_ENTRY_RE.match(line) and (m := re.search(r"[^\W\d_]", line))
     ]
     if len(firsts) < 2:
         return False
