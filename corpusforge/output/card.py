@@ -20,6 +20,7 @@ def card_metadata(
     *,
     output_dir: str | Path | None = None,
     license: str | None = None,
+    license_name: str | None = None,
     language: list[str] | None = None,
     tags: list[str] | None = None,
     task_categories: list[str] | None = None,
@@ -36,6 +37,8 @@ def card_metadata(
         meta["pretty_name"] = pretty_name
     if license:
         meta["license"] = license
+    if license_name:  # with `license: other`: the Hub shows this name
+        meta["license_name"] = license_name
     if language:
         meta["language"] = language
     if task_categories:

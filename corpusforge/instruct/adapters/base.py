@@ -89,7 +89,11 @@ class InstructReader(SourceReader):
     def from_params(cls, params: InstructParams, ctx: BuildContext) -> InstructReader:
         kwargs = params.model_dump(exclude={"type"})
         return cls(
-            source=ctx.source, quarantine_dir=ctx.quarantine_dir, task_table=ctx.extra.get("task_ids"), **kwargs
+            source=ctx.source,
+            quarantine_dir=ctx.quarantine_dir,
+            task_table=ctx.extra.get("task_ids"),
+            license=ctx.license,
+            **kwargs,
         )
 
     # ---- layouts (see corpusforge/instruct/layouts.py) -------------------------------------------------------
