@@ -198,7 +198,7 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
             name,
             f"{s['input']:,} {s['segments'][0]['unit']}",
             f"{s['kept']:,} {s['segments'][-1]['unit']}",
-            _dropped_cell(s),
+            dropped_cell(s),
             s["quarantined"],
             "yes" if s["balanced"] else "NO",
         ]
@@ -278,7 +278,7 @@ def unit_line(unit: str, row: dict[str, int]) -> str:
     return f"{unit}: {row['input']:,} in = " + " + ".join(terms)
 
 
-def _dropped_cell(source: dict[str, Any]) -> str:
+def dropped_cell(source: dict[str, Any]) -> str:
     """Drops per unit when a source changes unit (`2 books + 4 chunks`), else one number."""
     parts = [(sum(seg["dropped"].values()), seg["unit"]) for seg in source["segments"]]
     if len(parts) == 1:
