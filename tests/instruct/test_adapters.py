@@ -158,6 +158,15 @@ def test_mmlu_in_the_medqa_style_layout(tmp_path):
     assert reasons(r) == ["bad_field"]  # answer_idx C is not an option
 
 
+def test_records_carry_the_sources_licence(tmp_path):
+    path = str(SAMPLES / "medmcqa" / "train.json")
+    stated = read("instruct.medmcqa", tmp_path / "a", path=path, source="medmcqa", license="MIT License")
+    assert {json.loads(r["meta"])["license"] for r in stated.records} == {"mit"}
+    assert {d.metadata["license"] for d in stated.docs} == {"mit"}
+    unstated = read("instruct.medmcqa", tmp_path / "b", path=path, source="medmcqa")
+    assert {json.loads(r["meta"])["license"] for r in unstated.records} == {"unknown"}
+
+
 def test_pubmedqa_original_and_hub_layouts(tmp_path):
     original = read(
         "instruct.pubmedqa", tmp_path / "o", path=str(REPO / "data/samples/pubmedqa/ori_pqal_sample.json")
