@@ -13,7 +13,8 @@ PMC-derived dumps publish the same content in a few layouts; each is found per r
                     and references (`TABLE`, `FIG`, `REF`, `COMP_INT`, `ACK_FUND`, `AUTH_CONT`, `SUPPL`) are left out
 
 Ids: the PMID (`pmid`), else the PMCID (`pmcid`, `accession_id`, `pmc`, BioC's `id`; newer PMC articles often have
-no PMID), else the DOI; a row with none of them is quarantined (`missing_field`, naming the fields looked at). The
+no PMID), else the DOI, else the row's own `id`; a row with none of them is quarantined (`missing_field`, naming
+the fields looked at); an id that is a boolean, a list or an object is quarantined (`bad_field`). The
 licence is the row's `license` / `license_type` (BioC: `infons.license`), else the recipe's. A row without a title
 is quarantined; one without abstract and body text is dropped (`no_text`).
 """
@@ -44,6 +45,18 @@ def first_value(row: dict[str, Any], names: tuple[str, ...]) -> Any:
         value = row.get(name)
         if value not in (None, "", [], {}):
             return value
+    return None
+
+
+def id_value(row: dict[str, Any], names: tuple[str, ...]) -> str | None:
+    """An id field (text or a number; never a boolean, a list or an object), stripped; None when absent."""
+    for name in names:
+        value = row.get(name)
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise MalformedRecord("bad_field", f"field {name!r} must be an id (text or a number)")
+        return str(value).strip() or None
     return None
 
 
@@ -88,17 +101,17 @@ class PMCJsonlReader(RecordsReader):
             raise MalformedRecord(
                 "missing_field", f"no title (looked at {', '.join(TITLE_FIELDS)} and BioC passages)"
             )
-        pmid = first_value(row, PMID_FIELDS) or infons.get("article-id_pmid")
-        pmid = str(pmid).strip() if pmid not in (None, "") else None
-        pmcid = normalized_pmcid(first_value(row, PMCID_FIELDS) or infons.get("article-id_pmc"))
-        if pmcid is None and str(row.get("id", "")).upper().startswith("PMC"):
-            pmcid = str(row["id"]).strip()
-        doi = first_value(row, DOI_FIELDS)
-        record_id = pmid or pmcid or (str(doi) if doi else None)
+        pmid = id_value(row, PMID_FIELDS) or id_value(infons, ("article-id_pmid",))
+        pmcid = normalized_pmcid(id_value(row, PMCID_FIELDS) or id_value(infons, ("article-id_pmc",)))
+        own_id = id_value(row, ("id",))  # BioC's document id (the PMCID), or a dump's own id
+        if pmcid is None and own_id and own_id.upper().startswith("PMC"):
+            pmcid = own_id
+        doi = id_value(row, DOI_FIELDS)
+        record_id = pmid or pmcid or doi or own_id
         if not record_id:
             raise MalformedRecord(
                 "missing_field",
-                f"no article id: none of {', '.join(PMID_FIELDS + PMCID_FIELDS + DOI_FIELDS)} has a value",
+                f"no article id: none of {', '.join(PMID_FIELDS + PMCID_FIELDS + DOI_FIELDS)}, id has a value",
             )
         if not abstract and not body:
             raise DropRecord("no_text")
