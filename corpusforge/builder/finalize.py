@@ -9,6 +9,7 @@ from typing import Any
 
 from corpusforge import __version__
 from corpusforge.builder.accounting import SourceAccount, account_plan, read_stage_stats
+from corpusforge.builder.license_table import card_license, license_counts, license_markdown, manifest_section
 from corpusforge.builder.plan import BuildPlan
 from corpusforge.config import dump_yaml
 from corpusforge.instruct.adapters.base import duplicate_ids
@@ -85,6 +86,7 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         if quarantine_root.is_dir()
         else [],
         "tokenized": _tokenized_summary(out),
+        "licenses": manifest_section(license_counts(plan)),
         "warnings": input_warnings(accounts),
     }
 
@@ -164,11 +166,11 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
     meta = card_metadata(
         {"default": splits or {"train": "data/train/*.parquet"}},
         output_dir=plan.output_dir,
-        license=spec.license,
         language=spec.language or None,
         tags=spec.tags or None,
         task_categories=["text-generation"],
         pretty_name=spec.title or recipe.name,
+        **card_license(spec.license, manifest["licenses"]["by_license"]),
     )
     t = manifest["totals"]
     instruct = recipe.kind == "instruct"
@@ -196,7 +198,7 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
             name,
             f"{s['input']:,} {s['segments'][0]['unit']}",
             f"{s['kept']:,} {s['segments'][-1]['unit']}",
-            _dropped_cell(s),
+            dropped_cell(s),
             s["quarantined"],
             "yes" if s["balanced"] else "NO",
         ]
@@ -222,6 +224,7 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
             if manifest["dropped_by_reason"]
             else "Nothing was dropped.",
         ),
+        ("Licences", license_markdown(manifest["licenses"]["by_license"])),
         ("Deduplication", markdown_table(["kind", "documents dropped"], list(manifest["deduplication"].items()))),
         ("Decontamination", decontamination_text(manifest)),
         *([("Stripping and coverage", stripping_text(manifest))] if stripping_text(manifest) else []),
@@ -275,7 +278,7 @@ def unit_line(unit: str, row: dict[str, int]) -> str:
     return f"{unit}: {row['input']:,} in = " + " + ".join(terms)
 
 
-def _dropped_cell(source: dict[str, Any]) -> str:
+def dropped_cell(source: dict[str, Any]) -> str:
     """Drops per unit when a source changes unit (`2 books + 4 chunks`), else one number."""
     parts = [(sum(seg["dropped"].values()), seg["unit"]) for seg in source["segments"]]
     if len(parts) == 1:

@@ -167,6 +167,7 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
         work_dir=sources_dir.parent,
         seed=recipe.seed,
         llm=recipe.llm,
+        license=source.license,
         extra={"task_ids": dict(recipe.tasks)},
     )
 
@@ -176,7 +177,7 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
         keep_dropped_samples(
             steps, [source.reader, *own, *shared], output_dir / STATE_DIR / DROPPED_SAMPLES_DIR / name
         )
-        steps.append(SourceCounter("source_out"))
+        steps.append(SourceCounter("source_out", licenses=direct))  # direct: the last count before the dataset
         if direct:
             steps.append(_document_writer(recipe, output_dir, f"train/{name}-${{rank}}.parquet"))
         else:
@@ -319,7 +320,9 @@ def _write_stage(recipe, sources_dir, work, output_dir, tasks, exact, minhash) -
     out = recipe.output
 
     def factory() -> list[PipelineStep]:
-        steps = _deduplicated(sources_dir, work, exact, minhash, counted=True) + [SourceCounter("kept")]
+        steps = _deduplicated(sources_dir, work, exact, minhash, counted=True) + [
+            SourceCounter("kept", licenses=True)
+        ]
         if recipe.kind == "instruct":
             return steps + mix_write_steps(
                 recipe.mix,

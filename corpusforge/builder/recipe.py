@@ -143,6 +143,11 @@ def _recipe_model(step_names: tuple[str, ...]) -> type[RecipeBase]:
             default_factory=list, description="names of shared filters this source does not go through"
         )
         enabled: bool = True
+        license: str | None = Field(
+            None,
+            description="the licence of records whose source states none (e.g. cc-by-4.0, mit, public-domain); "
+            "a licence the source states per record (JATS <license>, a Gutenberg notice) wins",
+        )
 
     class Recipe(RecipeBase):
         sources: dict[str, SourceSpec] = Field(..., min_length=1)

@@ -104,15 +104,18 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
     """What was kept, dropped and quarantined, per source, with the balance that proves it."""
     from rich.table import Table
 
+    from corpusforge.builder.finalize import dropped_cell, quarantine_reasons, unit_line  # the builder: import cost
+
     table = Table(title=f"{manifest['recipe']}: {output_dir}", title_justify="left")
     for column in ("source", "input", "kept", "dropped", "quarantined", "balance"):
         table.add_column(column, justify="right" if column not in ("source", "balance") else "left")
     for name, s in manifest["sources"].items():
+        units = len(s["segments"]) > 1  # books -> chunks, triples -> subgraphs: each count in its own unit
         table.add_row(
             name,
-            str(s["input"]),
-            str(s["kept"]),
-            str(sum(s["dropped"].values())),
+            f"{s['input']} {s['segments'][0]['unit']}" if units else str(s["input"]),
+            f"{s['kept']} {s['segments'][-1]['unit']}" if units else str(s["kept"]),
+            dropped_cell(s),
             str(s["quarantined"]),
             "ok" if s["balanced"] else "MISMATCH",
         )
@@ -125,8 +128,6 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
         if manifest["status"] != "unbalanced"
         else "THE COUNTS DO NOT ADD UP"
     )
-    from corpusforge.builder.finalize import quarantine_reasons, unit_line
-
     by_unit = "; ".join(unit_line(unit, row) for unit, row in (manifest.get("totals_by_unit") or {}).items())
     console.print(
         f"total ({verdict}): {by_unit or t}; {manifest['rows_written']} rows in {len(manifest['files'])} "

@@ -20,6 +20,7 @@ def card_metadata(
     *,
     output_dir: str | Path | None = None,
     license: str | None = None,
+    license_name: str | None = None,
     language: list[str] | None = None,
     tags: list[str] | None = None,
     task_categories: list[str] | None = None,
@@ -36,6 +37,8 @@ def card_metadata(
         meta["pretty_name"] = pretty_name
     if license:
         meta["license"] = license
+    if license_name:  # with `license: other`: the Hub shows this name
+        meta["license_name"] = license_name
     if language:
         meta["language"] = language
     if task_categories:
@@ -56,23 +59,36 @@ def card_metadata(
 
 
 def dataset_info(output_dir: Path, config_name: str, splits: dict[str, str | list[str]]) -> dict[str, Any]:
-    """The card's `dataset_info` of one config, read from its parquet files (schema, rows, bytes)."""
+    """The card's `dataset_info` of one config, read from its parquet files (schema, rows, bytes).
+
+    As the Hub and `datasets` write it: a split's `num_bytes` and the `dataset_size` are the data's uncompressed
+    size as Arrow tables (what loading it takes), `download_size` the size of the parquet files (what fetching it
+    takes). The Arrow size is measured one row group at a time, so memory stays bounded."""
     import pyarrow.parquet as pq
 
     split_infos = []
     features = None
-    total_bytes = 0
+    download_size = dataset_size = 0
     for split, patterns in splits.items():
         files = sorted({p for pattern in _as_list(patterns) for p in output_dir.glob(pattern)})
         rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-        size = sum(f.stat().st_size for f in files)
-        total_bytes += size
-        split_infos.append({"name": split, "num_bytes": size, "num_examples": rows})
+        download_size += sum(f.stat().st_size for f in files)
+        num_bytes = sum(arrow_bytes(f) for f in files)
+        dataset_size += num_bytes
+        split_infos.append({"name": split, "num_bytes": num_bytes, "num_examples": rows})
         if features is None and files:
             features = features_yaml(pq.read_schema(files[0]))
     info: dict[str, Any] = {"features": features} if features else {}
-    info.update(config_name=config_name, splits=split_infos, download_size=total_bytes, dataset_size=total_bytes)
+    info.update(config_name=config_name, splits=split_infos, download_size=download_size, dataset_size=dataset_size)
     return info
+
+
+def arrow_bytes(path: Path) -> int:
+    """The uncompressed size of a parquet file's data as Arrow tables, row group by row group."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    return sum(pf.read_row_group(i).nbytes for i in range(pf.num_row_groups))
 
 
 _ARROW_DTYPES = {"string": "string", "large_string": "large_string", "int64": "int64", "int32": "int32",

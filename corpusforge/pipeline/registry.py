@@ -45,6 +45,7 @@ class BuildContext:
     work_dir: Path
     seed: int = 0
     llm: LLMDefaults | None = None  # the recipe's `llm:` section: model and sampling of every LLM step
+    license: str | None = None  # the source's `license:` in the recipe: records whose source states none get it
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -1,5 +1,5 @@
 """The report of a built dataset, its sections in order (each drawn by a module of build_sections/): funnel,
-reasons, lengths, languages, dedup and decontamination, books, knowledge graph, QA statistics and the record browser;
+reasons, lengths, languages, dedup and decontamination, licences, books, knowledge graph, QA statistics and the record browser;
 and the few plots the dataset card shows as images."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from corpusforge.report.build_sections.contamination import dedup_section
 from corpusforge.report.build_sections.funnel import drop_reasons_figure, funnel_section, reasons_section
 from corpusforge.report.build_sections.instruct import mixture_section, qa_section
 from corpusforge.report.build_sections.lengths import languages_section, lengths_section, source_chars_figure
+from corpusforge.report.build_sections.licences import licences_section
 from corpusforge.report.build_sections.more_statistics import extra_section
 from corpusforge.report.build_sections.step_details import books_section, kg_section
 from corpusforge.report.card_parts import CardFigure
@@ -53,6 +54,7 @@ def build_page(data: BuildData) -> Page:
     lengths_section(page, data)
     languages_section(page, data)
     dedup_section(page, data)
+    licences_section(page, data)
     books_section(page, data)
     kg_section(page, data)
     if data.kind == "instruct":

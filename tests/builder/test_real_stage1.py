@@ -48,19 +48,33 @@ def real_build(tmp_path_factory):
 def test_every_real_source_balances(real_build):
     manifest, _ = real_build
     assert manifest["status"] == "ok"
-    assert set(manifest["sources"]) == {"books", "pharmacotherapy_kg", "pubmed", "pmc"}
+    assert set(manifest["sources"]) == {"books", "pharmacotherapy_kg", "medical_kg_zh", "pubmed", "pmc"}
     for name, source in manifest["sources"].items():
         assert source["balanced"], name
         for seg in source["segments"]:
             assert seg["input"] == seg["output"] + sum(seg["dropped"].values()) + seg["quarantined"], name
     units = [seg["unit"] for s in manifest["sources"].values() for seg in s["segments"]]
-    assert units == ["books", "chunks", "triples", "subgraphs", "records", "articles"]
+    assert units == ["books", "chunks", "triples", "subgraphs", "triples", "subgraphs", "records", "articles"]
     for row in manifest["totals_by_unit"].values():
         assert row["input"] == row["kept"] + row["expanded"] + row["dropped"] + row["quarantined"]
     pmc = manifest["sources"]["pmc"]
     assert pmc["input"] == len(list((REAL / "pmc_jats").glob("*.xml"))) and pmc["kept"] == pmc["input"]
     checks = {(c["source"], c["step"]) for c in manifest["decontamination_checks"]}
     assert checks == {("pubmed", "decontam.pubmedqa"), ("pmc", "decontam.pubmedqa")}
+    zh = manifest["sources"]["medical_kg_zh"]
+    assert zh["kg_coverage"]["share_covered"] >= 0.95 and zh["kg_coverage"]["template_fallbacks"] == {}
+    assert "too_short" not in zh["segments"][-1]["dropped"]  # Chinese sentences are not too short for min_chars 20
+
+
+@pytest.mark.slow
+def test_licences_per_record_in_manifest_and_card(real_build):
+    manifest, out = real_build
+    by_license = manifest["licenses"]["by_license"]
+    assert by_license["cc-by-4.0"]["records"] == manifest["sources"]["pmc"]["kept"]  # read from each JATS file
+    assert set(by_license) == {"cc-by-4.0", "public-domain", "cc0-1.0", "research-only"}
+    assert sum(r["records"] for r in by_license.values()) == manifest["rows_written"]
+    card = (out / "README.md").read_text()
+    assert "license: other" in card and "license_name: 'mixed: " in card and "## Licences" in card
 
 
 @pytest.mark.slow

@@ -35,7 +35,12 @@ class ReadResult:
 def read(name: str, tmp_path: Path, task_ids: dict[str, int] | None = None, **params) -> ReadResult:
     """Build the registered reader `name` from recipe-style params and run it to the end."""
     entry = registered("reader")[name]
-    ctx = BuildContext(source=params.pop("source", "src"), output_dir=tmp_path / "out", work_dir=tmp_path / "work")
+    ctx = BuildContext(
+        source=params.pop("source", "src"),
+        output_dir=tmp_path / "out",
+        work_dir=tmp_path / "work",
+        license=params.pop("license", None),  # the source's `license:` in a recipe
+    )
     if task_ids is not None:
         ctx.extra["task_ids"] = task_ids
     reader = entry.build(entry.params.model_validate({"type": name, **params}), ctx)

@@ -136,6 +136,37 @@ def test_mmlu_csv_and_hub_layouts_keep_clinical_subjects(tmp_path):
     assert [json.loads(r["meta"])["subject"] for r in everything.records] == ["astronomy"]
 
 
+def test_mmlu_in_the_medqa_style_layout(tmp_path):
+    """The widely shared copies: options {A..D}, answer_idx (a letter) and answer (its text), subject or not."""
+    rows = [
+        {"question": "Which bone?", "options": {"A": "Femur", "B": "Ulna", "C": "Tibia", "D": "Rib"},
+         "answer": "Ulna", "answer_idx": "B", "subject": "Anatomy"},
+        {"question": "Which star?", "options": {"A": "Sun", "B": "Moon", "C": "Mars", "D": "Venus"},
+         "answer": "Sun", "answer_idx": "A", "subject": "astronomy"},
+        {"question": "Which gene?", "options": {"A": "BRCA1", "B": "TP53", "C": "KRAS", "D": "MYC"},
+         "answer": "TP53", "answer_idx": "B"},
+        {"question": "Broken", "options": {"A": "x", "B": "y"}, "answer": "y", "answer_idx": "C"},
+    ]  # fmt: skip
+    folder = tmp_path / "mmlu"
+    folder.mkdir()
+    (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = read("instruct.mmlu", tmp_path / "out", path=str(folder))
+    assert r.balanced() and len(r.docs) == 2
+    assert [x["mc"]["answer"] for x in r.records] == ["B", "B"]
+    assert [json.loads(x["meta"])["subject"] for x in r.records] == ["anatomy", None]
+    assert r.stats["dropped_other_subject"] == 1 and r.stats["subject_unknown"] == 1
+    assert reasons(r) == ["bad_field"]  # answer_idx C is not an option
+
+
+def test_records_carry_the_sources_licence(tmp_path):
+    path = str(SAMPLES / "medmcqa" / "train.json")
+    stated = read("instruct.medmcqa", tmp_path / "a", path=path, source="medmcqa", license="MIT License")
+    assert {json.loads(r["meta"])["license"] for r in stated.records} == {"mit"}
+    assert {d.metadata["license"] for d in stated.docs} == {"mit"}
+    unstated = read("instruct.medmcqa", tmp_path / "b", path=path, source="medmcqa")
+    assert {json.loads(r["meta"])["license"] for r in unstated.records} == {"unknown"}
+
+
 def test_pubmedqa_original_and_hub_layouts(tmp_path):
     original = read(
         "instruct.pubmedqa", tmp_path / "o", path=str(REPO / "data/samples/pubmedqa/ori_pqal_sample.json")

@@ -172,7 +172,7 @@ def test_ego_graph_text_groups_sentences_by_head():
     step = KGSubgraphs.from_params(KGSubgraphs.Params(strategies=[strategy]), ctx())
     g, _ = step.load(iter(docs))
     seed = g.entities.names.index("type 2 diabetes")
-    ids = sample_ego(g, seed, EgoStrategy(radius=1, max_edges=50), random.Random(0))
+    (ids,) = sample_ego(g, seed, EgoStrategy(radius=1, max_edges=50), random.Random(0))
     assert sorted(ids) == [0, 1, 2, 3, 5]  # every triple touching the seed, none two hops away
     text = step.verbalize(g, sorted(ids))
     assert text.split("\n") == [

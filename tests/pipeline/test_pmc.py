@@ -201,3 +201,53 @@ def test_real_pmc_articles_read_the_same_from_a_bulk_package(tmp_path):
     from_package, stats, quarantine = read(package, tmp_path / "b")
     assert not quarantine and stats["records"] == len(files)
     assert sorted((d.id, d.text) for d in from_package) == sorted((d.id, d.text) for d in from_files)
+
+
+AUTHOR_YEAR = """<sec><title>Background</title><p>Hyperammonaemia is caused by liver failure (Sakusic et al.
+<xref ref-type="bibr" rid="CR22">2018</xref>; Walker <xref ref-type="bibr" rid="CR31">2012</xref>; Vilstrup
+<xref ref-type="bibr" rid="CR27">1980</xref>, <xref ref-type="bibr" rid="CR28">1989</xref>), as reviewed
+(e.g., <xref ref-type="bibr" rid="CR2">Botella et al., 2019</xref>; Zivony &amp; Eimer,
+<xref ref-type="bibr" rid="CR9">2021a</xref>). Numbered ones go [<xref ref-type="bibr" rid="b3">3</xref>,
+<xref ref-type="bibr" rid="b4">4</xref>].</p></sec>"""
+PERMISSIONS = (
+    "<permissions><copyright-statement>© 2024 The Authors.</copyright-statement><license>"
+    '<ali:license_ref xmlns:ali="http://www.niso.org/schemas/ali/1.0/" specific-use="textmining">'
+    "https://creativecommons.org/licenses/by-nc/4.0/</ali:license_ref><license-p>This is an open access article "
+    "under the terms of the Creative Commons Attribution-NonCommercial License.</license-p></license></permissions>"
+)
+
+
+def test_author_year_citations_keep_their_years_and_licence_is_read(tmp_path):
+    ids = '<article-id pub-id-type="pmc">PMC1</article-id>'
+    write(tmp_path / "in", "a.xml", article(ids + PERMISSIONS, body=AUTHOR_YEAR))
+    write(tmp_path / "in", "b.xml", article('<article-id pub-id-type="pmc">PMC2</article-id>', body=AUTHOR_YEAR))
+    write(
+        tmp_path / "in",
+        "c.xml",
+        article(
+            '<article-id pub-id-type="pmc">PMC3</article-id><permissions><license license-type="open-access" '
+            'xlink:href="http://creativecommons.org/licenses/by/4.0/"><license-p>CC BY</license-p></license>'
+            "</permissions>"
+        ),
+    )
+    docs, stats, _ = read(tmp_path / "in", tmp_path)
+    by_id = {d.id: d for d in docs}
+    text = by_id["pmc:PMC1"].text
+    assert "(Sakusic et al. 2018; Walker 2012; Vilstrup 1980, 1989)" in text
+    assert "(e.g., Botella et al., 2019; Zivony & Eimer, 2021a)" in text
+    assert "Numbered ones go." in text and "[3" not in text
+    assert stats["citations_author_year_kept"] == 2 * 6 and stats["removed_citations"] == 2 * 2
+    assert by_id["pmc:PMC1"].metadata["license"] == "cc-by-nc-4.0"
+    assert by_id["pmc:PMC2"].metadata["license"] == "unknown"
+    assert by_id["pmc:PMC3"].metadata["license"] == "cc-by-4.0"
+
+
+def test_real_pmc_licences_and_no_author_year_citation_loses_its_year(tmp_path):
+    if not REAL.is_dir():
+        pytest.skip(f"real PMC JATS files not found at {REAL}")
+    import re
+
+    docs, _, _ = read(REAL, tmp_path)
+    assert all(d.metadata["license"].startswith("cc") for d in docs), [d.metadata["license"] for d in docs]
+    lost = re.compile(r"[A-Z][a-z\u00e0-\u00ff]+ (?:et al\.?|and [A-Z][a-z]+|& [A-Z][a-z]+),?\s*[;)]")
+    assert not [m for d in docs for m in lost.findall(d.text)]

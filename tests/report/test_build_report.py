@@ -44,6 +44,9 @@ def test_build_writes_its_report_and_the_card_shows_the_plots(stage1_output):
     assert "stripped_tables" in text
     assert 'data-reason="dropped:pqal_pmid"' in text and 'data-reason="dropped:no_abstract"' in text
     assert re.search(r"matched: .{0,40}\d+:(context|long_answer)", text)  # the PQA-L item an abstract contained
+    licences = manifest["licenses"]["by_license"]  # every written document under its licence, in page and card
+    assert sum(r["records"] for r in licences.values()) == manifest["rows_written"]
+    assert 'id="licences"' in text and "## Licences" in card
 
 
 @pytest.mark.slow

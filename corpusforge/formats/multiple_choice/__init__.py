@@ -19,7 +19,7 @@ from corpusforge.formats.multiple_choice.layouts import AUTO, LayoutMismatch, MC
 from corpusforge.formats.multiple_choice.mapped import FieldMap, parse_mapped
 from corpusforge.formats.multiple_choice.medmcqa import detect_cop_base, medmcqa_layout_fields, parse_medmcqa
 from corpusforge.formats.multiple_choice.medqa import parse_medqa
-from corpusforge.formats.multiple_choice.mmlu import parse_mmlu_csv, parse_mmlu_hub
+from corpusforge.formats.multiple_choice.mmlu import MMLU_SUBJECTS, parse_mmlu_csv, parse_mmlu_hub, subject_name
 from corpusforge.formats.multiple_choice.question import (
     MalformedQuestion,
     MCQuestion,
@@ -46,4 +46,6 @@ __all__ = [
     "parse_medqa",
     "parse_mmlu_csv",
     "parse_mmlu_hub",
+    "subject_name",
+    "MMLU_SUBJECTS",
 ]

@@ -2,7 +2,8 @@
 
 An adapter is a SourceReader (see corpusforge/pipeline/readers/base.py): it cuts files into raw records and parses
 each into one complete instruction record (schemas/instruction.schema.json), carried as
-`Document(text=flat_text(record), metadata={"record": record, ...})`. Malformed rows raise MalformedRecord and are
+`Document(text=flat_text(record), metadata={"record": record, ...})`. The record's `meta` carries its licence (the
+source's `license:` in the recipe, else `unknown`), as a document's does. Malformed rows raise MalformedRecord and are
 quarantined and counted by the base class; rows that are well-formed but unusable for training are dropped with a
 counted reason (the base reader's `DropRecord(reason)`: counted as `dropped_<reason>`, like a filter's drop).
 
@@ -23,6 +24,7 @@ from corpusforge.formats.task_ids import UnknownTask, resolve_task_id
 from corpusforge.instruct.layouts import iter_records
 from corpusforge.instruct.render import Target, UnknownTemplate, load_template, render_mc, render_qa
 from corpusforge.io.input_records import MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.pipeline.licenses import UNKNOWN
 from corpusforge.pipeline.readers.base import ReaderParams, SourceReader
 from corpusforge.pipeline.registry import BuildContext
 
@@ -89,7 +91,11 @@ class InstructReader(SourceReader):
     def from_params(cls, params: InstructParams, ctx: BuildContext) -> InstructReader:
         kwargs = params.model_dump(exclude={"type"})
         return cls(
-            source=ctx.source, quarantine_dir=ctx.quarantine_dir, task_table=ctx.extra.get("task_ids"), **kwargs
+            source=ctx.source,
+            quarantine_dir=ctx.quarantine_dir,
+            task_table=ctx.extra.get("task_ids"),
+            license=ctx.license,
+            **kwargs,
         )
 
     # ---- layouts (see corpusforge/instruct/layouts.py) -------------------------------------------------------
@@ -142,7 +148,7 @@ class InstructReader(SourceReader):
             messages=messages,
             provenance=location,
             mc=mc,
-            meta=meta,
+            meta={**(meta or {}), "license": (metadata or {}).get("license") or self.license or UNKNOWN},
         )
         empty = [m["role"] for m in rec["messages"] if m["role"] != "system" and not m["content"].strip()]
         if empty:  # the record is schema-valid by construction (checked in tests and by the writer); not this

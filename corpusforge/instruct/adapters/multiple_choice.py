@@ -217,14 +217,22 @@ class MMLUReader(MCReader):
         return self.load_row(record)
 
     def parse_question(self, row: Any, record: RawRecord) -> mcf.MCQuestion:
+        """A question of any MMLU layout; its subject from the row, else from the file name when that is an MMLU
+        subject. A row whose subject is not known either way (a copy without subjects, `mmlu/test.jsonl`) is kept
+        and counted (`subject_unknown`): the subject filter cannot judge it, and dropping a whole file for a
+        missing column would lose it silently."""
         file_subject = self.subject_of_file(str(record.location.get("file", "")))
         if isinstance(row, list):
             question = mcf.parse_mmlu_csv(row, subject=file_subject)
         else:
             question = mcf.parse_mmlu_hub(row)
-        subject = question.meta.get("subject") or file_subject
+        subject = mcf.subject_name(question.meta.get("subject")) or (
+            file_subject if file_subject in mcf.MMLU_SUBJECTS else None
+        )
         question.meta["subject"] = subject
-        if subject not in self.subjects:
+        if subject is None:
+            self.stat_update("subject_unknown")
+        elif subject not in self.subjects:
             raise DropRecord("other_subject")
         return question
 

@@ -17,7 +17,9 @@ document fields (`parse`). Everything else is shared and the same for every sour
   (`scope: file`, counted as `files_quarantined`, not as a record, since how many records it held is unknown):
   path, size, the error with its line/column where known, and the raw bytes that could not be read (up to 1 MiB).
 - documents get a stable id (`<source>:<id in source>`), the source name, their provenance (file and line,
-  byte offset, XML element or PMID) and a transform chain that later steps extend.
+  byte offset, XML element or PMID), a transform chain that later steps extend, and a `license` id: the one the
+  record states (a reader's `parse` puts it in the metadata), else the source's `license:` in the recipe, else
+  `unknown` (see corpusforge/pipeline/licenses.py).
 
 So every input record ends as a document, a counted drop, or a counted, kept quarantine record.
 """
@@ -46,6 +48,7 @@ from corpusforge.io.input_records import (
 from corpusforge.io.json_layouts import iter_jsonl
 from corpusforge.io.lone_surrogates import find_unencodable, printable, unicode_problem
 from corpusforge.io.quarantine import QuarantineWriter, raw_to_json
+from corpusforge.pipeline.licenses import UNKNOWN, recipe_license
 from corpusforge.pipeline.registry import BuildContext, StepParams
 
 DEFAULT_MAX_RECORD_BYTES = 64 * 2**20
@@ -101,6 +104,7 @@ class SourceReader(BaseDiskReader):
         encoding: str = "utf-8",
         limit: int = -1,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        license: str | None = None,
     ):
         folder, glob = split_path(path, glob or self.default_glob)
         super().__init__(data_folder=folder, glob_pattern=glob, limit=limit, recursive=True, add_file_path=False)
@@ -109,12 +113,13 @@ class SourceReader(BaseDiskReader):
         self.encoding = encoding
         self.max_record_bytes = max_record_bytes
         self.quarantine = QuarantineWriter(quarantine_dir)
+        self.license = recipe_license(license) if license else None  # the recipe's, for records stating none
         self._yielded = 0
 
     @classmethod
     def from_params(cls, params: ReaderParams, ctx: BuildContext) -> SourceReader:
         kwargs = params.model_dump(exclude={"type"})
-        return cls(source=ctx.source, quarantine_dir=ctx.quarantine_dir, **kwargs)
+        return cls(source=ctx.source, quarantine_dir=ctx.quarantine_dir, license=ctx.license, **kwargs)
 
     # ---- what subclasses implement ---------------------------------------------------------------------------
     def iter_raw(self, filepath: str) -> Iterator[RawRecord]:
@@ -268,6 +273,7 @@ class SourceReader(BaseDiskReader):
             id=f"{self.source}:{parsed.id}",
             metadata={
                 **parsed.metadata,
+                "license": parsed.metadata.get("license") or self.license or UNKNOWN,
                 "source": self.source,
                 "provenance": {**location, **parsed.provenance},
                 "transforms": [self.name],

@@ -9,8 +9,10 @@ by section with the section titles on lines of their own, in document order:
     front   ids (`article-id` by `pub-id-type`: pmid, pmc/pmcid, doi), title, journal, year, the main abstract
             (structured abstracts keep their section titles; graphical / teaser abstracts are left out)
     body    paragraphs, lists, boxed text and quotes of each `sec`, nested sections in order
-    dropped tables (`table-wrap`), figures (`fig`), formulas (`disp-formula`, `inline-formula`), citation markers
-            (`xref ref-type="bibr"`, with the brackets and commas they leave), supplementary material, and from
+    dropped tables (`table-wrap`), figures (`fig`), formulas (`disp-formula`, `inline-formula`), numbered citation
+            markers (`xref ref-type="bibr"` such as "[3]", with the brackets and commas they leave; an author-year
+            citation's text is kept: in "(Singh et al. <xref>2015</xref>)" the xref holds the year, and dropping
+            it would leave "(Singh et al.)"), supplementary material, and from
             `back`: references, acknowledgements, footnotes, notes and appendices. The recipe's `keep:` list
             brings back any of tables, figures, formulas, citations, references, supplementary, acknowledgements.
 
@@ -32,6 +34,7 @@ from typing import Any, Literal
 
 from corpusforge.io.input_records import DropRecord, MalformedRecord, ParsedRecord, RawRecord
 from corpusforge.io.safe_xml import UnsafeXML, local_name, parse_bytes
+from corpusforge.pipeline.licenses import license_id
 from corpusforge.pipeline.readers.base import ReaderParams, SourceReader
 from corpusforge.pipeline.registry import register
 
@@ -46,6 +49,9 @@ MEMBER_SEPARATOR = "::"  # provenance of an article inside a package: `PACKAGE.t
 CITATION_MARK = "\x01"
 EMPTY_BRACKETS_RE = re.compile(rf"\s*[(\[]\s*(?:{CITATION_MARK}[\s,;–\-]*)+[)\]]")
 CITATION_RUN_RE = re.compile(rf"\s*{CITATION_MARK}(?:[\s,;–\-]*{CITATION_MARK})*")
+# an author-year citation's xref text: a year ("2015", "2015a", "in press") or names with a year ("Smith et al.,
+# 2015"); a numbered one ("3", "3–5", "[3]", "S1") has no four-digit year
+AUTHOR_YEAR_RE = re.compile(r"(?:^|\D)(?:1[5-9]|20)\d\d[a-z]?(?:\D|$)|\bin press\b", re.IGNORECASE)
 
 
 def formula_text(element: ET.Element) -> str:
@@ -66,6 +72,11 @@ def formula_text(element: ET.Element) -> str:
         return " ".join("".join(tokens).split())
     tex = next((e for e in element.iter() if local_name(e.tag) == "tex-math"), None)
     return " ".join((tex.text or "").split()) if tex is not None else " ".join("".join(element.itertext()).split())
+
+
+def is_author_year(xref: ET.Element) -> bool:
+    """Whether a `bibr` xref is (part of) an author-year citation, whose text belongs to the sentence."""
+    return bool(AUTHOR_YEAR_RE.search("".join(xref.itertext()).strip()))
 
 
 def children(element: ET.Element, name: str) -> list[ET.Element]:
@@ -95,6 +106,7 @@ class JatsText:
     def __init__(self, keep: set[str]):
         self.keep = keep
         self.removed: dict[str, int] = {}
+        self.author_year_kept = 0  # author-year citations whose text stays in the sentence
 
     def _count(self, kind: str) -> None:
         self.removed[kind] = self.removed.get(kind, 0) + 1
@@ -137,6 +149,9 @@ class JatsText:
                 parts.append(
                     self.inline(c) if local_name(c.tag) != "label" or local_name(element.tag) != "fig" else ""
                 )
+            elif kind == "citations" and is_author_year(c):
+                self.author_year_kept += 1
+                parts.append(" ".join("".join(c.itertext()).split()))
             else:
                 self._count(kind)
                 if kind == "citations":
@@ -339,6 +354,8 @@ class PMCJatsReader(SourceReader):
             raise DropRecord("no_text")
         for kind, n in renderer.removed.items():
             self.stat_update(f"removed_{kind.replace('-', '_')}", value=n)
+        if renderer.author_year_kept:
+            self.stat_update("citations_author_year_kept", value=renderer.author_year_kept)
         self.stat_update("articles_with_body" if body else "articles_without_body")
         year = child(meta, "pub-date/year")
         return ParsedRecord(
@@ -355,6 +372,7 @@ class PMCJatsReader(SourceReader):
                 else None,
                 "year": (year.text or "").strip() if year is not None else None,
                 "article_type": article.get("article-type"),
+                "license": article_license(meta),
                 "sections": [
                     renderer.tidy(renderer.inline(t))
                     for s in (body_el if body_el is not None else [])
@@ -372,6 +390,21 @@ class PMCJatsReader(SourceReader):
             if abstract.get("abstract-type") in MAIN_ABSTRACT_TYPES:
                 return list(renderer.blocks(abstract))
         return []
+
+
+def article_license(meta: ET.Element) -> str:
+    """The article's licence id from `permissions/license`: the machine-readable `ali:license_ref` first, then the
+    element's `xlink:href` and `license-type`, the links in its text, its text ("Creative Commons Attribution
+    (CC BY) license"); `unknown` when the article states none (see corpusforge/pipeline/licenses.py)."""
+    permissions = child(meta, "permissions")
+    statements: list[str | None] = []
+    for lic in children(permissions, "license") if permissions is not None else []:
+        statements += [e.text for e in lic.iter() if local_name(e.tag).split(":")[-1] == "license_ref"]
+        statements += [v for k, v in lic.attrib.items() if local_name(k) == "href"]
+        statements += [v for e in lic.iter() for k, v in e.attrib.items() if local_name(k) == "href"]
+        statements.append(" ".join("".join(lic.itertext()).split()))
+        statements.append(lic.get("license-type"))
+    return license_id(*statements)
 
 
 def ET_wrap(element: ET.Element) -> ET.Element:  # noqa: N802 - mirrors ET.Element

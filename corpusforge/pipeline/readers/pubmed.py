@@ -328,7 +328,8 @@ def record_tag(raw: bytes | str) -> str:
 
 @register("read.pubmed_jsonl", kind="reader")
 class PubMedJSONLReader(RecordsReader):
-    """PubMed abstracts as JSON lines (or a JSON array) with pmid/title/abstract fields (names mappable)."""
+    """PubMed abstracts as JSON lines (or a JSON array) with pmid/title/abstract fields (names mappable); a row
+    without a PMID but with a PMCID (`pmcid_field`: PMC-derived rows) is read under its PMCID."""
 
     def __init__(
         self,
@@ -336,16 +337,24 @@ class PubMedJSONLReader(RecordsReader):
         pmid_field: str = "pmid",
         title_field: str = "title",
         abstract_field: str = "abstract",
+        pmcid_field: str = "pmcid",
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
         self.pmid_field = pmid_field
         self.title_field = title_field
         self.abstract_field = abstract_field
+        self.pmcid_field = pmcid_field
 
     def parse(self, record: RawRecord) -> ParsedRecord:
         row = self.row_of(record)
-        pmid = str(self.require(row, self.pmid_field, (str, int), allow_empty=False)).strip()
+        pmcid = row.get(self.pmcid_field) if isinstance(row, dict) else None
+        if isinstance(row, dict) and row.get(self.pmid_field) in (None, "") and pmcid not in (None, ""):
+            pmid = None
+            record_id = str(self.require(row, self.pmcid_field, (str, int), allow_empty=False)).strip()
+            record_id = record_id if record_id.upper().startswith("PMC") else f"PMC{record_id}"
+        else:
+            pmid = record_id = str(self.require(row, self.pmid_field, (str, int), allow_empty=False)).strip()
         title = self.require(row, self.title_field, str, allow_empty=False).strip()
         abstract = row.get(self.abstract_field)
         if isinstance(abstract, list):  # abstracts kept as a list of sections
@@ -354,6 +363,5 @@ class PubMedJSONLReader(RecordsReader):
             raise MalformedRecord("bad_field", f"field {self.abstract_field!r} must be text")
         if not abstract or not abstract.strip():
             raise DropRecord("no_abstract")
-        return ParsedRecord(
-            text=f"{title}\n\n{abstract.strip()}", id=pmid, provenance={"pmid": pmid}, metadata={"pmid": pmid}
-        )
+        ids = {"pmid": pmid} if pmid else {"pmcid": record_id}
+        return ParsedRecord(text=f"{title}\n\n{abstract.strip()}", id=record_id, provenance=ids, metadata=ids)

@@ -29,19 +29,27 @@ from pydantic import create_model
 from corpusforge.pipeline.registry import StepParams, register
 from corpusforge.pipeline.steps.gopher import gopher_quality, gopher_repetition
 from corpusforge.pipeline.steps.words import is_chunked
+from corpusforge.pipeline.text_units import count_han
 
 
 @register("filter.length")
 class LengthFilter(BaseFilter):
-    """Drop documents shorter than `min_chars` (too_short) or longer than `max_chars` (too_long)."""
+    """Drop documents shorter than `min_chars` (too_short) or longer than `max_chars` (too_long).
 
-    def __init__(self, min_chars: int = 1, max_chars: int | None = None):
+    A Han character counts as `han_char_weight` characters (default 3): one carries about a word, so
+    "高血压的症状包括头痛。" (11 characters) says as much as a 30-letter English sentence, and a `min_chars` written
+    for English does not drop whole Chinese sentences. 1 counts plain characters."""
+
+    def __init__(self, min_chars: int = 1, max_chars: int | None = None, han_char_weight: float = 3.0):
         super().__init__()
         self.min_chars = min_chars
         self.max_chars = max_chars
+        self.han_char_weight = han_char_weight
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         n = len(doc.text)
+        if self.han_char_weight != 1 and not doc.text.isascii():
+            n += (self.han_char_weight - 1) * count_han(doc.text)
         if n < self.min_chars:
             return False, "too_short"
         if self.max_chars is not None and n > self.max_chars:

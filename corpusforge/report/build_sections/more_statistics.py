@@ -28,6 +28,7 @@ KNOWN_KEYS = {
     "totals_by_unit",
     "decontamination_checks",
     "warnings",
+    "licenses",
 }
 
 

@@ -1,5 +1,6 @@
 """Sampling subgraphs from the triple graph: one sampler per strategy kind (ego, khop, random_walk), each collecting
-triple ids around a seed node, and the sequence of seed nodes a strategy draws."""
+the triple ids of one or more subgraphs around a seed node; `cover_parts`, which gathers what no strategy took;
+and the sequence of seed nodes a strategy draws."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ import random
 from collections.abc import Iterator
 
 from corpusforge.pipeline.steps.kg.graph import TripleGraph
-from corpusforge.pipeline.steps.kg.strategies import Count, EgoStrategy, KHopStrategy, RandomWalkStrategy
+from corpusforge.pipeline.steps.kg.strategies import (
+    Count,
+    CoverStrategy,
+    EgoStrategy,
+    KHopStrategy,
+    RandomWalkStrategy,
+)
 
 
 class TripleBudget:
@@ -48,12 +55,38 @@ def sample_fresh(neighbours, reached: set[int], k: int, rng: random.Random) -> l
     return picked
 
 
-def sample_ego(g: TripleGraph, seed: int, s: EgoStrategy, rng: random.Random) -> list[int]:
-    node_cap = s.max_edges + 1  # more nodes than this cannot all be joined by max_edges triples
+def split_parts(g: TripleGraph, ids: list[int], max_edges: int) -> list[list[int]]:
+    """Triples in parts of at most `max_edges`, as even as possible, grouped by relation (so a part reads as a few
+    full sentences: "Symptoms of X include A, B and C." rather than one tail of each relation)."""
+    if len(ids) <= max_edges:
+        return [ids]
+    first_seen: dict[int, int] = {}
+    for i, tid in enumerate(ids):
+        first_seen.setdefault(g.relation[tid], i)
+    ordered = sorted(ids, key=lambda tid: first_seen[g.relation[tid]])  # stable: closest first within a relation
+    n = -(-len(ordered) // max_edges)
+    size, extra = divmod(len(ordered), n)
+    parts, start = [], 0
+    for i in range(n):
+        end = start + size + (1 if i < extra else 0)
+        parts.append(ordered[start:end])
+        start = end
+    return parts
+
+
+def sample_ego(g: TripleGraph, seed: int, s: EgoStrategy, rng: random.Random) -> list[list[int]]:
+    # a hub's own triples are split; a wider ego graph (radius 2+) is a sample of a neighbourhood, cut as before
+    limit = s.max_edges * (s.max_parts if s.split_hubs and s.radius == 1 else 1)
+    return split_parts(g, ego_triples(g, seed, s.radius, limit, rng), s.max_edges)
+
+
+def ego_triples(g: TripleGraph, seed: int, radius: int, limit: int, rng: random.Random) -> list[int]:
+    """Up to `limit` triples among the entities within `radius` hops of the seed, closest first."""
+    node_cap = limit + 1  # more nodes than this cannot all be joined by `limit` triples
     order = [seed]
     reached = {seed}
     frontier = [seed]
-    for _ in range(s.radius):
+    for _ in range(radius):
         nxt: list[int] = []
         for node in frontier:
             for m in sample_fresh(g.neighbours(node), reached, node_cap - len(order), rng):
@@ -63,8 +96,8 @@ def sample_ego(g: TripleGraph, seed: int, s: EgoStrategy, rng: random.Random) ->
         frontier = nxt
         if len(order) >= node_cap:
             break
-    budget = TripleBudget(s.max_edges)
-    for i, a in enumerate(order):  # pairs closest to the seed first; O(nodes^2) with nodes <= max_edges + 1
+    budget = TripleBudget(limit)
+    for i, a in enumerate(order):  # pairs closest to the seed first; O(nodes^2) with nodes <= limit + 1
         for b in order[i + 1 :]:
             budget.add(g.triples_between(a, b))
             if budget.full:
@@ -72,7 +105,7 @@ def sample_ego(g: TripleGraph, seed: int, s: EgoStrategy, rng: random.Random) ->
     return budget.ids
 
 
-def sample_khop(g: TripleGraph, seed: int, s: KHopStrategy, rng: random.Random) -> list[int]:
+def sample_khop(g: TripleGraph, seed: int, s: KHopStrategy, rng: random.Random) -> list[list[int]]:
     budget = TripleBudget(s.max_edges)
     reached = {seed}
     frontier = [seed]
@@ -84,12 +117,12 @@ def sample_khop(g: TripleGraph, seed: int, s: KHopStrategy, rng: random.Random) 
                 nxt.append(m)
                 budget.add(g.triples_between(node, m))
                 if budget.full:
-                    return budget.ids
+                    return [budget.ids]
         frontier = nxt
-    return budget.ids
+    return [budget.ids]
 
 
-def sample_walk(g: TripleGraph, seed: int, s: RandomWalkStrategy, rng: random.Random) -> list[int]:
+def sample_walk(g: TripleGraph, seed: int, s: RandomWalkStrategy, rng: random.Random) -> list[list[int]]:
     budget = TripleBudget(s.max_edges or s.length)
     node = seed
     for _ in range(s.length):
@@ -101,7 +134,22 @@ def sample_walk(g: TripleGraph, seed: int, s: RandomWalkStrategy, rng: random.Ra
         if budget.full:
             break
         node = nxt
-    return budget.ids
+    return [budget.ids]
+
+
+def cover_parts(g: TripleGraph, covered: bytearray, s: CoverStrategy) -> Iterator[tuple[int, list[int]]]:
+    """(seed, triple ids) of subgraphs over the triples not yet `covered`: entities with most uncovered triples
+    first, each taking its uncovered triples (in parts of at most `max_edges`). The caller marks what it keeps as
+    covered before asking for the next part, so no triple is taken twice."""
+    degree: dict[int, int] = {}
+    for tid in range(len(g)):
+        if not covered[tid]:
+            for node in (g.head[tid], g.tail[tid]):
+                degree[node] = degree.get(node, 0) + 1
+    for node in sorted(degree, key=lambda n: (-degree[n], n)):
+        ids = [t for m in g.neighbours(node) for t in g.triples_between(node, m) if not covered[t]]
+        for part in split_parts(g, list(dict.fromkeys(ids)), s.max_edges) if ids else []:
+            yield node, part
 
 
 SAMPLERS = {"ego": sample_ego, "khop": sample_khop, "random_walk": sample_walk}

@@ -1,5 +1,11 @@
-"""Recipe parameters of `kg.subgraphs`: the sampling strategies (ego graph, k-hop tree, random walk), their
-defaults, and the labels a strategy gets in document ids and stats."""
+"""Recipe parameters of `kg.subgraphs`: the sampling strategies (ego graph, k-hop tree, random walk, cover), their
+defaults, and the labels a strategy gets in document ids and stats.
+
+The defaults cover a graph's hubs and leaves: an ego graph whose seed has more triples than `max_edges` (a disease
+with 60 symptoms, drugs and foods) is split into several subgraphs of at most `max_edges` triples, grouped by
+relation, instead of being cut; and `cover`, last, gathers every triple no other strategy took (a producer's one
+drug, a department's parent) around the entity that has most of them.
+"""
 
 from __future__ import annotations
 
@@ -29,11 +35,16 @@ class StrategyBase(StrictModel):
 
 
 class EgoStrategy(StrategyBase):
-    """All triples among the entities within `radius` hops of the seed (like networkx.ego_graph), closest first."""
+    """All triples among the entities within `radius` hops of the seed (like networkx.ego_graph), closest first.
+
+    split_hubs (radius 1): a seed with more than `max_edges` triples around it becomes several subgraphs of at most
+    `max_edges` (grouped by relation, at most `max_parts` of them) instead of being cut at `max_edges`."""
 
     kind: Literal["ego"] = "ego"
     radius: int = Field(1, ge=1)
     max_edges: int = Field(12, ge=1)
+    split_hubs: bool = True
+    max_parts: int = Field(10, ge=1)
 
 
 class KHopStrategy(StrategyBase):
@@ -53,11 +64,25 @@ class RandomWalkStrategy(StrategyBase):
     max_edges: int | None = Field(None, ge=1)  # default: `length`
 
 
-Strategy = Annotated[Union[EgoStrategy, KHopStrategy, RandomWalkStrategy], Field(discriminator="kind")]  # noqa: UP007
+class CoverStrategy(StrategyBase):
+    """The triples no earlier strategy took, gathered around the entity with most of them (then the next one, ...),
+    at most `max_edges` per subgraph, grouped by relation; put it last. `count` and `seeds` do not apply: every
+    uncovered triple is taken (a lone triple too, with the default `min_triples: 1`)."""
+
+    kind: Literal["cover"] = "cover"
+    max_edges: int = Field(12, ge=1)
+    min_triples: int = Field(1, ge=1)
+
+
+Strategy = Annotated[
+    Union[EgoStrategy, KHopStrategy, RandomWalkStrategy, CoverStrategy],  # noqa: UP007
+    Field(discriminator="kind"),
+]
 DEFAULT_STRATEGIES = [
     EgoStrategy(radius=1, max_edges=12),
     KHopStrategy(k=2, fanout=3, max_edges=30, count=0.5),
     RandomWalkStrategy(length=8, count=0.5),
+    CoverStrategy(max_edges=12),
 ]
 
 

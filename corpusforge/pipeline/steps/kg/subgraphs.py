@@ -6,7 +6,9 @@ least one subgraph, or dropped as `self_loop` (head and tail are the same entity
 `not_a_triple` (a document without a triple). Stats also give `triples_in`, `triples_covered`,
 `subgraphs_<strategy>`, `documents_out` and `template_fallback/<relation>` (triples of a relation that has no
 template), which the manifest and card list. Each subgraph document keeps its triples (`triples`: [head, relation,
-tail] lists) and `entities` in its metadata, for steps that rewrite subgraphs rather than use the template text.
+tail] lists) and `entities` in its metadata, for steps that rewrite subgraphs rather than use the template text,
+and the `license` of its triples (`mixed`, with the list in `licenses`, when they come from differently licensed
+files).
 """
 
 from __future__ import annotations
@@ -21,10 +23,17 @@ from datatrove.utils.logging import logger
 from pydantic import Field, model_validator
 
 from corpusforge.errors import BuildError
+from corpusforge.pipeline.licenses import MIXED, UNKNOWN
 from corpusforge.pipeline.registry import BuildContext, StepParams, register
 from corpusforge.pipeline.steps.kg.graph import TripleGraph
-from corpusforge.pipeline.steps.kg.sampling import SAMPLERS, seed_sequence
-from corpusforge.pipeline.steps.kg.strategies import DEFAULT_STRATEGIES, Strategy, StrategyBase, strategy_names
+from corpusforge.pipeline.steps.kg.sampling import SAMPLERS, cover_parts, seed_sequence
+from corpusforge.pipeline.steps.kg.strategies import (
+    DEFAULT_STRATEGIES,
+    CoverStrategy,
+    Strategy,
+    StrategyBase,
+    strategy_names,
+)
 from corpusforge.pipeline.steps.kg.templates import (
     CJK_RE,
     RelationTemplates,
@@ -46,6 +55,8 @@ class KGSubgraphs(PipelineStep):
     class Params(StepParams):
         strategies: list[Strategy] = Field(default_factory=lambda: list(DEFAULT_STRATEGIES), min_length=1)
         templates: dict[str, str] = {}  # relation -> template; added to / overriding kg_templates.yaml
+        # relation -> template used when the entities are Chinese (overriding kg_templates.yaml's relations_zh)
+        templates_zh: dict[str, str] = {}
         templates_path: str | None = None  # a YAML file in the format of kg_templates.yaml
         fallback: dict[str, str] | None = None  # override the generic templates (keys en, en_verb, zh)
         seed: int | None = None  # default: the recipe's seed
@@ -61,7 +72,9 @@ class KGSubgraphs(PipelineStep):
 
     @classmethod
     def from_params(cls, params: Params, ctx: BuildContext) -> KGSubgraphs:
-        templates = RelationTemplates.build(params.templates, params.templates_path, params.fallback)
+        templates = RelationTemplates.build(
+            params.templates, params.templates_path, params.fallback, params.templates_zh
+        )
         return cls(
             strategies=params.strategies,
             templates=templates,
@@ -85,7 +98,9 @@ class KGSubgraphs(PipelineStep):
         self.templates = templates or RelationTemplates.build({}, None, None)
         self.seed = seed
         self.source = source
-        self._relation_cache: dict[int, tuple[str, bool, str]] = {}  # relation ids are per graph: reset by run()
+        # (relation id, Chinese entities?) -> template: relation ids are per graph, reset by run()
+        self._relation_cache: dict[tuple[int, bool], tuple[str, bool, str]] = {}
+        self._file_licenses: dict[str, set[str]] = {}  # input file -> the licences of its triples
 
     # ---- loading ------------------------------------------------------------------------------------------------
     def load(self, data: DocumentsPipeline) -> tuple[TripleGraph, dict[str, Any]]:
@@ -108,7 +123,9 @@ class KGSubgraphs(PipelineStep):
                 counts["self_loop"] += 1  # "Aspirin is a kind of aspirin." teaches nothing
                 continue
             provenance = doc.metadata.get("provenance") or {}
-            if not g.add(triple, str(provenance.get("file", "")), int(provenance.get("line") or 0)):
+            file = str(provenance.get("file", ""))
+            self._file_licenses.setdefault(file, set()).add(doc.metadata.get("license") or UNKNOWN)
+            if not g.add(triple, file, int(provenance.get("line") or 0)):
                 counts["duplicate_triple"] += 1
         g.freeze()
         self.stat_update("documents_in", value=counts["documents_in"])
@@ -122,12 +139,14 @@ class KGSubgraphs(PipelineStep):
     def check_templates(self, g: TripleGraph) -> None:
         """Count the triples of every relation that has no template (`template_fallback/<relation>`, listed in the
         manifest and card); with `strict_templates`, stop instead."""
-        per_relation = Counter(g.relation)
-        missing = {
-            g.relations.names[r]: n
-            for r, n in per_relation.most_common()
-            if not self.templates.has_template(g.relations.names[r])
-        }
+        per_relation: Counter = Counter()
+        for tid in range(len(g)):
+            per_relation[g.relation[tid], self.chinese_entities(g, g.head[tid], [g.tail[tid]])] += 1
+        missing: Counter = Counter()
+        for (r, chinese), n in per_relation.most_common():
+            if not self.templates.has_template(g.relations.names[r], chinese):
+                missing[g.relations.names[r] + (" (Chinese text)" if chinese else "")] += n
+        missing = dict(missing.most_common())
         if not missing:
             return
         listed = ", ".join(f"{name!r} ({n} triples)" for name, n in missing.items())
@@ -153,7 +172,7 @@ class KGSubgraphs(PipelineStep):
         for head, relations in by_head.items():
             sentences = []
             for rel, tails in relations.items():
-                template, chinese, relation = self.relation_template(g, rel)
+                template, chinese, relation = self.relation_template(g, rel, self.chinese_entities(g, head, tails))
                 values = {
                     "head": g.entities.names[head],
                     "relation": relation,
@@ -169,15 +188,22 @@ class KGSubgraphs(PipelineStep):
             paragraphs.append(text)
         return "\n".join(paragraphs)
 
-    def relation_template(self, g: TripleGraph, rel: int) -> tuple[str, bool, str]:
-        """(template, written in Chinese?, relation as shown in text) of a relation id, looked up once per run."""
-        found = self._relation_cache.get(rel)
+    @staticmethod
+    def chinese_entities(g: TripleGraph, head: int, tails: list[int]) -> bool:
+        """Whether a head and its tails are named in Chinese (then relations are worded in Chinese)."""
+        return bool(CJK_RE.search(g.entities.names[head])) or any(CJK_RE.search(g.entities.names[t]) for t in tails)
+
+    def relation_template(self, g: TripleGraph, rel: int, chinese_entities: bool = False) -> tuple[str, bool, str]:
+        """(template, written in Chinese?, relation as shown in text) of a relation id for entities in Chinese or
+        not, looked up once per run."""
+        key = (rel, chinese_entities)
+        found = self._relation_cache.get(key)
         if found is None:
             relation = g.relations.names[rel]
-            template = self.templates.template(relation)
+            template = self.templates.template(relation, chinese_entities)
             chinese = bool(CJK_RE.search(template))
             shown = relation if chinese or CJK_RE.search(relation) else humanize_relation(relation)
-            found = self._relation_cache[rel] = (template, chinese, shown)
+            found = self._relation_cache[key] = (template, chinese, shown)
         return found
 
     def subgraph_document(
@@ -185,11 +211,14 @@ class KGSubgraphs(PipelineStep):
     ) -> Document:
         files = list(dict.fromkeys(g.files.names[g.file[t]] for t in ids))
         source = first.get("source") or self.source or "kg"
+        licenses = sorted({lic for f in files for lic in self._file_licenses.get(f, {UNKNOWN})})
         return Document(
             text=self.verbalize(g, ids),
             id=f"{source}:{label}/{n}",
             metadata={
                 "source": source,
+                "license": licenses[0] if len(licenses) == 1 else MIXED,
+                **({"licenses": licenses} if len(licenses) > 1 else {}),
                 "provenance": triples_provenance(g, ids, files),
                 "transforms": list(first.get("transforms") or []) + [self.name],
                 "strategy": label,
@@ -213,17 +242,16 @@ class KGSubgraphs(PipelineStep):
             )
         if data is None:
             return
+        self._file_licenses = {}
         with self.track_time():
             g, first = self.load(data)
         self._relation_cache = {}
         covered = bytearray(len(g))
         for index, (strategy, label) in enumerate(zip(self.strategies, self.names)):
             rng = random.Random(f"{self.seed}/{index}/{label}")
-            sampler = SAMPLERS[strategy.kind]
             made = 0
-            for seed in seed_sequence(g.seed_nodes(strategy), strategy.count, rng):
+            for seed, ids in self.sampled(g, strategy, rng, covered):
                 with self.track_time():
-                    ids = sampler(g, seed, strategy, rng)
                     if len(ids) < strategy.min_triples:
                         self.stat_update(f"too_small_{label}")
                         continue
@@ -243,6 +271,17 @@ class KGSubgraphs(PipelineStep):
             self.stat_update("dropped_not_sampled", value=len(g) - n_covered)
         if len(g):
             logger.info(f"kg.subgraphs: {n_covered}/{len(g)} triples covered ({n_covered / len(g):.1%})")
+
+    @staticmethod
+    def sampled(g: TripleGraph, strategy: StrategyBase, rng: random.Random, covered: bytearray):
+        """(seed, triple ids) of each subgraph a strategy makes (an ego graph split at a hub gives several)."""
+        if isinstance(strategy, CoverStrategy):
+            yield from cover_parts(g, covered, strategy)
+            return
+        sampler = SAMPLERS[strategy.kind]
+        for seed in seed_sequence(g.seed_nodes(strategy), strategy.count, rng):
+            for ids in sampler(g, seed, strategy, rng):
+                yield seed, ids
 
 
 def triples_provenance(g: TripleGraph, ids: list[int], files: list[str]) -> dict[str, Any]:

@@ -1,8 +1,11 @@
 """Relation templates: how a triple's relation becomes a sentence.
 
 The shipped defaults are corpusforge/pipeline/steps/kg_templates.yaml, extended or overridden by a recipe's
-templates file and `templates:`; a relation with no template gets the generic fallback of its script (en, en_verb,
-zh). Templates are checked when the step is built, so a bad placeholder fails before any data is read.
+templates file and `templates:` / `templates_zh:`; a relation with no template gets the generic fallback of its
+script (en, en_verb, zh). When the triple's entities are Chinese, the Chinese table (`relations_zh`) is looked up
+first, so that graphs publishing English relation names (QASystemOnMedicalKG's `has_symptom`, `do_eat`, ...) read
+as Chinese sentences. Templates are checked when the step is built, so a bad placeholder fails before any data is
+read.
 """
 
 from __future__ import annotations
@@ -43,8 +46,10 @@ def load_template_file(path: str | Path | None = None) -> dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
         where = str(path)
     data = yaml.safe_load(text) or {}
-    if not isinstance(data, dict) or not set(data) <= {"relations", "fallback"}:
-        raise ConfigError(f"{where}: expected a mapping with `relations:` and optionally `fallback:`")
+    if not isinstance(data, dict) or not set(data) <= {"relations", "relations_zh", "fallback"}:
+        raise ConfigError(
+            f"{where}: expected a mapping with `relations:` and optionally `relations_zh:` and `fallback:`"
+        )
     return data
 
 
@@ -54,22 +59,31 @@ class RelationTemplates:
 
     relations: dict[str, str]
     fallback: dict[str, str]
+    relations_zh: dict[str, str] = None  # type: ignore[assignment]  # for Chinese entities; {} when None
 
     @classmethod
     def build(
-        cls, overrides: dict[str, str], templates_path: str | None, fallback: dict[str, str] | None
+        cls,
+        overrides: dict[str, str],
+        templates_path: str | None,
+        fallback: dict[str, str] | None,
+        overrides_zh: dict[str, str] | None = None,
     ) -> RelationTemplates:
         base = load_template_file()
         relations = dict(base.get("relations") or {})
+        relations_zh = dict(base.get("relations_zh") or {})
         fallbacks = dict(base.get("fallback") or {})
         if templates_path:
             extra = load_template_file(templates_path)
             relations.update(extra.get("relations") or {})
+            relations_zh.update(extra.get("relations_zh") or {})
             fallbacks.update(extra.get("fallback") or {})
         relations.update(overrides)
+        relations_zh.update(overrides_zh or {})
         fallbacks.update(fallback or {})
         problems = []
         for key, template in [*(("templates." + k, v) for k, v in relations.items()),
+                              *(("templates_zh." + k, v) for k, v in relations_zh.items()),
                               *(("fallback." + k, v) for k, v in fallbacks.items())]:  # fmt: skip
             try:
                 unknown = template_fields(str(template)) - PLACEHOLDERS
@@ -86,21 +100,43 @@ class RelationTemplates:
             problems.append(f"kg.subgraphs.fallback: missing {sorted(missing)} (en, en_verb and zh are needed)")
         if problems:
             raise ConfigError(problems)
-        normalised = {normalise_relation(k): str(v) for k, v in relations.items()}
-        return cls(relations={**normalised, **{k: str(v) for k, v in relations.items()}}, fallback=fallbacks)
+        return cls(
+            relations=with_normalised(relations), fallback=fallbacks, relations_zh=with_normalised(relations_zh)
+        )
 
-    def has_template(self, relation: str) -> bool:
-        return bool(self.relations.get(relation) or self.relations.get(normalise_relation(relation)))
-
-    def template(self, relation: str) -> str:
+    def own_template(self, relation: str, chinese: bool = False) -> str | None:
+        """The relation's template in the text's language, or None (the fallback will be used)."""
+        if chinese:
+            zh = self.relations_zh or {}
+            found = zh.get(relation) or zh.get(normalise_relation(relation))
+            if found:
+                return found
         found = self.relations.get(relation) or self.relations.get(normalise_relation(relation))
+        if found and chinese and not CJK_RE.search(found):
+            return None  # an English sentence inside Chinese text: the Chinese fallback reads better
+        return found
+
+    def has_template(self, relation: str, chinese: bool = False) -> bool:
+        return self.own_template(relation, chinese) is not None
+
+    def template(self, relation: str, chinese: bool = False) -> str:
+        """The template of a relation; `chinese`: the triple's entities are Chinese."""
+        found = self.own_template(relation, chinese)
         if found:
             return found
-        if CJK_RE.search(relation):
+        if chinese or CJK_RE.search(relation):
             return self.fallback["zh"]
         words = normalise_relation(relation).split("_")
         verb_like = words[0] in EN_VERB_FIRST or (len(words) > 1 and words[-1] in EN_PREPOSITIONS)
         return self.fallback["en_verb" if verb_like else "en"]
+
+
+def with_normalised(relations: dict[str, Any]) -> dict[str, str]:
+    """Templates under their names and their normalised names (`Has Symptom` -> `has_symptom`)."""
+    return {
+        **{normalise_relation(k): str(v) for k, v in relations.items()},
+        **{k: str(v) for k, v in relations.items()},
+    }
 
 
 def humanize_relation(relation: str) -> str:

@@ -11,6 +11,7 @@ from pydantic import Field
 from corpusforge.errors import ConfigError
 from corpusforge.formats.instruction import flat_text, make_record, messages_from
 from corpusforge.formats.task_ids import UnknownTask, resolve_task_id
+from corpusforge.pipeline.licenses import UNKNOWN
 from corpusforge.pipeline.registry import StepParams, register
 from corpusforge.pipeline.steps.llm.base import LLMStep, Task
 from corpusforge.pipeline.steps.llm.checks import QA_SCHEMA, Checked, check_qa_pairs, schema_validator
@@ -95,6 +96,7 @@ class QAFromText(LLMStep):
                     metadata={
                         "record": record,
                         "source": source,
+                        "license": doc.metadata.get("license") or UNKNOWN,  # the passage's licence
                         "provenance": provenance,
                         "transforms": list(doc.metadata.get("transforms") or []) + [self.name],
                     },  # fmt: skip
