@@ -8,6 +8,7 @@ import pytest
 from datatrove.data import Document
 
 from corpusforge.pipeline.licenses import gutenberg_license, license_id, matches, recipe_license
+from corpusforge.pipeline.readers.books import BooksReader
 from corpusforge.pipeline.readers.jsonl import JsonlTextReader
 from corpusforge.pipeline.steps.kg.subgraphs import KGSubgraphs
 from corpusforge.pipeline.steps.license_filter import LicenseFilter
@@ -59,6 +60,17 @@ def test_reader_sets_recipe_license_or_unknown(tmp_path):
     assert docs[0].metadata["license"] == "cc-by-4.0"
     docs, _, _ = run_reader(JsonlTextReader(path=str(tmp_path / "in"), source="s"), tmp_path)
     assert docs[0].metadata["license"] == "unknown"
+
+
+def test_books_reader_reads_the_gutenberg_notice_before_the_recipe_license(tmp_path):
+    (tmp_path / "in").mkdir()
+    notice = (
+        "*** START OF THE PROJECT GUTENBERG EBOOK X ***\nChapter one.\n*** END OF THE PROJECT GUTENBERG EBOOK X ***\n"
+    )
+    (tmp_path / "in" / "pg.txt").write_text(notice)
+    (tmp_path / "in" / "plain.txt").write_text("A book that names no licence.\n")
+    docs, _, _ = run_reader(BooksReader(path=str(tmp_path / "in"), source="b", license="CC BY 4.0"), tmp_path)
+    assert {d.id: d.metadata["license"] for d in docs} == {"b:pg.txt": "public-domain", "b:plain.txt": "cc-by-4.0"}
 
 
 def doc(license: str | None) -> Document:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 from corpusforge.io.input_records import MalformedRecord, ParsedRecord, RawRecord
+from corpusforge.pipeline.licenses import gutenberg_license
 from corpusforge.pipeline.readers.base import ReaderParams, SourceReader
 from corpusforge.pipeline.readers.epub import epub_to_markdown
 from corpusforge.pipeline.registry import register
@@ -75,11 +76,11 @@ class BooksReader(SourceReader):
         text = normalize_newlines(self.decode(record.raw).removeprefix("\ufeff"))
         if "\x00" in text:
             raise MalformedRecord("binary_file", "contains NUL bytes: not a text file (a PDF or word file renamed?)")
-        return ParsedRecord(
-            text=text,
-            id=relative_id(file, self.display_root),
-            metadata={"format": "markdown" if book_suffix(file) in MARKDOWN_SUFFIXES else "text"},
-        )
+        metadata = {"format": "markdown" if book_suffix(file) in MARKDOWN_SUFFIXES else "text"}
+        stated = gutenberg_license(text)  # read here: books.strip_nontext removes the notice later
+        if stated:
+            metadata["license"] = stated
+        return ParsedRecord(text=text, id=relative_id(file, self.display_root), metadata=metadata)
 
     def parse_epub(self, record: RawRecord) -> ParsedRecord:
         """An EPUB's chapters in spine order as Markdown; what was removed structurally is counted per kind."""
