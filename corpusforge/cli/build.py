@@ -126,6 +126,7 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
         else "THE COUNTS DO NOT ADD UP"
     )
     from corpusforge.builder.finalize import quarantine_reasons, unit_line
+    from corpusforge.builder.reference_report import index_origin
 
     by_unit = "; ".join(unit_line(unit, row) for unit, row in (manifest.get("totals_by_unit") or {}).items())
     console.print(
@@ -140,6 +141,13 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
         reasons = ", ".join(f"{r} {n}" for r, n in quarantine_reasons(manifest).items())
         console.print(
             f"[yellow]{t['quarantined']} input records quarantined ({reasons}): see {output_dir}/quarantine/[/]"
+        )
+    for check in manifest.get("reference_dedup", []):
+        console.print(
+            f"dedup.reference on {check['source']}: {check['removed']} of {check['checked']} removed as copies of "
+            f"{check['reference']} ({index_origin(check)})",
+            markup=False,
+            highlight=False,
         )
     if manifest["dropped_by_reason"]:
         console.print(
