@@ -11,7 +11,7 @@ B buckets of R hashes:
     signatures.npy                     M x B*R: the low 32 bits of each MinHash value, to estimate the similarity
     minhash_docs.npy                   M: the document of each signature row
 
-That is 12 + 12*B + 4*B*R bytes per document (with the defaults 14 x 8: 628 bytes) plus its id. Queries read the
+That is 12 + 12*B + 4*B*R bytes per document (with the defaults 20 x 5: 652 bytes) plus its id. Queries read the
 arrays memory-mapped: a lookup is a binary search per bucket, so a task's memory does not grow with the reference
 (the OS caches the pages it touches). Building keeps only buffers of a few thousand documents, then sorts one
 array at a time: its peak is about 20 bytes per reference document (the exact hashes, or one bucket, and their
@@ -54,8 +54,8 @@ class IndexParams:
     exact: bool = True
     near: bool = True
     n_grams: int = 5
-    num_buckets: int = 14
-    hashes_per_bucket: int = 8
+    num_buckets: int = 20
+    hashes_per_bucket: int = 5
     seed: int = 1
     language: str = "en"
 
