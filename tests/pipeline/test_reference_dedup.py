@@ -275,3 +275,38 @@ def test_the_step_pickles_for_the_executors_workers():
 
     step = ReferenceDedup(ReferenceSpec(path="x.jsonl"), IndexParams(near=False))
     assert pickle.loads(pickle.dumps(step)).index_params == IndexParams(near=False)
+
+
+# ---- the example recipe on the real files ---------------------------------------------------------------------
+
+BC5CDR = REPO.parent / "shared/data/real/pubmed/bc5cdr_train.jsonl"
+
+
+def test_the_example_recipe_drops_what_an_earlier_release_has(tmp_path, monkeypatch):
+    """recipes/examples/dedup_against_reference.yaml against a release holding 100 of BC5CDR's 500 abstracts."""
+    if not BC5CDR.is_file():
+        pytest.skip(f"real data not found at {BC5CDR}")
+    (tmp_path / "release1.jsonl").write_text("\n".join(BC5CDR.read_text().splitlines()[:100]) + "\n")
+    release = {
+        "name": "release1",
+        "output": {"path": str(tmp_path / "release1")},
+        "executor": {"type": "local", "tasks": 1, "workers": 1},
+        "sources": {"bc5cdr": {"reader": {"type": "read.pubmed_jsonl", "path": str(tmp_path / "release1.jsonl")}}},
+        "filters": [{"type": "clean.characters", "normalization": "NFC"}],
+        "dedup": {"exact": {"enabled": False}, "minhash": {"enabled": False}},
+    }
+    assert build(release, tmp_path / "release1.yaml")["totals"]["kept"] == 100
+
+    monkeypatch.chdir(REPO)  # the recipe's paths are relative to the repository root
+    overrides = [f"filters.1.path={tmp_path / 'release1'}", f"filters.1.cache_dir={tmp_path / 'cache'}",
+                 "executor.workers=1", "dedup.minhash.enabled=false"]  # fmt: skip
+    args = ["build", "recipes/examples/dedup_against_reference.yaml", "-o", str(tmp_path / "new"), "--no-report"]
+    result = CliRunner().invoke(app, args + [x for o in overrides for x in ("--set", o)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    manifest = json.loads((tmp_path / "new" / "manifest.json").read_text())
+    assert manifest["sources"]["bc5cdr"]["dropped"] == {"reference_exact_duplicate": 100}
+    sample = manifest["sources"]["sample"]
+    assert manifest["sources"]["bc5cdr"]["kept"] == 400 and sample["kept"] >= 3
+    assert not any(reason.startswith("reference_") for reason in sample["dropped"]), sample["dropped"]
+    found = matches(tmp_path / "new")
+    assert len(found) == 100 and all(m["ref"] == m["id"] for m in found)  # the same abstract, the same id
