@@ -166,17 +166,24 @@ obtained = obtain_index(open_reference(ReferenceSpec(path=path)), IndexParams(),
 out = {"seconds": time.perf_counter() - started, "built": obtained.built, "meta": obtained.index.meta}
 if mode == "query":
     rng = random.Random(3)
-    lines = Path(path).read_text().splitlines()
+    total = obtained.index.meta["documents"]
+    wanted = set(rng.sample(range(total), n))
     texts = []
-    for _ in range(n):  # a reference text with 3 words replaced: a near lookup (MinHash + buckets), not exact
-        words = json.loads(lines[rng.randrange(len(lines))])["text"].split()
-        for i in rng.sample(range(len(words)), 3):
-            words[i] = "edited"
-        texts.append(" ".join(words))
+    with open(path) as f:  # streamed: the bench holds only the n texts it looks up
+        for line_no, line in enumerate(f):
+            if line_no in wanted:  # a reference text with 3 words replaced: a near lookup, not an exact one
+                words = json.loads(line)["text"].split()
+                for i in rng.sample(range(len(words)), 3):
+                    words[i] = "edited"
+                texts.append(" ".join(words))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.process_time()
     hits = sum(obtained.index.match(t) is not None for t in texts)
-    out.update(query_cpu_s=time.process_time() - started, hits=hits)
+    out.update(query_cpu_s=time.process_time() - started, hits=hits, rss_before_lookups_mb=before)
 out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+for key in ("RssAnon", "RssFile"):  # now: the process's own memory, and the index pages it maps
+    out[key] = int(status.get(key, "0 kB").split()[0]) / 1024
 out["baseline_rss_mb"] = baseline
 print(json.dumps(out))
 """
@@ -204,7 +211,8 @@ def scale(n: int, work: Path) -> None:
     print(f"\nsynthetic reference of {n:,} documents x 150 words ({path.stat().st_size / 2**20:.0f} MiB of JSONL):")
     print(
         f"  index built in {built['seconds']:.1f}s ({n / built['seconds']:,.0f} documents/s), peak RSS "
-        f"{built['max_rss_mb']:.0f} MiB ({built['baseline_rss_mb']:.0f} MiB after the imports); "
+        f"{built['max_rss_mb']:.0f} MiB ({built['baseline_rss_mb']:.0f} MiB after the imports; at the end "
+        f"{built['RssAnon']:.0f} MiB anonymous + {built['RssFile']:.0f} MiB file-backed); "
         f"{meta['bytes_on_disk'] / 2**20:.1f} MiB on disk "
         f"({meta['bytes_on_disk'] / n:.0f} bytes per document)"
     )
@@ -212,7 +220,10 @@ def scale(n: int, work: Path) -> None:
         f"  a process reusing it: opened in {query['seconds']:.2f}s (built: {query['built']}); 2,000 lookups of "
         f"reference texts with 3 words replaced in {query['query_cpu_s']:.2f} CPU-s "
         f"({query['query_cpu_s'] / 2:.2f} CPU-s per 1,000), {query['hits']}/2000 found; peak RSS "
-        f"{query['max_rss_mb']:.0f} MiB ({query['baseline_rss_mb']:.0f} MiB after the imports)"
+        f"{query['max_rss_mb']:.0f} MiB ({query['baseline_rss_mb']:.0f} MiB after the imports, "
+        f"{query['rss_before_lookups_mb']:.0f} MiB once the index was open); after the lookups "
+        f"{query['RssAnon']:.0f} MiB anonymous + {query['RssFile']:.0f} MiB file-backed (memory-mapped index pages "
+        "and libraries, reclaimable)"
     )
 
 

@@ -5,17 +5,17 @@ MinHash step (`FastMinhashDedupSignature`, bit for bit datatrove's), so a refere
 near-deduplication does. On disk, for N reference documents (M of them long enough for a MinHash signature) with
 B buckets of R hashes:
 
-    ids.bin, id_offsets.npy            the reference ids (UTF-8) and where each starts: the answer to "which one?"
+    ids.bin, id_offsets.bin            the reference ids (UTF-8) and where each starts: the answer to "which one?"
     exact_hash.npy, exact_doc.npy      N sorted 64-bit hashes of the whitespace-normalized text, and their documents
     bucket_keys.npy, bucket_docs.npy   B x M: per bucket, sorted 64-bit hashes of a document's R band values
-    signatures.npy                     M x B*R: the low 32 bits of each MinHash value, to estimate the similarity
-    minhash_docs.npy                   M: the document of each signature row
+    signatures.bin                     M x B*R: the low 32 bits of each MinHash value, to estimate the similarity
+    minhash_docs.bin                   M: the document of each signature row
 
-That is 12 + 12*B + 4*B*R bytes per document (with the defaults 20 x 5: 652 bytes) plus its id. Queries read the
-arrays memory-mapped: a lookup is a binary search per bucket, so a task's memory does not grow with the reference
-(the OS caches the pages it touches). Building keeps only buffers of a few thousand documents, then sorts one
-array at a time: its peak is about 20 bytes per reference document (the exact hashes, or one bucket, and their
-sort order).
+That is 24 + 12*B + 4*B*R bytes per document (with the defaults 20 x 5: 664 bytes) plus its id. Queries read the
+arrays memory-mapped: a lookup is a binary search per bucket, so a task's own (anonymous) memory does not grow with
+the reference; the pages it touches are file-backed, cached by the OS and reclaimable. Building streams the records
+through buffers of a few thousand documents, then sorts one array at a time: its peak is about 30 bytes per
+reference document (one bucket's or the exact hashes, their sort order and the sorted copy).
 
 A query is dropped as an exact duplicate when its normalized text hash is in the reference, and as a near
 duplicate when it shares at least one LSH bucket with a reference document whose MinHash values agree with its own
@@ -39,7 +39,7 @@ from corpusforge.errors import InputError
 from corpusforge.pipeline.reference.sources import Reference
 from corpusforge.pipeline.steps.minhash import FastMinhashDedupSignature
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # bump when the files change: an index of another version is rebuilt
 META = "meta.json"
 FLUSH_EVERY = 4096  # documents buffered before they go to disk while building
 PROGRESS_EVERY = 50_000
@@ -143,7 +143,8 @@ def build_index(reference: Reference, params: IndexParams, folder: Path) -> dict
     signer = Signer(params, folder / "_unused")
     width = params.num_buckets * params.hashes_per_bucket
     ids = open(folder / "ids.bin", "wb")  # noqa: SIM115 - closed below
-    offsets = [0]
+    offsets = _Appender(folder / "id_offsets.bin", np.uint64)
+    offsets.add(0)
     exact = _Appender(folder / "exact.tmp", np.uint64)
     bands = _Appender(folder / "bands.tmp", np.uint64, params.num_buckets)
     signatures = _Appender(folder / "signatures.bin", np.uint32, width)
@@ -154,7 +155,7 @@ def build_index(reference: Reference, params: IndexParams, folder: Path) -> dict
         encoded = ref_id.encode("utf-8", "surrogatepass")
         ids.write(encoded)
         position += len(encoded)
-        offsets.append(position)
+        offsets.add(position)
         if params.exact:
             exact.add(exact_hash(text))
         if params.near:
@@ -173,7 +174,7 @@ def build_index(reference: Reference, params: IndexParams, folder: Path) -> dict
     if docs == 0:
         skipped = ", ".join(f"{r} {n}" for r, n in reference.skipped.counts.items()) or "it is empty"
         raise InputError(f"{reference.spec.where}: no reference document with text ({skipped})")
-    np.save(folder / "id_offsets.npy", np.asarray(offsets, dtype=np.uint64))
+    offsets.close()
 
     exact_hashes = exact.close()
     order = np.argsort(exact_hashes, kind="stable")
@@ -222,7 +223,7 @@ class ReferenceIndex:
         self.min_similarity = min_similarity
         ids = folder / "ids.bin"
         self._ids = np.memmap(ids, dtype=np.uint8, mode="r") if ids.stat().st_size else None
-        self._offsets = np.load(folder / "id_offsets.npy", mmap_mode="r")
+        self._offsets = _raw(folder / "id_offsets.bin", np.uint64, (self.meta["documents"] + 1,))
         self._exact_hash = np.load(folder / "exact_hash.npy", mmap_mode="r")
         self._exact_doc = np.load(folder / "exact_doc.npy", mmap_mode="r")
         rows = self.meta["minhash_documents"]

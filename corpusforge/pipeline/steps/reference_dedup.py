@@ -52,6 +52,7 @@ class ReferenceDedup(BaseFilter):
         revision: str | None = None
         """The revision of a Hub dataset."""
         text_key: str = "text"
+        """The field (column) of a reference record's text."""
         id_key: str = "id"
         """The field of a reference id; records without one are named `file:line` or `file:row N`."""
         exact: bool = True
