@@ -193,6 +193,7 @@ class ReferenceDedup(BaseFilter):
                 "skipped": meta["skipped"]["by_reason"],
                 "bytes_on_disk": meta["bytes_on_disk"],
                 "build_seconds": meta["build_seconds"],
+                "build_cpu_seconds": meta.get("build_cpu_seconds"),
             },
             "params": {**meta["params"], "min_similarity": self.min_similarity},
             "built_here": obtained.built,
