@@ -11,6 +11,7 @@ from corpusforge import __version__
 from corpusforge.builder.accounting import SourceAccount, account_plan, read_stage_stats
 from corpusforge.builder.license_table import card_license, license_counts, license_markdown, manifest_section
 from corpusforge.builder.plan import BuildPlan
+from corpusforge.builder.reference_report import reference_dedup_summary, reference_dedup_text
 from corpusforge.config import dump_yaml
 from corpusforge.instruct.adapters.base import duplicate_ids
 from corpusforge.instruct.eval_sets import CONTAMINATION_DIR, ContaminationReport
@@ -90,6 +91,8 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         "warnings": input_warnings(accounts),
     }
 
+    if reference_checks := reference_dedup_summary(plan.state_dir):  # dedup.reference: against which corpus
+        manifest["reference_dedup"] = reference_checks
     if llm_steps := summarize_reports(plan.state_dir):  # model, settings and request counts of LLM steps
         manifest["llm_steps"] = llm_steps
     if plan.recipe.kind == "instruct":
@@ -227,6 +230,11 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
         ("Licences", license_markdown(manifest["licenses"]["by_license"])),
         ("Deduplication", markdown_table(["kind", "documents dropped"], list(manifest["deduplication"].items()))),
         ("Decontamination", decontamination_text(manifest)),
+        *(
+            [("Deduplication against reference corpora", reference_dedup_text(manifest["reference_dedup"]))]
+            if manifest.get("reference_dedup")
+            else []
+        ),
         *([("Stripping and coverage", stripping_text(manifest))] if stripping_text(manifest) else []),
         (
             "Quarantine",

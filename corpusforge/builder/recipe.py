@@ -237,15 +237,25 @@ def check_inputs(recipe: RecipeBase) -> list[str]:
             continue
         problems += _check_path_fields(f"sources.{name}.reader", source.reader)
         for i, step in enumerate(source.steps):
-            problems += _check_path_fields(f"sources.{name}.steps.{i}", step)
+            problems += _check_path_fields(f"sources.{name}.steps.{i}", step) or _step_problems(
+                f"sources.{name}.steps.{i}", step
+            )
     for i, step in enumerate(recipe.filters):  # type: ignore[attr-defined]
-        problems += _check_path_fields(f"filters.{i}", step)
+        problems += _check_path_fields(f"filters.{i}", step) or _step_problems(f"filters.{i}", step)
     if recipe.output.tokenize and not os.path.isfile(recipe.output.tokenize.tokenizer_file):
         problems.append(
             f"output.tokenize.tokenizer_file: {recipe.output.tokenize.tokenizer_file}: file not found "
             "(a tokenizer.json FILE; a folder or Hub name would need the network)"
         )
     return problems
+
+
+def _step_problems(where: str, params: StrictModel) -> list[str]:
+    """A step's own check of its inputs beyond existence (`input_problems(params, where)` on its class, if any):
+    a reference corpus in a layout the step cannot read, a Hub id that is neither cached nor reachable."""
+    entry = registered().get(getattr(params, "type", ""))
+    check = getattr(entry.cls, "input_problems", None) if entry else None
+    return check(params, where) if check else []
 
 
 def _check_path_fields(where: str, params: StrictModel) -> list[str]:

@@ -105,6 +105,7 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
     from rich.table import Table
 
     from corpusforge.builder.finalize import dropped_cell, quarantine_reasons, unit_line  # the builder: import cost
+    from corpusforge.builder.reference_report import index_origin
 
     table = Table(title=f"{manifest['recipe']}: {output_dir}", title_justify="left")
     for column in ("source", "input", "kept", "dropped", "quarantined", "balance"):
@@ -141,6 +142,13 @@ def print_report(console: Console, manifest: dict, output_dir: Path) -> None:
         reasons = ", ".join(f"{r} {n}" for r, n in quarantine_reasons(manifest).items())
         console.print(
             f"[yellow]{t['quarantined']} input records quarantined ({reasons}): see {output_dir}/quarantine/[/]"
+        )
+    for check in manifest.get("reference_dedup", []):
+        console.print(
+            f"dedup.reference on {check['source']}: {check['removed']} of {check['checked']} removed as copies of "
+            f"{check['reference']} ({index_origin(check)})",
+            markup=False,
+            highlight=False,
         )
     if manifest["dropped_by_reason"]:
         console.print(
