@@ -57,7 +57,7 @@ def iter_records(
     elif kind == "parquet":
         yield from iter_parquet(opener, file)
     else:
-        yield from iter_jsonl(opener, file)
+        yield from iter_jsonl(opener, file, limit=max_record_bytes)
 
 
 def local_opener(path: str | Path) -> Opener:

@@ -28,6 +28,7 @@ from typing import Any
 
 from corpusforge.io.decoding import Opener, check_utf16, text_stream, to_raw_bytes
 from corpusforge.io.input_records import MalformedFile, MalformedRecord, RawRecord, RowRecord
+from corpusforge.io.lines import iter_lines
 
 JSON_CHUNK = 1 << 20
 _STRUCTURE = re.compile(r'["\[\]{}]')  # what changes the nesting outside strings
@@ -37,21 +38,32 @@ _KEYED_START = re.compile(r'\{\s*("(?:[^"\\]|\\.)*")\s*:\s*\{')
 
 
 # ---- JSON lines ---------------------------------------------------------------------------------------------------
-def iter_jsonl(opener: Opener, file: str, blank_rows: bool = False) -> Iterator[RawRecord]:
+def iter_jsonl(opener: Opener, file: str, blank_rows: bool = False, limit: int = 64 * 2**20) -> Iterator[RawRecord]:
     """Non-empty lines as bytes, with 1-based line numbers; a UTF-8 BOM before the first line is dropped.
 
+    A line break is LF, CR LF or a lone CR (see corpusforge/io/lines.py). A line over `limit` bytes is never held
+    whole: it is a `too_large` record holding its first `limit` bytes, its byte offset and its true length.
     Whitespace-only lines are no records in JSON lines; in delimited text (`blank_rows`) a line of only tabs or
     spaces is a row with nothing in it, counted and dropped (`blank_row`)."""
     with opener() as f:
-        for line_no, line in enumerate(f, start=1):
-            if line_no == 1:
-                check_utf16(line, file)
-            if line_no == 1 and line.startswith(codecs.BOM_UTF8):
-                line = line[len(codecs.BOM_UTF8) :]
-            if line.strip():
-                yield RawRecord(line.rstrip(b"\r\n"), {"file": file, "line": line_no})
-            elif blank_rows and line.rstrip(b"\r\n"):
-                yield RawRecord(line.rstrip(b"\r\n"), {"file": file, "line": line_no}, drop="blank_row")
+        for line in iter_lines(f, limit):
+            data = line.data
+            if line.number == 1:
+                check_utf16(data, file)
+                if data.startswith(codecs.BOM_UTF8):
+                    data = data[len(codecs.BOM_UTF8) :]
+            location = {"file": file, "line": line.number}
+            if line.oversized:
+                location |= {"offset": line.offset, "length": line.length}
+                problem = MalformedRecord(
+                    "too_large",
+                    f"line of {line.length} bytes exceeds max_record_bytes={limit} (its first {limit} bytes kept)",
+                )
+                yield RawRecord(data, location, error=problem)
+            elif data.strip():
+                yield RawRecord(data, location)
+            elif blank_rows and data:
+                yield RawRecord(data, location, drop="blank_row")
 
 
 # ---- JSON documents -----------------------------------------------------------------------------------------------
@@ -234,7 +246,7 @@ def iter_json_document(
     if layout == "empty":
         return
     if layout == "lines":
-        yield from iter_jsonl(opener, file)
+        yield from iter_jsonl(opener, file, limit=limit)
         return
     count = 0
     try:
@@ -248,7 +260,7 @@ def iter_json_document(
         # nothing parsed as one document: JSON lines whose first lines are all broken still read as lines
         if count or layout == "array" or not _mostly_object_lines(opener, encoding, limit):
             raise
-        yield from iter_jsonl(opener, file)
+        yield from iter_jsonl(opener, file, limit=limit)
 
 
 def _mostly_object_lines(opener: Opener, encoding: str, limit: int, sample: int = 50) -> bool:
