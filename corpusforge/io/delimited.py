@@ -24,14 +24,21 @@ from corpusforge.io.input_records import MalformedFile, MalformedRecord, RawReco
 
 class _Lines:
     """Physical lines of a text stream for csv.reader, remembering the lines of the current row; lines can be put
-    back to be read again (after the first line of a row with an open quote was taken out)."""
+    back to be read again (after the first line of a row with an open quote was taken out). A line is read at most
+    `limit` characters at a time: a longer one is read past, never held whole, and handed on as its first `limit`
+    characters, closing or opening a quoted field where the part read past did, so the rows after it parse as
+    before;
+    `oversized` then says which line it was and how long, and the row holding it is quarantined as too_large."""
 
-    def __init__(self, stream: io.TextIOBase):
+    def __init__(self, stream: io.TextIOBase, limit: int, delimiter: str):
         self.stream = stream
+        self.limit = limit
+        self.delimiter = delimiter
         self.pending: deque[tuple[int, str]] = deque()
         self.taken: list[tuple[int, str]] = []
         self.line_no = 0
         self.first = True
+        self.oversized: tuple[int, int] | None = None  # (line, characters) of an over-long line in the current row
 
     def __iter__(self) -> _Lines:
         return self
@@ -40,16 +47,34 @@ class _Lines:
         if self.pending:
             item = self.pending.popleft()
         else:
-            line = self.stream.readline()
+            line = self.stream.readline(self.limit + 1)
             if not line:
                 raise StopIteration
             if self.first and line.startswith("\ufeff"):
                 line = line[1:]
             self.first = False
             self.line_no += 1
+            if len(line) > self.limit and not line.endswith(("\n", "\r")):
+                line = self._read_past(line)
             item = (self.line_no, line)
         self.taken.append(item)
         return item[1]
+
+    def _read_past(self, line: str) -> str:
+        length, quotes, ending = len(line), line.count('"', self.limit), ""
+        while piece := self.stream.readline(self.limit):
+            length += len(piece)
+            quotes += piece.count('"')
+            if piece.endswith(("\n", "\r")):
+                ending = piece[len(piece.rstrip("\r\n")) :]
+                break
+        self.oversized = (self.line_no, length - len(ending))
+        head = line[: self.limit]
+        # whether a quoted field is open where the head ends, and whether it is at the line's real end
+        in_quotes = (sum(taken.count('"') for _, taken in self.taken) + head.count('"')) % 2
+        if quotes % 2:
+            head += '"' if in_quotes else self.delimiter + '"'
+        return head + ending
 
     def put_back(self, items: list[tuple[int, str]]) -> None:
         self.pending.extendleft(reversed(items))
@@ -62,16 +87,19 @@ def iter_csv(
     header: bool = True,
     delimiter: str = ",",
     first_row: int = 1,
+    limit: int = 64 * 2**20,
 ) -> Iterator[RawRecord]:
     """CSV/TSV rows: `data` is {column: value} (header) or [values]; location {file, row, line}.
 
     Bytes invalid in `encoding` are kept (surrogateescape), so such a row is quarantined on its own with its
-    original bytes. Rows are numbered from `first_row` after the header, blank rows included.
+    original bytes. Rows are numbered from `first_row` after the header, blank rows included. A line over `limit`
+    characters is a `too_large` record with its first `limit` characters (the row it is part of, with it). NUL
+    characters in cells (a binary export's padding) are removed from the values and counted (`nul_bytes_removed`).
     """
     with opener() as f:
         check_utf16(f.read(4), file, encoding)
     with opener() as f:
-        lines = _Lines(text_stream(f, encoding))
+        lines = _Lines(text_stream(f, encoding), limit, delimiter)
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
         columns: list[str] | None = None
         if header:
@@ -83,6 +111,12 @@ def iter_csv(
                 raise MalformedFile(
                     "bad_csv", f"the header row cannot be read: {e}", {"file": file, "line": 1}
                 ) from None
+            if lines.oversized is not None:
+                raise MalformedFile(
+                    "bad_csv",
+                    f"the header row has a line of {lines.oversized[1]} characters, over max_record_bytes={limit}",
+                    {"file": file, "line": lines.oversized[0]},
+                )
         width = len(columns) if columns is not None else None
         row_no = first_row
         while True:
@@ -96,6 +130,18 @@ def iter_csv(
                 values, error = None, "the file ends inside a quoted field"
             except csv.Error as e:
                 values, error = None, str(e)
+            if lines.oversized is not None:  # the row holds a line too long to keep: one too_large record
+                (line_no, length), lines.oversized = lines.oversized, None
+                raw = "".join(line for _, line in lines.taken)[:limit]
+                yield RawRecord(
+                    to_raw_bytes(raw, encoding),
+                    {"file": file, "row": row_no, "line": lines.taken[0][0], "length": length},
+                    error=MalformedRecord(
+                        "too_large", f"line {line_no} has {length} characters, over max_record_bytes={limit}"
+                    ),
+                )
+                row_no += 1
+                continue
             taken = lines.taken
             if not taken:
                 return
@@ -143,6 +189,16 @@ def iter_csv(
                         ),
                     )
                     continue
-                yield RowRecord(raw, location, data=dict(zip(columns, values, strict=True)))
+                values, repairs = _without_nul(values)
+                yield RowRecord(raw, location, repairs=repairs, data=dict(zip(columns, values, strict=True)))
             else:
-                yield RowRecord(raw, location, data=values)
+                values, repairs = _without_nul(values)
+                yield RowRecord(raw, location, repairs=repairs, data=values)
+
+
+def _without_nul(values: list[str]) -> tuple[list[str], dict[str, int]]:
+    """Cells without NUL characters, and how many were removed (as a counted repair)."""
+    removed = sum(v.count("\x00") for v in values)
+    if not removed:
+        return values, {}
+    return [v.replace("\x00", "") for v in values], {"nul_bytes_removed": removed}

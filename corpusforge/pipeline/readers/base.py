@@ -49,6 +49,7 @@ from corpusforge.io.input_records import (
     RowRecord,
 )
 from corpusforge.io.json_layouts import iter_jsonl
+from corpusforge.io.json_values import StrictDecoder, UnusableJSON
 from corpusforge.io.lone_surrogates import find_unencodable, printable, unicode_problem
 from corpusforge.io.quarantine import QuarantineWriter, raw_to_json
 from corpusforge.io.sniff import SNIFF_BYTES, sniff
@@ -127,6 +128,7 @@ class SourceReader(BaseDiskReader):
         self.inflate_limits = InflateLimits(max_file_bytes, max_compression_ratio)
         self.follow_symlinks = follow_symlinks
         self.quarantine = QuarantineWriter(quarantine_dir)
+        self._json_decoder = StrictDecoder()
         self._yielded = 0
 
     @classmethod
@@ -205,14 +207,18 @@ class SourceReader(BaseDiskReader):
         except LookupError:
             raise MalformedRecord("bad_encoding", f"unknown encoding {self.encoding!r}") from None
 
-    @staticmethod
-    def parse_json(text: str) -> Any:
+    def parse_json(self, text: str) -> Any:
+        """One JSON value; NaN/Infinity become null (counted), see corpusforge/io/json_values.py."""
+        decoder = self._json_decoder
         try:
-            return json.loads(text)
+            value = decoder.loads(text)
         except json.JSONDecodeError as e:
             raise MalformedRecord("bad_json", f"invalid JSON: {e.msg} at column {e.colno}") from None
-        except RecursionError:
-            raise MalformedRecord("bad_json", "invalid JSON: nested too deeply to parse") from None
+        except UnusableJSON as e:
+            raise MalformedRecord(e.reason, e.detail) from None
+        if decoder.nonfinite:
+            self.stat_update("json_nonfinite_as_null", value=decoder.nonfinite)
+        return value
 
     @staticmethod
     def require(data: Any, key: str, kind: type | tuple[type, ...] = str, allow_empty: bool = True) -> Any:
