@@ -39,13 +39,15 @@ class GuardedStream(io.RawIOBase):
     def __init__(self, inner: IO[bytes], compressed_size: int | None, limits: InflateLimits):
         super().__init__()
         self.inner, self.compressed_size, self.limits = inner, compressed_size, limits
+        # read1: what is there now; gzip's read(n) would decompress to its end and lose it all on a truncation
+        self._read = getattr(inner, "read1", inner.read)
         self.total = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        data = self.inner.read(len(buffer))
+        data = self._read(len(buffer))
         n = len(data)
         buffer[:n] = data
         self.total += n

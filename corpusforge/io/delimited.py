@@ -22,6 +22,9 @@ from corpusforge.io.decoding import Opener, check_utf16, has_escaped_bytes, text
 from corpusforge.io.input_records import MalformedFile, MalformedRecord, RawRecord, RowRecord
 
 
+HEADER_LIMIT = 2**20  # characters a header line may have, whatever the record limit
+
+
 class _Lines:
     """Physical lines of a text stream for csv.reader, remembering the lines of the current row; lines can be put
     back to be read again (after the first line of a row with an open quote was taken out). A line is read at most
@@ -103,6 +106,7 @@ def iter_csv(
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
         columns: list[str] | None = None
         if header:
+            lines.limit = max(limit, HEADER_LIMIT)  # the header is layout, not a record: its own bound
             try:
                 columns = next(reader)
             except StopIteration:
@@ -114,9 +118,10 @@ def iter_csv(
             if lines.oversized is not None:
                 raise MalformedFile(
                     "bad_csv",
-                    f"the header row has a line of {lines.oversized[1]} characters, over max_record_bytes={limit}",
+                    f"the header row has a line of {lines.oversized[1]} characters, over {lines.limit}",
                     {"file": file, "line": lines.oversized[0]},
                 )
+            lines.limit = limit
         width = len(columns) if columns is not None else None
         row_no = first_row
         while True:

@@ -387,7 +387,13 @@ class SourceReader(BaseDiskReader):
             "wrong_content", f"the file is {what}, not what {self.name} reads (export or convert it first)"
         )
 
+    def wanted(self, filepath: str) -> bool:
+        """Whether a listed file is input at all (books: by suffix); one that is not is neither read nor checked."""
+        return True
+
     def read_file(self, filepath: str) -> DocumentsPipeline:
+        if not self.wanted(filepath):
+            return
         problem = self.file_problem(filepath)
         if problem is not None:
             self.quarantine_file(filepath, problem, 0)
