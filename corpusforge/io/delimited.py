@@ -3,8 +3,9 @@
 Shared by the corpus readers (pipeline/readers/structured.py) and the instruction adapters (instruct/layouts.py):
 
 - a quote left open (which would otherwise swallow the rest of the file into one field) is found where the row
-  stops parsing or comes out with the wrong number of cells over several lines; its first line is quarantined
-  (`bad_quoting`) and the lines after it are read again as rows, so every row is counted. A row of only
+  stops parsing or comes out with the wrong number of cells over several lines of which some are rows on their
+  own; its first line is quarantined (`bad_quoting`) and the lines after it are read again as rows, so every row
+  is counted. A row with a quoted multi-line cell and the wrong number of cells is one `bad_row`. A row of only
   delimiters or whitespace is counted and dropped (`blank_row`); an empty line is no row.
 - A UTF-8 byte order mark at the start of a file is not part of the first record.
 - Raw records keep the row's own lines as bytes, so a quarantine shows exactly what was in the file; the parsed
@@ -153,6 +154,16 @@ def iter_csv(
             first_line = taken[0][0]
             location = {"file": file, "row": row_no, "line": first_line}
             if values is not None and len(taken) > 1 and width is not None and len(values) != width:
+                if not _holds_rows(taken[1:], delimiter, width):  # a quoted multi-line cell in a row of the
+                    row_no += 1  # wrong width: one bad row, not an open quote that swallowed the rows after it
+                    yield RawRecord(
+                        to_raw_bytes("".join(line for _, line in taken).rstrip("\r\n"), encoding),
+                        location,
+                        error=MalformedRecord(
+                            "bad_row", f"{len(values)} values over {len(taken)} lines where the file has {width}"
+                        ),
+                    )
+                    continue
                 error = f"{len(values)} cells over {len(taken)} lines where {width} are expected"
             if error is not None:  # an open quote: this line is bad, the lines it swallowed are read again
                 lines.put_back(taken[1:])
@@ -199,6 +210,19 @@ def iter_csv(
             else:
                 values, repairs = _without_nul(values)
                 yield RowRecord(raw, location, repairs=repairs, data=values)
+
+
+def _holds_rows(lines: list[tuple[int, str]], delimiter: str, width: int) -> bool:
+    """Whether any of these lines is, on its own, a row of `width` cells: the sign that a quote left open swallowed
+    them (rather than a cell that really spans lines)."""
+    for _, line in lines:
+        try:
+            cells = next(csv.reader([line], delimiter=delimiter, strict=True), [])
+        except csv.Error:
+            continue
+        if len(cells) == width and not any('"' in cell for cell in cells):  # a stray quote: the cell's tail
+            return True
+    return False
 
 
 def _without_nul(values: list[str]) -> tuple[list[str], dict[str, int]]:

@@ -1,4 +1,4 @@
-"""Memory bombs and blocking files, each read in a child process whose peak RSS is measured from outside (wait4).
+"""Memory bombs and blocking files, each read in a child process whose peak RSS is measured from outside (/proc).
 
 A line with no end, a gzip that inflates 1000x with no newline, an EPUB whose one chapter inflates to hundreds of
 MB, a FIFO in the input folder: the reader must end (quarantining each with its head and position), and its peak
@@ -12,6 +12,7 @@ import gzip
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -28,7 +29,7 @@ AS_LIMIT = 3 * 2**30  # the child's address space: a reader holding the whole in
 RSS_BOUND = 200 * MiB  # the interpreter, datatrove and a few record-limit buffers; the inputs are 300 MB
 
 CHILD = """
-import json, sys
+import json, os, signal, sys
 from pathlib import Path
 from tests.fuzz.specs import registered_reader
 name, folder, tmp, params = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), json.loads(sys.argv[4])
@@ -37,11 +38,14 @@ print(json.dumps({"records": out.records, "kept": out.kept, "quarantined": out.q
                   "files_quarantined": out.files_quarantined, "reasons": out.reasons,
                   "quarantine": [{k: e[k] for k in ("scope", "reason", "error", "location")} | {"raw_len": len(e["raw"])}
                                  for e in out.quarantine]}))
+sys.stdout.flush()
+os.kill(os.getpid(), signal.SIGSTOP)  # the parent reads its peak RSS now, from outside, then lets it exit
 """
 
 
 def run_reader(name: str, folder: Path, tmp: Path, timeout: float = 120, **params) -> tuple[dict, int]:
-    """The reader's outcome and the child's own peak RSS in bytes (wait4 on its pid: not any other child's)."""
+    """The reader's outcome and the child's own peak RSS in bytes: its VmHWM, read from /proc when it stops itself
+    at the end (the rusage of a forked child would start from this test process's own peak)."""
 
     def limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
@@ -53,8 +57,13 @@ def run_reader(name: str, folder: Path, tmp: Path, timeout: float = 120, **param
     with open(out_path, "wb") as stdout, open(err_path, "wb") as stderr:
         child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=stdout, stderr=stderr, preexec_fn=limit_memory)
     deadline = time.monotonic() + timeout
+    peak = None
     while True:
-        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        pid, status, _ = os.wait4(child.pid, os.WNOHANG | os.WUNTRACED)
+        if pid and os.WIFSTOPPED(status):
+            peak = _high_water_mark(child.pid)
+            os.kill(child.pid, signal.SIGCONT)
+            continue
         if pid:
             break
         if time.monotonic() > deadline:
@@ -63,8 +72,19 @@ def run_reader(name: str, folder: Path, tmp: Path, timeout: float = 120, **param
             pytest.fail(f"{name} did not finish within {timeout}s (a read that blocks?)")
         time.sleep(0.05)
     child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
-    assert child.returncode == 0, err_path.read_text(errors="replace")[-3000:]
-    return json.loads(out_path.read_text().strip().splitlines()[-1]), usage.ru_maxrss * 1024  # Linux: KiB
+    assert child.returncode == 0 and peak is not None, err_path.read_text(errors="replace")[-3000:]
+    return json.loads(out_path.read_text().strip().splitlines()[-1]), peak
+
+
+def _high_water_mark(pid: int) -> int:
+    """VmHWM (peak resident set size) of a live process, in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmHWM in /proc/{pid}/status")
+
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="peak RSS is read from /proc")
 
 
 @pytest.fixture
