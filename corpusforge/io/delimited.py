@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from corpusforge.io.decoding import Opener, check_utf16, has_escaped_bytes, text_stream, to_raw_bytes
 from corpusforge.io.input_records import MalformedFile, MalformedRecord, RawRecord, RowRecord
 
-
 HEADER_LIMIT = 2**20  # characters a header line may have, whatever the record limit
 
 

@@ -27,7 +27,9 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def check_local_input(path: str, root: str, follow_symlinks: bool = False, named: bool = False) -> MalformedFile | None:
+def check_local_input(
+    path: str, root: str, follow_symlinks: bool = False, named: bool = False
+) -> MalformedFile | None:
     """Why the local file `path` (listed under `root`) must not be opened, or None. `named`: the recipe names this
     very file, so a link to elsewhere is what the user asked for."""
     try:

@@ -304,7 +304,9 @@ def _next_value(
         if skipped is None:
             raise scan.fail(file, encoding, f"{what}: {e.detail}", records=records) from None
         head, _ = skipped
-        return RawRecord(to_raw_bytes(head, encoding), location, error=MalformedRecord(e.reason, f"{what}: {e.detail}"))
+        return RawRecord(
+            to_raw_bytes(head, encoding), location, error=MalformedRecord(e.reason, f"{what}: {e.detail}")
+        )
     except json.JSONDecodeError as e:
         skipped = scan.skip_oversized(file, encoding, what, records)
         if skipped is None:

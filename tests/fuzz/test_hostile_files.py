@@ -62,7 +62,9 @@ class TestOddFileNames:
         result, manifest, out = build(tmp_path, {"type": "read.jsonl", "path": str(folder)})
         assert result.exit_code == 0, result.output
         assert manifest["sources"]["web"]["kept"] == 3 and manifest["rows_written"] == 3
-        provenance = [p["file"] for f in (out / "data").rglob("*.parquet") for p in pq.read_table(f)["provenance"].to_pylist()]
+        provenance = [
+            p["file"] for f in (out / "data").rglob("*.parquet") for p in pq.read_table(f)["provenance"].to_pylist()
+        ]
         assert provenance and all(p.endswith("M\\xfcller.jsonl") for p in provenance), provenance
 
 
@@ -147,9 +149,9 @@ class TestInputsStayInside:
         (folder / "inside.txt").symlink_to(folder / "book.txt")  # a link within the folder is read
         result, manifest, out = build(tmp_path, {"type": "read.books", "path": str(folder)})
         web = manifest["sources"]["web"]
-        assert result.exit_code == 0 and web["kept"] == 2 and web["files_quarantined_by_reason"] == {
-            "outside_input": 1
-        }, web
+        assert (
+            result.exit_code == 0 and web["kept"] == 2 and web["files_quarantined_by_reason"] == {"outside_input": 1}
+        ), web
         assert not any("SECRET" in t for t in texts(out))
         (entry,) = quarantine(out)
         assert "SECRET" not in json.dumps(entry) and entry["raw"] == "" and "follow_symlinks" in entry["error"]
@@ -192,7 +194,9 @@ class TestContentMatchesReader:
             ("qa.json", "read.qa", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "legacy Microsoft Office"),
         ],
     )
-    def test_a_file_of_another_format_is_a_file_quarantine_naming_it(self, folder, tmp_path, name, reader, data, what):
+    def test_a_file_of_another_format_is_a_file_quarantine_naming_it(
+        self, folder, tmp_path, name, reader, data, what
+    ):
         (folder / name).write_bytes(data)
         (folder / f"zz_good{Path(name).suffix}").write_bytes(
             b"id,question,answer\n1,Q?,A.\n" if name.endswith(".csv") else jsonl(1) if "jsonl" in name else b""
@@ -246,7 +250,9 @@ class TestCountsAPersonWouldGive:
                     "</MedlineCitation></PubmedArticle>")  # fmt: skip
 
         huge = article(2, "word " * 600_000)  # 3 MB: longer than one read of the scanner
-        (folder / "p.xml").write_text(f"<PubmedArticleSet>{article(1, 'a')}{huge}{article(3, 'c')}</PubmedArticleSet>")
+        (folder / "p.xml").write_text(
+            f"<PubmedArticleSet>{article(1, 'a')}{huge}{article(3, 'c')}</PubmedArticleSet>"
+        )
         out = registered_reader("read.pubmed_xml")(folder, tmp_path)
         assert (out.records, out.kept, out.quarantined) == (3, 2, 1), out.reasons
         (entry,) = out.quarantine
@@ -256,7 +262,9 @@ class TestCountsAPersonWouldGive:
     def test_nul_bytes_in_a_csv_cell_are_removed_and_counted(self, folder, tmp_path):
         (folder / "qa.csv").write_bytes(b'id,question,answer\n1,"What\x00 is\x00 insulin?",A hormone.\n')
         reader_out = registered_reader("read.qa")(folder, tmp_path)
-        assert reader_out.kept == 1 and "\x00" not in reader_out.texts[0] and "What is insulin?" in reader_out.texts[0]
+        assert (
+            reader_out.kept == 1 and "\x00" not in reader_out.texts[0] and "What is insulin?" in reader_out.texts[0]
+        )
         result, manifest, _ = build(tmp_path, {"type": "read.qa", "path": str(folder)})
         assert result.exit_code == 0
         assert "nul_bytes_removed" in json.dumps(manifest["sources"]["web"])

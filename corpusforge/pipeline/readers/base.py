@@ -39,7 +39,6 @@ from fsspec.utils import infer_compression
 
 from corpusforge.io.compressed import DEFAULT_MAX_COMPRESSION_RATIO, InflateLimits, guarded, verify_stream
 from corpusforge.io.input_files import check_local_input
-
 from corpusforge.io.input_records import (
     DropRecord,
     MalformedFile,

@@ -195,7 +195,6 @@ class ArticleScanner:
             pos = block_end
             gap = Gap(self._base + block_end)
 
-
     def _read_past(self, start: int, search_from: int, tag: str) -> Block:
         """A block over `max_block_bytes`: keep its head, read on (dropping what was read) to its end tag or the
         next block start, and return it as one "oversized" (or "unclosed") block with its true byte range."""
