@@ -231,7 +231,7 @@ def _record_data(record: Any, where: str) -> tuple[Any, MalformedItem | None]:
         return record.data, None
     try:
         return json.loads(record.raw), None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+    except (ValueError, RecursionError) as e:  # bad JSON or bytes, an integer over Python's digit limit
         return None, MalformedItem(f"{where}: invalid JSON ({e})")
 
 

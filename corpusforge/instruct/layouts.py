@@ -24,6 +24,7 @@ from corpusforge.io.decoding import Opener, has_escaped_bytes
 from corpusforge.io.delimited import iter_csv
 from corpusforge.io.input_records import MalformedRecord, RawRecord, RowRecord
 from corpusforge.io.json_layouts import iter_json_document, iter_jsonl
+from corpusforge.io.json_values import StrictDecoder, UnusableJSON
 from corpusforge.io.parquet import iter_parquet
 
 COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zst", ".xz")
@@ -53,11 +54,11 @@ def iter_records(
     if kind == "json":
         yield from iter_json_document(opener, file, encoding, max_record_bytes, index_key="row")
     elif kind == "csv":
-        yield from iter_csv(opener, file, encoding, csv_header, first_row=0)
+        yield from iter_csv(opener, file, encoding, csv_header, first_row=0, limit=max_record_bytes)
     elif kind == "parquet":
         yield from iter_parquet(opener, file)
     else:
-        yield from iter_jsonl(opener, file)
+        yield from iter_jsonl(opener, file, limit=max_record_bytes)
 
 
 def local_opener(path: str | Path) -> Opener:
@@ -83,6 +84,8 @@ def row_from_raw(record: RawRecord, encoding: str = "utf-8") -> Any:
         except UnicodeDecodeError as e:
             raise MalformedRecord("bad_encoding", f"not valid UTF-8 at byte {e.start}") from None
     try:
-        return json.loads(raw)
+        return StrictDecoder().loads(raw)
     except json.JSONDecodeError as e:
         raise MalformedRecord("bad_json", f"invalid JSON: {e.msg} at column {e.colno}") from None
+    except UnusableJSON as e:
+        raise MalformedRecord(e.reason, e.detail) from None

@@ -53,6 +53,7 @@ class RawRecord:
     location: dict[str, Any] = field(default_factory=dict)
     error: MalformedRecord | None = None
     drop: str | None = None
+    repairs: dict[str, int] = field(default_factory=dict)  # counted normalizations (`nul_bytes_removed`: 2)
 
 
 @dataclass

@@ -28,30 +28,44 @@ from typing import Any
 
 from corpusforge.io.decoding import Opener, check_utf16, text_stream, to_raw_bytes
 from corpusforge.io.input_records import MalformedFile, MalformedRecord, RawRecord, RowRecord
+from corpusforge.io.json_values import StrictDecoder, UnusableJSON
+from corpusforge.io.lines import iter_lines
 
 JSON_CHUNK = 1 << 20
 _STRUCTURE = re.compile(r'["\[\]{}]')  # what changes the nesting outside strings
 _IN_STRING = re.compile(r'["\\]')  # what ends a string or escapes the next character
 _WS = " \t\r\n\ufeff"
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _KEYED_START = re.compile(r'\{\s*("(?:[^"\\]|\\.)*")\s*:\s*\{')
 
 
 # ---- JSON lines ---------------------------------------------------------------------------------------------------
-def iter_jsonl(opener: Opener, file: str, blank_rows: bool = False) -> Iterator[RawRecord]:
+def iter_jsonl(opener: Opener, file: str, blank_rows: bool = False, limit: int = 64 * 2**20) -> Iterator[RawRecord]:
     """Non-empty lines as bytes, with 1-based line numbers; a UTF-8 BOM before the first line is dropped.
 
+    A line break is LF, CR LF or a lone CR (see corpusforge/io/lines.py). A line over `limit` bytes is never held
+    whole: it is a `too_large` record holding its first `limit` bytes, its byte offset and its true length.
     Whitespace-only lines are no records in JSON lines; in delimited text (`blank_rows`) a line of only tabs or
     spaces is a row with nothing in it, counted and dropped (`blank_row`)."""
     with opener() as f:
-        for line_no, line in enumerate(f, start=1):
-            if line_no == 1:
-                check_utf16(line, file)
-            if line_no == 1 and line.startswith(codecs.BOM_UTF8):
-                line = line[len(codecs.BOM_UTF8) :]
-            if line.strip():
-                yield RawRecord(line.rstrip(b"\r\n"), {"file": file, "line": line_no})
-            elif blank_rows and line.rstrip(b"\r\n"):
-                yield RawRecord(line.rstrip(b"\r\n"), {"file": file, "line": line_no}, drop="blank_row")
+        for line in iter_lines(f, limit):
+            data = line.data
+            if line.number == 1:
+                check_utf16(data, file)
+                if data.startswith(codecs.BOM_UTF8):
+                    data = data[len(codecs.BOM_UTF8) :]
+            location = {"file": file, "line": line.number}
+            if line.oversized:
+                location |= {"offset": line.offset, "length": line.length}
+                problem = MalformedRecord(
+                    "too_large",
+                    f"line of {line.length} bytes exceeds max_record_bytes={limit} (its first {limit} bytes kept)",
+                )
+                yield RawRecord(data, location, error=problem)
+            elif data.strip():
+                yield RawRecord(data, location)
+            elif blank_rows and data:
+                yield RawRecord(data, location, drop="blank_row")
 
 
 # ---- JSON documents -----------------------------------------------------------------------------------------------
@@ -63,7 +77,7 @@ class _JsonScanner:
         self.buf, self.pos, self.eof = "", 0, False
         self.lines_before = 0  # newlines in the text dropped from the front of `buf`
         self.column_before = 0  # characters of the current line dropped with it (when `buf` starts mid-line)
-        self.decoder = json.JSONDecoder()
+        self.decoder = StrictDecoder()
 
     def fill(self) -> bool:
         """Read the next chunk, dropping what was consumed before `pos`."""
@@ -97,12 +111,15 @@ class _JsonScanner:
         return line, (pos - newline) if newline != -1 else self.column_before + pos + 1
 
     def value(self) -> tuple[Any, str]:
-        """Decode the JSON value at `pos`; returns (value, its text). Raises JSONDecodeError (position in window)."""
+        """Decode the JSON value at `pos`; returns (value, its text). Raises JSONDecodeError (position in window),
+        or UnusableJSON for a value that parses but cannot be used (see corpusforge/io/json_values.py)."""
         while True:
             try:
                 value, end = self.decoder.raw_decode(self.buf, self.pos)
-            except RecursionError:
-                raise json.JSONDecodeError("nested too deeply to parse", self.buf, self.pos) from None
+            except UnusableJSON:
+                if not self.eof and len(self.buf) - self.pos <= self.limit and self.fill():
+                    continue  # it may only look unusable because the window cuts it
+                raise
             except json.JSONDecodeError:
                 if not self.eof and len(self.buf) - self.pos <= self.limit and self.fill():
                     continue
@@ -112,13 +129,19 @@ class _JsonScanner:
             text, self.pos = self.buf[self.pos : end], end
             return value, text
 
-    def skip_oversized(self, file: str, encoding: str, what: str, records: int) -> tuple[str, int] | None:
+    def skip_oversized(
+        self, file: str, encoding: str, what: str, records: int, force: bool = False
+    ) -> tuple[str, int] | None:
         """Called when the value at `pos` did not decode within `limit` characters: if it is an array, object or
         string that only goes on longer, consume it without decoding it (the window stays bounded) and return its
         first `limit` characters and its length; None (nothing consumed) when it ends within the limit (malformed,
-        not large). MalformedFile when the file ends inside it."""
+        not large). With `force` (a value that is well-formed but unusable: nested too deeply, a huge integer)
+        it is consumed whatever its size. MalformedFile when the file ends inside it."""
         self.grow(self.limit + 1)
         origin = self.pos
+        if force and origin < len(self.buf) and (number := _NUMBER.match(self.buf, origin)):
+            self.pos = number.end()
+            return self.buf[origin : min(number.end(), origin + self.limit)], number.end() - origin
         if origin >= len(self.buf) or self.buf[origin] not in '[{"':
             return None
         head = self.buf[origin : origin + self.limit]
@@ -162,7 +185,7 @@ class _JsonScanner:
                 if depth == 0:
                     break
         length += i - start
-        if not refilled and length <= self.limit:  # it ends within the limit: malformed, not large
+        if not force and not refilled and length <= self.limit:  # it ends within the limit: malformed, not large
             self.pos = origin
             return None
         self.pos = i
@@ -234,7 +257,7 @@ def iter_json_document(
     if layout == "empty":
         return
     if layout == "lines":
-        yield from iter_jsonl(opener, file)
+        yield from iter_jsonl(opener, file, limit=limit)
         return
     count = 0
     try:
@@ -248,7 +271,7 @@ def iter_json_document(
         # nothing parsed as one document: JSON lines whose first lines are all broken still read as lines
         if count or layout == "array" or not _mostly_object_lines(opener, encoding, limit):
             raise
-        yield from iter_jsonl(opener, file)
+        yield from iter_jsonl(opener, file, limit=limit)
 
 
 def _mostly_object_lines(opener: Opener, encoding: str, limit: int, sample: int = 50) -> bool:
@@ -276,6 +299,14 @@ def _next_value(
     characters kept) and reading goes on after it; a malformed one ends the file (file-level quarantine)."""
     try:
         value, text = scan.value()
+    except UnusableJSON as e:  # this value alone: consumed and quarantined, reading goes on after it
+        skipped = scan.skip_oversized(file, encoding, what, records, force=True)
+        if skipped is None:
+            raise scan.fail(file, encoding, f"{what}: {e.detail}", records=records) from None
+        head, _ = skipped
+        return RawRecord(
+            to_raw_bytes(head, encoding), location, error=MalformedRecord(e.reason, f"{what}: {e.detail}")
+        )
     except json.JSONDecodeError as e:
         skipped = scan.skip_oversized(file, encoding, what, records)
         if skipped is None:
@@ -283,7 +314,10 @@ def _next_value(
         head, length = skipped
         problem = MalformedRecord("too_large", f"{what} has {length} characters, over max_record_bytes={scan.limit}")
         return RawRecord(to_raw_bytes(head, encoding), location, error=problem)
-    return _record(text, value, location, encoding)
+    record = _record(text, value, location, encoding)
+    if scan.decoder.nonfinite:
+        record.repairs["json_nonfinite_as_null"] = scan.decoder.nonfinite
+    return record
 
 
 def _iter_array(scan: _JsonScanner, file: str, encoding: str, index_key: str) -> Iterator[RawRecord]:

@@ -129,9 +129,12 @@ def _iter_jsonl_lines(path: Path, fields: dict[str, str], records) -> Iterator[L
     for record in records:
         line = record.raw
         where = f"{path}:{record.location['line']}"
+        if record.error is not None:  # a line over the size limit: its head is kept, never the whole line
+            yield Quarantined(where, record.error.reason, record.error.detail, _raw_line(line))
+            continue
         try:
             row = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        except (ValueError, RecursionError) as e:  # bad JSON or bytes, an integer over Python's digit limit
             yield Quarantined(where, "bad_json", f"invalid JSON: {e}", _raw_line(line))
             continue
         item = _item_from_fields(row, fields, where)

@@ -68,8 +68,9 @@ def test_reader_bad_books_are_quarantined_or_dropped_and_counts_add_up(tmp_path)
     (folder / "gbk.txt").write_bytes("糖尿病是一种代谢性疾病。".encode("gbk"))
     (folder / "empty.txt").write_bytes(b"")
     (folder / "huge.txt").write_text("word " * 400, encoding="utf-8")
-    (folder / "binary.txt").write_bytes(b"%PDF-1.4\x00\x00\x01")
-    (folder / "figure.png").write_bytes(b"\x89PNG")
+    (folder / "paper.txt").write_bytes(b"%PDF-1.4\x00\x00\x01")  # a PDF renamed .txt: sniffed, not cut
+    (folder / "binary.txt").write_bytes(b"MZ\x00\x03\x00\x00\x00")  # no known signature: NUL bytes tell
+    (folder / "figure.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     docs, stats, quarantine = read_books(folder, tmp_path, max_record_bytes=1000)
 
     assert [d.id for d in docs] == ["books:good.md"]
@@ -78,8 +79,10 @@ def test_reader_bad_books_are_quarantined_or_dropped_and_counts_add_up(tmp_path)
         "gbk.txt": "bad_encoding",
         "huge.txt": "too_large",
         "binary.txt": "binary_file",
+        "paper.txt": "wrong_content",  # file-level, naming what it is
         "empty.txt": "empty_file",  # a 0-byte file: a file-level quarantine, not a record
     }
+    assert "a PDF document" in next(q["error"] for q in quarantine if q["reason"] == "wrong_content")
     gbk = next(q for q in quarantine if q["reason"] == "bad_encoding")
     assert gbk["raw_encoding"] == "base64"  # raw bytes kept losslessly
     assert stats["files_quarantined_empty_file"] == 1

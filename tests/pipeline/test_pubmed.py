@@ -113,7 +113,8 @@ def test_truncated_gzip_keeps_finished_articles_and_quarantines_the_rest(tmp_pat
     docs, stats = run(xml_reader(path, tmp_path))
     assert len(docs) + stats.get("dropped", 0) == finished
     assert stats["quarantined"] == 1 and stats["quarantined_unreadable_file"] == 1 and balanced(docs, stats)
-    (record,) = quarantine(tmp_path / "q")
+    record, file_entry = quarantine(tmp_path / "q")
+    assert file_entry["scope"] == "file" and stats["files_quarantined_truncated_file"] == 1
     assert "rest of the file skipped" in record["error"] and record["location"]["element"] == finished + 1
     broken_pmid = record["location"]["pmid"]
     assert broken_pmid and broken_pmid.encode() in readable.split(b"</PubmedArticle>")[-1]

@@ -134,7 +134,8 @@ def test_truncated_gzip_quarantines_the_cut_article_and_keeps_the_rest(tmp_path)
     path.write_bytes(compressed[: len(compressed) // 2])
     docs, stats, quarantined = read(path, tmp_path)
     assert 50 < len(docs) < 200 and balanced(docs, stats)
-    (record,) = quarantined
+    record, file_entry = quarantined  # the cut article, then the file itself (a manifest warning, fails --strict)
+    assert file_entry["scope"] == "file" and file_entry["reason"] == "truncated_file" and stats["files_quarantined"]
     assert record["reason"] == "unreadable_file" and record["location"]["pmid"] == str(len(docs) + 1)
     start, end = record["location"]["bytes"]
     assert data[start:end].decode() == record["raw"] and "rest of the file skipped" in record["error"]

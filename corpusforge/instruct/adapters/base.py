@@ -100,11 +100,8 @@ class InstructReader(SourceReader):
 
     # ---- layouts (see corpusforge/instruct/layouts.py) -------------------------------------------------------
     def iter_raw(self, filepath: str) -> Iterator[RawRecord]:
-        def opener():
-            return self.data_folder.open(filepath, "rb", compression="infer")
-
         yield from iter_records(
-            opener, self.display_path(filepath), self.encoding, self.csv_header, self.max_record_bytes
+            self.opener(filepath), self.display_path(filepath), self.encoding, self.csv_header, self.max_record_bytes
         )
 
     # ---- helpers for parse() ---------------------------------------------------------------------------------

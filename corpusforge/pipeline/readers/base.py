@@ -36,7 +36,11 @@ from typing import Any, ClassVar
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.readers.base import BaseDiskReader
+from fsspec.implementations.local import LocalFileSystem
+from fsspec.utils import infer_compression
 
+from corpusforge.io.compressed import DEFAULT_MAX_COMPRESSION_RATIO, InflateLimits, guarded, verify_stream
+from corpusforge.io.input_files import check_local_input
 from corpusforge.io.input_records import (
     DropRecord,
     MalformedFile,
@@ -46,8 +50,10 @@ from corpusforge.io.input_records import (
     RowRecord,
 )
 from corpusforge.io.json_layouts import iter_jsonl
+from corpusforge.io.json_values import StrictDecoder, UnusableJSON
 from corpusforge.io.lone_surrogates import find_unencodable, printable, unicode_problem
 from corpusforge.io.quarantine import QuarantineWriter, raw_to_json
+from corpusforge.io.sniff import SNIFF_BYTES, sniff
 from corpusforge.pipeline.licenses import UNKNOWN, recipe_license
 from corpusforge.pipeline.registry import BuildContext, StepParams
 
@@ -63,6 +69,12 @@ class ReaderParams(StepParams):
     encoding: str = "utf-8"
     limit: int = -1
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    max_file_bytes: int | None = None
+    """stop (and quarantine the rest of) a file that decompresses to more bytes than this; none: no limit"""
+    max_compression_ratio: float | None = DEFAULT_MAX_COMPRESSION_RATIO
+    """stop a compressed file that inflates more than this many times its size (after 256 MiB): a bomb"""
+    follow_symlinks: bool = False
+    """read symbolic links that lead out of the input folder (by default they are quarantined unread)"""
 
 
 def split_path(path: str, glob: str | None) -> tuple[str, str | None]:
@@ -105,15 +117,22 @@ class SourceReader(BaseDiskReader):
         limit: int = -1,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         license: str | None = None,
+        max_file_bytes: int | None = None,
+        max_compression_ratio: float | None = DEFAULT_MAX_COMPRESSION_RATIO,
+        follow_symlinks: bool = False,
     ):
+        self.named_file = os.path.normpath(path) if os.path.isfile(path) and not has_magic(path) else None
         folder, glob = split_path(path, glob or self.default_glob)
         super().__init__(data_folder=folder, glob_pattern=glob, limit=limit, recursive=True, add_file_path=False)
         self.display_root = folder
         self.source = source
         self.encoding = encoding
         self.max_record_bytes = max_record_bytes
+        self.inflate_limits = InflateLimits(max_file_bytes, max_compression_ratio)
+        self.follow_symlinks = follow_symlinks
         self.quarantine = QuarantineWriter(quarantine_dir)
         self.license = recipe_license(license) if license else None  # the recipe's, for records stating none
+        self._json_decoder = StrictDecoder()
         self._yielded = 0
 
     @classmethod
@@ -132,12 +151,15 @@ class SourceReader(BaseDiskReader):
 
     # ---- helpers for subclasses -------------------------------------------------------------------------------
     def display_path(self, filepath: str) -> str:
-        return os.path.normpath(os.path.join(self.display_root, filepath))
+        """The file as records and messages name it: always valid Unicode. A name that is not valid UTF-8
+        (`M\\xfcller.jsonl` from an old Windows zip) shows its odd bytes as `\\xNN`; writers would refuse it raw."""
+        path = os.path.normpath(os.path.join(self.display_root, filepath))
+        return os.fsencode(path).decode("utf-8", "backslashreplace") if find_unencodable(path, "") else path
 
     def iter_lines(self, filepath: str, blank_rows: bool = False) -> Iterator[RawRecord]:
         """Non-empty lines of a (possibly compressed) file as bytes, with 1-based line numbers; with `blank_rows`
         (delimited text), whitespace-only lines are rows that are counted and dropped (`blank_row`)."""
-        yield from iter_jsonl(self.opener(filepath), self.display_path(filepath), blank_rows)
+        yield from iter_jsonl(self.opener(filepath), self.display_path(filepath), blank_rows, self.max_record_bytes)
 
     def sample_raw(self, filepath: str, limit: int | None = None, cut=None) -> Iterator[RawRecord]:
         """The file's first raw records (cut by `cut`, default `iter_raw`), for a pre-pass that detects a layout
@@ -154,7 +176,20 @@ class SourceReader(BaseDiskReader):
 
     def opener(self, filepath: str):
         """A callable opening the file as (decompressed) bytes, as the layout cutters take it."""
-        return lambda: self.data_folder.open(filepath, "rb", compression="infer")
+        return lambda: self.open_input(filepath)
+
+    def open_input(self, filepath: str):
+        """The file as (decompressed) bytes; a compressed file, or any file under `max_file_bytes`, behind the
+        inflate limits (see corpusforge/io/compressed.py)."""
+        f = self.data_folder.open(filepath, "rb", compression="infer")
+        compressed = infer_compression(filepath) is not None
+        if not compressed and self.inflate_limits.max_file_bytes is None:
+            return f
+        try:
+            size = int(self.data_folder.size(filepath)) if compressed else None
+        except Exception:
+            size = None
+        return guarded(f, size, self.inflate_limits)
 
     def row_data(self, record: RawRecord) -> Any:
         """The record's parsed value: decoded while cutting (a CSV/parquet row, a JSON element), else its JSON."""
@@ -176,14 +211,18 @@ class SourceReader(BaseDiskReader):
         except LookupError:
             raise MalformedRecord("bad_encoding", f"unknown encoding {self.encoding!r}") from None
 
-    @staticmethod
-    def parse_json(text: str) -> Any:
+    def parse_json(self, text: str) -> Any:
+        """One JSON value; NaN/Infinity become null (counted), see corpusforge/io/json_values.py."""
+        decoder = self._json_decoder
         try:
-            return json.loads(text)
+            value = decoder.loads(text)
         except json.JSONDecodeError as e:
             raise MalformedRecord("bad_json", f"invalid JSON: {e.msg} at column {e.colno}") from None
-        except RecursionError:
-            raise MalformedRecord("bad_json", "invalid JSON: nested too deeply to parse") from None
+        except UnusableJSON as e:
+            raise MalformedRecord(e.reason, e.detail) from None
+        if decoder.nonfinite:
+            self.stat_update("json_nonfinite_as_null", value=decoder.nonfinite)
+        return value
 
     @staticmethod
     def require(data: Any, key: str, kind: type | tuple[type, ...] = str, allow_empty: bool = True) -> Any:
@@ -280,13 +319,89 @@ class SourceReader(BaseDiskReader):
             },
         )
 
-    def read_file(self, filepath: str) -> DocumentsPipeline:
+    # ---- what a file must pass before it is opened for records ----------------------------------------------------
+    def expected_kinds(self, filepath: str) -> set[str]:
+        """The binary formats (sniff kinds) this file may hold; a text reader expects none."""
+        name = filepath.lower()
+        if name.endswith(".parquet"):
+            return {"parquet"}
+        if name.endswith((".tar", ".tar.gz", ".tgz")):
+            return {"tar"}
+        if name.endswith(".epub"):
+            return {"epub", "zip"}
+        return set()
+
+    def file_problem(self, filepath: str) -> MalformedFile | None:
+        """Why the file must not be cut into records, checked before any record is taken: a link out of the input
+        folder or a FIFO/device (never opened), an empty file, a compressed stream that fails its integrity check,
+        content of another format than the reader's (a spreadsheet as .csv)."""
+        if isinstance(self.data_folder.fs, LocalFileSystem):
+            full = self.data_folder.resolve_paths(filepath)
+            named = self.named_file is not None and os.path.normpath(full) == os.path.abspath(self.named_file)
+            problem = check_local_input(full, self.data_folder.path, self.follow_symlinks, named)
+            if problem is not None:
+                return problem
         try:
-            empty = self.data_folder.size(filepath) == 0
+            if self.data_folder.size(filepath) == 0:
+                return MalformedFile("empty_file", "the file is empty (0 bytes)")
         except Exception:
-            empty = False  # let opening it say what is wrong
-        if empty:
-            self.quarantine_file(filepath, MalformedFile("empty_file", "the file is empty (0 bytes)"), 0)
+            pass  # let opening it say what is wrong
+        try:
+            return self.check_compressed(filepath) or self.check_content(filepath)
+        except MalformedFile as e:  # over the inflate limits while verifying
+            return e
+
+    def check_compressed(self, filepath: str) -> MalformedFile | None:
+        """A compressed file is read through once first: one that fails its check is quarantined whole (its
+        records would be garbage); one cut short is read up to the cut, and the rest is a file quarantine."""
+        compression = infer_compression(filepath)
+        if compression is None:
+            return None
+        problem = verify_stream(lambda: self.open_input(filepath))
+        if problem is None or problem.kind == "truncated":
+            return None
+        with self.data_folder.open(filepath, "rb") as f:
+            head = f.read(SNIFF_BYTES)
+        found = sniff(head)
+        if found is not None and found[1] != compression.replace("bz2", "bzip2"):
+            detail = f"named .{filepath.rsplit('.', 1)[-1]} but it is {found[0]}, not {compression} data"
+            return MalformedFile("wrong_content", detail, {"offset": 0})
+        if found is None and problem.offset == 0:
+            detail = f"named .{filepath.rsplit('.', 1)[-1]} but it is not {compression} data (plain text?)"
+            return MalformedFile("wrong_content", detail, {"offset": 0})
+        error = f"{type(problem.error).__name__}: {problem.error}"
+        return MalformedFile(
+            "damaged_compressed_file",
+            f"the {compression} stream is damaged ({error}) after {problem.offset} decompressed bytes: none of its "
+            "records are used (they may be garbled); get a fresh copy of the file",
+            {"offset": problem.offset},
+        )
+
+    def check_content(self, filepath: str) -> MalformedFile | None:
+        """A file whose first bytes say it is another format than the reader expects."""
+        try:
+            with self.open_input(filepath) as f:
+                head = f.read(SNIFF_BYTES)
+        except Exception:  # a stream cut short within its first bytes: reading it says so, as a file
+            return None
+        found = sniff(head)
+        if found is None or found[1] in self.expected_kinds(filepath):
+            return None
+        what, _ = found
+        return MalformedFile(
+            "wrong_content", f"the file is {what}, not what {self.name} reads (export or convert it first)"
+        )
+
+    def wanted(self, filepath: str) -> bool:
+        """Whether a listed file is input at all (books: by suffix); one that is not is neither read nor checked."""
+        return True
+
+    def read_file(self, filepath: str) -> DocumentsPipeline:
+        if not self.wanted(filepath):
+            return
+        problem = self.file_problem(filepath)
+        if problem is not None:
+            self.quarantine_file(filepath, problem, 0)
             return
         records = self.iter_raw(filepath)
         count = 0
@@ -306,6 +421,8 @@ class SourceReader(BaseDiskReader):
                 return
             count += 1
             self.stat_update("records")
+            for repair, n in record.repairs.items():
+                self.stat_update(repair, value=n)
             try:
                 size = len(record.raw)
                 if record.error is not None:

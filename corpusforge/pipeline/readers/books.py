@@ -56,14 +56,17 @@ class BooksReader(SourceReader):
         super().__init__(*args, **kwargs)
         self.extensions = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in (extensions or BOOK_SUFFIXES)}
 
+    def wanted(self, filepath: str) -> bool:
+        if book_suffix(filepath) not in self.extensions:
+            self.stat_update("skipped_files")
+            return False
+        return True
+
     def iter_raw(self, filepath: str) -> Iterator[RawRecord]:
         """The whole file as one record; at most `max_record_bytes + 1` bytes are read, so a huge file cannot
         exhaust memory (the base then quarantines it as too_large; the location says how much was read)."""
-        if book_suffix(filepath) not in self.extensions:
-            self.stat_update("skipped_files")
-            return
         location = {"file": self.display_path(filepath)}
-        with self.data_folder.open(filepath, "rb", compression="infer") as f:
+        with self.open_input(filepath) as f:
             raw = f.read(self.max_record_bytes + 1)
         if len(raw) > self.max_record_bytes:
             location["read_bytes"] = len(raw)
@@ -86,7 +89,7 @@ class BooksReader(SourceReader):
         """An EPUB's chapters in spine order as Markdown; what was removed structurally is counted per kind."""
         removed: Counter = Counter()
         raw = record.raw if isinstance(record.raw, bytes) else record.raw.encode()
-        text = epub_to_markdown(raw, removed)
+        text = epub_to_markdown(raw, removed, self.max_record_bytes)
         for kind, n in removed.items():
             self.stat_update("epub_chapters" if kind == "chapters" else f"epub_removed_{kind}", value=n)
         return ParsedRecord(

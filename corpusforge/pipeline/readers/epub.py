@@ -28,6 +28,7 @@ import io
 import posixpath
 import re
 import zipfile
+import zlib
 from collections import Counter
 from html.parser import HTMLParser
 from urllib.parse import unquote
@@ -141,21 +142,43 @@ class ChapterText(HTMLParser):
         return self.paragraphs
 
 
-def _xml(archive: zipfile.ZipFile, name: str, what: str):
+def read_member(archive: zipfile.ZipFile, name: str, what: str, limit: int) -> bytes:
+    """One member's bytes, inflated at most `limit + 1` bytes far: a chapter that inflates to gigabytes from a
+    small EPUB (a zip bomb) is never held whole. KeyError when it is missing."""
     try:
-        return parse_bytes(archive.read(name))
+        with archive.open(name) as member:
+            data = member.read(limit + 1)
+    except KeyError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, zlib.error) as e:
+        raise MalformedRecord("bad_epub", f"{what} {name!r} cannot be read from the zip: {e}") from None
+    if len(data) > limit:
+        declared = archive.getinfo(name).file_size
+        raise MalformedRecord(
+            "too_large",
+            f"{what} {name!r} inflates to more than max_record_bytes={limit} bytes (the zip declares {declared}): "
+            "a zip bomb, or a book too large for one record",
+        )
+    return data
+
+
+def _xml(archive: zipfile.ZipFile, name: str, what: str, limit: int):
+    try:
+        return parse_bytes(read_member(archive, name, what, limit))
     except KeyError:
         raise MalformedRecord("bad_epub", f"{what} {name!r} is missing from the EPUB") from None
+    except MalformedRecord:
+        raise
     except (UnsafeXML, Exception) as e:  # ParseError, UnsafeXML
         raise MalformedRecord("bad_epub", f"{what} {name!r} cannot be parsed: {e}") from None
 
 
-def check_not_encrypted(archive: zipfile.ZipFile) -> None:
+def check_not_encrypted(archive: zipfile.ZipFile, limit: int) -> None:
     """DRM-protected EPUBs list their encrypted chapters in META-INF/encryption.xml (obfuscated fonts are listed
     there too, and are harmless): reading ciphertext as XHTML would make garbage, so such a book is quarantined."""
     if "META-INF/encryption.xml" not in archive.namelist():
         return
-    encryption = _xml(archive, "META-INF/encryption.xml", "encryption list")
+    encryption = _xml(archive, "META-INF/encryption.xml", "encryption list", limit)
     uris = [e.get("URI") or "" for e in encryption.iter() if local_name(e.tag) == "CipherReference"]
     texts = [u for u in uris if u.lower().endswith((".xhtml", ".html", ".htm", ".xml"))]
     if texts:
@@ -165,19 +188,20 @@ def check_not_encrypted(archive: zipfile.ZipFile) -> None:
         )
 
 
-def epub_to_markdown(data: bytes, removed: Counter) -> str:
-    """The book's chapters in spine order as Markdown text (see module docstring)."""
+def epub_to_markdown(data: bytes, removed: Counter, limit: int = 64 * 2**20) -> str:
+    """The book's chapters in spine order as Markdown text (see module docstring). Each member is inflated at most
+    `limit` bytes far, and so is the text of all chapters together (`too_large` past it)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as e:
         raise MalformedRecord("bad_epub", f"not a zip archive ({e}): an EPUB is a zip of XHTML files") from None
     with archive:
-        check_not_encrypted(archive)
-        container = _xml(archive, "META-INF/container.xml", "container")
+        check_not_encrypted(archive, limit)
+        container = _xml(archive, "META-INF/container.xml", "container", limit)
         rootfile = next((e.get("full-path") for e in container.iter() if local_name(e.tag) == "rootfile"), None)
         if not rootfile:
             raise MalformedRecord("bad_epub", "META-INF/container.xml names no <rootfile full-path=...>")
-        package = _xml(archive, rootfile, "package document")
+        package = _xml(archive, rootfile, "package document", limit)
         base = posixpath.dirname(rootfile)
         items = {}
         nav_ids = set()
@@ -190,6 +214,7 @@ def epub_to_markdown(data: bytes, removed: Counter) -> str:
             raise MalformedRecord("bad_epub", f"{rootfile}: no <spine> (the reading order)")
         toc_id = spine.get("toc")
         chapters: list[str] = []
+        total = 0
         for ref in (e for e in spine if local_name(e.tag) == "itemref"):
             idref = ref.get("idref")
             if idref in nav_ids or idref == toc_id:
@@ -204,16 +229,22 @@ def epub_to_markdown(data: bytes, removed: Counter) -> str:
                 continue
             path = posixpath.normpath(posixpath.join(base, unquote(item.get("href"))))
             try:
-                raw = archive.read(path)
+                raw = read_member(archive, path, "chapter", limit)
             except KeyError:
                 removed["missing_spine_items"] += 1
                 continue
             parser = ChapterText(removed)
             parser.feed(raw.decode("utf-8", errors="replace"))
+            del raw
             paragraphs = parser.text()
             if paragraphs:
                 chapters.append("\n\n".join(paragraphs))
                 removed["chapters"] += 1
+                total += len(chapters[-1])
+                if total > limit:
+                    raise MalformedRecord(
+                        "too_large", f"the chapters' text passes max_record_bytes={limit} characters at {path!r}"
+                    )
     if not chapters:  # say so, rather than an empty book
         raise MalformedRecord(
             "no_text_in_epub", f"{rootfile}: no text in the spine's chapters (an image-only or scanned EPUB?)"

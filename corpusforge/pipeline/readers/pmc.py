@@ -248,7 +248,7 @@ class PMCJatsReader(SourceReader):
         if filepath.lower().endswith(TAR_SUFFIXES):
             yield from self.iter_tar(filepath, file)
             return
-        with self.data_folder.open(filepath, "rb", compression="infer") as f:
+        with self.open_input(filepath) as f:
             data = f.read(self.max_record_bytes + 1)
         yield from self.file_records(data, file)
 
@@ -259,7 +259,7 @@ class PMCJatsReader(SourceReader):
         import tarfile
 
         with (
-            self.data_folder.open(filepath, "rb", compression="infer") as f,
+            self.open_input(filepath) as f,
             tarfile.open(fileobj=f, mode="r|*") as tar,
         ):
             for member in tar:

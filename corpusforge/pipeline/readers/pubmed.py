@@ -39,6 +39,7 @@ BLOCK_TAGS = (*ARTICLE_TAGS, "DeleteCitation")
 
 _READ_SIZE = 1 << 20
 _BLOCK_START = re.compile(rb"<(PubmedArticle|PubmedBookArticle|DeleteCitation)(?=[\s>/])")
+_BLOCK_OR_COMMENT = re.compile(rb"<!--|<(PubmedArticle|PubmedBookArticle|DeleteCitation)(?=[\s>/])")
 _BLOCK_END = {tag: re.compile(rb"</" + tag.encode() + rb"\s*>") for tag in BLOCK_TAGS}
 _TAIL = 32  # bytes kept back at a buffer's end: a start or end tag may be cut between two reads
 # what may stand between articles: whitespace, a BOM, the XML declaration and other processing instructions,
@@ -85,8 +86,10 @@ class ArticleScanner:
     """Cuts a PubMed XML byte stream into blocks (articles, DeleteCitations) and the content between them.
 
     Yields `Block`s in stream order: a block element with its end tag (kind "PubmedArticle", ...); one cut short
-    (kind "unclosed": at the next block start, at the end of the stream, or past `max_block_bytes`); and "gap":
-    content between blocks that is not the file's envelope (its bytes kept up to _QUARANTINE_SAMPLE). `root` and
+    (kind "unclosed": at the next block start or at the end of the stream); one longer than `max_block_bytes`
+    ("oversized": its first `max_block_bytes` bytes, the rest read past, never held whole); and "gap":
+    content between blocks that is not the file's envelope (its bytes kept up to _QUARANTINE_SAMPLE); a comment
+    is envelope, whatever it holds (a commented-out article is no record). `root` and
     `encoding` are what the file's first bytes declare; `read_error` is why reading stopped early, if it did."""
 
     def __init__(self, stream: BinaryIO, max_block_bytes: int):
@@ -135,7 +138,22 @@ class ArticleScanner:
         gap = Gap(0)
         pos = 0
         while True:
-            match = _BLOCK_START.search(self._buf, pos)
+            match = _BLOCK_OR_COMMENT.search(self._buf, pos)
+            if match is not None and match.group() == b"<!--":
+                close = self._buf.find(b"-->", match.end())
+                if close != -1:  # a whole comment: part of the gap, skipped
+                    gap.add(self._buf[pos : close + 3])
+                    pos = close + 3
+                    continue
+                if len(self._buf) - match.start() <= self.max_block_bytes and not self._eof:
+                    gap.add(self._buf[pos : match.start()])  # read on until the comment closes
+                    self._drop(match.start())
+                    pos = 0
+                    self._more()
+                    continue
+                gap.add(self._buf[pos:])  # a comment that never closes: not envelope, quarantined as content
+                pos = len(self._buf)
+                continue
             if match is None:
                 keep = max(pos, len(self._buf) - _TAIL)  # a start tag may be cut at the buffer's end
                 gap.add(self._buf[pos:keep])
@@ -168,10 +186,32 @@ class ArticleScanner:
             elif self._eof:
                 block_end, kind, cut = len(self._buf), "unclosed", "the end of the file"
             else:
-                block_end, kind, cut = len(self._buf), "unclosed", f"max_record_bytes={self.max_block_bytes}"
+                block = self._read_past(start, match.end(), tag)
+                yield block
+                pos = block.end - self._base
+                gap = Gap(block.end)
+                continue
             yield Block(kind, self._base + start, self._base + block_end, self._buf[start:block_end], cut, tag)
             pos = block_end
             gap = Gap(self._base + block_end)
+
+    def _read_past(self, start: int, search_from: int, tag: str) -> Block:
+        """A block over `max_block_bytes`: keep its head, read on (dropping what was read) to its end tag or the
+        next block start, and return it as one "oversized" (or "unclosed") block with its true byte range."""
+        origin = self._base + start
+        head = self._buf[start : start + self.max_block_bytes]
+        while True:
+            end = _BLOCK_END[tag].search(self._buf, search_from)
+            following = _BLOCK_START.search(self._buf, search_from, end.start() if end else len(self._buf))
+            if following is not None:
+                return Block("unclosed", origin, self._base + following.start(), head, "the next article", tag)
+            if end is not None:
+                return Block("oversized", origin, self._base + end.end(), head, "", tag)
+            keep = max(search_from, len(self._buf) - _TAIL)
+            self._drop(keep)
+            search_from = 0
+            if not self._more():
+                return Block("unclosed", origin, self._base + len(self._buf), head, "the end of the file", tag)
 
 
 @dataclass
@@ -223,7 +263,7 @@ class PubMedXMLReader(SourceReader):
         file = self.display_path(filepath)
         index = blocks = 0
         leading_gap: ArticleRecord | None = None  # content before the first block: junk, or a file with no articles
-        with self.data_folder.open(filepath, "rb", compression="infer") as f:
+        with self.open_input(filepath) as f:
             scanner = ArticleScanner(f, self.max_record_bytes)
             for block in scanner:
                 record = ArticleRecord(
@@ -252,6 +292,12 @@ class PubMedXMLReader(SourceReader):
                     record.location["pmid"] = pmid.group(1).decode("utf-8", "replace") if pmid else None
                     if block.kind == "unclosed":
                         record.error = self.unclosed_error(block, scanner)
+                    elif block.kind == "oversized":
+                        record.error = MalformedRecord(
+                            "too_large",
+                            f"<{block.tag}> at bytes {block.start}-{block.end} has {block.end - block.start} bytes, "
+                            f"over max_record_bytes={self.max_record_bytes} (its first {len(block.raw)} kept)",
+                        )
                 if leading_gap is not None:
                     index += 1
                     leading_gap.location["element"] = index
@@ -260,6 +306,16 @@ class PubMedXMLReader(SourceReader):
                 index += 1
                 record.location["element"] = index
                 yield record
+        if scanner.read_error is not None and blocks:
+            # a stream cut short: its last article is quarantined above; the file itself is said to be incomplete
+            # (a file-level entry: a manifest warning, and --strict fails), nothing more of it can be read
+            error = f"{type(scanner.read_error).__name__}: {scanner.read_error}"
+            raise MalformedFile(
+                "truncated_file",
+                f"the file ends early after {scanner.size} decompressed bytes ({error}); get a complete copy",
+                location={"offset": scanner.size},
+                raw=b"",
+            )
         if not blocks:  # nothing recognized: the file is quarantined as a file, never a silent "0 records"
             root = f"<{scanner.root}>" if scanner.root else "none (not XML)"
             detail = f"no PubmedArticle element in {scanner.size} bytes; root element: {root}"

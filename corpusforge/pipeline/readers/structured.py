@@ -61,7 +61,12 @@ class RecordsReader(SourceReader):
     def iter_csv(self, filepath: str, delimiter: str = ",") -> Iterator[RawRecord]:
         """CSV rows (1-based `row` after the header, `line` where the row starts)."""
         yield from iter_csv(
-            self.opener(filepath), self.display_path(filepath), self.encoding, self.csv_header, delimiter
+            self.opener(filepath),
+            self.display_path(filepath),
+            self.encoding,
+            self.csv_header,
+            delimiter,
+            limit=self.max_record_bytes,
         )
 
     def iter_parquet(self, filepath: str) -> Iterator[RawRecord]:
