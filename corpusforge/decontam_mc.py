@@ -67,8 +67,9 @@ class MCIndex:
         self.numbers_masked = numbers_masked
         self.ref_ids: list[str] = []
         self._segments: list[list[int]] = []  # per item: token count of each segment (question first)
-        self._pending: list[tuple[np.ndarray, int, int, np.ndarray]] = []  # hashes, item, segment, positions
+        self._pending: list[tuple] = []  # hashes, item, segment, positions, shingle length
         self._lengths: set[int] = set()
+        self._question_words: list[np.ndarray] = []  # per item: hashes of the question's content words
         self._frozen = False
         self.train: TrainingDF | None = None
         self.generic_train = np.zeros(0, dtype=bool)
@@ -76,13 +77,24 @@ class MCIndex:
     def _tokens(self, text: str) -> list[str]:
         return normalize_tokens(mask_numbers(text) if self.numbers_masked else text)
 
+    def _content_words(self, tokens: list[str]) -> list[str]:
+        """Words that carry content (Latin script: 3 letters or more; Han: every character)."""
+        return tokens if self.language == "zh" else [t for t in tokens if len(t) >= 3]
+
+    def _option_tokens(self, text: str) -> list[str]:
+        """An option's tokens; none for an option that is only a letter or a digit ("A", "B": figure items), which
+        would match the lettering of any multiple-choice text."""
+        tokens = self._tokens(text)
+        return tokens if any(len(t) > 1 or self.language == "zh" for t in tokens) else []
+
     def add(self, question: str, options: list[str], ref_id: str) -> bool:
         """Index one item; False (not indexed) when it has fewer than two non-empty options."""
-        segments = [self._tokens(question), *(self._tokens(o) for o in options)]
+        segments = [self._tokens(question), *(self._option_tokens(o) for o in options)]
         if sum(1 for s in segments[1:] if s) < 2 or not segments[0]:
             return False
         item = len(self.ref_ids)
         self.ref_ids.append(ref_id)
+        self._question_words.append(np.unique(token_hashes(self._content_words(segments[0]))))
         self._segments.append([len(s) for s in segments])
         for seg, tokens in enumerate(segments):
             if not tokens:
@@ -90,7 +102,7 @@ class MCIndex:
             length = min(self.k, len(tokens))
             self._lengths.add(length)
             hashes = ngram_hashes_by_length(token_hashes(tokens), [length])[0]
-            self._pending.append((hashes, item, seg, np.arange(len(hashes), dtype=np.int32)))
+            self._pending.append((hashes, item, seg, np.arange(len(hashes), dtype=np.int32), length))
         self._frozen = False
         return True
 
@@ -110,13 +122,16 @@ class MCIndex:
             item = np.concatenate([np.full(len(p[0]), p[1], dtype=np.int32) for p in self._pending])
             seg = np.concatenate([np.full(len(p[0]), p[2], dtype=np.int16) for p in self._pending])
             pos = np.concatenate([p[3] for p in self._pending])
+            full = np.concatenate([np.full(len(p[0]), p[4] == self.k, dtype=bool) for p in self._pending])
         else:
+            full = np.empty(0, dtype=bool)
             hashes, item = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int32)
             seg, pos = np.empty(0, dtype=np.int16), np.empty(0, dtype=np.int32)
         order = np.lexsort((item, hashes))
         self._hashes, self._item, self._seg, self._pos = hashes[order], item[order], seg[order], pos[order]
         # item document frequency of each hash: distinct items per hash, spread back over its entries
         self._uniq, first, inverse = np.unique(self._hashes, return_index=True, return_inverse=True)
+        self._uniq_full = full[order][first]  # a whole shingle (k tokens), not a short segment such as one word
         new_item = np.ones(len(self._hashes), dtype=bool)
         new_item[1:] = (self._hashes[1:] != self._hashes[:-1]) | (self._item[1:] != self._item[:-1])
         df_per_hash = np.add.reduceat(new_item.astype(np.int32), first) if len(first) else np.zeros(0, np.int32)
@@ -168,7 +183,9 @@ class MCIndex:
         if len(train.counts) != len(self._uniq):
             raise ValueError("training counts were gathered over another evaluation index")
         self.train = train
-        self.generic_train = train.generic(max_share, min_df)
+        # a one-word option ("Lateral") is in many training records and still evidence as part of its option set:
+        # only whole shingles can be boilerplate of the training side
+        self.generic_train = train.generic(max_share, min_df) & self._uniq_full
 
     # ---- matching -----------------------------------------------------------------------------------------------
     def match(self, text: str) -> MCMatch | None:
@@ -212,10 +229,9 @@ class MCIndex:
         generic_stem = not marks[0].any()
         if generic_stem:
             q_hits = np.flatnonzero(segs == 0)
-        if not len(q_hits):
-            return None
-        # the window: around the question's matched run(s), widened by the item's length on both sides
-        center = int(np.median(cand[q_hits]))
+        # the window: around the question's matched run(s) (the options' for a reworded question), widened by the
+        # item's length on both sides
+        center = int(np.median(cand[q_hits] if len(q_hits) else cand))
         near = np.abs(cand - center) <= window
         covered = [np.zeros(n, dtype=bool) for n in sizes]
         for s, p, length in zip(segs[near], pos[near], lens[near], strict=True):
@@ -229,13 +245,18 @@ class MCIndex:
         need = len(findable) if generic_stem else max(2, math.ceil(self.min_options * len(findable)))
         if len(found) < need or evidence < self.min_evidence:
             return None
-        if q_cov is not None and q_cov < self.min_question:
-            # a reworded question: still a copy when every option is there and the options carry the evidence
-            options_evidence = evidence - int((covered[0] & marks[0]).sum())
-            if len(found) < len(findable) or q_cov < self.min_question / 2 or options_evidence < self.min_evidence:
-                return None
         in_window = cand[near]
         start, end = int(in_window.min()), int(in_window.max()) + int(lens[near].max())
+        if q_cov is not None and q_cov < self.min_question:
+            # a reworded question: still a copy when every option is there, the options carry the evidence, and
+            # most of the question's content words are there too (in any order, between other words)
+            options_evidence = evidence - int((covered[0] & marks[0]).sum())
+            if len(found) < len(findable) or len(findable) < 3 or options_evidence < self.min_evidence:
+                return None
+            words = self._question_words[item]
+            nearby = token_hashes(self._content_words(tokens[max(0, start - window) : end + window]))
+            if q_cov < self.min_question / 2 and (not len(words) or np.isin(words, nearby).mean() < 0.5):
+                return None
         span = " ".join(tokens[start:end])
         return MCMatch(
             ref_id=self.ref_ids[item],

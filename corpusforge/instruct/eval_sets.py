@@ -257,6 +257,16 @@ class EvalIndex:
                 out[f"{language}.{kind}.records"] = np.array([index.train.records])
         return out
 
+    def apply_own_training_counts(self, params: TrainingDFParams) -> int:
+        """Mark generic spans from the counts `count_training` gathered in this process (one-process runs, bench)."""
+        records = 0
+        for lang in self.languages.values():
+            for index in lang.indexes():
+                index._freeze()
+                index.set_training_df(index.train, params.max_share, params.min_documents)
+                records = max(records, index.train.records)
+        return records
+
     def use_training_counts(self, files: list[Path], params: TrainingDFParams) -> int:
         """Sum the per-task counts of the training pass and mark generic spans; returns the documents counted."""
         totals: dict[str, TrainingDF] = {}
