@@ -1,0 +1,112 @@
+"""decontam.eval_sets in a stage-1 build: a source that is an eval split is removed whole (the documents are
+compared on their text and on the exam question and options they came from), the card and manifest say per source
+and eval set what was checked and removed, and a check that could compare nothing is a recipe error before I/O."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.builder.conftest import write_recipe
+
+REPO = Path(__file__).resolve().parents[2]
+REAL_MEDQA = REPO.parent / "shared" / "data" / "real" / "exams" / "medqa_us_4opt_test.jsonl"
+SAMPLE_MEDQA = REPO / "data" / "samples" / "exam" / "medqa_sample.jsonl"
+SAMPLE_CMEXAM = REPO / "data" / "samples" / "exam" / "cmexam_sample.csv"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-c", "from corpusforge.cli import main; main()", *args]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def stage1_recipe(output: Path, exam: Path, eval_file: Path, before_rewrite: bool, **step) -> dict:
+    check = {"type": "decontam.eval_sets", "sets": [{"name": "medqa_test", "kind": "medqa", "path": str(eval_file)}]}
+    rewrite = {"type": "exam.knowledge_points"}
+    return {
+        "name": "stage1-decontam",
+        "output": {"path": str(output)},
+        "executor": {"type": "local", "tasks": 1, "workers": 1},
+        "sources": {
+            "exam_medqa": {
+                "reader": {"type": "read.exam", "path": str(exam), "format": "medqa"},
+                "steps": [check | step, rewrite] if before_rewrite else [rewrite, check | step],
+            },
+            "exam_cmexam": {  # Chinese: no declared set of its language, counted as not checked
+                "reader": {
+                    "type": "read.exam",
+                    "path": str(SAMPLE_CMEXAM),
+                    "format": "cmexam",
+                    "encoding": "utf-8-sig",
+                },
+                "steps": [rewrite, check | step],
+            },
+        },
+        "dedup": {"exact": {"enabled": False}, "minhash": {"enabled": False}},
+    }
+
+
+def build(tmp_path: Path, exam: Path, eval_file: Path, before_rewrite: bool, **step) -> dict:
+    out = tmp_path / "out"
+    recipe = write_recipe(tmp_path / "r.yaml", stage1_recipe(out, exam, eval_file, before_rewrite, **step))
+    result = cli("build", str(recipe))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return json.loads((out / "manifest.json").read_text()) | {"card": (out / "README.md").read_text()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("before_rewrite", [True, False], ids=["before-knowledge-points", "after-knowledge-points"])
+def test_a_stage1_source_that_is_the_eval_split_is_removed_whole(tmp_path, before_rewrite):
+    manifest = build(tmp_path, SAMPLE_MEDQA, SAMPLE_MEDQA, before_rewrite)
+    source = manifest["sources"]["exam_medqa"]
+    assert source["input"] == 5 and source["kept"] == 0
+    entry = manifest["contamination"]["medqa_test"]["exam_medqa"]
+    assert entry["checked"] == 5 and entry["id"] + entry["ngram"] == 5
+    # the Chinese source is not compared with an English set: counted, not reported as "removed 0"
+    chinese = manifest["sources"]["exam_cmexam"]
+    assert chinese["kept"] > 0 and manifest["contamination_not_checked"]["exam_cmexam"] == {
+        "language_zh": chinese["kept"]
+    }
+    card = manifest["card"]
+    assert "| medqa_test | exam_medqa | 5 | " in card  # documents checked, removed by id, removed by text
+    assert "checked 5 documents against `medqa_test`" in card
+    assert "checked no document against any evaluation set" in card  # the Chinese source, said loudly
+
+
+@pytest.mark.slow
+def test_a_stage1_source_that_is_the_real_medqa_test_split_is_removed_whole(tmp_path):
+    if not REAL_MEDQA.is_file():
+        pytest.skip(f"real MedQA test split not found at {REAL_MEDQA}")
+    # without question keys (check_ids off), the text evidence alone must find every item after the rewrite
+    manifest = build(tmp_path, REAL_MEDQA, REAL_MEDQA, before_rewrite=False, check_ids=False)
+    source = manifest["sources"]["exam_medqa"]
+    assert source["input"] == 1273 and source["kept"] == 0
+    assert manifest["contamination"]["medqa_test"]["exam_medqa"]["ngram"] == 1273
+
+
+def test_a_check_that_can_compare_nothing_is_a_recipe_error_before_io(tmp_path):
+    recipe = {
+        "name": "nothing-to-compare",
+        "output": {"path": str(tmp_path / "out")},
+        "sources": {
+            "kg": {
+                "reader": {"type": "read.kg_triples", "path": str(tmp_path / "missing.tsv")},
+                "steps": [
+                    {
+                        "type": "decontam.eval_sets",
+                        "check_ngrams": False,
+                        "sets": [{"name": "medqa_test", "kind": "medqa", "path": str(SAMPLE_MEDQA)}],
+                    }
+                ],
+            }
+        },
+    }
+    result = cli("build", str(write_recipe(tmp_path / "r.yaml", recipe)), "--dry-run")
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    assert "sources.kg.steps.0: check_ngrams is false" in message and "read.kg_triples" in message
+    assert "Traceback" not in message and not (tmp_path / "out").exists()
