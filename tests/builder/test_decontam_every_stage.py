@@ -110,3 +110,43 @@ def test_a_check_that_can_compare_nothing_is_a_recipe_error_before_io(tmp_path):
     message = result.stdout + result.stderr
     assert "sources.kg.steps.0: check_ngrams is false" in message and "read.kg_triples" in message
     assert "Traceback" not in message and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_training_side_span_frequency_is_counted_in_a_pass_before_the_check(tmp_path):
+    """training_df: a `decontam-df/<source>` stage counts, over the source's documents, how many contain each indexed
+    span; the check then reads the counts of every task (2 here) and still removes the planted copy."""
+    first = json.loads(SAMPLE_MEDQA.read_text(encoding="utf-8").splitlines()[0])
+    web = tmp_path / "web"
+    web.mkdir()
+    rows = [
+        {"id": f"w{i}", "text": f"Note {i}: the patient is afebrile and has no flank pain today, visit {i}."}
+        for i in range(60)
+    ]
+    rows.append(
+        {"id": "planted", "text": "Quiz:\n" + first["question"] + "\n" + "\n".join(first["options"].values())}
+    )
+    for part in range(2):
+        (web / f"part{part}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[part::2]), encoding="utf-8")
+    check = {
+        "type": "decontam.eval_sets",
+        "training_df": True,
+        "sets": [{"name": "medqa_test", "kind": "medqa", "path": str(SAMPLE_MEDQA)}],
+    }
+    recipe = {
+        "name": "training-df",
+        "output": {"path": str(tmp_path / "out")},
+        "executor": {"type": "local", "tasks": 2, "workers": 1},
+        "sources": {"web": {"reader": {"type": "read.jsonl", "path": str(web)}, "steps": [check]}},
+        "dedup": {"exact": {"enabled": False}, "minhash": {"enabled": False}},
+    }
+    result = cli("build", str(write_recipe(tmp_path / "r.yaml", recipe)))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "decontam-df/web" in result.stdout
+    work = tmp_path / "out" / ".corpusforge" / "work"
+    assert sorted(p.name for p in (work / "contamination_df" / "web").glob("*.npz")) == ["00000.npz", "00001.npz"]
+    counts = [json.loads(p.read_text()) for p in (work / "contamination" / "web").glob("*.counts.json")]
+    assert {c["training_documents"] for c in counts} == {61}  # every task read the counts of both
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["status"] == "ok" and manifest["sources"]["web"]["kept"] == 60
+    assert manifest["contamination"]["medqa_test"]["web"]["ngram"] == 1
