@@ -308,9 +308,14 @@ def decontamination_text(manifest: dict[str, Any]) -> str:
         checked = ""
         if c["step"].startswith("decontam.eval_sets"):
             per_set = {s: e[c["source"]]["checked"] for s, e in contamination.items() if c["source"] in e}
-            checked = ", ".join(f"{n:,} documents against `{s}`" for s, n in per_set.items())
-            if not any(per_set.values()):
-                found += " **but checked no document against any evaluation set** (see the contamination report)"
+            by_count: dict[int, list[str]] = {}
+            for eval_set, n in per_set.items():
+                by_count.setdefault(n, []).append(f"`{eval_set}`")
+            checked = "; ".join(f"{n:,} documents against {', '.join(sets)}" for n, sets in by_count.items() if n)
+            if not checked:
+                why = manifest.get("contamination_not_checked", {}).get(c["source"], {})
+                reasons = ", ".join(f"{w} {n:,}" for w, n in why.items())
+                checked = "**no document** (" + (reasons or "none reached the step") + "), so"
         lines.append(
             f"- `{c['step']}` ran on `{c['source']}`: " + (f"checked {checked}; " if checked else "") + found
         )

@@ -217,9 +217,8 @@ def load_mmlu(spec: EvalSetSpec) -> list[EvalItem]:
         if isinstance(row, list):
             if not row or not str(row[0]).strip():
                 raise InputError(f"{where}: MMLU row without a question")
-            if len(row) < 5:
-                raise InputError(f"{where}: MMLU row with {len(row)} columns (question, A, B, C, D, answer)")
-            question, options = str(row[0]), [str(o) for o in row[1:5]]
+            # a row without its 4 options (and answer) still names a question: indexed by its text alone
+            question, options = str(row[0]), [str(o) for o in row[1:5]] if len(row) >= 6 else []
             subject = MMLUReader.subject_of_file(str(location["file"]))
         else:  # the Hub layout (question, subject, choices, answer) or a copy with option columns (input, A-D)
             name = "question" if "question" in row or "input" not in row else "input"

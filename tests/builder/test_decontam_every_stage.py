@@ -74,7 +74,7 @@ def test_a_stage1_source_that_is_the_eval_split_is_removed_whole(tmp_path, befor
     card = manifest["card"]
     assert "| medqa_test | exam_medqa | 5 | " in card  # documents checked, removed by id, removed by text
     assert "checked 5 documents against `medqa_test`" in card
-    assert "checked no document against any evaluation set" in card  # the Chinese source, said loudly
+    assert "ran on `exam_cmexam`: checked **no document** (language_zh" in card  # the Chinese source, said loudly
 
 
 @pytest.mark.slow
