@@ -296,6 +296,8 @@ def run_scale(real: Path, pubmedqa: Path, records: int) -> None:
         index = step.index
         build_s = time.process_time() - start
         rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(f"eval items: {sum(index.sizes.values())}; index build {build_s:.1f} CPU-s; peak RSS {rss0 / 1024:.0f} MB "
+              f"before, {rss1 / 1024:.0f} MB after the index", flush=True)  # fmt: skip
         clean, _ = controls(real, pubmedqa, rows)
         texts = [t for v in clean.values() for t in v]
         start = time.process_time()
@@ -303,6 +305,10 @@ def run_scale(real: Path, pubmedqa: Path, records: int) -> None:
         for i in range(records):  # streamed: one record at a time, as a pipeline task sees them
             text = changed_numbers(texts[i % len(texts)]) if (i // len(texts)) % 2 else texts[i % len(texts)]
             dropped += step.filter(Document(text=text, id=str(i), metadata={"source": "scale"})) is not True
+            if (i + 1) % 20_000 == 0:  # progress, with the figures so far
+                rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                cpu = time.process_time() - start
+                print(f"  {i + 1:>7} records: {1000 * cpu / (i + 1):.3f} CPU-s per 1,000, peak RSS {rss:.0f} MB", flush=True)
         check_s = time.process_time() - start
         rss2 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(f"eval items: {sum(index.sizes.values())} (8,000 English + 2,000 Chinese, varied from the real files)")

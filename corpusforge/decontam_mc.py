@@ -143,6 +143,7 @@ class MCIndex:
         if self.train is None or len(self.train.counts) != len(self._uniq):
             self.train = TrainingDF(len(self._uniq))
             self.generic_train = np.zeros(len(self._uniq), dtype=bool)
+        self._marks: dict[int, list[np.ndarray]] = {}
         self._frozen = True
 
     # ---- the training side --------------------------------------------------------------------------------------
@@ -186,6 +187,7 @@ class MCIndex:
         # a one-word option ("Lateral") is in many training records and still evidence as part of its option set:
         # only whole shingles can be boilerplate of the training side
         self.generic_train = train.generic(max_share, min_df) & self._uniq_full
+        self._marks = {}
 
     # ---- matching -----------------------------------------------------------------------------------------------
     def match(self, text: str) -> MCMatch | None:
@@ -210,7 +212,12 @@ class MCIndex:
         return best
 
     def _item_distinctive(self, item: int) -> list[np.ndarray]:
-        """Per segment of `item`: which of its tokens lie in a distinctive shingle."""
+        """Per segment of `item`: which of its tokens lie in a distinctive shingle (computed once per item)."""
+        if item not in self._marks:
+            self._marks[item] = self._distinctive_marks(item)
+        return self._marks[item]
+
+    def _distinctive_marks(self, item: int) -> list[np.ndarray]:
         sizes = self._segments[item]
         marks = [np.zeros(n, dtype=bool) for n in sizes]
         for e in self._by_item[item]:

@@ -184,13 +184,12 @@ class EvalIndex:
             index.set_languages[spec.name] = {item.language for item in items}
             for item in items:
                 index.add(spec.name, item, o, ngram if item.language == "en" else ngram_zh, keep_items)
-        # an id key two items of the sets share names no one item: not evidence
         return index
 
     def add(self, name: str, item: EvalItem, o: OverlapParams, n: int, keep_item: bool) -> None:
         for key in item.keys:
             if key in self.ids and self.ids[key] != (name, item.ref) and key.startswith("q:"):
-                self.ids[key] = ("", "")  # a question several items ask is generic
+                self.ids[key] = ("", "")  # a question several items ask names no one item: not evidence
             else:
                 self.ids.setdefault(key, (name, item.ref))
         lang = self.languages.get(item.language)
