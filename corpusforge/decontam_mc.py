@@ -201,10 +201,11 @@ class MCIndex:
             return None
         distinct = (self._df[entries] <= self.max_ref_df) & ~self.generic_train[self._entry_hash[entries]]
         items = self._item[entries]
-        # only items with enough distinctive hits are worth the per-item work
+        # only items with enough distinctive hits are worth the per-item work: one shingle covers at most k tokens,
+        # fewer than `min_evidence`, so an item needs two at least
         hits_per_item = np.bincount(items[distinct], minlength=len(self.ref_ids))
         best: MCMatch | None = None
-        for item in np.flatnonzero(hits_per_item >= 1):
+        for item in np.flatnonzero(hits_per_item >= (2 if self.min_evidence > self.k else 1)):
             sel = items == item
             found = self._judge(int(item), entries[sel], cand[sel], lens[sel], distinct[sel], tokens)
             if found and (best is None or found.evidence_tokens > best.evidence_tokens):
