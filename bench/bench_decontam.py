@@ -308,7 +308,10 @@ def run_scale(real: Path, pubmedqa: Path, records: int) -> None:
             if (i + 1) % 20_000 == 0:  # progress, with the figures so far
                 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 cpu = time.process_time() - start
-                print(f"  {i + 1:>7} records: {1000 * cpu / (i + 1):.3f} CPU-s per 1,000, peak RSS {rss:.0f} MB", flush=True)
+                print(
+                    f"  {i + 1:>7} records: {1000 * cpu / (i + 1):.3f} CPU-s per 1,000, peak RSS {rss:.0f} MB",
+                    flush=True,
+                )
         check_s = time.process_time() - start
         rss2 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(f"eval items: {sum(index.sizes.values())} (8,000 English + 2,000 Chinese, varied from the real files)")
