@@ -225,6 +225,28 @@ def mask_numbers(text: str) -> str:
     return _DIGITS.sub("0", text)
 
 
+class TrainingDF:
+    """How many training records contain each indexed n-gram (one count per distinct indexed hash): an n-gram
+    common on the training side is boilerplate of the domain, never evidence on its own."""
+
+    def __init__(self, size: int):
+        self.counts = np.zeros(size, dtype=np.int64)
+        self.records = 0
+
+    def add(self, positions: np.ndarray) -> None:
+        self.records += 1
+        if len(positions):
+            self.counts[np.unique(positions)] += 1
+
+    def merge(self, other: TrainingDF) -> None:
+        self.counts += other.counts
+        self.records += other.records
+
+    def generic(self, max_share: float, min_df: int) -> np.ndarray:
+        """Hashes found in more than `max_share` of the records and in more than `min_df` of them."""
+        return self.counts > max(min_df, max_share * self.records)
+
+
 @dataclass(frozen=True)
 class OverlapMatch:
     """The evaluation reference a candidate contains, with the evidence: `coverage` is the share of the reference's
@@ -282,6 +304,8 @@ class OverlapIndex:
         self._pos = np.empty(0, dtype=np.int32)
         self._evidence_tokens = np.empty(0, dtype=np.int32)
         self.unmatchable_refs = 0
+        self.train: TrainingDF | None = None
+        self.generic_train = np.zeros(0, dtype=bool)
 
     def _tokens(self, text: str) -> list[str]:
         return normalize_tokens(mask_numbers(text) if self.numbers_masked else text)
@@ -321,13 +345,47 @@ class OverlapIndex:
             self._hashes = all_hashes[order]
             self._refs = np.concatenate(refs)[order]
             self._pos = np.concatenate(pos)[order]
+        self._uniq, self._entry_hash = np.unique(self._hashes, return_inverse=True)
+        if self.train is None or len(self.train.counts) != len(self._uniq):
+            self.train = TrainingDF(len(self._uniq))
+            self.generic_train = np.zeros(len(self._uniq), dtype=bool)
         evidence = np.zeros(len(self._ref_grams), dtype=np.int32)
         for r, (grams, length) in enumerate(self._ref_grams):
-            distinctive = self._df(grams) <= self.max_ref_df
+            left, right = self._range(grams)
+            distinctive = (right - left <= self.max_ref_df) & ~self._train_generic(left, right)
             evidence[r] = _covered(np.flatnonzero(distinctive), length, self._ref_tokens[r])
         self._evidence_tokens = evidence
         self.unmatchable_refs = int((evidence == 0).sum())
         self._frozen = True
+
+    def _train_generic(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Whether each looked-up hash (found: left < right) is common on the training side."""
+        found = right > left
+        out = np.zeros(len(left), dtype=bool)
+        if found.any():
+            out[found] = self.generic_train[self._entry_hash[left[found]]]
+        return out
+
+    def count_training(self, text: str) -> None:
+        """Count one training record in the training document frequency of the n-grams it shares."""
+        self._freeze()
+        if not len(self._hashes):
+            return
+        positions = []
+        for grams in ngram_hashes_by_length(token_hashes(self._tokens(text)), sorted(self._lengths)):
+            left, right = self._range(grams)
+            positions.append(self._entry_hash[left[right > left]])
+        self.train.add(np.concatenate(positions) if positions else np.empty(0, dtype=np.int64))
+
+    def set_training_df(self, train: TrainingDF, max_share: float, min_df: int) -> None:
+        """Use counts gathered elsewhere (merged from many tasks): n-grams common in training are not evidence."""
+        self._freeze()
+        if len(train.counts) != len(self._uniq):
+            raise ValueError("training counts were gathered over another evaluation index")
+        self.train = train
+        self.generic_train = train.generic(max_share, min_df)
+        self._frozen = False
+        self._freeze()
 
     def _range(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.searchsorted(self._hashes, hashes, "left"), np.searchsorted(self._hashes, hashes, "right")
@@ -351,7 +409,7 @@ class OverlapIndex:
                 continue
             left, right = self._range(grams)
             df = right - left
-            for p in np.flatnonzero((df > 0) & (df <= self.max_ref_df)):
+            for p in np.flatnonzero((df > 0) & (df <= self.max_ref_df) & ~self._train_generic(left, right)):
                 for i in range(left[p], right[p]):
                     per_ref.setdefault(int(self._refs[i]), []).append((int(self._pos[i]), int(p), length))
         best: OverlapMatch | None = None

@@ -32,7 +32,7 @@ FLOORS = [
         "corpusforge.procgroup",
     ),
     ("corpusforge.llm", "corpusforge.formats"),
-    ("corpusforge.pipeline", "corpusforge.decontam", "corpusforge.sources_check"),
+    ("corpusforge.pipeline", "corpusforge.decontam", "corpusforge.decontam_mc", "corpusforge.sources_check"),
     ("corpusforge.instruct",),
     ("corpusforge.builder", "corpusforge.build", "corpusforge.label", "corpusforge.eval"),
     ("corpusforge.report", "corpusforge.hub", "corpusforge.export"),

@@ -96,9 +96,12 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
     if llm_steps := summarize_reports(plan.state_dir):  # model, settings and request counts of LLM steps
         manifest["llm_steps"] = llm_steps
     if plan.recipe.kind == "instruct":
-        mixture, contamination = instruct_reports(plan)
-        manifest["mixture"] = mixture.to_dict()
+        manifest["mixture"] = mixture_report(plan).to_dict()
+    contamination = contamination_report(plan)
+    if contamination is not None:  # a decontam.eval_sets step ran, in any stage
         manifest["contamination"] = contamination.to_dict()
+        if skipped := contamination.not_checked_dict():
+            manifest["contamination_not_checked"] = skipped
     errors = validation_errors("manifest", manifest)
     if errors:  # a bug in corpusforge, not in the input
         raise AssertionError(f"manifest does not match schemas/manifest.schema.json: {errors}")
@@ -140,14 +143,22 @@ def totals_by_unit(accounts: dict[str, SourceAccount]) -> dict[str, dict[str, in
     return out
 
 
-def instruct_reports(plan: BuildPlan):
-    """The mixture (from the write stage's stats) and contamination (from the filter's hit files) reports."""
+def mixture_report(plan: BuildPlan) -> MixtureReport:
+    """The mixture of an instruct build, from the write stage's stats."""
     write = next(s for s in plan.stages if s.name == "write")
     stats: dict[str, float] = {}
     for step in read_stage_stats(plan.stage_logs(write)):
         for key, value in step.items():
             stats[key] = stats.get(key, 0) + value
-    return MixtureReport.from_stats(stats), ContaminationReport.from_folder(plan.work_dir / CONTAMINATION_DIR)
+    return MixtureReport.from_stats(stats)
+
+
+def contamination_report(plan: BuildPlan) -> ContaminationReport | None:
+    """What decontam.eval_sets checked and removed (None when no such step ran in this build)."""
+    folder = plan.work_dir / CONTAMINATION_DIR
+    if not folder.is_dir():
+        return None
+    return ContaminationReport.from_folder(folder)
 
 
 def _tokenized_summary(out: Path) -> dict[str, Any] | None:
@@ -235,6 +246,7 @@ def build_card(plan: BuildPlan, manifest: dict[str, Any]) -> str:
             if manifest.get("reference_dedup")
             else []
         ),
+        *([("Contamination report", report.to_markdown())] if (report := contamination_report(plan)) else []),
         *([("Stripping and coverage", stripping_text(manifest))] if stripping_text(manifest) else []),
         (
             "Quarantine",
@@ -300,10 +312,24 @@ def decontamination_text(manifest: dict[str, Any]) -> str:
     if not checks:
         return "Not configured: no `decontam.*` step in this recipe, so nothing was checked against evaluation sets."
     lines = []
+    contamination = manifest.get("contamination") or {}
     for c in checks:
         reasons = ", ".join(f"{r} {n:,}" for r, n in c["by_reason"].items() if n)
         found = f"removed {c['removed']:,} ({reasons})" if c["removed"] else "removed 0 (nothing matched)"
-        lines.append(f"- `{c['step']}` ran on `{c['source']}`: {found}")
+        checked = ""
+        if c["step"].startswith("decontam.eval_sets"):
+            per_set = {s: e[c["source"]]["checked"] for s, e in contamination.items() if c["source"] in e}
+            by_count: dict[int, list[str]] = {}
+            for eval_set, n in per_set.items():
+                by_count.setdefault(n, []).append(f"`{eval_set}`")
+            checked = "; ".join(f"{n:,} documents against {', '.join(sets)}" for n, sets in by_count.items() if n)
+            if not checked:
+                why = manifest.get("contamination_not_checked", {}).get(c["source"], {})
+                reasons = ", ".join(f"{w} {n:,}" for w, n in why.items())
+                checked = "**no document** (" + (reasons or "none reached the step") + "), so"
+        lines.append(
+            f"- `{c['step']}` ran on `{c['source']}`: " + (f"checked {checked}; " if checked else "") + found
+        )
     return "\n".join(lines)
 
 
@@ -342,7 +368,7 @@ def stripping_text(manifest: dict[str, Any]) -> str:
 
 
 def _instruct_sections(plan: BuildPlan) -> list[tuple[str, str]]:
-    mixture, contamination = instruct_reports(plan)
+    mixture = mixture_report(plan)
     mix = plan.recipe.mix
     splits = ", ".join(f"{name} {share:.0%}" for name, share in mix.splits.items())
     return [
@@ -351,7 +377,6 @@ def _instruct_sections(plan: BuildPlan) -> list[tuple[str, str]]:
             f"Seed {mix.seed}; held-out splits by a hash of the record id: {splits or 'none'}; "
             f"records already in {mix.keep_splits} keep their split.\n\n" + mixture.to_markdown(mix),
         ),
-        ("Contamination report", contamination.to_markdown()),
         ("Tasks", markdown_table(["task", "task_id"], sorted(plan.recipe.tasks.items(), key=lambda kv: kv[1]))),
     ]
 

@@ -25,6 +25,7 @@ from datatrove.pipeline.readers import JsonlReader
 from corpusforge.builder.document_schema import arrow_schema, checked_document_record, unchecked_document_record
 from corpusforge.builder.recipe import RecipeBase
 from corpusforge.builder.writers import DatasetParquetWriter, IntermediateWriter
+from corpusforge.instruct.eval_sets import TRAINING_DF_DIR, TrainingDFCounter, training_df_params
 from corpusforge.instruct.stages import mix_scan_steps, mix_write_steps, needs_scan
 from corpusforge.output.dataset_dir import DATA_DIR, STATE_DIR
 from corpusforge.pipeline.dropped import DROPPED_SAMPLES_DIR, DroppedSamples
@@ -139,6 +140,9 @@ def make_plan(recipe: RecipeBase) -> BuildPlan:
     minhash = recipe.dedup.minhash.enabled
     direct = not (exact or minhash or recipe.kind == "instruct")  # no step sees more than one source
     for name, source in recipe.enabled_sources().items():
+        df_stage = _training_df_stage(recipe, name, source, output_dir, sources_dir, tasks)
+        if df_stage is not None:
+            plan.stages.append(df_stage)
         plan.stages.append(_source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct))
     if direct:
         if recipe.output.tokenize:
@@ -198,6 +202,38 @@ def _source_stage(recipe, name, source, output_dir, sources_dir, tasks, direct: 
         factory=factory,
         source=name,
         steps=infos,
+    )
+
+
+def _training_df_stage(recipe, name, source, output_dir, sources_dir, tasks) -> Stage | None:
+    """decontam.eval_sets with `training_df`: a pass over the source (reader and the steps before the check) that
+    counts how many documents contain each indexed span, so spans common on the training side are not evidence."""
+    shared = [f for f in recipe.filters if f.type not in source.skip_shared_filters]
+    steps = list(source.steps) + shared
+    found = training_df_params(steps)
+    if found is None:
+        return None
+    position, params = found
+    ctx = BuildContext(
+        source=name, output_dir=output_dir, work_dir=sources_dir.parent, seed=recipe.seed, llm=recipe.llm,
+        extra={"task_ids": dict(recipe.tasks)},
+    )  # fmt: skip
+    folder = sources_dir.parent / TRAINING_DF_DIR / name
+
+    def factory() -> list[PipelineStep]:
+        built = [build_step(source.reader, ctx), *(build_step(p, ctx) for p in steps[:position])]
+        return [*built, TrainingDFCounter(params.model_dump(), folder)]
+
+    single = any(_requires_single_task(p) for p in steps)
+    return Stage(
+        name=f"decontam-df/{name}",
+        tasks=1 if single else tasks,
+        describe=[
+            f"{source.reader.type}: {source.reader.path}",
+            *(p.type for p in steps[:position]),
+            f"count evaluation spans in training documents -> {folder}",
+        ],  # fmt: skip
+        factory=factory,
     )
 
 

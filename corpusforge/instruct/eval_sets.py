@@ -1,89 +1,97 @@
-"""Decontamination of instruction data against evaluation sets, and the contamination report of the card.
+"""`decontam.eval_sets`: keep evaluation items out of training data, on any document of any stage.
 
-Evaluation sets (each named in the recipe; the name goes into the drop reasons):
-- `pubmedqa`: the official test split = the PMIDs of test_ground_truth.json (`test_ground_truth`), with their
-  questions and abstracts read from `path` (ori_pqal.json or the Hub parquet; optional: without it only the PMIDs
-  are checked). Never selected by position.
-- `medqa`: a MedQA JSONL file (the test split: `questions/US/test.jsonl`);
-- `medmcqa`: MedMCQA dev (`dev.json`, JSON lines, or Hub parquet); rows need no answer;
-- `mmlu`: MMLU test CSVs / Hub parquet, restricted to `subjects` (default: every subject found);
-- `mapped`: any file, with `question_field` / `context_field` / `id_field`.
+The evaluation sets (corpusforge/instruct/eval_loaders.py: MedQA, MCMLE, MedMCQA, MMLU, PubMedQA, CMExam, CMB or
+mapped fields) are compared with every document: its text, and for exam-derived documents (stage-1 exam documents
+and knowledge points, stage-2/3 multiple-choice records) the question and options they came from. A document is
+checked against the sets of its language (Han text against Chinese sets, the rest against English ones); one in a
+split of `keep_splits` (the official test split of a stage-3 build) is left alone. Both are counted, never silent.
 
-Two checks, in this order, per training record (its split in `keep_splits`, e.g. the official test split of a
-stage-3 build, is left alone):
-1. by id (reason `eval_id_<set>`): the record's PMID, its source id, or its normalized question text equals one
-   of the set's (`pmid:`, `id:` and `q:` keys; the question key catches sources that have no ids, like MedQA);
-2. by n-gram overlap (reason `eval_ngram_<set>`): the record's question + context contains an evaluation item,
-   judged on evidence rather than on one shared phrase (corpusforge/decontam.OverlapIndex): the n-grams (13 tokens
-   by default, numbers masked) it shares with one item must cover `min_coverage` (default half) of that item's
-   distinctive tokens; n-grams found in more than `max_ref_df` evaluation items (vignette and lab-value
-   boilerplate) are not evidence; a short item (under `short_ref_tokens`, default 2n) must also make up
-   `min_coverage` of the record's text, so a phrase it shares with a long text is not enough.
-Every hit is written to `<work_dir>/contamination/<source>/<rank>.jsonl` (record id, set, check, matched
-reference; for n-gram hits the coverage and the matched span), from which `ContaminationReport` makes the
-manifest's `contamination` section and the card's tables, the matched span of every n-gram drop included.
+Two checks, in this order:
+1. by id (reason `eval_id_<set>`): the document's PMID, its source id, or its normalized question equals one of
+   the set's (`pmid:`, `id:` and `q:` keys; question keys only for questions long enough to name one item);
+2. by text evidence (reason `eval_ngram_<set>`), two rules:
+   - long text (`OverlapIndex`, corpusforge/decontam.py): the 13-grams (Latin script; `ngram_zh` characters for
+     Han text) it shares with one item cover `min_coverage` of that item's distinctive tokens;
+   - question and options (`MCIndex`, corpusforge/decontam_mc.py), for items with options whose question is
+     short: most of the question and most of its options, near each other, in any order or lettering.
+   Spans found in more than `max_ref_df` evaluation items, or (with `training_df`) in many training records, are
+   generic and never evidence on their own. Numbers are masked ("pulse is 88/min" reads as "pulse is 102/min").
+
+Every hit goes to `<work_dir>/contamination/<source>/<rank>.jsonl`, the counts (documents checked per set, left
+alone by split or language) to `<rank>.counts.json`; `ContaminationReport` (contamination_report.py) sums them.
+With `training_df: true` the build first runs a pass over the source (`decontam-df/<source>`, the reader and the
+steps before this one) that counts, for every indexed span, how many training documents contain it.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import xxhash
+import numpy as np
 from datatrove.data import Document
+from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from pydantic import Field
 
 from corpusforge.config import StrictModel
-from corpusforge.decontam import DEFAULT_NGRAM, OverlapIndex, normalize_tokens
+from corpusforge.decontam import DEFAULT_NGRAM, OverlapIndex, TrainingDF, normalize_tokens
+from corpusforge.decontam_mc import MCIndex
 from corpusforge.errors import InputError
-from corpusforge.formats import pubmedqa as pqa
 from corpusforge.formats.instruction import question_text
-from corpusforge.instruct.adapters.multiple_choice import MMLUReader
-from corpusforge.instruct.layouts import iter_records, local_opener, row_from_raw
-from corpusforge.io.input_records import MalformedFile, MalformedRecord
+from corpusforge.instruct.contamination_report import (
+    CONTAMINATION_DIR,
+    COUNTS_SUFFIX,
+    ContaminationReport,
+)
+from corpusforge.instruct.eval_loaders import (
+    EvalItem,
+    EvalSetSpec,
+    load_eval_set,
+    question_key,
+    text_language,
+)
 from corpusforge.io.quarantine import QuarantineWriter
-from corpusforge.output.card import markdown_table
-from corpusforge.pipeline.registry import BuildContext, StepParams, register
+from corpusforge.pipeline.registry import BuildContext, StepParams, register, registered
 
-CONTAMINATION_DIR = "contamination"
-
-
-class EvalSetSpec(StrictModel):
-    """One evaluation set to keep out of training data."""
-
-    name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_]*$", description="goes into reasons: eval_id_<name>")
-    kind: Literal["pubmedqa", "medqa", "medmcqa", "mmlu", "mapped"]
-    path: str | None = None
-    test_ground_truth: str | None = None
-    subjects: list[str] | None = None
-    question_field: str = "question"
-    context_field: str | None = None
-    id_field: str | None = None
-    encoding: str = "utf-8"
+__all__ = [
+    "CONTAMINATION_DIR",
+    "ContaminationReport",
+    "EvalIndex",
+    "EvalSetFilter",
+    "EvalSetSpec",
+    "load_eval_set",
+    "question_key",
+]
+TRAINING_DF_DIR = "contamination_df"
+MAX_ITEM_CHARS = 600
 
 
-@dataclass
-class EvalItem:
-    """One evaluation question: its reference (for reports), its id keys and the text n-grams are taken from."""
+class OverlapParams(StrictModel):
+    """How much overlap makes a document contain an evaluation item (corpusforge/decontam.py, decontam_mc.py)."""
 
-    ref: str
-    keys: set[str]
-    text: str
+    min_coverage: float = Field(0.5, gt=0, le=1, description="long-text rule: share of the item's distinctive tokens")
+    max_ref_df: int = Field(3, ge=1, description="a span in more evaluation items than this is generic")
+    short_ref_tokens: int | None = Field(None, ge=1, description="shorter questions (default 2n) use their options")
+    min_question: float = Field(
+        0.6, gt=0, le=1, description="options rule: share of the question's distinctive tokens"
+    )
+    min_options: float = Field(0.75, gt=0, le=1, description="options rule: share of the options found")
+    mask_numbers: bool = True
 
 
-def question_key(text: str) -> str:
-    """`q:<hash>` of a question's normalized tokens: equal for texts that differ only in case/punctuation/space."""
-    return f"q:{xxhash.xxh64_hexdigest(' '.join(normalize_tokens(text)))}"
+class TrainingDFParams(StrictModel):
+    """Spans common on the training side are not evidence (counted in a pass over the source before the filter)."""
+
+    max_share: float = Field(0.002, gt=0, le=1, description="generic when in more than this share of documents...")
+    min_documents: int = Field(20, ge=1, description="...and in more documents than this")
 
 
 def record_keys(record: dict[str, Any]) -> set[str]:
-    """The id keys of a training record (see the module docstring)."""
+    """The id keys of a stage-2/3 instruction record: PMID, source id, question."""
     keys = set()
     prov = record.get("provenance") or {}
     if prov.get("pmid"):
@@ -97,321 +105,392 @@ def record_keys(record: dict[str, Any]) -> set[str]:
     return keys
 
 
-# ---- loaders -------------------------------------------------------------------------------------------------
-def _files(path: str | Path) -> list[Path]:
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        files = [p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(".")]
-        if files:
-            return files
-    raise InputError(f"{path}: evaluation set not found (no such file, or an empty folder)")
+def document_keys(doc: Document) -> set[str]:
+    """The id keys of any document: an instruction record's, else its PMID and its exam question (stage 1)."""
+    record = doc.metadata.get("record")
+    if isinstance(record, dict):
+        return record_keys(record)
+    keys = set()
+    provenance = doc.metadata.get("provenance") or {}
+    pmid = provenance.get("pmid") or doc.metadata.get("pmid")
+    if pmid:
+        keys.add(f"pmid:{str(pmid).strip()}")
+    mc = doc.metadata.get("mc")
+    if isinstance(mc, dict) and mc.get("question"):
+        keys.add(question_key(mc["question"]))
+    return keys
 
 
-def _rows(spec: EvalSetSpec, csv_header: bool = True) -> Iterator[tuple[str, Any, dict[str, Any]]]:
-    """(where, row, location) for every record of the set's files; a malformed row is an error naming file and line."""
-    for file in _files(spec.path):
-        try:
-            for raw in iter_records(local_opener(file), str(file), spec.encoding, csv_header):
-                if raw.drop:  # a blank row
-                    continue
-                where = f"{file}:" + str(raw.location.get("line", raw.location.get("row", raw.location.get("key"))))
-                try:
-                    yield where, row_from_raw(raw, spec.encoding), raw.location
-                except MalformedRecord as e:
-                    raise InputError(f"{where}: evaluation set {spec.name!r}: {e.detail}") from None
-        except MalformedFile as e:
-            raise InputError(f"evaluation set {spec.name!r}: {file}: {e.detail}") from None
+def exam_fields(doc: Document) -> dict[str, Any] | None:
+    """The multiple-choice fields a document came from (stage 1: metadata `mc`; stage 2/3: the record's `mc`)."""
+    record = doc.metadata.get("record")
+    mc = record.get("mc") if isinstance(record, dict) else doc.metadata.get("mc")
+    return mc if isinstance(mc, dict) and mc.get("question") else None
 
 
-def _item(ref: str, question: str, context: str | None = None, ids: Iterable[str] = ()) -> EvalItem:
-    keys = {question_key(question), *ids}
-    return EvalItem(ref, keys, "\n".join(p for p in (question, context) if p))
+def comparable_texts(doc: Document) -> list[str]:
+    """What an evaluation item could have leaked into: the text, then the exam question and options it came from."""
+    texts = [doc.text] if doc.text else []
+    record = doc.metadata.get("record")
+    if isinstance(record, dict) and not record.get("mc"):
+        user = question_text(record)
+        if user and user not in doc.text:
+            texts.append(user)
+    mc = exam_fields(doc)
+    if mc:
+        options = [f"{o.get('key', '')}. {o.get('text', '')}" for o in mc.get("options") or []]
+        exam = "\n".join(p for p in (mc.get("context") or "", mc["question"], *options) if p)
+        if exam not in doc.text:
+            texts.append(exam)
+    return texts
 
 
-def _text(row: dict, name: str, where: str) -> str:
-    value = row.get(name) if isinstance(row, dict) else None
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{where}: evaluation row has no {name!r} text")
-    return value
+@dataclass
+class LanguageIndex:
+    """One language's evidence: the long-text n-gram index and the question-and-options index."""
 
+    overlap: OverlapIndex
+    options: MCIndex
 
-def load_pubmedqa(spec: EvalSetSpec) -> list[EvalItem]:
-    if not spec.test_ground_truth:
-        raise InputError(f"evaluation set {spec.name!r}: `test_ground_truth` (test_ground_truth.json) is required")
-    pmids = pqa.load_test_ground_truth(spec.test_ground_truth)
-    texts: dict[str, tuple[str, str]] = {}
-    if spec.path:
-        for _, item, _ in pqa.iter_items(spec.path):
-            if isinstance(item, pqa.MalformedItem):
-                raise InputError(f"evaluation set {spec.name!r}: {item}")
-            if item.pmid in pmids:
-                texts[item.pmid] = (item.question, item.context)
-    items = []
-    for pmid in pmids:
-        question, context = texts.get(pmid, ("", ""))
-        keys = {f"pmid:{pmid}"} | ({question_key(question)} if question else set())
-        items.append(EvalItem(f"pmid:{pmid}", keys, "\n".join(p for p in (question, context) if p)))
-    return items
-
-
-def load_medqa(spec: EvalSetSpec) -> list[EvalItem]:
-    return [_item(where, _text(row, "question", where)) for where, row, _ in _rows(spec)]
-
-
-def load_medmcqa(spec: EvalSetSpec) -> list[EvalItem]:
-    items = []
-    for where, row, _ in _rows(spec):
-        ids = [f"id:{row['id']}"] if isinstance(row, dict) and row.get("id") else []
-        items.append(_item(ids[0][3:] if ids else where, _text(row, "question", where), ids=ids))
-    return items
-
-
-def load_mmlu(spec: EvalSetSpec) -> list[EvalItem]:
-    items = []
-    for where, row, location in _rows(spec, csv_header=False):
-        if isinstance(row, list):
-            if not row or not str(row[0]).strip():
-                raise InputError(f"{where}: MMLU row without a question")
-            question, subject = str(row[0]), MMLUReader.subject_of_file(str(location["file"]))
-        else:  # the Hub layout (question, subject, choices, answer) or a copy with option columns (input, A-D)
-            name = "question" if "question" in row or "input" not in row else "input"
-            subject = row.get("subject") or MMLUReader.subject_of_file(str(location["file"]))
-            question = _text(row, name, where)
-        if spec.subjects is None or subject in spec.subjects:
-            items.append(_item(where, question))
-    return items
-
-
-def load_mapped(spec: EvalSetSpec) -> list[EvalItem]:
-    items = []
-    for where, row, _ in _rows(spec):
-        question = _text(row, spec.question_field, where)
-        context = row.get(spec.context_field) if spec.context_field else None
-        if isinstance(context, list):
-            context = "\n\n".join(str(c) for c in context)
-        ids = [f"id:{row[spec.id_field]}"] if spec.id_field and row.get(spec.id_field) else []
-        items.append(_item(where, question, context if isinstance(context, str) else None, ids))
-    return items
-
-
-LOADERS = {
-    "pubmedqa": load_pubmedqa,
-    "medqa": load_medqa,
-    "medmcqa": load_medmcqa,
-    "mmlu": load_mmlu,
-    "mapped": load_mapped,
-}
-
-
-def load_eval_set(spec: EvalSetSpec) -> list[EvalItem]:
-    if spec.kind != "pubmedqa" and not spec.path:
-        raise InputError(f"evaluation set {spec.name!r}: `path` is required for kind {spec.kind!r}")
-    return LOADERS[spec.kind](spec)
-
-
-# ---- the filter ----------------------------------------------------------------------------------------------
-class OverlapParams(StrictModel):
-    """How much overlap makes a training record contain an evaluation item (see corpusforge/decontam.OverlapIndex)."""
-
-    min_coverage: float = Field(0.5, gt=0, le=1)
-    max_ref_df: int = Field(3, ge=1)
-    short_ref_tokens: int | None = Field(None, ge=1)
-    mask_numbers: bool = True
+    def indexes(self):
+        return (self.overlap, self.options)
 
 
 @dataclass
 class EvalIndex:
-    """Every evaluation set's id keys and n-grams, in one lookup table and one overlap index."""
+    """Every evaluation set's id keys and text evidence, per language."""
 
     ngram: int = DEFAULT_NGRAM
     ids: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (set name, ref)
-    ngrams: OverlapIndex | None = None
+    languages: dict[str, LanguageIndex] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
+    set_languages: dict[str, set[str]] = field(default_factory=dict)  # set name -> languages of its items
+    items: dict[str, str] = field(default_factory=dict)  # "set\tref" -> the item as displayed (for reports)
 
     @classmethod
     def build(
-        cls, sets: list[EvalSetSpec], ngram: int = DEFAULT_NGRAM, overlap: OverlapParams | None = None
+        cls,
+        sets: list[EvalSetSpec],
+        ngram: int = DEFAULT_NGRAM,
+        overlap: OverlapParams | None = None,
+        ngram_zh: int = 24,
+        keep_items: bool = True,
     ) -> EvalIndex:
         o = overlap or OverlapParams()
-        ngrams = OverlapIndex(ngram, o.min_coverage, o.max_ref_df, o.short_ref_tokens, numbers_masked=o.mask_numbers)
-        index = cls(ngram=ngram, ngrams=ngrams)
+        index = cls(ngram=ngram)
         for spec in sets:
             items = load_eval_set(spec)
             index.sizes[spec.name] = len(items)
+            index.set_languages[spec.name] = {item.language for item in items}
             for item in items:
-                for key in item.keys:
-                    index.ids.setdefault(key, (spec.name, item.ref))
-                if item.text:
-                    index.ngrams.add(item.text, f"{spec.name}\t{item.ref}")
+                index.add(spec.name, item, o, ngram if item.language == "en" else ngram_zh, keep_items)
         return index
 
-    def match_id(self, record: dict[str, Any]) -> tuple[str, str] | None:
-        for key in sorted(record_keys(record)):
-            if key in self.ids:
-                return self.ids[key]
+    def add(self, name: str, item: EvalItem, o: OverlapParams, n: int, keep_item: bool) -> None:
+        for key in item.keys:
+            if key in self.ids and self.ids[key] != (name, item.ref) and key.startswith("q:"):
+                self.ids[key] = ("", "")  # a question several items ask names no one item: not evidence
+            else:
+                self.ids.setdefault(key, (name, item.ref))
+        lang = self.languages.get(item.language)
+        if lang is None:
+            lang = self.languages[item.language] = LanguageIndex(
+                OverlapIndex(n, o.min_coverage, o.max_ref_df, o.short_ref_tokens, numbers_masked=o.mask_numbers),
+                MCIndex(item.language, o.min_question, o.min_options, o.max_ref_df, numbers_masked=o.mask_numbers),
+            )
+        ref = f"{name}\t{item.ref}"
+        short = len(normalize_tokens(item.question)) < lang.overlap.short_ref_tokens
+        indexed = short and len(item.options) >= 2 and lang.options.add(item.question, item.options, ref)
+        if not indexed and item.text:
+            lang.overlap.add(item.text, ref)
+        if keep_item:
+            self.items[ref] = item.display[:MAX_ITEM_CHARS]
+
+    def match_id(self, keys: set[str]) -> tuple[str, str] | None:
+        for key in sorted(keys):
+            hit = self.ids.get(key)
+            if hit and hit[0]:
+                return hit
         return None
 
-    def match_ngram(self, record: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
-        """(set name, reference, evidence: n-grams, coverage, matched span) of the item the record contains."""
-        found = self.ngrams.match(question_text(record)) if self.ngrams is not None else None
-        if found is None:
+    def match_text(self, texts: list[str], language: str) -> tuple[str, str, dict[str, Any]] | None:
+        """(set name, reference, evidence) of the item one of `texts` contains, or None."""
+        lang = self.languages.get(language)
+        if lang is None:
             return None
-        name, _, ref = found.ref_id.partition("\t")
-        return name, ref, {"ngrams": found.ngrams, "coverage": found.coverage, "span": found.span}
+        for text in texts:
+            found = lang.overlap.match(text)
+            if found is not None:
+                evidence = {
+                    "rule": "coverage",
+                    "coverage": found.coverage,
+                    "ngrams": found.ngrams,
+                    "span": found.span,
+                }
+                return *found.ref_id.split("\t", 1), evidence
+            mc = lang.options.match(text)
+            if mc is not None:
+                evidence = {
+                    "rule": "options",
+                    "coverage": mc.question_coverage,
+                    "options_found": mc.options_found,
+                    "options_total": mc.options_total,
+                    "span": mc.span,
+                }
+                return *mc.ref_id.split("\t", 1), evidence
+        return None
+
+    # ---- the training side: document frequency of indexed spans -----------------------------------------------
+    def count_training(self, doc: Document) -> None:
+        lang = self.languages.get(text_language(doc.text))
+        if lang is not None:
+            for index in lang.indexes():
+                index.count_training(doc.text)
+
+    def training_counts(self) -> dict[str, np.ndarray]:
+        out = {}
+        for language, lang in self.languages.items():
+            for kind, index in zip(("overlap", "options"), lang.indexes(), strict=True):
+                index._freeze()
+                out[f"{language}.{kind}"] = index.train.counts
+                out[f"{language}.{kind}.records"] = np.array([index.train.records])
+        return out
+
+    def apply_own_training_counts(self, params: TrainingDFParams) -> int:
+        """Mark generic spans from the counts `count_training` gathered in this process (one-process runs, bench)."""
+        records = 0
+        for lang in self.languages.values():
+            for index in lang.indexes():
+                index._freeze()
+                index.set_training_df(index.train, params.max_share, params.min_documents)
+                records = max(records, index.train.records)
+        return records
+
+    def use_training_counts(self, files: list[Path], params: TrainingDFParams) -> int:
+        """Sum the per-task counts of the training pass and mark generic spans; returns the documents counted."""
+        totals: dict[str, TrainingDF] = {}
+        for path in files:
+            with np.load(path) as data:
+                for key in data.files:
+                    if key.endswith(".records"):
+                        continue
+                    part = TrainingDF(len(data[key]))
+                    part.counts, part.records = data[key].astype(np.int64), int(data[f"{key}.records"][0])
+                    if key in totals:
+                        totals[key].merge(part)
+                    else:
+                        totals[key] = part
+        records = 0
+        for language, lang in self.languages.items():
+            for kind, index in zip(("overlap", "options"), lang.indexes(), strict=True):
+                train = totals.get(f"{language}.{kind}")
+                if train is not None:
+                    index.set_training_df(train, params.max_share, params.min_documents)
+                    records = max(records, train.records)
+        return records
+
+
+class EvalSetParams(StepParams):
+    sets: list[EvalSetSpec] = Field(..., min_length=1)
+    ngram: int = Field(DEFAULT_NGRAM, ge=1, description="n-gram length in words (Latin script)")
+    ngram_zh: int = Field(24, ge=1, description="n-gram length in characters (Han text)")
+    check_ids: bool = True
+    check_ngrams: bool = True
+    overlap: OverlapParams = Field(default_factory=OverlapParams)
+    training_df: bool = Field(False, description="count span frequency over the source in a pass before this step")
+    training_df_params: TrainingDFParams = Field(default_factory=TrainingDFParams)
+    keep_splits: list[str] = Field(default_factory=lambda: ["test"])
+
+    def check_in_recipe(self, recipe: Any, steps: list[Any], index: int, where: str) -> list[str]:
+        """A check that has nothing it can compare on a source is a recipe error, never "ran, removed 0"."""
+        if not self.check_ids and not self.check_ngrams:
+            return [f"{where}: check_ids and check_ngrams are both false: decontam.eval_sets would compare nothing"]
+        names = [s.name for s in self.sets]
+        if len(set(names)) != len(names):
+            return [f"{where}.sets: evaluation set names must be distinct, got {names}"]
+        problems = []
+        for name, source in _sources_of(recipe, where).items():
+            reader = registered()[source.reader.type].cls
+            if not self.check_ngrams and not getattr(reader, "eval_id_keys", False):
+                problems.append(
+                    f"{where}: check_ngrams is false, so decontam.eval_sets compares ids only, and the documents "
+                    f"of source {name!r} ({source.reader.type}) carry none (no PMID, source id or exam question)"
+                )
+            language = getattr(source.reader, "language", None)
+            declared = {s.resolved_language for s in self.sets}
+            if language in ("en", "zh") and language not in declared and "auto" not in declared:
+                problems.append(
+                    f"{where}: source {name!r} is {language!r} and no evaluation set of this step is "
+                    f"(they are {sorted(declared)}): its documents could not be compared with anything"
+                )
+        return problems
+
+
+def _sources_of(recipe: Any, where: str) -> dict[str, Any]:
+    """The sources a step at `where` runs on: its own source, or every enabled source for a shared filter."""
+    sources = {n: s for n, s in recipe.sources.items() if s.enabled}
+    if where.startswith("sources."):
+        name = where.split(".")[1]
+        return {name: sources[name]} if name in sources else {}
+    return {n: s for n, s in sources.items() if "decontam.eval_sets" not in s.skip_shared_filters}
 
 
 @register("decontam.eval_sets")
 class EvalSetFilter(BaseFilter):
-    """Drop instruction records that contain evaluation questions (by id, then by n-gram overlap)."""
+    """Drop documents that contain evaluation items (by id, then by text evidence), in any stage."""
 
-    class Params(StepParams):
-        sets: list[EvalSetSpec] = Field(..., min_length=1)
-        ngram: int = Field(DEFAULT_NGRAM, ge=1)
-        check_ids: bool = True
-        check_ngrams: bool = True
-        overlap: OverlapParams = Field(default_factory=OverlapParams)
-        keep_splits: list[str] = Field(default_factory=lambda: ["test"])
+    Params = EvalSetParams
 
     def __init__(
         self,
         sets: list[EvalSetSpec | dict],
         ngram: int = DEFAULT_NGRAM,
+        ngram_zh: int = 24,
         check_ids: bool = True,
         check_ngrams: bool = True,
         overlap: OverlapParams | dict | None = None,
+        training_df: bool = False,
+        training_df_params: TrainingDFParams | dict | None = None,
         keep_splits: list[str] = ("test",),
         source: str = "",
         report_dir: str | Path | None = None,
+        training_df_dir: str | Path | None = None,
     ):
         super().__init__()
         self.sets = [s if isinstance(s, EvalSetSpec) else EvalSetSpec.model_validate(s) for s in sets]
         names = [s.name for s in self.sets]
         if len(set(names)) != len(names):
             raise ValueError(f"evaluation set names must be distinct, got {names}")
-        self.ngram = ngram
+        self.ngram, self.ngram_zh = ngram, ngram_zh
         self.check_ids = check_ids
         self.check_ngrams = check_ngrams
         self.overlap = overlap if isinstance(overlap, OverlapParams) else OverlapParams.model_validate(overlap or {})
+        self.training_df = training_df
+        self.training_df_params = TrainingDFParams.model_validate(
+            training_df_params.model_dump()
+            if isinstance(training_df_params, TrainingDFParams)
+            else training_df_params or {}
+        )
+        self.training_df_dir = Path(training_df_dir) if training_df_dir else None
         self.keep_splits = set(keep_splits)
         self.source = source
+        self.report_dir = Path(report_dir) if report_dir else None
         self.hits = QuarantineWriter(report_dir)  # same job: per-task JSONL, opened on first use, rewritten on rerun
+        self.checked: dict[str, dict[str, int]] = {}  # source -> eval set -> documents checked
+        self.not_checked: dict[str, dict[str, int]] = {}  # source -> why -> documents
+        self.training_documents = 0
 
     @classmethod
-    def from_params(cls, params: Params, ctx: BuildContext) -> EvalSetFilter:
+    def from_params(cls, params: EvalSetParams, ctx: BuildContext) -> EvalSetFilter:
         return cls(
             **params.model_dump(exclude={"type"}),
             source=ctx.source,
             report_dir=ctx.work_dir / CONTAMINATION_DIR / ctx.source,
+            training_df_dir=ctx.work_dir / TRAINING_DF_DIR / ctx.source,
         )
 
     @cached_property
     def index(self) -> EvalIndex:
         """Loaded once per task, on the first document (an unreadable set is an InputError naming the file)."""
-        return EvalIndex.build(self.sets, self.ngram, self.overlap)
+        index = EvalIndex.build(self.sets, self.ngram, self.overlap, self.ngram_zh)
+        if self.training_df:
+            files = sorted(self.training_df_dir.glob("*.npz")) if self.training_df_dir else []
+            if not files:
+                raise InputError(
+                    f"decontam.eval_sets on {self.source!r}: training_df is on but the counting pass left no counts "
+                    f"in {self.training_df_dir}"
+                )
+            self.training_documents = index.use_training_counts(files, self.training_df_params)
+        return index
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        record = doc.metadata.get("record")
-        if record is None or doc.metadata.get("split") in self.keep_splits:
+        source = doc.metadata.get("source") or self.source
+        split = doc.metadata.get("split")
+        if split in self.keep_splits:
+            self._skip(source, f"split_{split}")
             return True
+        language = text_language(doc.text or (exam_fields(doc) or {}).get("question", ""))
+        sets = [name for name, langs in self.index.set_languages.items() if language in langs]
+        if not sets:
+            self._skip(source, f"language_{language}")
+            return True
+        checked = self.checked.setdefault(source, {})
+        for name in sets:
+            checked[name] = checked.get(name, 0) + 1
         if self.check_ids:
-            hit = self.index.match_id(record)
-            if hit:
+            hit = self.index.match_id(document_keys(doc))
+            if hit and hit[0] in sets:
                 self._log(doc, hit[0], "id", hit[1])
                 return False, f"eval_id_{hit[0]}"
         if self.check_ngrams:
-            hit = self.index.match_ngram(record)
+            hit = self.index.match_text(comparable_texts(doc), language)
             if hit:
                 self._log(doc, hit[0], "ngram", hit[1], **hit[2])
                 return False, f"eval_ngram_{hit[0]}"
         return True
 
+    def _skip(self, source: str, why: str) -> None:
+        counts = self.not_checked.setdefault(source, {})
+        counts[why] = counts.get(why, 0) + 1
+
     def _log(self, doc: Document, eval_set: str, check: str, ref: str, **extra) -> None:
         source = doc.metadata.get("source", self.source)
-        self.hits.write({"id": doc.id, "source": source, "eval_set": eval_set, "check": check, "ref": ref, **extra})
+        item = self.index.items.get(f"{eval_set}\t{ref}", "")
+        self.hits.write(
+            {"id": doc.id, "source": source, "eval_set": eval_set, "check": check, "ref": ref, "item": item, **extra}
+        )
 
     def run(self, data, rank: int = 0, world_size: int = 1):
         self.hits.set_rank(rank)
+        self.checked, self.not_checked = {}, {}
         try:
             yield from super().run(data, rank, world_size)
         finally:
             self.hits.close()
+        self._write_counts(rank)
+
+    def _write_counts(self, rank: int) -> None:
+        if self.report_dir is None:
+            return
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        sources = set(self.checked) | set(self.not_checked) | ({self.source} if self.source else set())
+        counts = {
+            "checked": {
+                source: {s.name: self.checked.get(source, {}).get(s.name, 0) for s in self.sets} for source in sources
+            },
+            "not_checked": self.not_checked,
+            "training_documents": self.training_documents,
+        }
+        (self.report_dir / f"{rank:05d}{COUNTS_SUFFIX}").write_text(json.dumps(counts), encoding="utf-8")
 
 
-# ---- the report ------------------------------------------------------------------------------------------------
-MAX_SPAN_CHARS = 240
+class TrainingDFCounter(PipelineStep):
+    """The counting pass of `decontam.eval_sets` with `training_df`: how many documents contain each indexed span
+    (planned by the builder before the source's stage, see training_df_steps; not a recipe step)."""
+
+    type = "🔢 - COUNT"
+
+    def __init__(self, filter_params: dict, folder: str | Path):
+        super().__init__()
+        self.filter_params = filter_params
+        self.folder = Path(folder)
+
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        params = EvalSetParams.model_validate(self.filter_params)
+        index = EvalIndex.build(params.sets, params.ngram, params.overlap, params.ngram_zh, keep_items=False)
+        for doc in data:
+            with self.track_time():
+                index.count_training(doc)
+                self.stat_update("counted")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        np.savez(self.folder / f"{rank:05d}.npz", **index.training_counts())
+        return
+        yield
 
 
-@dataclass
-class ContaminationReport:
-    """Hits per (eval set, source, check), a few example record ids each, and every n-gram drop with its evidence
-    (reference, coverage, matched span), for the manifest's `contamination` section and the card."""
-
-    counts: Counter = field(default_factory=Counter)
-    examples: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
-    ngram_hits: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-    max_examples: int = 5
-
-    @classmethod
-    def from_folder(cls, folder: str | Path, max_examples: int = 5) -> ContaminationReport:
-        """Read every hit file under `folder` (= <work_dir>/contamination)."""
-        report = cls(max_examples=max_examples)
-        for path in sorted(Path(folder).rglob("*.jsonl")):
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    report.add(json.loads(line))
-        for key in report.examples:
-            report.examples[key] = sorted(report.examples[key])[:max_examples]
-        for key in report.ngram_hits:
-            report.ngram_hits[key].sort(key=lambda h: h["id"])
-        return report
-
-    def add(self, hit: dict[str, Any]) -> None:
-        self.counts[(hit["eval_set"], hit["source"], hit["check"])] += 1
-        self.examples[(hit["eval_set"], hit["source"])].append(hit["id"])
-        if hit["check"] == "ngram":
-            evidence = {k: hit.get(k) for k in ("id", "ref", "coverage", "ngrams", "span")}
-            self.ngram_hits[(hit["eval_set"], hit["source"])].append(evidence)
-
-    def to_dict(self) -> dict[str, Any]:
-        """{eval set: {source: {"id": n, "ngram": n, "examples": [ids], "ngram_matches": [{id, ref, coverage,
-        ngrams, span}]}}}: dropped by id, by n-gram, and the evidence of every n-gram drop."""
-        out: dict[str, Any] = {}
-        for (eval_set, source, check), n in sorted(self.counts.items()):
-            entry = out.setdefault(eval_set, {}).setdefault(
-                source, {"id": 0, "ngram": 0, "examples": [], "ngram_matches": []}
-            )
-            entry[check] += n
-            entry["examples"] = self.examples[(eval_set, source)]
-            entry["ngram_matches"] = self.ngram_hits.get((eval_set, source), [])
-        return out
-
-    def to_markdown(self) -> str:
-        if not self.counts:
-            return "No training record matched an evaluation set."
-        rows, spans = [], []
-        for eval_set, sources in self.to_dict().items():
-            for source, entry in sources.items():
-                examples = ", ".join(f"`{e}`" for e in entry["examples"])
-                rows.append([eval_set, source, entry["id"], entry["ngram"], examples])
-                for hit in entry["ngram_matches"]:
-                    spans.append([f"`{hit['id']}`", eval_set, f"`{hit['ref']}`", hit["coverage"], _span(hit)])
-            if len(sources) > 1:  # the evaluation set's total over its sources
-                totals = [sum(e[check] for e in sources.values()) for check in ("id", "ngram")]
-                rows.append([f"**{eval_set}**", "**all sources**", *totals, ""])
-        text = markdown_table(["evaluation set", "source", "dropped by id", "dropped by n-gram", "examples"], rows)
-        if spans:
-            text += (
-                "\n\nEvery record dropped by n-gram, with the evaluation item it contains: `coverage` is the share of "
-                "the item's distinctive tokens found in the record, `matched span` the longest run of matching "
-                f"(normalized) tokens.\n\n<details><summary>{len(spans)} n-gram drops</summary>\n\n"
-                + markdown_table(["record", "evaluation set", "item", "coverage", "matched span"], spans)
-                + "\n\n</details>"
-            )
-        return text
-
-
-def _span(hit: dict[str, Any]) -> str:
-    span = (hit.get("span") or "").replace("|", "\\|")
-    return span if len(span) <= MAX_SPAN_CHARS else span[: MAX_SPAN_CHARS - 1] + "…"
+def training_df_params(steps: list[Any]) -> tuple[int, Any] | None:
+    """(position, params) of the first `decontam.eval_sets` step of a source's list that asks for `training_df`."""
+    for i, step in enumerate(steps):
+        if step.type == "decontam.eval_sets" and getattr(step, "training_df", False):
+            return i, step
+    return None

@@ -27,6 +27,7 @@ from corpusforge.pipeline.dropped import read_dropped_samples
 # what the page shows is bounded whatever the size of the build: records per group shrink as groups multiply
 KEPT_PER_SOURCE = 25
 EXAMPLES_PER_REASON = 8
+HITS_PER_GROUP = 100  # removals listed per (eval set, source, check) on the page
 MAX_KEPT_RECORDS = 300
 MAX_EXAMPLES = 500
 TEXT_CHARS = 1200
@@ -415,8 +416,9 @@ def token_lengths(root: Path) -> np.ndarray | None:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-def contamination_hits(root: Path, per_group: int = EXAMPLES_PER_REASON) -> list[dict[str, Any]]:
-    """Decontamination hits with what matched (ids, n-grams), a few per (eval set, source, check)."""
+def contamination_hits(root: Path, per_group: int = HITS_PER_GROUP) -> list[dict[str, Any]]:
+    """Decontamination hits with what matched (item, span, evidence), up to `per_group` per (eval set, source,
+    check): enough for a person to judge the drops of each eval set, bounded for a page of any build."""
     folder = root / STATE_DIR / "work" / "contamination"
     seen: Counter = Counter()
     out = []

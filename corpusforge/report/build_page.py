@@ -8,6 +8,7 @@ from corpusforge.report import charts
 from corpusforge.report.build import BuildData
 from corpusforge.report.build_sections.browser import browser_records
 from corpusforge.report.build_sections.contamination import dedup_section
+from corpusforge.report.build_sections.eval_contamination import contamination_section
 from corpusforge.report.build_sections.funnel import drop_reasons_figure, funnel_section, reasons_section
 from corpusforge.report.build_sections.instruct import mixture_section, qa_section
 from corpusforge.report.build_sections.lengths import languages_section, lengths_section, source_chars_figure
@@ -55,6 +56,7 @@ def build_page(data: BuildData) -> Page:
     languages_section(page, data)
     dedup_section(page, data)
     licences_section(page, data)
+    contamination_section(page, data)
     books_section(page, data)
     kg_section(page, data)
     if data.kind == "instruct":

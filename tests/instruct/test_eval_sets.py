@@ -50,13 +50,14 @@ def test_drops_by_id_and_keeps_clean_records(tmp_path):
     assert len(kept) == len(docs) - 12 and stats["dropped"] == 12
     table = report.to_dict()
     assert table["medqa_test"]["medqa"] == {
+        "checked": 2,
         "id": 1,
         "ngram": 0,
         "examples": ["medqa:train.jsonl#2"],
         "ngram_matches": [],
     }
     assert len(table["pubmedqa_test"]["pqal"]["examples"]) == 5  # a few example ids per set and source
-    assert "| pubmedqa_test | pqal | 10 | 0 |" in report.to_markdown()
+    assert "| pubmedqa_test | pqal | 20 | 10 | 0 |" in report.to_markdown()  # checked, by id, by text
 
 
 def test_ngram_overlap_catches_a_pasted_abstract_under_a_new_id(tmp_path):

@@ -49,6 +49,8 @@ class MCParams(InstructParams):
 class InstructReader(SourceReader):
     """Base of the instruction adapters. Subclasses set the defaults below and implement `parse`."""
 
+    eval_id_keys = True  # its documents carry ids decontam.eval_sets compares (PMID, source id, question)
+
     Params: ClassVar[type[InstructParams]] = InstructParams
     default_task: ClassVar[str] = ""
     default_language: ClassVar[Language] = "en"

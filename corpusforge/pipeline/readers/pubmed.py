@@ -256,6 +256,8 @@ class Gap:
 class PubMedXMLReader(SourceReader):
     """PubMed/MEDLINE baseline XML (.xml/.xml.gz): one document per PubmedArticle with an abstract."""
 
+    eval_id_keys = True  # its documents carry ids decontam.eval_sets compares (PMID, source id, question)
+
     default_glob = "**/*.xml*"
 
     def iter_raw(self, filepath: str) -> Iterator[RawRecord]:
@@ -386,6 +388,8 @@ def record_tag(raw: bytes | str) -> str:
 class PubMedJSONLReader(RecordsReader):
     """PubMed abstracts as JSON lines (or a JSON array) with pmid/title/abstract fields (names mappable); a row
     without a PMID but with a PMCID (`pmcid_field`: PMC-derived rows) is read under its PMCID."""
+
+    eval_id_keys = True  # its documents carry ids decontam.eval_sets compares (PMID, source id, question)
 
     def __init__(
         self,

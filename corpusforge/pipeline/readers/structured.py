@@ -181,6 +181,8 @@ class ExamReader(RecordsReader):
     Multi-answer questions are dropped (`multi_answer`), see formats/multiple_choice/question.MultiAnswerQuestion.
     """
 
+    eval_id_keys = True  # its documents carry ids decontam.eval_sets compares (PMID, source id, question)
+
     layout_sample = 500
 
     class Params(ReaderParams):

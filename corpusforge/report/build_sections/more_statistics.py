@@ -27,6 +27,7 @@ KNOWN_KEYS = {
     "contamination",
     "totals_by_unit",
     "decontamination_checks",
+    "contamination_not_checked",
     "warnings",
     "licenses",
 }
