@@ -88,7 +88,7 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         else [],
         "tokenized": _tokenized_summary(out),
         "licenses": manifest_section(license_counts(plan)),
-        "warnings": input_warnings(accounts),
+        "warnings": input_warnings(accounts, quarantine_root),
     }
 
     if reference_checks := reference_dedup_summary(plan.state_dir):  # dedup.reference: against which corpus
@@ -108,15 +108,22 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
     return manifest
 
 
-def input_warnings(accounts: dict[str, SourceAccount]) -> list[str]:
-    """What a user must not miss: a source that kept nothing because its input was quarantined, unread files."""
+FILES_NAMED = 5  # unread files a warning names; the rest are in the quarantine folder
+
+
+def input_warnings(accounts: dict[str, SourceAccount], quarantine_root: Path) -> list[str]:
+    """What a user must not miss: a source that kept nothing because its input was quarantined, unread files
+    (named, so a damaged or wrong file is found without opening the quarantine)."""
     warnings = []
     for name, a in accounts.items():
         if a.files_quarantined:
             reasons = ", ".join(f"{r} {n}" for r, n in sorted(a.files_quarantined_by_reason.items()))
+            named = quarantined_files(quarantine_root / name, FILES_NAMED)
+            more = f" and {a.files_quarantined - len(named)} more" if a.files_quarantined > len(named) else ""
+            files = f": {', '.join(named)}{more}" if named else ""
             warnings.append(
-                f"source {name!r}: {a.files_quarantined} input file(s) could not be read as records ({reasons}); "
-                f"see quarantine/{name}/"
+                f"source {name!r}: {a.files_quarantined} input file(s) could not be read as records ({reasons})"
+                f"{files}; see quarantine/{name}/"
             )
         if a.kept == 0 and a.quarantined and a.quarantined == a.input:
             warnings.append(
@@ -126,6 +133,24 @@ def input_warnings(accounts: dict[str, SourceAccount]) -> list[str]:
         elif a.kept == 0 and a.input == 0 and a.files_quarantined:
             warnings.append(f"source {name!r}: no record could be read, nothing was kept")
     return warnings
+
+
+def quarantined_files(folder: Path, limit: int) -> list[str]:
+    """`file (reason)` of the first file-level quarantine entries of a source, read line by line."""
+    found: list[str] = []
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if '"scope": "file"' not in line:
+                    continue
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                found.append(f"{entry.get('location', {}).get('file', '?')} ({entry.get('reason', '?')})")
+                if len(found) >= limit:
+                    return found
+    return found
 
 
 def totals_by_unit(accounts: dict[str, SourceAccount]) -> dict[str, dict[str, int]]:

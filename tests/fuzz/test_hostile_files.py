@@ -114,6 +114,7 @@ class TestDamagedCompressed:
         assert entry["location"]["size"] == len(data)
         card = (out / "README.md").read_text()
         assert "damaged_compressed_file" in card and "could not be read" in card
+        assert "damaged.jsonl.gz (damaged_compressed_file)" in card  # the card names the damaged file
         strict, manifest, _ = build(tmp_path, reader, "--strict", "--overwrite")
         assert strict.exit_code != 0 and manifest["status"] == "failed_strict"
 
