@@ -9,6 +9,7 @@ from typing import Any
 
 from corpusforge import __version__
 from corpusforge.builder.accounting import SourceAccount, account_plan, read_stage_stats
+from corpusforge.builder.inputs import INPUTS_FILE, manifest_inputs
 from corpusforge.builder.plan import BuildPlan
 from corpusforge.config import dump_yaml
 from corpusforge.instruct.adapters.base import duplicate_ids
@@ -86,6 +87,7 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         else [],
         "tokenized": _tokenized_summary(out),
         "warnings": input_warnings(accounts),
+        "inputs": _recorded_inputs(plan),
     }
 
     if llm_steps := summarize_reports(plan.state_dir):  # model, settings and request counts of LLM steps
@@ -98,6 +100,12 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
     if errors:  # a bug in corpusforge, not in the input
         raise AssertionError(f"manifest does not match schemas/manifest.schema.json: {errors}")
     return manifest
+
+
+def _recorded_inputs(plan: BuildPlan) -> dict[str, list[dict[str, Any]]]:
+    """What the build read, as recorded when it started (builder/inputs.py): per YAML path, path, size, SHA-256."""
+    path = plan.state_dir / INPUTS_FILE
+    return manifest_inputs(json.loads(path.read_text())) if path.is_file() else {}
 
 
 def input_warnings(accounts: dict[str, SourceAccount]) -> list[str]:
