@@ -199,3 +199,39 @@ def test_a_fifo_among_the_inputs_is_recorded_by_kind_and_never_opened(tmp_path):
     os.mkfifo(fifo)
     entry = inspect_file(str(fifo))
     assert (entry.kind, entry.sha256) == ("fifo", None)
+
+
+class TestChangedLabelInput:
+    """`corpusforge label` split into tasks keeps finished tasks on a rerun: only while the items are the same.
+
+    (A one-task run and a finished multi-task run label every item again from the cache, so they always see the
+    current input; the hole was a killed multi-task run whose input was fixed before the rerun.)"""
+
+    def _plan(self, tmp_path: Path, input_path: Path) -> dict:
+        from corpusforge.label.coordinator import prepare_tasks
+        from corpusforge.label.selection import start_output
+        from tests.label.conftest import make_job
+
+        job = make_job(tmp_path / "no-model", tmp_path / "labels", input={"path": str(input_path)},
+                       executor={"type": "local", "tasks": 2})  # fmt: skip
+        _, _, items, positions = start_output(job, job.output_dir(), None)
+        return prepare_tasks(job, positions, items, log=lambda _: None)
+
+    def test_a_finished_task_is_redone_when_its_items_changed(self, tmp_path):
+        from corpusforge.label.shards import task_dir
+        from tests.label.conftest import PQAU_SAMPLE
+
+        data = json.loads(PQAU_SAMPLE.read_text())
+        input_path = tmp_path / "pqau.json"
+        input_path.write_text(json.dumps(data))
+        first = self._plan(tmp_path, input_path)
+        finished = task_dir(tmp_path / "labels", 0)
+        finished.mkdir(parents=True)
+        (finished / "answers.parquet").write_bytes(b"answers to the old questions")
+        assert self._plan(tmp_path, input_path) == first and finished.is_dir()  # unchanged: resumed
+
+        first_id = next(iter(data))
+        data[first_id]["QUESTION"] = "Does the corrected question reach the model?"
+        input_path.write_text(json.dumps(data))  # the same items in the same positions, one question fixed
+        second = self._plan(tmp_path, input_path)
+        assert second["fingerprint"] != first["fingerprint"] and not finished.exists()
