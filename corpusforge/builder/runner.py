@@ -33,7 +33,7 @@ from corpusforge.builder.plan import BuildPlan, Stage, make_plan
 from corpusforge.builder.recipe import RecipeBase, check_inputs
 from corpusforge.config import dump_yaml
 from corpusforge.errors import BuildError, ConfigError
-from corpusforge.output.dataset_dir import STATE_DIR, write_json_atomic, write_text_atomic
+from corpusforge.output.dataset_dir import STATE_DIR, output_folder_problem, write_json_atomic, write_text_atomic
 from corpusforge.runtime.executors import make_executor, ray_session, stderr_to
 from corpusforge.runtime.guard import RunGuard, without_run_token
 from corpusforge.runtime.lock import RunLock
@@ -218,6 +218,8 @@ def _run_stages(plan: BuildPlan, console: Console, spec) -> bool:
 def preflight(recipe: RecipeBase) -> None:
     """ConfigError naming every input the recipe points at that is not there, before anything is written."""
     problems = check_inputs(recipe)
+    if output_problem := output_folder_problem("output.path (--output)", recipe.output.path):
+        problems.append(output_problem)
     if problems:
         raise ConfigError(problems)
 

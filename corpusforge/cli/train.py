@@ -142,6 +142,13 @@ def eval_(
         truth = ground_truth or pqal.parent / "test_ground_truth.json"
         if not pqal.is_file():
             raise ConfigError(f"--pubmedqa {pubmedqa}: not found; give ori_pqal.json or the folder that holds it")
+        mc_loglik.pubmedqa_items(pqal)  # a wrong file is named before the ground truth looked up next to it
+        if ground_truth is None and not truth.is_file():
+            raise ConfigError(
+                f"--pubmedqa {pqal}: no test_ground_truth.json next to it ({truth}); give --ground-truth FILE"
+            )
+        if not truth.is_file():
+            raise ConfigError(f"--ground-truth {truth}: file not found (the official test_ground_truth.json)")
         items = mc_loglik.pubmedqa_test_items(pqal, truth, task_id=task_id, template=template, target=target)
         source = f"PubMedQA official test split ({truth})"
     else:
