@@ -72,26 +72,22 @@ def key_locations(node: Any, path: tuple[str, ...] = (), seen: frozenset[int] = 
     return found
 
 
-def locate(problems: list[str], source: str | None) -> list[str]:
-    """`key.path: message` -> `FILE:LINE:COLUMN: key.path: message`, at the deepest part of the path in the file."""
-    where = _locations.get(source or "")
-    if not where:
-        return problems
-    located = []
+def locate(problems: list[str], source: str | None) -> list[str | None]:
+    """`FILE:LINE:COLUMN` of each `key.path: message` problem's key (its deepest part in the file), or None."""
+    where = _locations.get(source or "", {})
+    found: list[str | None] = []
     for problem in problems:
         parts = tuple(problem.split(": ", 1)[0].split(" (type ", 1)[0].split("."))
         while parts and parts not in where:
             parts = parts[:-1]
-        located.append(f"{source}:{where[parts][0]}:{where[parts][1]}: {problem}" if parts else problem)
-    return located
+        found.append(f"{source}:{where[parts][0]}:{where[parts][1]}" if parts else None)
+    return found
 
 
 def config_error(problems: list[str] | str, source: str | None) -> ConfigError:
-    """A ConfigError whose problems carry the file, line and column of their key when it is in the file."""
-    located = locate([problems] if isinstance(problems, str) else list(problems), source)
-    if len(located) == 1 and source and located[0].startswith(f"{source}:"):
-        return ConfigError(located)  # the file is in the line already
-    return ConfigError(located, source=source)
+    """A ConfigError whose problems show the file, line and column of their key when it is in the file."""
+    problems = [problems] if isinstance(problems, str) else list(problems)
+    return ConfigError(problems, source=source, locations=locate(problems, source))
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -198,7 +198,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, output: st
     try:
         return validate(recipe_model(), data, source=str(path))
     except ConfigError as e:  # raised by a whole-recipe check inside validation: name the file too
-        if e.source is None and not str(e).startswith(f"{path}:"):
+        if e.source is None:
             raise config_error(e.problems, str(path)) from None
         raise
 
