@@ -18,9 +18,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from corpusforge.builder.inputs import inspect_file
 from corpusforge.cli import app, exit_code
 from corpusforge.errors import BuildError
+from corpusforge.label.coordinator import prepare_tasks
+from corpusforge.label.selection import start_output
+from corpusforge.label.shards import task_dir
 from tests.builder.conftest import write_recipe
+from tests.label.conftest import PQAU_SAMPLE, make_job
 
 TEXT = "Patient {i} with type 2 diabetes was treated with metformin and followed for {i} weeks without events."
 
@@ -193,8 +198,6 @@ def test_the_manifest_lists_every_file_read_with_size_and_sha256(built):
 
 def test_a_fifo_among_the_inputs_is_recorded_by_kind_and_never_opened(tmp_path):
     """Hashing must not block on a FIFO (opening one waits for a writer)."""
-    from corpusforge.builder.inputs import inspect_file
-
     fifo = tmp_path / "pipe.jsonl"
     os.mkfifo(fifo)
     entry = inspect_file(str(fifo))
@@ -208,19 +211,12 @@ class TestChangedLabelInput:
     current input; the hole was a killed multi-task run whose input was fixed before the rerun.)"""
 
     def _plan(self, tmp_path: Path, input_path: Path) -> dict:
-        from corpusforge.label.coordinator import prepare_tasks
-        from corpusforge.label.selection import start_output
-        from tests.label.conftest import make_job
-
         job = make_job(tmp_path / "no-model", tmp_path / "labels", input={"path": str(input_path)},
                        executor={"type": "local", "tasks": 2})  # fmt: skip
         _, _, items, positions = start_output(job, job.output_dir(), None)
         return prepare_tasks(job, positions, items, log=lambda _: None)
 
     def test_a_finished_task_is_redone_when_its_items_changed(self, tmp_path):
-        from corpusforge.label.shards import task_dir
-        from tests.label.conftest import PQAU_SAMPLE
-
         data = json.loads(PQAU_SAMPLE.read_text())
         input_path = tmp_path / "pqau.json"
         input_path.write_text(json.dumps(data))

@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+import psutil
+
 GIB = 2**30
 KVCACHE_ENV = "VLLM_CPU_KVCACHE_SPACE"
 VLLM_DEFAULT_SHARE = 0.92  # vllm.config.CacheConfig.gpu_memory_utilization, read from vLLM when it is importable
@@ -28,20 +30,18 @@ class NodeMemory:
 
 def cpu_node_memory() -> NodeMemory:
     """Total and available memory of the node vLLM's CPU worker will use (its own helpers; psutil without them)."""
-    try:
+    try:  # vllm is imported only when an engine starts (seconds of import time)
         from vllm.utils.cpu_resource_utils import get_allowed_cpu_list, get_memory_node_info
 
         info = get_memory_node_info(get_allowed_cpu_list()[0].numa_node)
         return NodeMemory(info.total_memory, info.available_memory)
     except Exception:  # noqa: BLE001 - another vLLM version: the system's numbers are what it used before
-        import psutil
-
         memory = psutil.virtual_memory()
         return NodeMemory(memory.total, memory.available)
 
 
 def vllm_default_share() -> float:
-    try:
+    try:  # (imported when an engine starts, as above)
         from vllm.config import CacheConfig
 
         return float(CacheConfig.__pydantic_fields__["gpu_memory_utilization"].default)  # a pydantic dataclass
