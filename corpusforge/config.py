@@ -32,7 +32,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+        _locations[str(path)] = key_locations(yaml.compose(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -44,6 +46,48 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
     return data
+
+
+# ---- where each key is in its file, so that a problem says file:line:column --------------------------------------
+# A YAML indentation slip often still parses (a key lands one level up or down), and is then reported by the
+# validation as `sources.steps: Input should be a valid dictionary`: the line tells where to look.
+_locations: dict[str, dict[tuple[str, ...], tuple[int, int]]] = {}  # by file path as given to load_yaml
+
+
+def key_locations(node: Any, path: tuple[str, ...] = (), seen: frozenset[int] = frozenset()) -> dict:
+    """{key path: (line, column)} (1-based) of every key and list item of a composed YAML document."""
+    found: dict[tuple[str, ...], tuple[int, int]] = {}
+    if node is None or id(node) in seen:  # an alias to an enclosing node: its keys are located already
+        return found
+    seen = seen | {id(node)}
+    if isinstance(node, yaml.MappingNode):
+        children = [(str(key.value), key, value) for key, value in node.value]
+    elif isinstance(node, yaml.SequenceNode):
+        children = [(str(i), item, item) for i, item in enumerate(node.value)]
+    else:
+        return found
+    for name, key, value in children:
+        found[(*path, name)] = (key.start_mark.line + 1, key.start_mark.column + 1)
+        found.update(key_locations(value, (*path, name), seen))
+    return found
+
+
+def locate(problems: list[str], source: str | None) -> list[str | None]:
+    """`FILE:LINE:COLUMN` of each `key.path: message` problem's key (its deepest part in the file), or None."""
+    where = _locations.get(source or "", {})
+    found: list[str | None] = []
+    for problem in problems:
+        parts = tuple(problem.split(": ", 1)[0].split(" (type ", 1)[0].split("."))
+        while parts and parts not in where:
+            parts = parts[:-1]
+        found.append(f"{source}:{where[parts][0]}:{where[parts][1]}" if parts else None)
+    return found
+
+
+def config_error(problems: list[str] | str, source: str | None) -> ConfigError:
+    """A ConfigError whose problems show the file, line and column of their key when it is in the file."""
+    problems = [problems] if isinstance(problems, str) else list(problems)
+    return ConfigError(problems, source=source, locations=locate(problems, source))
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -121,7 +165,7 @@ def validate(model: type[M], data: dict[str, Any], source: str | None = None) ->
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(format_validation_error(e), source=source) from None
+        raise config_error(format_validation_error(e), source) from None
 
 
 def load_config(model: type[M], path: str | Path, overrides: list[str] | None = None) -> M:

@@ -13,15 +13,20 @@ class CorpusforgeError(Exception):
 class ConfigError(CorpusforgeError):
     """A recipe/config problem, reported with the path of the offending key (e.g. `sources.books.path`)."""
 
-    def __init__(self, problems: list[str] | str, source: str | None = None):
+    def __init__(
+        self, problems: list[str] | str, source: str | None = None, locations: list[str | None] | None = None
+    ):
+        """`locations`: per problem, `FILE:LINE:COLUMN` of its key when known (config.py finds them), shown first."""
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         self.source = source
+        self.locations = list(locations) if locations else [None] * len(self.problems)
+        shown = [f"{at}: {p}" if at else p for at, p in zip(self.locations, self.problems)]
         where = f"{source}: " if source else ""
-        if len(self.problems) == 1:  # one line that names the key (and the file when known)
-            super().__init__(where + self.problems[0])
+        if len(shown) == 1:  # one line that names the key (and the file when known)
+            super().__init__(shown[0] if self.locations[0] else where + shown[0])
         else:
-            lines = "\n".join(f"  - {p}" for p in self.problems)
-            super().__init__(f"{where}{len(self.problems)} problems in the configuration\n{lines}")
+            lines = "\n".join(f"  - {p}" for p in shown)
+            super().__init__(f"{where}{len(shown)} problems in the configuration\n{lines}")
 
 
 class InputError(CorpusforgeError):

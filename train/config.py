@@ -145,6 +145,13 @@ class RuntimeConfig(StrictModel):
     accelerator: Literal["auto", "cuda", "cpu"] = "auto"
     dist_backend: Literal["auto", "nccl", "gloo", "ccl"] = "auto"
     dist_timeout_s: int = Field(1800, ge=10)
+    master_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="the ranks' rendezvous port; unset: MASTER_PORT from the environment, else a free port on one "
+        "node (29500, DeepSpeed's default, with a hostfile)",
+    )
 
 
 class MCEvalConfig(StrictModel):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from corpusforge.output.dataset_dir import output_folder_problem
 from corpusforge.sources_check import hub_problems, model_problems, where
 from train.config import TrainConfig
 
@@ -24,6 +25,8 @@ DATA_FILES = (".jsonl", ".json", ".parquet", ".csv")
 def check_paths(config: TrainConfig) -> list[str]:
     """Every problem with the files and ids the config names, as `key: message` lines (empty: all good)."""
     problems = model_problems("model.path", config.model.path, needs="config.json")
+    if output_problem := output_folder_problem("train.output_dir", config.train.output_dir):
+        problems.append(output_problem)
     if config.model.tokenizer:
         problems += model_problems("model.tokenizer", config.model.tokenizer, needs="tokenizer")
     splits = [config.data.train_split] + ([config.data.eval_split] if config.data.eval_split else [])

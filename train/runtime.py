@@ -7,6 +7,7 @@ process makes itself rank 0 of a world of one, so DeepSpeed does not go looking 
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -19,6 +20,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something on this machine listens on `port` (IPv4 or IPv6, as torch's rendezvous store binds)."""
+    for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed socket's TIME_WAIT is no user
+                s.bind((address, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                return True
+    return False
 
 
 def prepare_environment(runtime) -> str:

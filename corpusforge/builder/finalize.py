@@ -9,6 +9,7 @@ from typing import Any
 
 from corpusforge import __version__
 from corpusforge.builder.accounting import SourceAccount, account_plan, read_stage_stats
+from corpusforge.builder.inputs import INPUTS_FILE, manifest_inputs
 from corpusforge.builder.license_table import card_license, license_counts, license_markdown, manifest_section
 from corpusforge.builder.plan import BuildPlan
 from corpusforge.builder.reference_report import reference_dedup_summary, reference_dedup_text
@@ -89,6 +90,7 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         "tokenized": _tokenized_summary(out),
         "licenses": manifest_section(license_counts(plan)),
         "warnings": input_warnings(accounts, quarantine_root),
+        "inputs": _recorded_inputs(plan),
     }
 
     if reference_checks := reference_dedup_summary(plan.state_dir):  # dedup.reference: against which corpus
@@ -106,6 +108,12 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
     if errors:  # a bug in corpusforge, not in the input
         raise AssertionError(f"manifest does not match schemas/manifest.schema.json: {errors}")
     return manifest
+
+
+def _recorded_inputs(plan: BuildPlan) -> dict[str, list[dict[str, Any]]]:
+    """What the build read, as recorded when it started (builder/inputs.py): per YAML path, path, size, SHA-256."""
+    path = plan.state_dir / INPUTS_FILE
+    return manifest_inputs(json.loads(path.read_text())) if path.is_file() else {}
 
 
 FILES_NAMED = 5  # unread files a warning names; the rest are in the quarantine folder

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from corpusforge.config import StrictModel, apply_overrides, load_yaml, validate
+from corpusforge.config import StrictModel, apply_overrides, config_error, load_yaml, validate
 from corpusforge.errors import ConfigError
 from corpusforge.instruct.mixing import MixSpec
 from corpusforge.pipeline.registry import params_union, registered, resolve_plugins
@@ -199,12 +199,12 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, output: st
         data["output"]["path"] = output
     problems = resolve_plugins(step_types(data))
     if problems:
-        raise ConfigError(problems, source=str(path))
+        raise config_error(problems, str(path))
     try:
         return validate(recipe_model(), data, source=str(path))
     except ConfigError as e:  # raised by a whole-recipe check inside validation: name the file too
         if e.source is None:
-            raise ConfigError(e.problems, source=str(path)) from None
+            raise config_error(e.problems, str(path)) from None
         raise
 
 

@@ -21,11 +21,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from corpusforge.builder.finalize import finalize
+from corpusforge.builder.inputs import (
+    INPUTS_FILE,
+    describe_changes,
+    inventory_from_json,
+    inventory_to_json,
+    take_inventory,
+)
+from corpusforge.builder.inputs import changes as input_changes
 from corpusforge.builder.plan import BuildPlan, Stage, make_plan
 from corpusforge.builder.recipe import RecipeBase, check_inputs
 from corpusforge.config import dump_yaml
 from corpusforge.errors import BuildError, ConfigError
-from corpusforge.output.dataset_dir import STATE_DIR, write_json_atomic, write_text_atomic
+from corpusforge.output.dataset_dir import STATE_DIR, output_folder_problem, write_json_atomic, write_text_atomic
 from corpusforge.runtime.executors import make_executor, ray_session, stderr_to
 from corpusforge.runtime.guard import RunGuard, without_run_token
 from corpusforge.runtime.lock import RunLock
@@ -76,21 +84,47 @@ class BuildGuard(RunGuard):
 
 
 def prepare_output(plan: BuildPlan, overwrite: bool) -> None:
+    """Start, resume or (with --overwrite) replace the build in the output folder.
+
+    A resume keeps finished tasks, so it is allowed only when both the recipe and its input files are the ones the
+    output was built from (runner.py's recipe fingerprint, inputs.py's inventory); anything else is refused in one
+    line, and `--overwrite` always starts the build over.
+    """
     out, state = plan.output_dir, plan.state_dir
     fingerprint = recipe_fingerprint(plan.recipe)
     check_output_dir(out)
-    if (state / FINGERPRINT).exists():
+    previous_inputs = None
+    if (state / FINGERPRINT).exists() and overwrite:
+        clear_output(out, keep=state / LOCK_NAME)
+    elif (state / FINGERPRINT).exists():
         previous = json.loads((state / FINGERPRINT).read_text()).get("fingerprint")
         if previous != fingerprint:
-            if not overwrite:
-                raise BuildError(
-                    f"{out} holds a build of a different recipe (or different settings); rerun with --overwrite "
-                    "to replace it, or choose another --output"
-                )
-            clear_output(out, keep=state / LOCK_NAME)
+            raise BuildError(
+                f"{out} holds a build of a different recipe (or different settings); rerun with --overwrite "
+                "to replace it, or choose another --output"
+            )
+        previous_inputs = read_inventory(state)
+        if previous_inputs is None:
+            raise BuildError(
+                f"{out} was built by an earlier corpusforge that did not record its input files; rerun with "
+                "--overwrite to rebuild it, or choose another --output"
+            )
+    inventory = take_inventory(plan.recipe, out, previous_inputs)
+    if previous_inputs is not None and (changed := input_changes(previous_inputs, inventory)):
+        raise BuildError(
+            f"the input files changed since {out} was built ({describe_changes(changed)}); rerun with "
+            "--overwrite to rebuild it, or choose another --output"
+        )
     state.mkdir(parents=True, exist_ok=True)
+    # the inventory first: a fingerprint without one is an output of a corpusforge that did not record inputs
+    write_json_atomic(state / INPUTS_FILE, inventory_to_json(inventory))
     write_json_atomic(state / FINGERPRINT, {"fingerprint": fingerprint})
     write_text_atomic(state / "recipe.resolved.yaml", dump_yaml(plan.recipe))
+
+
+def read_inventory(state: Path) -> dict | None:
+    path = state / INPUTS_FILE
+    return inventory_from_json(json.loads(path.read_text())) if path.is_file() else None
 
 
 def clear_output(out: Path, keep: Path) -> None:
@@ -184,6 +218,8 @@ def _run_stages(plan: BuildPlan, console: Console, spec) -> bool:
 def preflight(recipe: RecipeBase) -> None:
     """ConfigError naming every input the recipe points at that is not there, before anything is written."""
     problems = check_inputs(recipe)
+    if output_problem := output_folder_problem("output.path (--output)", recipe.output.path):
+        problems.append(output_problem)
     if problems:
         raise ConfigError(problems)
 

@@ -29,7 +29,12 @@ def build(
         bool, typer.Option("--strict", help="Fail the build if any input record was quarantined")
     ] = False,
     overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace an output directory built from a different recipe")
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Build from scratch, replacing what the output directory holds (another recipe, changed inputs, "
+            "a finished build)",
+        ),
     ] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show datatrove's logs instead of filing them")
@@ -49,7 +54,8 @@ def build(
 ) -> None:
     """Build a dataset from a recipe: read sources, clean, filter, deduplicate, write parquet + card + manifest.
 
-    A rerun of the same recipe into the same output resumes where a killed run stopped.
+    A rerun of the same recipe into the same output resumes where a killed run stopped; a rerun whose input files
+    changed since is refused (naming them) unless --overwrite rebuilds.
     """
     from corpusforge.builder.recipe import load_recipe
     from corpusforge.builder.runner import BuildGuard, describe_plan, preflight

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from corpusforge.cli.app import app
 from corpusforge.errors import ConfigError
+from corpusforge.sources_check import model_problems
 
 label_app = typer.Typer(
     help="Pseudo-label questions with an LLM (AntGLM-Med's LLM-annotated PQA-U: long-answer, VoC, CoT, PPL).",
@@ -199,6 +200,9 @@ def build_job(
     if tasks is not None:
         data.setdefault("executor", {})["tasks"] = tasks
     data = apply_overrides(data, overrides)
+    if not isinstance(data.get("model"), dict) or not data["model"].get("name"):
+        where = f"in {recipe}" if recipe else "in a recipe given with --recipe"
+        raise ConfigError(f"no model given: use --model PATH_OR_HUB_ID, or set model.name {where}")
     job = validate(LabelJob, data, source=str(recipe) if recipe else "command line")
     if not job.run.output:
         raise ConfigError("run.output: give --output DIR (or run.output in the recipe)")
@@ -236,6 +240,13 @@ def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None, report: bool
         if ground_truth:
             console.print(f"# evaluation: test PMIDs of {ground_truth}", markup=False, highlight=False)
         return
+
+    # a wrong model path is one line before any work, not after the progress lines; an openai backend names a
+    # served model, and Ray/Slurm tasks may see paths this machine does not (they check when they load it)
+    if job.model.backend.type != "openai" and job.executor.type == "local":
+        problems = model_problems("model.name", job.model.name, "config.json")
+        if problems:
+            raise ConfigError(problems)
 
     def log(message: str) -> None:
         console.print(message, markup=False, highlight=False, soft_wrap=True)

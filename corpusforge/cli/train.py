@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import typer
 
 from corpusforge.cli.app import app
 from corpusforge.errors import ConfigError, InputError
+from train.runtime import free_port, port_in_use
 
 
 def run_script() -> Path:
@@ -20,14 +22,44 @@ def run_script() -> Path:
     return Path(train.__file__).resolve().parent / "run.py"
 
 
+def rendezvous_port(configured: int | None, multi_node: bool) -> int | None:
+    """The ranks' rendezvous port: runtime.master_port, else MASTER_PORT, else a free port (one node) or None
+    (DeepSpeed's 29500, with a hostfile: the port must be free on the first node, not here).
+
+    DeepSpeed's launcher always uses 29500 unless told otherwise, so two trainings on one machine collided with a
+    51-line EADDRINUSE traceback; a port that was chosen and is busy is one line now, before anything starts.
+    """
+    key, port = "runtime.master_port", configured
+    if port is None and os.environ.get("MASTER_PORT"):
+        key, value = "MASTER_PORT", os.environ["MASTER_PORT"]
+        if not value.isdigit() or not 0 < int(value) < 65536:
+            raise ConfigError(f"MASTER_PORT={value!r}: not a port number (1-65535)")
+        port = int(value)
+    if port is None:
+        return None if multi_node else free_port()
+    if not multi_node and port_in_use(port):
+        raise ConfigError(
+            f"{key}: port {port} is in use on this machine (another training?); choose a free one, or leave "
+            f"{key} unset to pick one"
+        )
+    return port
+
+
 def launcher_command(
-    config: Path, overrides: list[str], num_gpus: int | None, num_nodes: int | None, hostfile: Path | None
+    config: Path,
+    overrides: list[str],
+    num_gpus: int | None,
+    num_nodes: int | None,
+    hostfile: Path | None,
+    master_port: int | None = None,
 ) -> list[str]:
     """The `deepspeed` command line: GPUs per node and a hostfile for several nodes are passed to the launcher."""
     launcher = shutil.which("deepspeed") or str(Path(sys.executable).parent / "deepspeed")
     if not Path(launcher).exists():
         raise InputError("the `deepspeed` launcher is not installed: pip install 'corpusforge[train]'")
     cmd = [launcher]
+    if master_port is not None:
+        cmd += ["--master_port", str(master_port)]
     if hostfile is not None:
         if not hostfile.is_file():
             raise InputError(f"{hostfile}: hostfile not found")
@@ -78,7 +110,8 @@ def train(
     problems += deepspeed_problems(ds, where, parsed.runtime.accelerator)
     if problems:
         raise ConfigError(problems, source=str(config))
-    cmd = launcher_command(config, overrides, num_gpus, num_nodes, hostfile)
+    port = rendezvous_port(parsed.runtime.master_port, multi_node=hostfile is not None)
+    cmd = launcher_command(config, overrides, num_gpus, num_nodes, hostfile, port)
     if dry_run:
         typer.echo(dump_yaml(parsed))
         if num_gpus is not None:
@@ -142,6 +175,13 @@ def eval_(
         truth = ground_truth or pqal.parent / "test_ground_truth.json"
         if not pqal.is_file():
             raise ConfigError(f"--pubmedqa {pubmedqa}: not found; give ori_pqal.json or the folder that holds it")
+        mc_loglik.pubmedqa_items(pqal)  # a wrong file is named before the ground truth looked up next to it
+        if ground_truth is None and not truth.is_file():
+            raise ConfigError(
+                f"--pubmedqa {pqal}: no test_ground_truth.json next to it ({truth}); give --ground-truth FILE"
+            )
+        if not truth.is_file():
+            raise ConfigError(f"--ground-truth {truth}: file not found (the official test_ground_truth.json)")
         items = mc_loglik.pubmedqa_test_items(pqal, truth, task_id=task_id, template=template, target=target)
         source = f"PubMedQA official test split ({truth})"
     else:

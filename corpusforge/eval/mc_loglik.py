@@ -23,7 +23,7 @@ from typing import Any
 from corpusforge.errors import InputError
 from corpusforge.eval.metrics import ClassificationReport, classification_report
 from corpusforge.formats.instruction import make_record, record_meta
-from corpusforge.formats.pubmedqa import MalformedItem, iter_items, load_test_ground_truth
+from corpusforge.formats.pubmedqa import MalformedItem, PubMedQAItem, iter_items, load_test_ground_truth
 from corpusforge.instruct.adapters.pubmedqa import pubmedqa_mc
 from corpusforge.instruct.render import render_answer, render_mc
 from corpusforge.output.splits import load_split  # the same reading rules as training (dataset dir, file, Hub id)
@@ -95,6 +95,21 @@ def pubmedqa_record(
     )
 
 
+def pubmedqa_items(pqal: str | Path) -> tuple[dict[str, PubMedQAItem], list[str]]:
+    """{PMID: item} of a PubMedQA file and its malformed records; InputError naming the file when it holds no item
+    at all (a wrong file is said to be one, before any file looked up next to it is)."""
+    items_by_pmid, malformed = {}, []
+    for _, item, _ in iter_items(pqal):
+        if isinstance(item, MalformedItem):
+            malformed.append(str(item))
+        else:
+            items_by_pmid[item.pmid] = item
+    if not items_by_pmid:
+        why = f" (first record: {malformed[0]})" if malformed else " (it holds no records)"
+        raise InputError(f"{pqal}: no PubMedQA items in this file{why}; give PQA-L's ori_pqal.json")
+    return items_by_pmid, malformed
+
+
 def pubmedqa_test_items(
     pqal: str | Path,
     ground_truth: str | Path,
@@ -103,14 +118,15 @@ def pubmedqa_test_items(
     target: str = DEFAULT_TARGET,
 ) -> list[MCItem]:
     """The official test split: exactly the PMIDs of test_ground_truth.json, gold labels from that file."""
+    items_by_pmid, malformed = pubmedqa_items(pqal)
     gold = load_test_ground_truth(ground_truth)
-    found, malformed = {}, []
-    for _, item, _ in iter_items(pqal):
-        if isinstance(item, MalformedItem):
-            malformed.append(str(item))
-        elif item.pmid in gold:
-            found[item.pmid] = item
+    found = {pmid: item for pmid, item in items_by_pmid.items() if pmid in gold}
     missing = sorted(set(gold) - set(found))
+    if missing and not found:
+        raise InputError(
+            f"{pqal}: none of the {len(gold)} test PMIDs of {ground_truth} is in this file; give PQA-L's "
+            "ori_pqal.json (not PQA-U or PQA-A)"
+        )
     if missing:
         why = f"; malformed records: {malformed[:3]}" if malformed else ""
         raise InputError(f"{pqal}: {len(missing)} test PMIDs of {ground_truth} are missing, e.g. {missing[:5]}{why}")

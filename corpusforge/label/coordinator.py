@@ -28,6 +28,7 @@ from typing import Any
 from corpusforge.errors import BuildError
 from corpusforge.label.config import LabelJob
 from corpusforge.label.finish import LabelRun, finish_output
+from corpusforge.label.items import LabelItem
 from corpusforge.label.ondemand import make_backend
 from corpusforge.label.output_lock import output_lock
 from corpusforge.label.prompts import PromptBook
@@ -79,8 +80,11 @@ def _slurm_job_active(job_id: str | None) -> bool:
     return listed.returncode == 0 and bool(listed.stdout.strip())
 
 
-def prepare_tasks(job: LabelJob, positions: list[int], log: Callable[[str], None]) -> dict[str, Any]:
-    """The plan file: kept when the job and its shares are unchanged (finished tasks stay), else started over.
+def prepare_tasks(
+    job: LabelJob, positions: list[int], items: list[LabelItem], log: Callable[[str], None]
+) -> dict[str, Any]:
+    """The plan file: kept when the job, its shares and its items are unchanged (finished tasks stay), else
+    started over.
 
     Task caches left by an earlier command are folded into the job's cache first, so nothing they hold is lost
     and every task of this command reads it.
@@ -88,7 +92,7 @@ def prepare_tasks(job: LabelJob, positions: list[int], log: Callable[[str], None
     out = job.output_dir()
     root = tasks_dir(out)
     refuse_running_tasks(out)
-    fingerprint = job_fingerprint(job, positions)
+    fingerprint = job_fingerprint(job, positions, items)
     plan_path = root / PLAN
     previous = json.loads(plan_path.read_text()) if plan_path.is_file() else None
     folded = fold_caches(job.cache_path(), sorted(root.glob(f"*/{TASK_CACHE}")) if root.is_dir() else [])
@@ -98,7 +102,10 @@ def prepare_tasks(job: LabelJob, positions: list[int], log: Callable[[str], None
         return previous
     if root.is_dir():
         if previous:
-            log("the job or its number of tasks changed: the tasks start over (the label cache still answers)")
+            log(
+                "the job, its input items or its number of tasks changed: the tasks start over "
+                "(the label cache still answers what was asked before)"
+            )
         shutil.rmtree(root)
     root.mkdir(parents=True)
     plan = {
@@ -227,8 +234,8 @@ def run_tasks(job: LabelJob, *, progress_factory=None, keep=None, observers=None
     with output_lock(out):
         book = PromptBook(job.task.templates)
         book.check(job.strategies)
-        output, summary, _, positions = start_output(job, out, keep)  # the tasks read their own share
-        plan = prepare_tasks(job, positions, log)
+        output, summary, items, positions = start_output(job, out, keep)  # the tasks read their own share
+        plan = prepare_tasks(job, positions, items, log)
         done_before = completed_ranks(out)
         log(
             f"{len(positions)} items to label ({sum(summary.quarantined.values())} input records quarantined) "

@@ -22,6 +22,7 @@ from corpusforge.output.dataset_dir import (
     MANIFEST,
     QUARANTINE_DIR,
     STATE_DIR,
+    output_folder_problem,
     split_files,
     write_json_atomic,
     write_text_atomic,
@@ -36,6 +37,8 @@ LABEL_MARKER = "label.lock"
 def check_label_directory(output_dir: str | Path) -> None:
     """Never clear a folder that is not a label output (a build output, a typo for a data folder...)."""
     out = Path(output_dir)
+    if problem := output_folder_problem("run.output (--output)", out):
+        raise ConfigError(problem)
     if not out.exists() or not any(out.iterdir()):
         return
     if (out / STATE_DIR / LABEL_MARKER).is_file() or (out / STATE_DIR / "label_cache.sqlite").is_file():

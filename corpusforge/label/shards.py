@@ -66,12 +66,15 @@ def completed_ranks(output_dir: str | Path) -> set[int]:
     return {int(p.name) for p in folder.iterdir() if p.name.isdigit()} if folder.is_dir() else set()
 
 
-def job_fingerprint(job: LabelJob, positions: list[int]) -> str:
-    """What must not change for finished tasks to be kept: the job but where and how fast it runs, the shares."""
+def job_fingerprint(job: LabelJob, positions: list[int], items: list[LabelItem]) -> str:
+    """What must not change for finished tasks to be kept: the job but where and how fast it runs, the shares, and
+    what the items say (an input file fixed between a killed run and its rerun must not keep the old answers)."""
     data = job.model_dump(mode="json")
     data["executor"] = {"tasks": job.executor.tasks}
     data["run"].pop("progress", None)
     data["positions"] = hashlib.sha256(json.dumps(positions).encode()).hexdigest()
+    content = json.dumps([dataclasses.asdict(item) for item in items], ensure_ascii=False, sort_keys=True)
+    data["items"] = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

@@ -15,6 +15,19 @@ QUARANTINE_DIR = "quarantine"
 IMAGES_DIR = "images"  # the card's plots (PNG), written by the report
 
 
+def output_folder_problem(key: str, folder: str | Path) -> str | None:
+    """Why `folder` cannot become an output folder (it, or a folder above it, is a file), as one line naming the
+    recipe key; None when it can. Checked before anything is written, instead of an OS error from deep inside."""
+    folder = Path(folder)
+    for path in (folder, *folder.parents):
+        if path.is_dir():
+            return None
+        if path.exists() or path.is_symlink():
+            what = "is a file" if path == folder else f"is under {path}, which is a file"
+            return f"{key}: {folder} {what}, not a folder; choose another output folder (nothing was written)"
+    return None
+
+
 def write_json_atomic(path: str | Path, data: Any) -> None:
     """Write JSON so that a reader never sees half a file (a killed run leaves the old one or the new one)."""
     path = Path(path)

@@ -61,7 +61,10 @@ def test_a_hub_dataset_offline_gives_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    result = invoke("pqa-u", "--input", "qiaojin/PubMedQA", "--model", "m", "--output", str(tmp_path / "o"))
+    model = tmp_path / "m"  # a model folder that passes the check made before any work
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    result = invoke("pqa-u", "--input", "qiaojin/PubMedQA", "--model", str(model), "--output", str(tmp_path / "o"))
     assert isinstance(result.exception, InputError)
     assert "qiaojin/PubMedQA" in str(result.exception) and "--input PATH" in str(result.exception)
 

