@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
+from pydantic import BaseModel
 
 from corpusforge.builder.recipe import RecipeBase
 from corpusforge.pipeline.registry import BuildContext, StepParams, build_step
@@ -100,14 +101,23 @@ def _protocols(fs) -> tuple[str, ...]:
     return (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
 
 
-def path_fields(where: str, params: StepParams) -> dict[str, list[str]]:
+INPUT_FILE_FIELDS = {"path", "test_ground_truth"}  # besides `*_path`: fields that name files a step reads
+
+
+def path_fields(where: str, params: BaseModel) -> dict[str, list[str]]:
+    """`path` and `*_path` fields, also inside nested settings and lists of them (decontam.eval_sets' `sets`)."""
     found = {}
     for field_name in type(params).model_fields:
-        if field_name != "path" and not field_name.endswith("_path"):
-            continue
         value = getattr(params, field_name)
-        if isinstance(value, str) and value:
-            found[f"{where}.{field_name}"] = local_files(value)
+        if field_name in INPUT_FILE_FIELDS or field_name.endswith("_path"):
+            if isinstance(value, str) and value:
+                found[f"{where}.{field_name}"] = local_files(value)
+        elif isinstance(value, BaseModel):
+            found.update(path_fields(f"{where}.{field_name}", value))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    found.update(path_fields(f"{where}.{field_name}.{i}", item))
     return found
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from corpusforge.builder.inputs import inspect_file
+from corpusforge.builder.inputs import inspect_file, path_fields
 from corpusforge.cli import app, exit_code
 from corpusforge.errors import BuildError
+from corpusforge.instruct.eval_sets import EvalSetParams
 from corpusforge.label.coordinator import prepare_tasks
 from corpusforge.label.selection import start_output
 from corpusforge.label.shards import task_dir
@@ -231,3 +232,26 @@ class TestChangedLabelInput:
         input_path.write_text(json.dumps(data))  # the same items in the same positions, one question fixed
         second = self._plan(tmp_path, input_path)
         assert second["fingerprint"] != first["fingerprint"] and not finished.exists()
+
+
+def test_files_named_inside_nested_settings_are_inputs_too(tmp_path):
+    """decontam.eval_sets names its files in a list of sets: a changed eval set must be seen like a reader's file."""
+    (tmp_path / "test.jsonl").write_text("{}\n")
+    (tmp_path / "gt.json").write_text("{}")
+    params = EvalSetParams(
+        type="decontam.eval_sets",
+        sets=[
+            {"name": "medqa", "kind": "medqa", "path": str(tmp_path / "test.jsonl")},
+            {
+                "name": "pqa",
+                "kind": "pubmedqa",
+                "path": str(tmp_path / "test.jsonl"),
+                "test_ground_truth": str(tmp_path / "gt.json"),
+            },
+        ],
+    )
+    assert path_fields("filters.0", params) == {
+        "filters.0.sets.0.path": [str(tmp_path / "test.jsonl")],
+        "filters.0.sets.1.path": [str(tmp_path / "test.jsonl")],
+        "filters.0.sets.1.test_ground_truth": [str(tmp_path / "gt.json")],
+    }
