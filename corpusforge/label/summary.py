@@ -50,11 +50,12 @@ class SummaryBuilder:
             counts[member["label"] if member["label"] is not None else "unlabeled"] += 1
             self.parse_failures[member["strategy"]] += member["parse_failures"]
             answers = self.answers.setdefault(member["strategy"], Counter())
-            answers["stated"] += member["stated_label"] is not None
-            answers["constrained"] += member["constrained_label"] is not None
-            answers["disagreements"] += member["disagreement"]
+            # .get: records of shards written before these fields existed still merge
+            answers["stated"] += member.get("stated_label") is not None
+            answers["constrained"] += member.get("constrained_label") is not None
+            answers["disagreements"] += bool(member.get("disagreement"))
             for name in ("generations", "truncated", "repetition_loops"):
-                answers[name] += member[name]
+                answers[name] += member.get(name) or 0
 
     def quarantine(self, reason: str) -> None:
         self.quarantined[reason] += 1
