@@ -3,8 +3,10 @@
 CoT's reasoning and VoC's verification often end on a conclusion; the label must be that conclusion, not what a
 separate constrained request says afterwards (a small model's bias toward "A" wins there). A statement is an
 answer phrase followed by an option in the prompt's forms or the model's own: the key ("C", "(C)", "C)"), key and
-text ("C) maybe"), or the text ("Maybe", "maybe."), in English and Chinese. The last statement wins; a phrase that
-quotes the question ("why the answer is A) yes") or negates ("the answer is not yes") states nothing.
+text ("C) maybe"), or the text ("Maybe", "maybe."), in English and Chinese. A phrase that quotes the question ("why the answer
+is A) yes") or negates ("the answer is not yes") states nothing, and so does a text whose statements name different
+options: small models list every option ("The answer is A) yes. The answer is B) no. The answer is C) maybe.")
+rather than conclude, and picking one of them would be our choice, not the model's.
 """
 
 from __future__ import annotations
@@ -36,15 +38,21 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 
 
 def stated_answer(text: str, options: Sequence[OptionSpec]) -> str | None:
-    """The key of the option the text concludes with, or None when it states none."""
-    found = None
+    """The key of the option the text concludes with, or None when it states none or several."""
+    found = set(stated_answers(text, options))
+    return found.pop() if len(found) == 1 else None
+
+
+def stated_answers(text: str, options: Sequence[OptionSpec]) -> list[str]:
+    """The option key of every answer statement in the text, in order."""
+    found = []
     for lead in _LEAD.finditer(text):
         if _NOT_A_CONCLUSION.search(text[max(0, lead.start() - 20) : lead.start()]):
             continue
         start = _GAP.match(text, lead.end()).end()
         key = _option_at(text, start, options)
         if key is not None:
-            found = key
+            found.append(key)
     return found
 
 

@@ -26,7 +26,7 @@ def real_run(smollm2_dir, real_pubmedqa, tmp_path_factory):
             "model": {"name": str(smollm2_dir), "backend": {"type": "transformers", "batch_size": 20}},
             "strategy": "ensemble",
             "ensemble": {"strategies": STRATEGIES},
-            "sampling": {"max_tokens": {"explain": 24, "verify": 48, "reason": 64, "answer": 4}},
+            "sampling": {"max_tokens": {"explain": 16, "verify": 40, "reason": 48, "answer": 4}},
             "run": {"output": str(out), "limit": 20, "progress": False},
         },
     )
@@ -60,7 +60,7 @@ def test_labels_follow_what_the_real_model_stated(real_run):
     assert sum(a["disagreements"] for a in answers.values()) == disagreements
     for strategy in ("voc", "cot"):
         assert answers[strategy]["generations"] == 20 * (4 if strategy == "voc" else 1)
-    # 64 tokens of reasoning is short for this model: many are cut, and the summary says so
+    # 48 tokens of reasoning is short for this model: many are cut, and the summary says so
     assert answers["cot"]["truncated"] > 0
     assert set(reports) >= {*STRATEGIES, "ensemble"}
 

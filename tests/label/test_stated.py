@@ -4,7 +4,7 @@ and hypotheses state nothing."""
 import pytest
 
 from corpusforge.label.config import OptionSpec
-from corpusforge.label.stated import stated_answer
+from corpusforge.label.stated import stated_answer, stated_answers
 
 OPTIONS = [OptionSpec(key="A", text="yes"), OptionSpec(key="B", text="no"), OptionSpec(key="C", text="maybe")]
 
@@ -25,9 +25,8 @@ OPTIONS = [OptionSpec(key="A", text="yes"), OptionSpec(key="B", text="no"), Opti
         ("最终答案为否。", "B"),
         ("答案是：是的", "A"),
         ("应选A。", "A"),
-        # the last conclusion wins
-        ("The answer is A) yes.\nOn reflection, the answer is C) maybe.", "C"),
         ("The answer is: Maybe.\n\nThe answer is not possible based on the context.", "C"),
+        ("The answer is: No.\n\nThe answer is: No.\n\nThe answer is: No.", "B"),  # repeated, still one answer
     ],
 )
 def test_conclusions_name_their_option(text, key):
@@ -45,10 +44,18 @@ def test_conclusions_name_their_option(text, key):
         "The answer is C) yes",  # names two options
         "1. Yes\n2. No\n3. Maybe",  # a list of the options, no conclusion
         "Yes, the study included 40 patients.",  # no answer phrase
+        # every option listed as "the answer" (SmolLM2's VoC verification): no conclusion
+        "The answer is A) yes.\n\nThe answer is B) no.\n\nThe answer is C) maybe.",
+        "The answer is A) yes.\nOn reflection, the answer is C) maybe.",
     ],
 )
 def test_everything_else_states_nothing(text):
     assert stated_answer(text, OPTIONS) is None
+
+
+def test_every_statement_is_listed_in_order():
+    text = "The answer is A) yes.\n\nThe answer is B) no.\n\n答案是C"
+    assert stated_answers(text, OPTIONS) == ["A", "B", "C"]
 
 
 def test_options_of_another_task_are_found_by_their_text():
