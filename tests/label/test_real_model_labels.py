@@ -69,12 +69,12 @@ def test_labels_follow_what_the_real_model_stated(real_run):
 @pytest.mark.realmodel
 @pytest.mark.realdata
 def test_the_real_models_yes_habit_is_a_degenerate_warning(real_run):
-    run, _, records, _ = real_run
+    run = real_run[0]
     per_strategy = run.summary["per_strategy"]
     flagged = [s for s, counts in per_strategy.items() if max(counts[o] for o in ("yes", "no", "maybe")) >= 19]
     assert "long-answer" in flagged, per_strategy  # SmolLM2 answers the constrained question with "A" throughout
     for strategy in flagged:
         assert any(w.startswith(f"degenerate {strategy} labels") for w in run.summary["warnings"]), run.summary
-    for strategy, counts in per_strategy.items():
+    for strategy in per_strategy:
         if strategy not in flagged:
             assert not any(w.startswith(f"degenerate {strategy} labels") for w in run.summary["warnings"])
