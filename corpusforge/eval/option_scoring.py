@@ -49,11 +49,12 @@ def option_scores(
     rank_by: str = "perplexity",
 ) -> list[float]:
     """Per option, the combined score; `logprobs`/`token_counts` are flat, in the order of `forms` flattened."""
+    expected = sum(len(f) for f in forms)
+    if len(logprobs) != expected or len(token_counts) != expected:
+        raise ValueError(f"{len(logprobs)} scores and {len(token_counts)} token counts for {expected} answer forms")
     scores, at = [], 0
     for option_forms in forms:
         n = len(option_forms)
         scores.append(combine_forms(logprobs[at : at + n], token_counts[at : at + n], rank_by))
         at += n
-    if at != len(logprobs):
-        raise ValueError(f"{len(logprobs)} scores for {at} forms")
     return scores
