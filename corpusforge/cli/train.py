@@ -155,6 +155,14 @@ def eval_(
     target: Annotated[
         str, typer.Option("--target", help="--pubmedqa: answer form scored: letter (A), option (A) yes), sentence")
     ] = "option",
+    rank_by: Annotated[
+        str,
+        typer.Option(
+            "--rank-by",
+            help="perplexity (mean log-prob per token) or loglikelihood (summed), per answer form; the forms of an "
+            "option are combined as the labeller's PPL strategy does",
+        ),
+    ] = "perplexity",
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1 ...")] = "cpu",
     dtype: Annotated[str, typer.Option("--dtype", help="float32, bfloat16 or float16")] = "float32",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write the report as JSON here")] = None,
@@ -168,6 +176,8 @@ def eval_(
     problems = model_problems("MODEL", str(model), needs="config.json")
     if problems:
         raise ConfigError(problems)
+    if rank_by not in ("perplexity", "loglikelihood"):
+        raise ConfigError(f"--rank-by {rank_by}: use perplexity or loglikelihood")
     if (pubmedqa is None) == (data is None):
         raise ConfigError("give exactly one of --pubmedqa (the official test split) or --data (stage-3 records)")
     if pubmedqa is not None:
@@ -199,7 +209,7 @@ def eval_(
 
     tokenizer = AutoTokenizer.from_pretrained(model)
     lm = load_model(model, dtype=dtype, device=device)
-    scores = mc_loglik.score_items(mc_loglik.hf_logits_fn(lm), tokenizer, items, max_length, batch_size)
+    scores = mc_loglik.score_items(mc_loglik.hf_logits_fn(lm), tokenizer, items, max_length, batch_size, rank_by)
     predicted = mc_loglik.predict(items, scores)
     report = mc_loglik.report(items, predicted)
     typer.echo(f"{model} on {source}: n={report.n} accuracy={report.accuracy:.4f} macro-F1={report.macro_f1:.4f}")

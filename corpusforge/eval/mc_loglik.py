@@ -3,8 +3,9 @@
 For each item, the prompt (the record's user turns rendered with the tokenizer's chat template and the
 generation prompt) is followed by each option's answer text, rendered by the same instruction template and target
 that wrote the record's assistant turn (corpusforge/instruct/templates; `meta.template` / `meta.target` of a
-stage-3 record), so a model is scored on the answers it was trained to write; the option whose tokens have the
-highest summed log-probability is the prediction. Items come from
+stage-3 record), so a model is scored on the answers it was trained to write, and in the forms a chat model
+writes them ("A", "yes", "Yes"), combined per option as the labeller's PPL strategy does
+(corpusforge/eval/option_scoring.py; `rank_by` perplexity or loglikelihood); the best option is the prediction. Items come from
 stage-3 instruction records (`mc` filled) or from PubMedQA's original files, where the official test split is
 selected by the PMIDs of test_ground_truth.json. Scores are accuracy, macro-F1 and the confusion matrix of
 corpusforge.eval.metrics (over yes/no/maybe when every item has those options, else over option keys).
@@ -22,6 +23,7 @@ from typing import Any
 
 from corpusforge.errors import InputError
 from corpusforge.eval.metrics import ClassificationReport, classification_report
+from corpusforge.eval.option_scoring import option_scores, options_forms
 from corpusforge.formats.instruction import make_record, record_meta
 from corpusforge.formats.pubmedqa import MalformedItem, PubMedQAItem, iter_items, load_test_ground_truth
 from corpusforge.instruct.adapters.pubmedqa import pubmedqa_mc
@@ -149,18 +151,27 @@ class Encoded:
     n_continuation: int
 
 
+def item_forms(item: MCItem) -> list[tuple[str, ...]]:
+    """Every option's spellings: the item's trained answer form first, then the forms chat models use."""
+    return options_forms(item.options, [answer_text(item, key, text) for key, text in item.options])
+
+
 def encode_options(tokenizer, item: MCItem, index: int, max_length: int) -> list[Encoded]:
-    """Token ids of prompt + each option; the last `n_continuation` tokens are the option. Long prompts lose their
-    beginning (the question and options sit at the end), as lm-evaluation-harness truncates."""
+    """Token ids of prompt + each form of each option (item_forms order); the last `n_continuation` tokens are the
+    answer. Long prompts lose their beginning (the question and options sit at the end), as lm-evaluation-harness
+    truncates."""
     prompt = tokenizer.apply_chat_template(item.messages, tokenize=False, add_generation_prompt=True)
     context = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     out = []
-    for o, (key, text) in enumerate(item.options):
-        whole = tokenizer(prompt + answer_text(item, key, text), add_special_tokens=False)["input_ids"]
-        n_cont = max(len(whole) - len(context), 1)
-        if n_cont >= max_length:
-            raise InputError(f"{item.id}: option {key} alone is longer than max_length {max_length}")
-        out.append(Encoded(index, o, whole[-max_length:], n_cont))
+    for o, forms in enumerate(item_forms(item)):
+        for form in forms:
+            whole = tokenizer(prompt + form, add_special_tokens=False)["input_ids"]
+            n_cont = max(len(whole) - len(context), 1)
+            if n_cont >= max_length:
+                raise InputError(
+                    f"{item.id}: option {item.options[o][0]} alone is longer than max_length {max_length}"
+                )
+            out.append(Encoded(index, o, whole[-max_length:], n_cont))
     return out
 
 
@@ -203,15 +214,20 @@ def score_items(
     items: list[MCItem],
     max_length: int = 1024,
     batch_size: int = 16,
+    rank_by: str = "perplexity",
 ) -> list[list[float]]:
-    """Log-likelihood of every option of every item."""
+    """The score of every option of every item: its forms' log-likelihoods combined (option_scoring)."""
     encoded = [e for i, item in enumerate(items) for e in encode_options(tokenizer, item, i, max_length)]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     flat = score_encoded(logits_fn, encoded, [items[e.item].task_id for e in encoded], pad_id, batch_size)
-    scores: list[list[float]] = [[0.0] * len(item.options) for item in items]
+    per_item: list[tuple[list[float], list[int]]] = [([], []) for _ in items]
     for e, s in zip(encoded, flat):
-        scores[e.item][e.option] = s
-    return scores
+        per_item[e.item][0].append(s)
+        per_item[e.item][1].append(e.n_continuation)
+    return [
+        option_scores(item_forms(item), logprobs, counts, rank_by)
+        for item, (logprobs, counts) in zip(items, per_item)
+    ]
 
 
 def predict(items: list[MCItem], scores: list[list[float]]) -> dict[str, str]:

@@ -69,6 +69,7 @@ def finish_output(
         "strategies": job.strategies,
         "template_hashes": hashes,
         "summary": result,
+        "warnings": list(result.get("warnings", [])),  # degenerate-run findings (label/degenerate.py)
         "cache": cache,
         "job": job.model_dump(mode="json"),
         **(extra or {}),

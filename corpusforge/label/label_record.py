@@ -84,6 +84,13 @@ def build_record(item: LabelItem, outcomes: list[StrategyOutcome], ledger: Ledge
             "parse_failures": o.parse_failures,
             "unlabeled_reason": o.unlabeled_reason if not o.key else None,
             "template_hash": o.template_hash,
+            "stated_label": text_of.get(o.stated_key) if o.stated_key else None,
+            "constrained_label": text_of.get(o.constrained_key) if o.constrained_key else None,
+            "label_source": o.label_source if o.key else None,
+            "disagreement": o.disagreement,
+            "generations": o.generations,
+            "truncated": o.truncated,
+            "repetition_loops": o.repetition_loops,
         }
         for o in outcomes
     ]
@@ -162,6 +169,13 @@ def arrow_schema(job: LabelJob):
             pa.field("parse_failures", pa.int64()),
             pa.field("unlabeled_reason", pa.string()),
             pa.field("template_hash", pa.string()),
+            pa.field("stated_label", pa.string()),
+            pa.field("constrained_label", pa.string()),
+            pa.field("label_source", pa.string()),
+            pa.field("disagreement", pa.bool_()),
+            pa.field("generations", pa.int64()),
+            pa.field("truncated", pa.int64()),
+            pa.field("repetition_loops", pa.int64()),
         ]
     )
     timings = pa.struct(

@@ -137,12 +137,20 @@ def card_sections(summary: dict[str, Any], settings: dict[str, Any], lines: list
     dist = summary["label_distribution"]
     total = max(summary["labeled"], 1)
     sections = [
-        ("Summary", "\n".join(f"- {line.strip()}" for line in lines)),
+        ("Summary", "\n".join(f"- {line.strip()}" for line in lines if not line.startswith("WARNING"))),
         (
             "Labels",
             markdown_table(["label", "items", "share"], [[k, v, f"{v / total:.1%}"] for k, v in dist.items()]),
         ),
     ]
+    if summary.get("warnings"):  # first, where nobody misses them
+        sections.insert(0, ("Warnings", "\n".join(f"- **{w}**" for w in summary["warnings"])))
+    answers = {k: v for k, v in summary.get("answers", {}).items() if v["generations"] or v["constrained"]}
+    if answers:
+        header = ["strategy", "stated by the reasoning", "by the answer request", "disagreements",
+                  "free-text generations", "cut at max_tokens", "repetition loops"]  # fmt: skip
+        rows = [[name, *a.values()] for name, a in answers.items()]
+        sections.append(("Where the labels come from", markdown_table(header, rows)))
     if len(summary["per_strategy"]) > 1:
         header = ["strategy", *next(iter(summary["per_strategy"].values())).keys()]
         rows = [[name, *counts.values()] for name, counts in summary["per_strategy"].items()]

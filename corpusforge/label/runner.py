@@ -141,6 +141,8 @@ def _account(ledger: Ledger, result: Result, cached: bool) -> None:
     ledger.requests += 1
     ledger.cached_requests += int(cached)
     ledger.compute_seconds += result.seconds
+    if result.error:  # a rejected request (prompt_too_long, ...) computed no tokens
+        return
     ledger.prompt_tokens += result.prompt_tokens
     ledger.cached_prompt_tokens += result.cached_prompt_tokens
     if isinstance(result, GenerateResult):

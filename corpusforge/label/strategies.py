@@ -7,8 +7,11 @@ batch (and VoC's three option explanations, which share the item prefix, run sid
 - long-answer: question + abstract + long answer -> answer
 - voc: (1) an explanation per option, as parallel requests; (2) a verification judging them; (3) the answer
 - cot: reasoning, then the answer
-- ppl: rank the options by the log-likelihood of their text after the prompt (no generation)
+- ppl: rank the options by the log-likelihood of what the model would write for each (no generation)
 Every answer step ends on one of the options or on a counted reason (empty, unparseable, prompt_too_long, ...).
+CoT and VoC take the label their reasoning states (corpusforge/label/stated.py); the constrained answer request is
+still asked, and decides only where the reasoning states none: where both exist and differ, the outcome keeps both
+and is a counted disagreement. Free-text steps cut at max_tokens or ending in a repetition loop are counted.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ from collections import Counter
 from collections.abc import Generator
 from dataclasses import dataclass, field
 
+from corpusforge.eval.option_scoring import option_scores, options_forms
 from corpusforge.label.config import LabelJob
 from corpusforge.label.items import LabelItem
 from corpusforge.label.parsing import normalize, parse_answer
 from corpusforge.label.prompts import PromptBook
+from corpusforge.label.stated import stated_answer
 from corpusforge.llm.prompts import Prompt, continue_conversation, user
+from corpusforge.llm.repetition import repetition_loop
 from corpusforge.llm.requests import GenerateRequest, GenerateResult, Request, Result, ScoreRequest, ScoreResult
 
 
@@ -45,6 +51,26 @@ class StrategyOutcome:
     attempts: int = 0
     parse_failures: int = 0  # answers that did not parse (each was retried or left the item unlabeled)
     unlabeled_reason: str | None = None
+    stated_key: str | None = None  # cot/voc: the answer the reasoning states, if any
+    constrained_key: str | None = None  # the answer of the answer request (constrained unless configured not)
+    label_source: str | None = None  # stated | constrained (the answer request) | scored (ppl)
+    generations: int = 0  # free-text steps (explanations, verification, reasoning)
+    truncated: int = 0  # ... of them cut at max_tokens
+    repetition_loops: int = 0  # ... of them ending in (or full of) repeated text
+
+    @property
+    def disagreement(self) -> bool:
+        """The reasoning states one answer and the answer request gave another."""
+        return (
+            self.stated_key is not None
+            and self.constrained_key is not None
+            and self.stated_key != self.constrained_key
+        )
+
+    def count_generation(self, result: GenerateResult) -> None:
+        self.generations += 1
+        self.truncated += int(result.finish_reason == "length")
+        self.repetition_loops += int(repetition_loop(result.text))
 
 
 StrategyRun = Generator[list[Request], list[Result], StrategyOutcome]
@@ -106,6 +132,7 @@ def voc(item: LabelItem, ctx: StrategyContext) -> StrategyRun:
         return _unlabeled(outcome, failed)
     for option, result in zip(ctx.options, explained):
         outcome.steps.append(StepText("explain", option.key, 0, result.text))
+        outcome.count_generation(result)
     explanations = [
         {"key": o.key, "text": o.text, "explanation": r.text.strip()} for o, r in zip(ctx.options, explained)
     ]
@@ -137,33 +164,40 @@ def _text_then_answer(
     outcome: StrategyOutcome,
 ) -> StrategyRun:
     """One free-text step (VoC's verification, CoT's reasoning), then the answer asked in the same conversation:
-    the step's text is kept in `outcome.steps`, and a failed step leaves the item unlabeled."""
+    the step's text is kept in `outcome.steps`, and a failed step leaves the item unlabeled.
+
+    The label is the answer the text states; the answer request decides only when it states none."""
     [result] = yield [ctx.generate(prompt, max_tokens, outcome.strategy)]
     if result.error:
         return _unlabeled(outcome, result.error)
     outcome.steps.append(StepText(step, None, 0, result.text))
+    outcome.count_generation(result)
+    outcome.stated_key = stated_answer(result.text, ctx.options)
     answer_prompt = continue_conversation(prompt, result.text.strip(), ctx.book.render(answer_template, **variables))
     yield from answer_step(answer_prompt, ctx, outcome)
+    if outcome.stated_key is not None:  # what the model concluded, whatever the answer request returned
+        outcome.key = outcome.stated_key
+        outcome.label_source = "stated"
+        outcome.unlabeled_reason = None
     return outcome
 
 
 def ppl(item: LabelItem, ctx: StrategyContext) -> StrategyRun:
-    """The paper's post-hoc PPL ranking: the option whose text is most likely after the prompt wins."""
-    outcome = StrategyOutcome("ppl", ctx.hashes["ppl"])
+    """PPL ranking of what the model would write: every option in the asked form ("A) yes") and the forms a chat
+    model uses ("A", "yes", "Yes"), combined per option by the scoring `corpusforge eval` uses."""
+    outcome = StrategyOutcome("ppl", ctx.hashes["ppl"], label_source="scored")
     prompt = user(ctx.book.render("ppl.jinja", **ctx.variables(item)))
-    # after a plain-text prompt ending in "Answer:" the option follows a space; in a chat the assistant turn
-    # starts with it (the lm-evaluation-harness convention in both cases)
+    forms = options_forms([(o.key, o.text) for o in ctx.options])
+    # after a plain-text prompt the answer follows a space; in a chat the assistant turn starts with it
     lead = "" if ctx.job.task.chat else " "
-    request = ScoreRequest(prompt, tuple(lead + o.text for o in ctx.options), template_hash=ctx.hashes["ppl"])
+    continuations = tuple(lead + form for option_forms in forms for form in option_forms)
+    request = ScoreRequest(prompt, continuations, template_hash=ctx.hashes["ppl"])
     [scored] = yield [request]
     assert isinstance(scored, ScoreResult)
     outcome.attempts = 1
     if scored.error:
         return _unlabeled(outcome, scored.error)
-    if ctx.job.ppl.rank_by == "perplexity":
-        values = [lp / max(n, 1) for lp, n in zip(scored.logprobs, scored.token_counts)]
-    else:
-        values = list(scored.logprobs)
+    values = option_scores(forms, scored.logprobs, scored.token_counts, ctx.job.ppl.rank_by)
     outcome.scores = dict(zip(ctx.keys, values))
     outcome.option_probs = normalize(outcome.scores)
     outcome.key = max(ctx.keys, key=lambda k: outcome.scores[k])
@@ -204,7 +238,8 @@ def answer_step(prompt: Prompt, ctx: StrategyContext, outcome: StrategyOutcome) 
             outcome.option_probs = normalize({k: result.choice_logprobs[k] for k in ctx.keys})
         parsed = parse_answer(result.text, ctx.options)
         if parsed.key is not None:
-            outcome.key = parsed.key
+            outcome.key = outcome.constrained_key = parsed.key
+            outcome.label_source = "constrained"
             outcome.unlabeled_reason = None
             return outcome
         outcome.parse_failures += 1

@@ -1,5 +1,7 @@
-"""The end-of-run summary: label distribution, unlabeled and quarantined counts by reason, parse failures, cache
-hits, agreement between strategies and throughput. Printed, and written into the manifest and the card."""
+"""The end-of-run summary: label distribution, unlabeled and quarantined counts by reason, parse failures, where
+the labels came from (stated by the reasoning vs the answer request, disagreements), free-text steps cut at
+max_tokens or looping, cache hits, agreement between strategies, throughput and the degenerate-run warnings.
+Printed, and written into the manifest and the card."""
 
 from __future__ import annotations
 
@@ -7,7 +9,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from corpusforge.label.degenerate import degenerate_warnings
 from corpusforge.label.runner import RunCounters
+
+ANSWER_FIELDS = ("stated", "constrained", "disagreements", "generations", "truncated", "repetition_loops")
 
 
 @dataclass
@@ -26,6 +31,7 @@ class SummaryBuilder:
     confidence_sum: float = 0.0
     confidence_n: int = 0
     quarantined: Counter = field(default_factory=Counter)
+    answers: dict[str, Counter] = field(default_factory=dict)  # strategy -> ANSWER_FIELDS counts
 
     def add(self, record: dict[str, Any]) -> None:
         if record["label"] is None:
@@ -43,6 +49,13 @@ class SummaryBuilder:
             counts = self.per_strategy.setdefault(member["strategy"], Counter())
             counts[member["label"] if member["label"] is not None else "unlabeled"] += 1
             self.parse_failures[member["strategy"]] += member["parse_failures"]
+            answers = self.answers.setdefault(member["strategy"], Counter())
+            # .get: records of shards written before these fields existed still merge
+            answers["stated"] += member.get("stated_label") is not None
+            answers["constrained"] += member.get("constrained_label") is not None
+            answers["disagreements"] += bool(member.get("disagreement"))
+            for name in ("generations", "truncated", "repetition_loops"):
+                answers[name] += member.get(name) or 0
 
     def quarantine(self, reason: str) -> None:
         self.quarantined[reason] += 1
@@ -51,7 +64,7 @@ class SummaryBuilder:
         labeled = sum(self.labels.values())
         unlabeled = sum(self.unlabeled.values())
         quarantined = sum(self.quarantined.values())
-        return {
+        summary = {
             "input_records": labeled + unlabeled + quarantined,
             "labeled": labeled,
             "unlabeled": unlabeled,
@@ -67,6 +80,10 @@ class SummaryBuilder:
                 for s in self.strategies
             },
             "parse_failures": {s: self.parse_failures.get(s, 0) for s in self.strategies},
+            "answers": {
+                s: {name: self.answers.get(s, Counter()).get(name, 0) for name in ANSWER_FIELDS}
+                for s in self.strategies
+            },
             "agreement_mean": self.agreement_sum / self.agreement_n if self.agreement_n else None,
             "agreement_histogram": dict(sorted(self.agreement_histogram.items())),
             "confidence_mean": self.confidence_sum / self.confidence_n if self.confidence_n else None,
@@ -87,6 +104,8 @@ class SummaryBuilder:
             "seconds": {"load": round(load_seconds, 3), "label": round(label_seconds, 3)},
             "items_per_second": round(counters.items / label_seconds, 3) if label_seconds > 0 else None,
         }
+        summary["warnings"] = degenerate_warnings(summary)
+        return summary
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
@@ -107,6 +126,13 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         )
     failures = ", ".join(f"{k} {v}" for k, v in summary["parse_failures"].items())
     lines.append(f"answers that did not parse (retried under constraint or left unlabeled): {failures}")
+    for name, a in summary.get("answers", {}).items():
+        if a["generations"]:
+            lines.append(
+                f"  {name}: answer stated by the reasoning {a['stated']}, by the answer request {a['constrained']}, "
+                f"disagreements {a['disagreements']}; free-text generations {a['generations']}, cut at max_tokens "
+                f"{a['truncated']}, repetition loops {a['repetition_loops']}"
+            )
     if len(summary["per_strategy"]) > 1:
         for name, counts in summary["per_strategy"].items():
             lines.append(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -120,6 +146,8 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         f"prompt tokens: {t['prompt']} ({t['prompt_from_prefix_cache']} from the prefix cache, "
         f"{t['prompt_computed']} computed); completion tokens: {t['completion']}"
     )
+    for warning in summary.get("warnings", []):
+        lines.append(f"WARNING: {warning}")
     rate = summary["items_per_second"]
     lines.append(
         f"time: load {summary['seconds']['load']:.1f} s, labelling {summary['seconds']['label']:.1f} s"

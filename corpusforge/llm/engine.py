@@ -191,12 +191,13 @@ class CachedEngine:
             self.cache.put(key, result)
             for c in every:
                 c.sent += 1
+                if result.error:  # e.g. a prompt rejected as too long: its tokens were counted, never computed
+                    c.errors[result.error] = c.errors.get(result.error, 0) + 1
+                    continue
                 c.prompt_tokens += result.prompt_tokens
                 c.cached_prompt_tokens += result.cached_prompt_tokens
                 if isinstance(result, GenerateResult):
                     c.completion_tokens += result.completion_tokens
-                if result.error:
-                    c.errors[result.error] = c.errors.get(result.error, 0) + 1
             if on_done is not None:
                 on_done()
 

@@ -185,6 +185,7 @@ def label_page(data: LabelData) -> Page:
             + (f", mean agreement {_mean(data.agreement):.3f}." if np.isfinite(data.agreement).any() else ".")
         ),
     )
+    page.warnings = list(m.get("warnings") or s.get("warnings") or [])
     page.cards = [
         ("Input", f"{total:,}", "items"),
         ("Kept", f"{s.get('labeled', 0):,}", "labelled"),

@@ -32,7 +32,8 @@ class AlwaysFirstOption(Backend):
         for i, request in enumerate(requests):
             self.requests += 1
             if hasattr(request, "continuations"):
-                on_result(i, ScoreResult(logprobs=[-1.0, -2.0, -3.0], token_counts=[1, 1, 1]))
+                n = len(request.continuations)  # the first option's answer forms come first: most likely
+                on_result(i, ScoreResult(logprobs=[-1.0 - c for c in range(n)], token_counts=[1] * n))
             else:
                 on_result(i, GenerateResult(text="A", choice_logprobs={"A": -0.1, "B": -3.0, "C": -3.0}))
 

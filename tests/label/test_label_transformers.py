@@ -169,7 +169,17 @@ def test_too_long_prompts_are_recorded_unlabeled(tiny_model_dir, tmp_path):
                    backend={"type": "transformers", "max_model_len": 64})  # fmt: skip
     run = run_label_job(job)
     assert run.summary["unlabeled_by_reason"] == {"prompt_too_long": 2}
-    assert_valid_records(read_records(tmp_path / "out"))
+    records = read_records(tmp_path / "out")
+    assert_valid_records(records)
+    # rejected before any computation: an error, not tokens computed
+    assert run.summary["requests"]["errors"] == {"prompt_too_long": 6}  # voc's three explanations per item
+    assert run.summary["tokens"] == {
+        "prompt": 0,
+        "prompt_from_prefix_cache": 0,
+        "prompt_computed": 0,
+        "completion": 0,
+    }
+    assert all(r["timings"]["prompt_tokens"] == 0 for r in records)
 
 
 def test_generation_is_batched_not_item_by_item(tiny_model_dir, transformers_backend, tmp_path, monkeypatch):

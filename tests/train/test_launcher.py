@@ -6,6 +6,7 @@ compile DeepSpeed needs on a clean machine happens once (`deepspeed_ops`).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -165,6 +166,9 @@ def test_adapt_lora_single_process_with_mc_eval(tmp_path, tiny_model_dir, adapt_
     run = run_stage(tmp_path, tiny_model_dir, adapt_dataset, mc_eval=mc_eval(adapt_dataset), **sections)
     mc = [m for m in read_metrics(run) if "mc_accuracy" in m]
     assert mc and mc[-1]["mc_n"] == 12
+    info = json.loads((run / "export" / "export.json").read_text())
+    assert info["adapter"].endswith("/export/adapter")  # not export.partial/adapter, gone after the rename
+    assert (run / "export" / "adapter" / "adapter_config.json").is_file()
 
 
 @pytest.mark.parametrize("processes", [1, 2])

@@ -4,6 +4,7 @@ official test split selected by PMID, and metrics over yes/no/maybe the official
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -21,25 +22,37 @@ def model_and_tokenizer(tiny_model_dir):
     return model, AutoTokenizer.from_pretrained(tiny_model_dir)
 
 
-def direct_loglik(model, tokenizer, item, key, text, max_length):
+def direct_loglik(model, tokenizer, item, answer, max_length):
+    """(summed log-probability, tokens) of `answer` after the item's prompt."""
     prompt = tokenizer.apply_chat_template(item.messages, tokenize=False, add_generation_prompt=True)
     context = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    whole = tokenizer(prompt + f"{key}) {text}", add_special_tokens=False)["input_ids"]
+    whole = tokenizer(prompt + answer, add_special_tokens=False)["input_ids"]
     n = len(whole) - len(context)
     whole = whole[-max_length:]
     with torch.no_grad():
         logprobs = torch.log_softmax(model(input_ids=torch.tensor([whole])).logits[0].float(), -1)
-    return sum(float(logprobs[i - 1, whole[i]]) for i in range(len(whole) - n, len(whole)))
+    return sum(float(logprobs[i - 1, whole[i]]) for i in range(len(whole) - n, len(whole))), n
 
 
-def test_scores_equal_a_direct_computation(model_and_tokenizer):
+@pytest.mark.parametrize("rank_by", ["perplexity", "loglikelihood"])
+def test_scores_equal_a_direct_computation(model_and_tokenizer, rank_by):
+    """Each option: its forms ("A) yes", "A", "yes", "Yes") scored one by one, normalized or summed, log-sum-exp."""
     model, tokenizer = model_and_tokenizer
     items = mc_loglik.items_from_records(
         mc_loglik.pubmedqa_record(i, i.final_decision) for i in synthetic_pubmedqa(5, seed=9)
     )
-    scores = mc_loglik.score_items(mc_loglik.hf_logits_fn(model), tokenizer, items, max_length=96, batch_size=4)
+    scores = mc_loglik.score_items(
+        mc_loglik.hf_logits_fn(model), tokenizer, items, max_length=96, batch_size=4, rank_by=rank_by
+    )
     for item, row in zip(items, scores):
-        direct = [direct_loglik(model, tokenizer, item, k, t, 96) for k, t in item.options]
+        direct = []
+        for key, text in item.options:
+            forms = [f"{key}) {text}", key, text, text.capitalize()]
+            values = []
+            for form in forms:
+                lp, n = direct_loglik(model, tokenizer, item, form, 96)
+                values.append(lp / n if rank_by == "perplexity" else lp)
+            direct.append(math.log(sum(math.exp(v) for v in values)))
         assert row == pytest.approx(direct, abs=1e-3)
     predicted = mc_loglik.predict(items, scores)
     assert all(
