@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from corpusforge.io.lone_surrogates import LONE_SURROGATE
+
 MANIFEST = "manifest.json"
 CARD = "README.md"
 STATE_DIR = ".corpusforge"
@@ -33,7 +35,10 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
+    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
+    if LONE_SURROGATE.search(text):  # a file name that was not UTF-8 (surrogate-escaped): \udcXX, still valid JSON
+        text = json.dumps(data, indent=2, ensure_ascii=True, sort_keys=False)
+    tmp.write_text(text + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
