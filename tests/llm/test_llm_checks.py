@@ -10,8 +10,8 @@ from corpusforge.pipeline.steps.llm.checks import (
     check_exam_rewrite,
     check_kg_rewrite,
     check_qa_pairs,
-    qa_schema,
     parse_json,
+    qa_schema,
     schema_validator,
 )
 from corpusforge.pipeline.steps.llm.faithfulness import Given, name_like_words, unsupported_numbers
@@ -101,7 +101,10 @@ def kg_given() -> Given:
             "causes myalgia.",
             "commentary",
         ),
-        ("Here is the rewritten paragraph: Atorvastatin treats hypercholesterolemia and causes myalgia.", "commentary"),
+        (
+            "Here is the rewritten paragraph: Atorvastatin treats hypercholesterolemia and causes myalgia.",
+            "commentary",
+        ),
         ("Atorvastatin treats hypercholesterolemia.\n- Atorvastatin | causes | myalgia", "prompt_echo"),
         ("Atorvastatin treats hypercholesterolemia and causes myalgia. " * 12, "too_long"),
         ("Atorvastatin.", "too_short"),
@@ -114,7 +117,10 @@ def kg_given() -> Given:
             "Atorvastatin treats hypercholesterolemia like Rosuvastatin does, and it causes myalgia.",
             "unsupported_entity",
         ),
-        ("Atorvastatin treats hypercholesterolemia but, unlike simvastatin, it causes myalgia.", "unsupported_entity"),
+        (
+            "Atorvastatin treats hypercholesterolemia but, unlike simvastatin, it causes myalgia.",
+            "unsupported_entity",
+        ),
     ],
 )
 def test_kg_rewrite_faithfulness(text, reason):
@@ -151,8 +157,10 @@ def exam_given() -> Given:
         ("Benzodiazepine intoxication", "bare_answer"),
         ("Benzodiazepine intoxication.", "bare_answer"),
         (f"Question: {VIGNETTE}\nBenzodiazepine intoxication", "question_left"),
-        (VIGNETTE.replace("Which of the following is the most likely diagnosis?", "Benzodiazepine intoxication."),
-         "copied_vignette"),  # fmt: skip
+        (
+            VIGNETTE.replace("Which of the following is the most likely diagnosis?", "Benzodiazepine intoxication."),
+            "copied_vignette",
+        ),  # fmt: skip
         (
             "Rewrite this medical exam question into one or more medical knowledge points: Benzodiazepine "
             "intoxication causes shallow breathing.",
