@@ -8,7 +8,9 @@ import re
 import threading
 
 import pytest
+from rich.console import Console
 
+from corpusforge.cli.build import print_report, strict_failure
 from tests.llm.conftest import ANSWER, ENTITIES, assert_balanced, kg_exam_recipe, read_rows, run_build, server_llm
 
 pytestmark = pytest.mark.slow  # an HTTP server (in this process) answers the steps
@@ -148,3 +150,61 @@ def test_qa_pairs_that_repeat_the_question_or_bring_new_facts_are_left_out(scrip
     rows = read_rows(out)
     assert len(rows) == qa["pairs"] == answered
     assert all(r["messages"][0]["content"] == good["question"] for r in rows)
+
+
+def test_a_degenerate_build_is_loud_and_fails_under_strict(scripted_server, tmp_path):
+    """Every kg rewrite falls back, most exam answers are cut at max_tokens: warnings in the manifest, card and
+    printed summary; --strict fails the build on them."""
+    base_url, script = scripted_server
+
+    def answer(prompt: str, retry: bool, body: dict):
+        if ENTITIES.search(prompt):
+            return "I made the following changes: none."
+        return ("The answer runs on and on and", "length")
+
+    script.answer = answer
+    recipe = kg_exam_recipe(tmp_path / "out", server_llm(base_url))
+    del recipe["sources"]["exam_cmexam"]
+    manifest = run_build(recipe, tmp_path)
+    warnings = manifest["warnings"]
+    assert manifest["status"] == "ok"  # not strict: written, with warnings
+    assert any("kg.rewrite of source 'kg'" in w and "fell back" in w and "commentary" in w for w in warnings)
+    assert any("exam.rewrite" in w and "cut at max_tokens (384)" in w for w in warnings)
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "**Warnings:**" in card and "fell back" in card
+    printed = Console(record=True, width=300)
+    print_report(printed, manifest, tmp_path / "out")
+    assert "warning: LLM step kg.rewrite" in printed.export_text()
+
+    strict = run_build(recipe, tmp_path, strict=True, overwrite=True)
+    assert strict["status"] == "failed_strict" and strict["warnings"] == warnings
+    assert strict_failure(strict, tmp_path / "out").startswith(f"--strict: {len(warnings)} warning(s): ")
+
+
+def test_a_build_that_wrote_nothing_warns(scripted_server, tmp_path):
+    base_url, script = scripted_server
+    script.answer = lambda prompt, retry, body: "no json"
+    recipe = {
+        "name": "qa-none",
+        "kind": "instruct",
+        "llm": server_llm(base_url),
+        "output": {"path": str(tmp_path / "out")},
+        "executor": {"type": "local", "tasks": 1, "workers": 1},
+        "sources": {
+            "books": {
+                "reader": {"type": "read.books", "path": "data/samples/books/endocrinology"},
+                "steps": [
+                    {"type": "books.chunk", "target_chars": 1200, "max_chars": 2400, "min_chars": 100},
+                    {"type": "llm.qa_from_text"},
+                ],
+            },
+        },
+        "mix": {"splits": {}},
+        "dedup": {"exact": {"enabled": False}},
+    }
+    manifest = run_build(recipe, tmp_path)
+    assert manifest["rows_written"] == 0
+    assert any(
+        w.startswith("the build wrote no records (most dropped: qa_invalid_json") for w in manifest["warnings"]
+    )
+    assert any("llm.qa_from_text" in w and "fell back" in w for w in manifest["warnings"])

@@ -27,7 +27,7 @@ from corpusforge.llm.requests import GenerateRequest
 from corpusforge.pipeline.registry import BuildContext
 from corpusforge.pipeline.steps.llm.checks import Checked, common_failures
 from corpusforge.pipeline.steps.llm.config import LLMDefaults
-from corpusforge.pipeline.steps.llm.reports import REPORT_DIR
+from corpusforge.pipeline.steps.llm.reports import ACCEPTED, FELL_BACK, REPORT_DIR
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parents[3] / "templates" / "llm"
 DEFAULT_CACHE = "llm_cache.sqlite"  # under OUTPUT/.corpusforge
@@ -218,8 +218,10 @@ class LLMStep(PipelineStep):
                 self.count(f"unchanged_{task}")
                 out.append(doc)
             elif task.done:
+                self.outcomes[ACCEPTED] += 1
                 out += self.accept(task)
             else:
+                self.outcomes[FELL_BACK] += 1
                 out += self.fallback(task)
         return out
 
