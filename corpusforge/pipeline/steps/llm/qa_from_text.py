@@ -36,6 +36,9 @@ class QAFromText(LLMStep):
         task_id: int | None = None
         system_prompt: str | None = Field(None, description="system turn of the records written (not of the request)")
 
+    def uses_structure(self) -> bool:
+        return True
+
     def prepare(self, doc: Document) -> Task | str:
         passage = doc.text.strip()
         language = self.language_of(passage)
@@ -43,8 +46,9 @@ class QAFromText(LLMStep):
         file, prompt = self.render("qa_from_text", language, passage=cut, max_pairs=self.params.max_pairs)
         validate = self._validate
         p = self.params
+        # not sort_keys: the schema's key order (question, then answer) is the order the model must write them
         return Task(doc, file, prompt, lambda text: self._check(text, validate, p, cut), language,
-                    json_schema=json.dumps(self.schema, sort_keys=True))  # fmt: skip
+                    json_schema=json.dumps(self.schema))  # fmt: skip
 
     @cached_property
     def schema(self) -> dict:

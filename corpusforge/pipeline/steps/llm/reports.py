@@ -11,6 +11,7 @@ from corpusforge.output.card import markdown_table
 
 REPORT_DIR = "llm_steps"  # under OUTPUT/.corpusforge: one JSON per step and task (model, templates, counts)
 ACCEPTED, FELL_BACK = "accepted", "fell_back"  # outcomes: documents whose answer passed, and those that did not
+SAMPLES_PER_REASON, SAMPLE_CHARS = 3, 400  # answers kept per outcome (accepted, each failed check) in the report
 MAX_FALLBACK_SHARE = 0.5  # more documents falling back than this share: the step did not work (a warning)
 MAX_TRUNCATED_SHARE = 0.2  # more generations cut at max_tokens than this share: max_tokens or the prompt is wrong
 
@@ -38,7 +39,7 @@ def summarize_reports(state_dir: Path) -> list[dict[str, Any]]:
                 k: report[k] for k in ("source", "step", "model", "model_config_sha256", "backend", "chat")
             }
             entry.update(sampling=report["sampling"], retries=report["retries"], templates=report["templates"])
-            entry.update({k: 0 for k in SUMMED}, errors={}, outcomes={}, tasks=0)
+            entry.update({k: 0 for k in SUMMED}, errors={}, outcomes={}, samples={}, tasks=0)
         entry["tasks"] += 1
         for k in SUMMED:
             entry[k] += int(report["counters"].get(k, 0))
@@ -46,6 +47,9 @@ def summarize_reports(state_dir: Path) -> list[dict[str, Any]]:
             source = report["counters"]["errors"] if name == "errors" else report["outcomes"]
             for k, v in source.items():
                 entry[name][k] = entry[name].get(k, 0) + v
+        for k, texts in report.get("samples", {}).items():
+            kept = entry["samples"].setdefault(k, [])
+            kept += texts[: SAMPLES_PER_REASON - len(kept)]
     return [merged[k] for k in sorted(merged)]
 
 
