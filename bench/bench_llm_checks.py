@@ -33,7 +33,7 @@ REAL = REPO.parent / "shared" / "data" / "real"
 SMOLLM2 = Path.home() / ".cache" / "corpusforge" / "models" / "smollm2-135m-instruct"
 
 
-def recipe(out: Path, model: str, docs: int, max_tokens: dict[str, int]) -> dict:
+def recipe(out: Path, model: str, docs: int, max_tokens: dict[str, int], cache: str | None = None) -> dict:
     return {
         "name": "llm-checks-bench",
         "llm": {
@@ -41,6 +41,7 @@ def recipe(out: Path, model: str, docs: int, max_tokens: dict[str, int]) -> dict
             "sampling": {"temperature": 0.0, "top_p": 1.0, "seed": 0},
             "batch_size": docs,
             "max_retries": 1,
+            **({"cache": cache} if cache else {}),
         },
         "output": {"path": str(out)},
         "executor": {"type": "local", "tasks": 1, "workers": 1},
@@ -110,6 +111,7 @@ def main() -> None:
     parser.add_argument("--qa-tokens", type=int, default=256)
     parser.add_argument("--quotes", type=int, default=3, help="answers quoted per outcome")
     parser.add_argument("--out", help="output folder (default: a temporary one)")
+    parser.add_argument("--cache", help="a request cache to share (answers found there are re-checked, not re-sent)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     if not (REAL / "README.md").is_file():
@@ -120,7 +122,7 @@ def main() -> None:
     tokens = {"kg": args.kg_tokens, "exam": args.exam_tokens, "qa": args.qa_tokens}
     path = out.parent / "recipe.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(recipe(out, args.model, args.docs, tokens), sort_keys=False))
+    path.write_text(yaml.safe_dump(recipe(out, args.model, args.docs, tokens, args.cache), sort_keys=False))
     started = time.perf_counter()
     cmd = [sys.executable, "-c", "from corpusforge.cli import main; main()", "build", str(path), "--no-report",
            "--overwrite"]  # fmt: skip

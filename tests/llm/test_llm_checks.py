@@ -83,7 +83,7 @@ KG_ENTITIES = ["Atorvastatin", "hypercholesterolemia", "myalgia"]
 def kg_given() -> Given:
     facts = "\n".join([KG_DRAFT, *(" ".join(t) for t in KG_TRIPLES)])
     data = [*KG_ENTITIES, "treats", "causes", KG_DRAFT]
-    return Given.from_prompt(KG_PROMPT, facts, data, len(KG_DRAFT))
+    return Given.from_prompt(KG_PROMPT, facts, data, len(KG_DRAFT), KG_DRAFT)
 
 
 @pytest.mark.parametrize(
@@ -108,6 +108,7 @@ def kg_given() -> Given:
         ("Atorvastatin treats hypercholesterolemia.\n- Atorvastatin | causes | myalgia", "prompt_echo"),
         ("Atorvastatin treats hypercholesterolemia and causes myalgia. " * 12, "too_long"),
         ("Atorvastatin.", "too_short"),
+        (f"  {KG_DRAFT.upper()} ", "copied_draft"),  # SmolLM2 copies the draft back as its "rewrite"
         ("Atorvastatin treats hypercholesterolemia, and its use is common in older adults.", "lost_entity"),
         (
             "A 2012 report showed that Atorvastatin treats hypercholesterolemia and causes myalgia.",

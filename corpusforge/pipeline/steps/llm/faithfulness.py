@@ -57,9 +57,10 @@ class Given:
     facts: str
     instructions: tuple[str, ...] = ()
     reference_chars: int = 0
+    draft: str = ""  # the text to improve, when there is one (kg.rewrite): copying it back is no rewrite
 
     @staticmethod
-    def from_prompt(prompt: str, facts: str, data: list[str], reference_chars: int) -> Given:
+    def from_prompt(prompt: str, facts: str, data: list[str], reference_chars: int, draft: str = "") -> Given:
         """Instruction lines: the prompt's lines (20+ characters) that carry none of the input data."""
         data_norm = [normalize(d) for d in data if d and d.strip()]
         lines = []
@@ -67,7 +68,7 @@ class Given:
             norm = normalize(line)
             if len(norm) >= 20 and not any(d in norm for d in data_norm):
                 lines.append(norm)
-        return Given(facts, tuple(lines), reference_chars)
+        return Given(facts, tuple(lines), reference_chars, draft)
 
 
 def prompt_echo(text: str, given: Given) -> bool:
@@ -150,6 +151,8 @@ def form_problem(text: str, given: Given, check_length: bool = True) -> str | No
     """What is wrong with the answer's form: the prompt echoed, talk about the rewrite, a length far off."""
     if prompt_echo(text, given):
         return "prompt_echo"
+    if given.draft and normalize(text) == normalize(given.draft):
+        return "copied_draft"
     if commentary(text):
         return "commentary"
     if check_length:

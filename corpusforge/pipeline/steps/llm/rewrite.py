@@ -73,6 +73,7 @@ class KGRewrite(RewriteStep):
             facts="\n".join([doc.text, *(" ".join(t) for t in triples)]),
             data=[*entities, *relations, *doc.text.splitlines()],
             reference_chars=len(doc.text),
+            draft=doc.text,
         )
         return Task(doc, file, prompt, lambda text: check_kg_rewrite(text, entities, given), language)
 
