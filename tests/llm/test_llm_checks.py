@@ -198,6 +198,12 @@ def test_qa_pairs_with_the_question_in_the_answer_or_facts_not_in_the_passage_ar
     assert check_qa_pairs(only_bad, validate, 3, 10, passage)[0].reason == "question_in_answer"
 
 
+def test_a_question_about_the_reference_passage_mentions_it():  # SmolLM2 on a BC5CDR abstract
+    pair = {"question": "What is the reference passage?", "answer": "It describes suxamethonium given to adults."}
+    checked, left_out = check_qa_pairs(json.dumps({"pairs": [pair]}), schema_validator(qa_schema()), 1, 10)
+    assert checked.reason == "mentions_passage" and left_out == {"mentions_passage": 1}
+
+
 def test_qa_schema_bounds_pairs_and_string_sizes():
     schema = qa_schema(3, 200, 600)
     pairs = schema["properties"]["pairs"]

@@ -32,7 +32,7 @@ _OPTION_LETTER = re.compile(
 _QUESTION_LABEL = re.compile(r"^\s*(?:question|问题|题目)\s*[:：]", re.IGNORECASE | re.MULTILINE)
 _WHICH = re.compile(r"which\s+of\s+the\s+following|下列|以下哪|哪一项|哪项|哪个选项", re.IGNORECASE)
 _MENTIONS_PASSAGE = re.compile(
-    r"\b(?:the|this|above|given)\s+(?:passage|text|article|excerpt|abstract)\b|according to the (?:study|passage)"
+    r"\b(?:the|this|above|given)\s+(?:reference\s+)?(?:passage|text|article|excerpt|abstract)\b|according to the (?:study|passage)"
     r"|(?:参考)?资料中|原文|本文|上文",
     re.IGNORECASE,
 )
