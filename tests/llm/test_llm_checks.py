@@ -109,6 +109,7 @@ def kg_given() -> Given:
         ("Atorvastatin treats hypercholesterolemia and causes myalgia. " * 12, "too_long"),
         ("Atorvastatin.", "too_short"),
         (f"  {KG_DRAFT.upper()} ", "copied_draft"),  # SmolLM2 copies the draft back as its "rewrite"
+        ("Atorvastatin treats hypercholesterolemia. Atorvastatin can cause a myalgia.", "copied_draft"),
         ("Atorvastatin treats hypercholesterolemia, and its use is common in older adults.", "lost_entity"),
         (
             "A 2012 report showed that Atorvastatin treats hypercholesterolemia and causes myalgia.",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 # "I made the following changes", "Here is the rewritten paragraph", "Sure!", "Added an apostrophe", 以下是改写后的...
 _COMMENTARY = re.compile(
@@ -75,6 +76,12 @@ def prompt_echo(text: str, given: Given) -> bool:
     """The answer repeats an instruction line of the prompt (its first 50 characters), or the facts' table rows."""
     norm = normalize(text)
     return any(line[:50] in norm for line in given.instructions) or bool(_TABLE_ROW.search(text))
+
+
+def copied_draft(text: str, draft: str, similarity: float = 0.9) -> bool:
+    """The draft written back (nearly) unchanged: 90% of its words in the same order (SmolLM2 swapped an "and")."""
+    a, b = normalize(text).split(), normalize(draft).split()
+    return SequenceMatcher(None, a, b, autojunk=False).ratio() >= similarity
 
 
 def commentary(text: str) -> bool:
@@ -151,7 +158,7 @@ def form_problem(text: str, given: Given, check_length: bool = True) -> str | No
     """What is wrong with the answer's form: the prompt echoed, talk about the rewrite, a length far off."""
     if prompt_echo(text, given):
         return "prompt_echo"
-    if given.draft and normalize(text) == normalize(given.draft):
+    if given.draft and copied_draft(text, given.draft):
         return "copied_draft"
     if commentary(text):
         return "commentary"
