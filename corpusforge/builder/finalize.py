@@ -27,7 +27,7 @@ from corpusforge.output.dataset_dir import (
     write_text_atomic,
 )
 from corpusforge.output.schemas import validation_errors
-from corpusforge.pipeline.steps.llm.reports import reports_markdown, summarize_reports
+from corpusforge.pipeline.steps.llm.reports import reports_markdown, step_warnings, summarize_reports
 
 DEDUP_REASONS = ("exact_duplicate", "near_duplicate")
 
@@ -56,13 +56,19 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         "quarantined": sum(a.quarantined for a in accounts.values()),
         "files_quarantined": sum(a.files_quarantined for a in accounts.values()),
     }
-    status = "ok"
     rows = sum(f["rows"] for f in files)
+    llm_steps = summarize_reports(plan.state_dir)  # model, settings and request counts of LLM steps
+    quarantine_root = out / QUARANTINE_DIR
+    warnings = (
+        input_warnings(accounts, quarantine_root)
+        + step_warnings(llm_steps)
+        + output_warnings(rows, dropped_by_reason)
+    )
+    status = "ok"
     if not all(a.balanced for a in accounts.values()) or rows != sum(a.rows for a in accounts.values()):
         status = "unbalanced"
-    elif strict and (totals["quarantined"] or totals["files_quarantined"]):
+    elif strict and (totals["quarantined"] or totals["files_quarantined"] or warnings):
         status = "failed_strict"
-    quarantine_root = out / QUARANTINE_DIR
     manifest = {
         "corpusforge_version": __version__,
         "recipe": plan.recipe.name,
@@ -89,13 +95,13 @@ def build_manifest(plan: BuildPlan, accounts: dict[str, SourceAccount], strict: 
         else [],
         "tokenized": _tokenized_summary(out),
         "licenses": manifest_section(license_counts(plan)),
-        "warnings": input_warnings(accounts, quarantine_root),
+        "warnings": warnings,
         "inputs": _recorded_inputs(plan),
     }
 
     if reference_checks := reference_dedup_summary(plan.state_dir):  # dedup.reference: against which corpus
         manifest["reference_dedup"] = reference_checks
-    if llm_steps := summarize_reports(plan.state_dir):  # model, settings and request counts of LLM steps
+    if llm_steps:
         manifest["llm_steps"] = llm_steps
     if plan.recipe.kind == "instruct":
         manifest["mixture"] = mixture_report(plan).to_dict()
@@ -159,6 +165,15 @@ def quarantined_files(folder: Path, limit: int) -> list[str]:
                 if len(found) >= limit:
                     return found
     return found
+
+
+def output_warnings(rows: int, dropped_by_reason: dict[str, int]) -> list[str]:
+    """A build that wrote nothing is never a quiet success."""
+    if rows:
+        return []
+    top = sorted(dropped_by_reason.items(), key=lambda kv: -kv[1])[:3]
+    why = f" (most dropped: {', '.join(f'{r} {n}' for r, n in top)})" if top else ""
+    return [f"the build wrote no records{why}; see the sources' counts"]
 
 
 def totals_by_unit(accounts: dict[str, SourceAccount]) -> dict[str, dict[str, int]]:

@@ -26,7 +26,12 @@ def build(
         bool, typer.Option("--dry-run", help="Print the resolved recipe and plan; touch nothing")
     ] = False,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Fail the build if any input record was quarantined")
+        bool,
+        typer.Option(
+            "--strict",
+            help="Fail the build if any input record was quarantined or the build is degenerate (a warning: "
+            "an LLM step mostly fell back or was cut at max_tokens, nothing was written)",
+        ),
     ] = False,
     overwrite: Annotated[
         bool,
@@ -94,16 +99,25 @@ def build(
     if result.manifest["status"] == "unbalanced":
         raise BuildError(f"the counts do not add up (see {result.plan.output_dir}/manifest.json): this is a bug")
     if result.manifest["status"] == "failed_strict":
-        files = result.manifest["totals"].get("files_quarantined", 0)
-        raise BuildError(
-            f"--strict: {result.manifest['totals']['quarantined']} input records were quarantined"
-            + (f" and {files} input file(s) could not be read" if files else "")
-            + f" (see {result.plan.output_dir}/quarantine/)"
-        )
+        raise BuildError(strict_failure(result.manifest, result.plan.output_dir))
     if push:
         from corpusforge.cli.push import push as push_command
 
         push_command(result.plan.output_dir, push, private=private, config_name=push_config)
+
+
+def strict_failure(manifest: dict, output_dir: Path) -> str:
+    """Why --strict failed the build: quarantined input, or the warnings of a degenerate build."""
+    t = manifest["totals"]
+    if t["quarantined"] or t.get("files_quarantined"):
+        files = t.get("files_quarantined", 0)
+        return (
+            f"--strict: {t['quarantined']} input records were quarantined"
+            + (f" and {files} input file(s) could not be read" if files else "")
+            + f" (see {output_dir}/quarantine/)"
+        )
+    warnings = manifest.get("warnings") or []
+    return f"--strict: {len(warnings)} warning(s): {warnings[0]}" + (" (and more above)" if len(warnings) > 1 else "")
 
 
 def print_report(console: Console, manifest: dict, output_dir: Path) -> None:

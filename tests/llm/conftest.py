@@ -170,8 +170,11 @@ def scripted_server():
                 script.calls += 1
             prompt = "\n".join(m["content"] for m in body["messages"])
             text = script.answer(prompt, body.get("temperature", 0) > 0, body)
+            finish = "stop"
+            if isinstance(text, tuple):  # (text, finish_reason): a script may say the answer was cut
+                text, finish = text
             self._send({
-                "choices": [{"message": {"content": text}, "finish_reason": "stop"}],
+                "choices": [{"message": {"content": text}, "finish_reason": finish}],
                 "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": len(text.split())},
             })  # fmt: skip
 

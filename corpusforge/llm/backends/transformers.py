@@ -2,7 +2,8 @@
 
 Requests with the same sampling settings are generated together in batches of `batch_size`, sorted by length so
 little padding is computed; the choice constraint is a logits processor that only allows the token sequences of
-the choices (then end of sequence), so the answer is always one of them.
+the choices (then end of sequence), so the answer is always one of them. JSON Schema and regex requests are
+constrained with xgrammar (backends/structured.py), as vLLM constrains them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from corpusforge.llm.backends import structured
 from corpusforge.llm.backends.base import (
     PROMPT_TOO_LONG,
     Backend,
@@ -26,13 +28,14 @@ from corpusforge.llm.requests import GenerateRequest, GenerateResult, Request, S
 
 class TransformersBackend(Backend):
     name = "transformers"
-    constrains_structure = False  # JSON Schema / regex answers are parsed, checked and retried, not constrained
+    constrains_structure = True  # JSON Schema / regex with xgrammar (structured.py); answers are checked too
 
     def __init__(self, spec: TransformersBackendSpec, model: str, chat: bool):
         super().__init__(spec, model, chat)
         self.hf_model = None
         self.tokenizer = None
         self.max_model_len: int = 0
+        self.grammars: structured.GrammarCache | None = None
 
     def load(self) -> None:
         import torch
@@ -56,7 +59,8 @@ class TransformersBackend(Backend):
             if len(ids) + request.max_tokens > self.max_model_len:
                 on_result(i, GenerateResult(text="", error=PROMPT_TOO_LONG, prompt_tokens=len(ids)))
                 continue
-            settings = (request.max_tokens, request.temperature, request.top_p, request.seed, request.choices)
+            settings = (request.max_tokens, request.temperature, request.top_p, request.seed, request.choices,
+                        request.json_schema, request.regex)  # fmt: skip
             groups[settings].append((i, ids))
         for members in groups.values():
             members.sort(key=lambda m: len(m[1]))
@@ -90,6 +94,10 @@ class TransformersBackend(Backend):
             kwargs["logits_processor"] = LogitsProcessorList(
                 [ChoiceConstraint(self._choice_sequences(request.choices), self.tokenizer.eos_token_id)]
             )
+        elif request.json_schema or request.regex:
+            if self.grammars is None:
+                self.grammars = structured.GrammarCache(self.tokenizer, self.hf_model.config.vocab_size)
+            kwargs["logits_processor"] = [self.grammars.logits_processor(request.json_schema, request.regex)]
         with torch.inference_mode():
             out = self.hf_model.generate(input_ids=input_ids, attention_mask=attention, **kwargs)
         seconds = time.perf_counter() - started

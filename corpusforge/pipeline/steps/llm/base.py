@@ -21,13 +21,14 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from corpusforge.errors import ConfigError
+from corpusforge.llm.backends import structured
 from corpusforge.llm.engine import EngineCounters, release, shared_engine
 from corpusforge.llm.prompts import Message
 from corpusforge.llm.requests import GenerateRequest
 from corpusforge.pipeline.registry import BuildContext
 from corpusforge.pipeline.steps.llm.checks import Checked, common_failures
 from corpusforge.pipeline.steps.llm.config import LLMDefaults
-from corpusforge.pipeline.steps.llm.reports import REPORT_DIR
+from corpusforge.pipeline.steps.llm.reports import ACCEPTED, FELL_BACK, REPORT_DIR, SAMPLE_CHARS, SAMPLES_PER_REASON
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parents[3] / "templates" / "llm"
 DEFAULT_CACHE = "llm_cache.sqlite"  # under OUTPUT/.corpusforge
@@ -135,13 +136,15 @@ class LLMStep(PipelineStep):
         self.task_ids = task_ids
         self.templates = PromptTemplates(params.templates)
         self.templates.check(self.template_files(), params.type)
+        if self.uses_structure() and settings.model.backend.type == "transformers":
+            structured.require(f"{params.type}: model.backend.type=transformers")  # before any I/O
         self.max_tokens = settings.sampling.max_tokens or self.default_max_tokens
         self.outcomes: Counter = Counter()
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled for pipeline workers without what is rebuilt on demand (jinja objects, validators, engine)."""
         state = dict(self.__dict__)
-        for key in ("_template", "_validate", "writer", "counters", "outcomes"):
+        for key in ("_template", "_validate", "writer", "counters", "outcomes", "samples"):
             state.pop(key, None)
         return state
 
@@ -152,6 +155,10 @@ class LLMStep(PipelineStep):
         return self.templates.hashes(self.template_files())
 
     # ---- what each step defines --------------------------------------------------------------------------------
+    def uses_structure(self) -> bool:
+        """Whether requests carry a JSON Schema or regex that the backend must enforce while decoding."""
+        return False
+
     def prepare(self, doc: Document) -> Task | str:
         """The task for `doc`, or the reason it passes through unchanged."""
         raise NotImplementedError
@@ -181,6 +188,7 @@ class LLMStep(PipelineStep):
         )
         self.counters = EngineCounters()
         self.outcomes = Counter()
+        self.samples: dict[str, list[str]] = {}
         try:
             iterator = iter(data)
             while batch := list(islice(iterator, self.settings.batch_size)):
@@ -207,9 +215,11 @@ class LLMStep(PipelineStep):
                 if verdict.ok:
                     task.value, task.done = verdict.value, True
                     self.outcomes[f"answered_on_try_{attempt + 1}"] += 1
+                    self.keep_sample(ACCEPTED, result.text)
                 else:
                     task.reasons.append(verdict.reason)
                     self.outcomes[f"failed_{verdict.reason}"] += 1
+                    self.keep_sample(verdict.reason, result.text)
                     still.append(task)
             pending = still
         out: list[Document] = []
@@ -218,8 +228,10 @@ class LLMStep(PipelineStep):
                 self.count(f"unchanged_{task}")
                 out.append(doc)
             elif task.done:
+                self.outcomes[ACCEPTED] += 1
                 out += self.accept(task)
             else:
+                self.outcomes[FELL_BACK] += 1
                 out += self.fallback(task)
         return out
 
@@ -237,6 +249,12 @@ class LLMStep(PipelineStep):
             json_schema=task.json_schema,
             regex=task.regex,
         )
+
+    def keep_sample(self, key: str, text: str) -> None:
+        """The first answers accepted and failed per reason, for the report: what the checks saw, in the model's words."""
+        kept = self.samples.setdefault(key, [])
+        if len(kept) < SAMPLES_PER_REASON:
+            kept.append(text[:SAMPLE_CHARS])
 
     def template_hash(self, task: Task) -> str:
         return text_hash(self.templates.source(task.template))
@@ -277,6 +295,7 @@ class LLMStep(PipelineStep):
             "templates": self.template_hashes(),
             "counters": c.to_dict(),
             "outcomes": dict(sorted(self.outcomes.items())),
+            "samples": dict(sorted(self.samples.items())),
         }
         tmp = folder / f"{rank:05d}.json.tmp"
         tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False))

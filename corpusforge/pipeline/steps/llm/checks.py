@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
+
+from corpusforge.pipeline.steps.llm.faithfulness import (
+    Given,
+    commentary,
+    form_problem,
+    length_off,
+    normalize,
+    unsupported,
+)
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*\n?|\n?```\s*$")
@@ -21,9 +29,10 @@ _OPTION_LETTER = re.compile(
     r"|(?:选项\s*[A-J])|(?:(?<![A-Za-z])[A-J]\s*项)|(?:答案(?:是|为)\s*[A-J](?![A-Za-z]))",
     re.IGNORECASE | re.MULTILINE,
 )
+_QUESTION_LABEL = re.compile(r"^\s*(?:question|问题|题目)\s*[:：]", re.IGNORECASE | re.MULTILINE)
 _WHICH = re.compile(r"which\s+of\s+the\s+following|下列|以下哪|哪一项|哪项|哪个选项", re.IGNORECASE)
 _MENTIONS_PASSAGE = re.compile(
-    r"\b(?:the|this|above|given)\s+(?:passage|text|article|excerpt|abstract)\b|according to the (?:study|passage)"
+    r"\b(?:the|this|above|given)\s+(?:reference\s+)?(?:passage|text|article|excerpt|abstract)\b|according to the (?:study|passage)"
     r"|(?:参考)?资料中|原文|本文|上文",
     re.IGNORECASE,
 )
@@ -43,11 +52,6 @@ class Checked:
 
 def fail(reason: str) -> Checked:
     return Checked(reason=reason)
-
-
-def normalize(text: str) -> str:
-    """Case-folded NFKC text with whitespace runs collapsed (entity and answer matching)."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def contains(haystack: str, needle: str) -> bool:
@@ -79,13 +83,18 @@ def common_failures(text: str, finish_reason: str | None, error: str | None) -> 
     return None
 
 
-def check_kg_rewrite(text: str, entities: list[str]) -> Checked:
-    """A paragraph that names every entity of the subgraph (as written, ignoring case and spacing)."""
+def check_kg_rewrite(text: str, entities: list[str], given: Given | None = None) -> Checked:
+    """A paragraph that names every entity of the subgraph (as written, ignoring case and spacing) and, with
+    `given` (the prompt, the facts, the draft's size), neither echoes nor comments nor brings facts of its own."""
     text = clean_text(text)
     if not text:
         return fail("empty_output")
+    if given is not None and (reason := form_problem(text, given)):
+        return fail(reason)
     if any(not contains(text, e) for e in entities):
         return fail("lost_entity")
+    if given is not None and (reason := unsupported(text, given.facts)):
+        return fail(reason)
     return Checked(text)
 
 
@@ -97,11 +106,17 @@ def answer_core(answer: str) -> str:
     return re.sub(r"^[\s\"'“”‘’]+|[\s\"'“”‘’.,;:。，；：]+$", "", answer)
 
 
-def check_exam_rewrite(text: str, answer: str) -> Checked:
-    """Knowledge points that state the answer and read as statements, not as the question."""
+def check_exam_rewrite(text: str, answer: str, given: Given | None = None, question: str = "") -> Checked:
+    """Knowledge points that state the answer and read as statements, not as the question; with `given`, also
+    not the prompt echoed, not talk about the rewrite, not the bare answer or the copied vignette, and nothing
+    (numbers, names) that the question, options and explanation do not contain."""
     text = clean_text(text)
     if not text:
         return fail("empty_output")
+    if _QUESTION_LABEL.search(text):
+        return fail("question_left")
+    if given is not None and (reason := form_problem(text, given, check_length=False)):
+        return fail(reason)
     answer = answer_core(answer) or answer
     if not contains(text, answer):
         return fail("missing_answer")
@@ -113,7 +128,38 @@ def check_exam_rewrite(text: str, answer: str) -> Checked:
         return fail("option_letter")
     if "?" in rest or "？" in rest:
         return fail("question_mark")
+    if bare_answer(rest):
+        return fail("bare_answer")
+    if question and copied(question, text):
+        return fail("copied_vignette")
+    if given is not None:  # knowledge points may be much shorter than the vignette, never much longer
+        if length_off(text, given.reference_chars) == "too_long":
+            return fail("too_long")
+        if reason := unsupported(text, given.facts):
+            return fail(reason)
     return Checked(text)
+
+
+def bare_answer(rest: str) -> bool:
+    """Too little besides the answer to be a knowledge point: under 3 words (under 6 Chinese characters)."""
+    return len(re.findall(r"[A-Za-z0-9]+", rest)) < 3 and len(_CJK.findall(rest)) < 6
+
+
+def shingles(text: str, n: int) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", normalize(text))
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def copied(question: str, text: str, n: int = 6, share: float = 0.5) -> bool:
+    """The answer repeats most of a long question (half of its word 6-grams): the vignette, not a fact.
+
+    Chinese questions (no spaces between words) are compared on character 6-grams."""
+    if _CJK.search(question):
+        q, t = normalize(question).replace(" ", ""), normalize(text).replace(" ", "")
+        grams = {q[i : i + n] for i in range(len(q) - n + 1)}
+        return len(q) >= 30 and sum(g in t for g in grams) >= share * len(grams)
+    grams = shingles(question, n)
+    return len(grams) >= 10 and len(grams & shingles(text, n)) >= share * len(grams)
 
 
 def parse_json(text: str) -> Checked:
@@ -157,24 +203,28 @@ def parse_regex(text: str, pattern: re.Pattern, group: int | str = 0) -> Checked
     return Checked(found.group(group))
 
 
-QA_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "pairs": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "question": {"type": "string", "minLength": 1},
-                    "answer": {"type": "string", "minLength": 1},
-                },
-                "required": ["question", "answer"],
-            },
-        }
-    },
-    "required": ["pairs"],
-}
+def qa_schema(
+    max_pairs: int | None = None, max_question_chars: int | None = None, max_answer_chars: int | None = None
+) -> dict[str, Any]:
+    """The pairs a model may write. Decoding gets the bounds, so that a constrained answer ends well before the
+    token limit; answers are validated without them (a server may ignore the schema) and cut or left out pair
+    by pair instead (over_max_pairs, too_long)."""
+
+    def text(bound: int | None) -> dict[str, Any]:
+        return {"type": "string", "minLength": 1, **({"maxLength": bound} if bound else {})}
+
+    pairs: dict[str, Any] = {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "type": "object",
+            "properties": {"question": text(max_question_chars), "answer": text(max_answer_chars)},
+            "required": ["question", "answer"],
+        },
+    }
+    if max_pairs:
+        pairs["maxItems"] = max_pairs
+    return {"type": "object", "properties": {"pairs": pairs}, "required": ["pairs"]}
 
 
 def score_schema(scale_max: int) -> dict[str, Any]:
@@ -185,20 +235,26 @@ def score_schema(scale_max: int) -> dict[str, Any]:
     }
 
 
-def check_qa_pairs(text: str, validate, max_pairs: int, min_answer_chars: int) -> tuple[Checked, dict[str, int]]:
-    """(usable pairs, or the reason there are none; {reason: pairs left out} for pairs that fail on their own)."""
+def check_qa_pairs(
+    text: str,
+    validate,
+    max_pairs: int,
+    min_answer_chars: int,
+    passage: str | None = None,
+    max_chars: tuple[int, int] | None = None,
+) -> tuple[Checked, dict[str, int]]:
+    """(usable pairs, or the reason there are none; {reason: pairs left out} for pairs that fail on their own).
+
+    With `passage`, a pair must also bring no number or name the passage lacks. When every pair fails, the
+    reason is the one most pairs failed for."""
     parsed = parse_json_with_schema(text, validate)
     if not parsed.ok:
         return parsed, {}
     pairs, left_out = [], {}
     for pair in parsed.value["pairs"]:
         question, answer = pair["question"].strip(), pair["answer"].strip()
-        reason = None
-        if _MENTIONS_PASSAGE.search(question) or _MENTIONS_PASSAGE.search(answer):
-            reason = "mentions_passage"
-        elif len(answer) < min_answer_chars:
-            reason = "answer_too_short"
-        elif any(normalize(question) == normalize(q) for q, _ in pairs):
+        reason = pair_problem(question, answer, min_answer_chars, passage, max_chars)
+        if reason is None and any(normalize(question) == normalize(q) for q, _ in pairs):
             reason = "repeated_question"
         if reason:
             left_out[reason] = left_out.get(reason, 0) + 1
@@ -208,5 +264,24 @@ def check_qa_pairs(text: str, validate, max_pairs: int, min_answer_chars: int) -
         left_out["over_max_pairs"] = len(pairs) - max_pairs
         pairs = pairs[:max_pairs]
     if not pairs:
-        return fail("no_valid_pairs"), left_out
+        return fail(max(left_out, key=left_out.get) if left_out else "no_valid_pairs"), left_out
     return Checked(pairs), left_out
+
+
+def pair_problem(
+    question: str, answer: str, min_answer_chars: int, passage: str | None, max_chars: tuple[int, int] | None = None
+) -> str | None:
+    """Why one question-answer pair is unusable, or None."""
+    if max_chars and (len(question) > max_chars[0] or len(answer) > max_chars[1]):
+        return "too_long"
+    if _MENTIONS_PASSAGE.search(question) or _MENTIONS_PASSAGE.search(answer):
+        return "mentions_passage"
+    if len(answer) < min_answer_chars:
+        return "answer_too_short"
+    if normalize(question.rstrip("?？ ")) in normalize(answer):
+        return "question_in_answer"
+    if commentary(answer):
+        return "commentary"
+    if passage is not None:
+        return unsupported(f"{question}\n{answer}", passage)
+    return None

@@ -99,6 +99,10 @@ class LLMGenerate(LLMStep):
         self._template_hash = text_hash(self._template_text)
         _ = self._template  # a template that does not compile fails here, before any I/O
 
+    def uses_structure(self) -> bool:
+        parser = self.params.parser
+        return bool(getattr(parser, "json_schema", None) is not None or getattr(parser, "constrain", False))
+
     def _read_template(self) -> str:
         params = self.params
         if params.template is not None:
@@ -144,7 +148,7 @@ class LLMGenerate(LLMStep):
         parser = self.params.parser
         task = Task(doc, "inline", prompt, self._parse, self.language_of(doc.text))
         if isinstance(parser, JsonParser) and parser.json_schema is not None:
-            task.json_schema = json.dumps(parser.json_schema, sort_keys=True)
+            task.json_schema = json.dumps(parser.json_schema)  # key order is the order the model writes
         if isinstance(parser, RegexParser) and parser.constrain:
             task.regex = parser.pattern
         return task

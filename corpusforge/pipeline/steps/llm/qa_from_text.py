@@ -14,7 +14,7 @@ from corpusforge.formats.task_ids import UnknownTask, resolve_task_id
 from corpusforge.pipeline.licenses import UNKNOWN
 from corpusforge.pipeline.registry import StepParams, register
 from corpusforge.pipeline.steps.llm.base import LLMStep, Task
-from corpusforge.pipeline.steps.llm.checks import QA_SCHEMA, Checked, check_qa_pairs, schema_validator
+from corpusforge.pipeline.steps.llm.checks import Checked, check_qa_pairs, qa_schema, schema_validator
 from corpusforge.pipeline.steps.llm.config import LLMStepParams
 
 
@@ -31,9 +31,14 @@ class QAFromText(LLMStep):
         min_passage_chars: int = Field(200, ge=1, description="shorter passages are dropped (passage_too_short)")
         max_passage_chars: int = Field(6000, ge=100, description="longer passages are cut here for the prompt")
         min_answer_chars: int = Field(20, ge=1)
+        max_question_chars: int = Field(200, ge=20, description="the schema's bound on a question (maxLength)")
+        max_answer_chars: int = Field(600, ge=20, description="the schema's bound on an answer (maxLength)")
         task: str = "free_qa/from_text"
         task_id: int | None = None
         system_prompt: str | None = Field(None, description="system turn of the records written (not of the request)")
+
+    def uses_structure(self) -> bool:
+        return True
 
     def prepare(self, doc: Document) -> Task | str:
         passage = doc.text.strip()
@@ -42,15 +47,23 @@ class QAFromText(LLMStep):
         file, prompt = self.render("qa_from_text", language, passage=cut, max_pairs=self.params.max_pairs)
         validate = self._validate
         p = self.params
-        return Task(doc, file, prompt, lambda text: self._check(text, validate, p), language,
-                    json_schema=json.dumps(QA_SCHEMA, sort_keys=True))  # fmt: skip
+        # not sort_keys: the schema's key order (question, then answer) is the order the model must write them
+        return Task(doc, file, prompt, lambda text: self._check(text, validate, p, cut), language,
+                    json_schema=json.dumps(self.schema))  # fmt: skip
+
+    @cached_property
+    def schema(self) -> dict:
+        p = self.params
+        return qa_schema(p.max_pairs, p.max_question_chars, p.max_answer_chars)
 
     @cached_property
     def _validate(self):
-        return schema_validator(QA_SCHEMA)
+        return schema_validator(qa_schema())  # bounds are checked pair by pair
 
-    def _check(self, text: str, validate, p) -> Checked:
-        checked, left_out = check_qa_pairs(text, validate, p.max_pairs, p.min_answer_chars)
+    def _check(self, text: str, validate, p, passage: str) -> Checked:
+        checked, left_out = check_qa_pairs(
+            text, validate, p.max_pairs, p.min_answer_chars, passage, (p.max_question_chars, p.max_answer_chars)
+        )
         if checked.ok:
             checked.value = (checked.value, left_out)
         return checked

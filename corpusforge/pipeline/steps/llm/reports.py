@@ -10,6 +10,10 @@ from typing import Any
 from corpusforge.output.card import markdown_table
 
 REPORT_DIR = "llm_steps"  # under OUTPUT/.corpusforge: one JSON per step and task (model, templates, counts)
+ACCEPTED, FELL_BACK = "accepted", "fell_back"  # outcomes: documents whose answer passed, and those that did not
+SAMPLES_PER_REASON, SAMPLE_CHARS = 3, 400  # answers kept per outcome (accepted, each failed check) in the report
+MAX_FALLBACK_SHARE = 0.5  # more documents falling back than this share: the step did not work (a warning)
+MAX_TRUNCATED_SHARE = 0.2  # more generations cut at max_tokens than this share: max_tokens or the prompt is wrong
 
 
 def iter_reports(state_dir: Path) -> Iterator[dict[str, Any]]:
@@ -35,7 +39,7 @@ def summarize_reports(state_dir: Path) -> list[dict[str, Any]]:
                 k: report[k] for k in ("source", "step", "model", "model_config_sha256", "backend", "chat")
             }
             entry.update(sampling=report["sampling"], retries=report["retries"], templates=report["templates"])
-            entry.update({k: 0 for k in SUMMED}, errors={}, outcomes={}, tasks=0)
+            entry.update({k: 0 for k in SUMMED}, errors={}, outcomes={}, samples={}, tasks=0)
         entry["tasks"] += 1
         for k in SUMMED:
             entry[k] += int(report["counters"].get(k, 0))
@@ -43,22 +47,68 @@ def summarize_reports(state_dir: Path) -> list[dict[str, Any]]:
             source = report["counters"]["errors"] if name == "errors" else report["outcomes"]
             for k, v in source.items():
                 entry[name][k] = entry[name].get(k, 0) + v
+        for k, texts in report.get("samples", {}).items():
+            kept = entry["samples"].setdefault(k, [])
+            kept += texts[: SAMPLES_PER_REASON - len(kept)]
     return [merged[k] for k in sorted(merged)]
+
+
+def tally(outcomes: dict[str, int]) -> dict[str, Any]:
+    """A step's answers: accepted (first try / after a retry), fallen back, failed checks by reason, truncations."""
+    retried = sum(v for k, v in outcomes.items() if k.startswith("answered_on_try_") and k != "answered_on_try_1")
+    failed = {k.removeprefix("failed_"): v for k, v in sorted(outcomes.items()) if k.startswith("failed_")}
+    generations = sum(v for k, v in outcomes.items() if k.startswith("answered_on_try_")) + sum(failed.values())
+    return {
+        "accepted": outcomes.get(ACCEPTED, 0),
+        "accepted_after_retry": retried,
+        "fell_back": outcomes.get(FELL_BACK, 0),
+        "failed_checks": failed,
+        "generations": generations,
+        "truncated": failed.get("truncated", 0),
+    }
+
+
+def step_warnings(entries: list[dict[str, Any]]) -> list[str]:
+    """Degenerate LLM steps: most documents fell back, or many generations ran to max_tokens."""
+    warnings = []
+    for e in entries:
+        t, where = tally(e["outcomes"]), f"LLM step {e['step']} of source {e['source']!r}"
+        answered = t["accepted"] + t["fell_back"]
+        if answered and t["fell_back"] > MAX_FALLBACK_SHARE * answered:
+            reasons = ", ".join(f"{k} {v}" for k, v in sorted(t["failed_checks"].items(), key=lambda kv: -kv[1]))
+            warnings.append(
+                f"{where}: {t['fell_back']} of {answered} documents fell back (no answer passed its checks; "
+                f"failed checks: {reasons}); the model or prompt does not fit this step"
+            )
+        if t["generations"] and t["truncated"] > MAX_TRUNCATED_SHARE * t["generations"]:
+            warnings.append(
+                f"{where}: {t['truncated']} of {t['generations']} generations were cut at max_tokens "
+                f"({e['sampling'].get('max_tokens')}); raise it (sampling.max_tokens) or bound the answer"
+            )
+    return warnings
 
 
 def reports_markdown(entries: list[dict[str, Any]]) -> str:
     """The card's "LLM steps" section: what answered, with which settings, and what came of it."""
     rows = []
     for e in entries:
-        outcomes = {k: v for k, v in e["outcomes"].items() if not k.startswith(("failed_", "answered_on_try_"))}
+        t = tally(e["outcomes"])
+        outcomes = {
+            k: v
+            for k, v in e["outcomes"].items()
+            if not k.startswith(("failed_", "answered_on_try_")) and k not in (ACCEPTED, FELL_BACK)
+        }
         rows.append([
             f"`{e['source']}` {e['step']}", f"`{e['model']}` ({e['backend']}, config {e['model_config_sha256']})",
             e["requests"], e["sent"], e["cache_hits"], e["prompt_tokens"], e["completion_tokens"],
+            f"{t['accepted']} ({t['accepted_after_retry']} after a retry)", t["fell_back"],
+            ", ".join(f"{k} {v}" for k, v in t["failed_checks"].items()) or "-",
             ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "-",
         ])  # fmt: skip
     table = markdown_table(
-        ["step", "model", "requests", "sent", "from cache", "prompt tokens", "generated tokens", "outcomes"], rows
-    )
+        ["step", "model", "requests", "sent", "from cache", "prompt tokens", "generated tokens", "accepted",
+         "fell back", "failed checks (all tries)", "outcomes"], rows,
+    )  # fmt: skip
     details = [
         f"- `{e['source']}` {e['step']}: sampling {json.dumps(e['sampling'])}, retries {json.dumps(e['retries'])}, "
         f"templates {json.dumps(e['templates'])}"

@@ -14,6 +14,7 @@ from corpusforge.pipeline.steps.exam import KnowledgePointWriter
 from corpusforge.pipeline.steps.llm.base import LLMStep, Task, add_transform, note_outcome
 from corpusforge.pipeline.steps.llm.checks import answer_core, check_exam_rewrite, check_kg_rewrite
 from corpusforge.pipeline.steps.llm.config import LLMStepParams
+from corpusforge.pipeline.steps.llm.faithfulness import Given
 
 
 class RewriteStep(LLMStep):
@@ -66,7 +67,15 @@ class KGRewrite(RewriteStep):
         language = self.language_of(doc.text)
         facts = [{"head": h, "relation": r, "tail": t} for h, r, t in triples]
         file, prompt = self.render("kg_rewrite", language, triples=facts, entities=entities, draft=doc.text)
-        return Task(doc, file, prompt, lambda text: check_kg_rewrite(text, entities), language)
+        relations = [r for _, r, _ in triples]
+        given = Given.from_prompt(
+            prompt,
+            facts="\n".join([doc.text, *(" ".join(t) for t in triples)]),
+            data=[*entities, *relations, *doc.text.splitlines()],
+            reference_chars=len(doc.text),
+            draft=doc.text,
+        )
+        return Task(doc, file, prompt, lambda text: check_kg_rewrite(text, entities, given), language)
 
     # a failed rewrite keeps the template paragraph kg.subgraphs wrote (RewriteStep.fallback_text)
 
@@ -101,6 +110,7 @@ class ExamRewrite(RewriteStep):
         except MalformedQuestion:
             return "bad_mc"
         language = self.language_of(mc.question)
+        explanation = mc.explanation if self.params.include_explanation else None
         file, prompt = self.render(
             "exam_rewrite",
             language,
@@ -108,10 +118,18 @@ class ExamRewrite(RewriteStep):
             options=[(k, answer_core(t) or t) for k, t in mc.options],
             answer=answer_core(mc.answer_text) or mc.answer_text,
             answer_key=mc.answer,
-            explanation=mc.explanation if self.params.include_explanation else None,
+            explanation=explanation,
             context=mc.context,
         )
-        task = Task(doc, file, prompt, lambda text: check_exam_rewrite(text, mc.answer_text), language)
+        shown = [mc.question, *(t for _, t in mc.options), mc.answer_text, explanation or "", mc.context or ""]
+        given = Given.from_prompt(
+            prompt,
+            facts="\n".join(shown),
+            data=[line for part in shown for line in part.splitlines()],
+            reference_chars=len(mc.question) + len(explanation or ""),
+        )
+        task = Task(doc, file, prompt, lambda text: check_exam_rewrite(text, mc.answer_text, given, mc.question),
+                    language)  # fmt: skip
         task.extra["mc"] = mc
         return task
 

@@ -33,6 +33,9 @@ class LLMScore(LLMStep):
     def _validate(self):
         return schema_validator(score_schema(self.params.scale_max))
 
+    def uses_structure(self) -> bool:
+        return True
+
     def prepare(self, doc: Document) -> Task | str:
         language = self.language_of(doc.text)
         text = doc.text[: self.params.max_chars]
