@@ -2,6 +2,7 @@
 
 import pytest
 
+from corpusforge.eval.option_scoring import option_scores, options_forms
 from corpusforge.label.job import run_label_job
 from corpusforge.label.prompts import PromptBook
 from corpusforge.label.strategies import StrategyContext
@@ -84,14 +85,17 @@ def test_ppl_ranking_matches_loglikelihoods_computed_with_transformers(
         context = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                           add_generation_prompt=True)  # fmt: skip
         context_ids = tok.encode(context, add_special_tokens=False)
-        expected = {}
-        for option in ("yes", "no", "maybe"):
-            ids = tok.encode(context + option, add_special_tokens=False)
+        # every option in each of its answer forms ("A) yes", "A", "yes", "Yes"), combined by the shared scoring
+        forms = options_forms([(o.key, o.text) for o in ctx.options])
+        sums, counts = [], []
+        for form in (f for option_forms in forms for f in option_forms):
+            ids = tok.encode(context + form, add_special_tokens=False)
             with torch.no_grad():
                 logprobs = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), dim=-1)
             token_logprobs = [float(logprobs[t - 1, ids[t]]) for t in range(len(context_ids), len(ids))]
-            total = sum(token_logprobs)
-            expected[option] = total / len(token_logprobs) if rank_by == "perplexity" else total
+            sums.append(sum(token_logprobs))
+            counts.append(len(token_logprobs))
+        expected = dict(zip((o.text for o in ctx.options), option_scores(forms, sums, counts, rank_by)))
         scores = record["strategies"][0]["scores"]
         assert scores == pytest.approx(expected, abs=2e-3)
         assert record["label"] == max(expected, key=expected.get)
