@@ -30,8 +30,9 @@ def test_rewrites_are_checked_retried_and_fall_back_with_counted_reasons(scripte
 
     # kg: every subgraph is either rewritten (the retry kept every entity) or keeps its template text
     kg = step_details(manifest, "kg", "kg.rewrite")
-    assert manifest["sources"]["kg"]["kept"] == len(by_source["kg"]) == kg["rewritten"] + kg["fallback_lost_entity"]
-    assert kg["rewritten"] > 0 and kg["fallback_lost_entity"] > 0
+    fallbacks = {k.removeprefix("fallback_"): n for k, n in kg.items() if k.startswith("fallback_")}
+    assert manifest["sources"]["kg"]["kept"] == len(by_source["kg"]) == kg["rewritten"] + sum(fallbacks.values())
+    assert kg["rewritten"] > 0 and fallbacks.get("lost_entity", 0) > 0
     for row in by_source["kg"]:
         meta = json.loads(row["meta"])
         entities = {x for h, _, t in meta["triples"] for x in (h, t)}
@@ -39,7 +40,7 @@ def test_rewrites_are_checked_retried_and_fall_back_with_counted_reasons(scripte
             assert row["text"].startswith("In medicine, ")
             assert all(e in row["text"] for e in entities)
         else:  # the fallback: the template paragraph kg.subgraphs wrote, and why
-            assert meta["llm_fallback"] == {"kg.rewrite": "lost_entity"}
+            assert meta["llm_fallback"]["kg.rewrite"] in fallbacks  # lost_entity, or too_short for the Chinese
             assert not row["text"].startswith(("In short", "This paragraph"))
     # first try of every subgraph lost an entity: one retry each (max_retries 1) -> 2 requests per subgraph
     assert kg["llm_requests"] == kg["llm_requests_sent"] == 2 * len(by_source["kg"])
