@@ -15,8 +15,9 @@ The reference's signatures are computed once and cached on disk (corpusforge/pip
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.filters.base_filter import BaseFilter
@@ -31,6 +32,7 @@ from corpusforge.pipeline.registry import BuildContext, StepParams, register
 
 REFERENCE_DIR = "reference_dedup"  # under OUTPUT/.corpusforge/
 EXACT, NEAR = "reference_exact_duplicate", "reference_near_duplicate"
+T = TypeVar("T")
 
 
 @register("dedup.reference")
@@ -92,15 +94,7 @@ class ReferenceDedup(BaseFilter):
     def from_params(cls, params: Params, ctx: BuildContext) -> ReferenceDedup:
         return cls(
             spec=_spec(params),
-            index_params=IndexParams(
-                exact=params.exact,
-                near=params.near,
-                n_grams=params.n_grams,
-                num_buckets=params.num_buckets,
-                hashes_per_bucket=params.hashes_per_bucket,
-                seed=params.seed,
-                language=params.language,
-            ),
+            index_params=_from_params(IndexParams, params),
             min_similarity=params.min_similarity,
             cache_dir=params.cache_dir,
             report_dir=ctx.output_dir / STATE_DIR / REFERENCE_DIR / ctx.source,
@@ -206,12 +200,9 @@ class ReferenceDedup(BaseFilter):
 
 
 def _spec(params: ReferenceDedup.Params) -> ReferenceSpec:
-    return ReferenceSpec(
-        path=params.path,
-        hub=params.hub,
-        split=params.split,
-        config=params.config,
-        revision=params.revision,
-        text_key=params.text_key,
-        id_key=params.id_key,
-    )
+    return _from_params(ReferenceSpec, params)
+
+
+def _from_params(cls: type[T], params: ReferenceDedup.Params) -> T:
+    """A dataclass of the reference layer filled from the step's same-named params (the recipe documents them)."""
+    return cls(**params.model_dump(include={f.name for f in fields(cls)}))
