@@ -94,6 +94,17 @@ class Reference:
             return None
         return value
 
+    def _numbered_rows(self, batches: Iterator[tuple[list, list | None]], name: str) -> Iterator[tuple[str, str]]:
+        """(id, text) of column batches (texts, ids or None); a row without an id is named `name:row N`."""
+        row = 0
+        for texts, ids in batches:
+            for text, rid in zip(texts, ids if ids is not None else [None] * len(texts)):
+                row += 1
+                location = f"{name}:row {row}"
+                text = self._text(text, location)
+                if text is not None:
+                    yield (str(rid) if rid is not None else location), text
+
 
 def _file_stats(paths: list[Path]) -> list[list[Any]]:
     """Path, size and modification time of every file: a changed, added or removed file changes the key."""
@@ -157,16 +168,14 @@ class FilesReference(Reference):
                 f"{path}: no column {self.spec.text_key!r} (columns: {', '.join(columns)}); set text_key"
             )
         wanted = [self.spec.text_key] + ([self.spec.id_key] if self.spec.id_key in columns else [])
-        row = 0
-        for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
-            texts = batch.column(self.spec.text_key).to_pylist()
-            ids = batch.column(self.spec.id_key).to_pylist() if len(wanted) == 2 else [None] * len(texts)
-            for text, rid in zip(texts, ids):
-                row += 1
-                location = f"{name}:row {row}"
-                text = self._text(text, location)
-                if text is not None:
-                    yield (str(rid) if rid is not None else location), text
+        batches = (
+            (
+                b.column(self.spec.text_key).to_pylist(),
+                b.column(self.spec.id_key).to_pylist() if len(wanted) == 2 else None,
+            )
+            for b in pf.iter_batches(batch_size=BATCH_ROWS, columns=wanted)
+        )
+        yield from self._numbered_rows(batches, name)
 
     def _jsonl(self, path: Path, name: str) -> Iterator[tuple[str, str]]:
         import gzip
@@ -223,16 +232,11 @@ class DatasetReference(Reference):
     def records(self) -> Iterator[tuple[str, str]]:
         has_ids = self.spec.id_key in self.dataset.column_names
         columns = [self.spec.text_key] + ([self.spec.id_key] if has_ids else [])
-        row = 0
-        for batch in self.dataset.select_columns(columns).iter(batch_size=BATCH_ROWS):
-            texts = batch[self.spec.text_key]
-            ids = batch[self.spec.id_key] if has_ids else [None] * len(texts)
-            for text, rid in zip(texts, ids):
-                row += 1
-                location = f"{self.spec.split}:row {row}"
-                text = self._text(text, location)
-                if text is not None:
-                    yield (str(rid) if rid is not None else location), text
+        batches = (
+            (b[self.spec.text_key], b[self.spec.id_key] if has_ids else None)
+            for b in self.dataset.select_columns(columns).iter(batch_size=BATCH_ROWS)
+        )
+        yield from self._numbered_rows(batches, self.spec.split)
 
 
 def _common_base(files: list[Path]) -> str | None:
