@@ -72,6 +72,9 @@ def test_each_bad_rewrite_kind_is_caught_counted_retried_and_falls_back(scripted
     script.answer = answer
     out = tmp_path / "out"
     recipe = kg_exam_recipe(out, server_llm(base_url))
+    # one request at a time: items are numbered in arrival order, which concurrent requests would shuffle, and
+    # a bad kind written from another question can be caught under another name (copied_vignette as question_left)
+    recipe["llm"]["model"]["backend"]["concurrency"] = 1
     del recipe["sources"]["exam_cmexam"]
     manifest = run_build(recipe, tmp_path)
     assert_balanced(manifest)
