@@ -415,6 +415,10 @@ def exit_now(code: int) -> None:
     torch = sys.modules.get("torch")
     if torch is not None and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
+        if code == 0:
+            from train.runtime import remove_own_shm_buffer
+
+            remove_own_shm_buffer()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -12,8 +12,12 @@ import logging
 import os
 import socket
 import sys
+from pathlib import Path
 
 log = logging.getLogger("train")
+
+SHM_DIR = Path("/dev/shm")
+SHM_BUFFER_PREFIX = "deepspeed_allreduce_buffer"  # deepspeed/ops/csrc/cpu/comm/shm.cpp, SHM_BUFFER_NAME
 
 
 def free_port() -> int:
@@ -98,3 +102,29 @@ def setup_logging(rank: int) -> None:
 
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
+
+
+def shm_buffers(port: int | str, addr: str = "*", rank: int | str = "*") -> list[Path]:
+    """DeepSpeed's CPU all-reduce buffers of one rendezvous: shm.cpp names them PREFIX_uid_addr_port_rank and
+    never unlinks them, so every CPU training left ~70 MB in /dev/shm, a new file for every new port."""
+    return sorted(SHM_DIR.glob(f"{SHM_BUFFER_PREFIX}_{os.getuid()}_{addr}_{port}_{rank}"))
+
+
+def remove_shm_buffers(port: int | str, addr: str = "*", rank: int | str = "*") -> int:
+    """Unlink the buffers of one rendezvous (a process that still maps one keeps its memory); returns how many."""
+    removed = 0
+    for path in shm_buffers(port, addr, rank):
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:  # another rank or the supervisor was first
+            pass
+    return removed
+
+
+def remove_own_shm_buffer() -> None:
+    """At a clean exit, each rank unlinks its own buffer: every rank mapped every buffer at start-up, and a clean
+    exit means the ranks met in collectives since, so no rank still waits to open it."""
+    port, addr, rank = (os.environ.get(key) for key in ("MASTER_PORT", "MASTER_ADDR", "RANK"))
+    if port and addr and rank is not None:
+        remove_shm_buffers(port, addr, rank)

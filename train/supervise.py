@@ -13,7 +13,8 @@ and nothing notices when the command that started them dies. So:
    not start): they finish the current step, save a checkpoint and exit (train/lifecycle.py). A second signal,
    or STOP_GRACE_S without an exit, kills the group. Several nodes (--hostfile): SIGINT goes to DeepSpeed's
    runner, whose handler stops the remote ranks through pdsh (no checkpoint then).
-4. On every way out, whatever is left of the group is killed and the lock released.
+4. On every way out, whatever is left of the group is killed, DeepSpeed's CPU all-reduce buffers of the run's
+   rendezvous port are unlinked from /dev/shm (train.runtime.shm_buffers; one node only), and the lock released.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from corpusforge.errors import ConfigError, StopRequested
 from corpusforge.runtime.lock import RunLock
 from corpusforge.runtime.procgroup import ProcessGroup
 from train.lifecycle import EXIT_STOPPED, LOCK_ENV, LOCK_NAME
+from train.runtime import remove_shm_buffers
 
 STOP_GRACE_S = 600.0
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -117,7 +119,7 @@ def stop_message(output_dir: Path, signum: int | None, killed: bool, code: int |
     return f"{how} ({what}); {where}; rerun the same command to resume"
 
 
-def supervise(cmd: list[str], output_dir: Path, multi_node: bool = False) -> int:
+def supervise(cmd: list[str], output_dir: Path, multi_node: bool = False, port: int | None = None) -> int:
     """Run the launcher command as described in the module docstring; returns its exit code (0: finished).
 
     Raises StopRequested when the run was stopped (by a signal here, or its ranks by someone else)."""
@@ -149,6 +151,8 @@ def supervise(cmd: list[str], output_dir: Path, multi_node: bool = False) -> int
         if stopper is not None:
             stopper.restore()
         leftovers = group.kill() if group is not None else []
+        if port is not None and not multi_node:  # a rank killed mid-run never unlinked its buffer
+            remove_shm_buffers(port)
         lock.release()
     if leftovers and code == 0:
         say(f"ended {len(leftovers)} process(es) the launcher left behind: {'; '.join(leftovers)}")

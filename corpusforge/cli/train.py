@@ -124,7 +124,7 @@ def train(
         return
     from train.supervise import supervise
 
-    code = supervise(cmd, Path(parsed.train.output_dir), multi_node=hostfile is not None)
+    code = supervise(cmd, Path(parsed.train.output_dir), multi_node=hostfile is not None, port=port)
     if code != 0:  # the ranks have printed what went wrong
         raise typer.Exit(code)
 

@@ -211,17 +211,34 @@ def launcher_env() -> dict[str, str]:
     return env
 
 
-def launch(config: Path, processes: int = 1, overrides: list[str] | None = None, wait: bool = True):
-    """Run train/run.py through the DeepSpeed launcher, as a user would."""
-    from train.runtime import free_port
+LAUNCHED_PORTS: list[int] = []
 
+
+@pytest.fixture(scope="session", autouse=True)
+def unlink_killed_runs_shm_buffers():
+    """A launch killed on purpose leaves DeepSpeed's ~70 MB all-reduce buffers in /dev/shm (its ranks never reached
+    their clean exit, and no `corpusforge train` supervised them): remove them when the session ends."""
+    yield
+    from tests.train.conftest import LAUNCHED_PORTS as launched  # the module the tests import, not pytest's copy
+    from train.runtime import remove_shm_buffers
+
+    for port in launched:
+        remove_shm_buffers(port)
+
+
+def launch(config: Path, processes: int = 1, overrides: list[str] | None = None, wait: bool = True):
+    """Run train/run.py through the DeepSpeed launcher, as a user would; a finished run leaves nothing in /dev/shm."""
+    from train.runtime import free_port, shm_buffers
+
+    port = free_port()
+    LAUNCHED_PORTS.append(port)
     deepspeed = Path(sys.executable).parent / "deepspeed"
     cmd = [
         str(deepspeed),
         "--num_gpus",
         str(processes),
         "--master_port",
-        str(free_port()),
+        str(port),
         str(REPO / "train" / "run.py"),
         "--config",
         str(config),
@@ -241,6 +258,7 @@ def launch(config: Path, processes: int = 1, overrides: list[str] | None = None,
     proc = subprocess.run(cmd, env=launcher_env(), cwd=REPO, capture_output=True, text=True, timeout=LAUNCHER_TIMEOUT)
     if proc.returncode != 0:
         raise AssertionError(f"launcher failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+    assert shm_buffers(port) == [], "the ranks left their all-reduce buffers in /dev/shm"
     return proc
 
 

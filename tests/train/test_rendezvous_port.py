@@ -13,7 +13,7 @@ import pytest
 from corpusforge.cli.train import rendezvous_port
 from corpusforge.errors import ConfigError
 from tests.train.conftest import REPO, launcher_env, make_config, read_metrics
-from train.runtime import port_in_use
+from train.runtime import port_in_use, shm_buffers
 
 CLI = "from corpusforge.cli import main; main()"
 
@@ -91,6 +91,7 @@ def test_a_training_runs_while_another_holds_deepspeeds_default_port(tmp_path, t
         holder.listen()
     except OSError:  # something on this machine holds it already: the same situation
         pass
+    buffers_before = set(shm_buffers("*"))
     try:
         config = make_config(tmp_path, tiny_model_dir, pt_dataset, train={"max_steps": 2})
         done = subprocess.run(
@@ -102,3 +103,4 @@ def test_a_training_runs_while_another_holds_deepspeeds_default_port(tmp_path, t
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "EADDRINUSE" not in done.stdout + done.stderr
     assert [m["step"] for m in read_metrics(tmp_path / "run") if "loss" in m] == [1, 2]
+    assert set(shm_buffers("*")) <= buffers_before, "the training left DeepSpeed's all-reduce buffer in /dev/shm"
