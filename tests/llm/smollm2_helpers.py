@@ -43,11 +43,21 @@ def assert_json_answers_validate(backend) -> None:
         assert not schema_validator(schema)(value), value
 
 
-def steps_recipe(out: Path, llm: dict, docs: int) -> dict:
+def steps_recipe(
+    out: Path,
+    llm: dict,
+    docs: int,
+    max_tokens: dict[str, int] | None = None,
+    max_edges: int = 3,
+    qa: dict | None = None,
+    name: str = "smollm2-steps",
+) -> dict:
     """kg.rewrite on PharmacotherapyDB ego subgraphs, exam.rewrite on MedQA test items, qa_from_text on BC5CDR
-    abstracts: `docs` documents each, short generations."""
+    abstracts: `docs` documents each (also bench/bench_llm_checks.py's build, with longer generations)."""
+    tokens = max_tokens or {"kg": 64, "exam": 64, "qa": 96}
+    qa = qa or {"max_pairs": 1, "max_question_chars": 100, "max_answer_chars": 200}
     return {
-        "name": "smollm2-steps",
+        "name": name,
         "llm": llm,
         "output": {"path": str(out)},
         "executor": {"type": "local", "tasks": 1, "workers": 1},
@@ -55,19 +65,19 @@ def steps_recipe(out: Path, llm: dict, docs: int) -> dict:
             "graph": {
                 "reader": {"type": "read.kg_triples", "path": str(REAL / "kg" / "pharmacotherapydb_indications.tsv"),
                            "columns": {"head": "drug", "relation": "category", "tail": "disease"}},
-                "steps": [{"type": "kg.subgraphs", "strategies": [{"kind": "ego", "max_edges": 3, "count": docs}]},
-                          {"type": "kg.rewrite", "sampling": {"max_tokens": 64}}],
+                "steps": [{"type": "kg.subgraphs",
+                           "strategies": [{"kind": "ego", "max_edges": max_edges, "count": docs}]},
+                          {"type": "kg.rewrite", "sampling": {"max_tokens": tokens["kg"]}}],
             },
             "medqa": {
                 "reader": {"type": "read.exam", "path": str(REAL / "exams" / "medqa_us_4opt_test.jsonl"),
                            "format": "medqa", "limit": docs},
-                "steps": [{"type": "exam.rewrite", "sampling": {"max_tokens": 64}}],
+                "steps": [{"type": "exam.rewrite", "sampling": {"max_tokens": tokens["exam"]}}],
             },
             "abstracts": {
                 "reader": {"type": "read.jsonl", "path": str(REAL / "pubmed" / "bc5cdr_train.jsonl"),
                            "text_field": "abstract", "id_field": "pmid", "limit": docs},
-                "steps": [{"type": "llm.qa_from_text", "max_pairs": 1, "max_question_chars": 100,
-                           "max_answer_chars": 200, "sampling": {"max_tokens": 96}}],
+                "steps": [{"type": "llm.qa_from_text", **qa, "sampling": {"max_tokens": tokens["qa"]}}],
             },
         },
         "dedup": {"exact": {"enabled": False}, "minhash": {"enabled": False}},
