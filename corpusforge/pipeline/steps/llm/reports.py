@@ -11,7 +11,7 @@ from corpusforge.output.card import markdown_table
 
 REPORT_DIR = "llm_steps"  # under OUTPUT/.corpusforge: one JSON per step and task (model, templates, counts)
 ACCEPTED, FELL_BACK = "accepted", "fell_back"  # outcomes: documents whose answer passed, and those that did not
-SAMPLES_PER_REASON, SAMPLE_CHARS = 3, 400  # answers kept per outcome (accepted, each failed check) in the report
+SAMPLES_PER_REASON, SAMPLE_CHARS = 5, 400  # answers kept per outcome (accepted, each failed check) in the report
 MAX_FALLBACK_SHARE = 0.5  # more documents falling back than this share: the step did not work (a warning)
 MAX_TRUNCATED_SHARE = 0.2  # more generations cut at max_tokens than this share: max_tokens or the prompt is wrong
 
