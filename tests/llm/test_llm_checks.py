@@ -10,11 +10,12 @@ from corpusforge.pipeline.steps.llm.checks import (
     check_exam_rewrite,
     check_kg_rewrite,
     check_qa_pairs,
+    is_question,
     parse_json,
     qa_schema,
     schema_validator,
 )
-from corpusforge.pipeline.steps.llm.faithfulness import Given, name_like_words, unsupported_numbers
+from corpusforge.pipeline.steps.llm.faithfulness import Given, copied_draft, name_like_words, unsupported_numbers
 
 
 @pytest.mark.parametrize(
@@ -197,6 +198,40 @@ def test_qa_pairs_with_the_question_in_the_answer_or_facts_not_in_the_passage_ar
     # every pair failing: the reason is the one most pairs failed for (counted and retried by the step)
     only_bad = json.dumps({"pairs": [echo, same, number]})
     assert check_qa_pairs(only_bad, validate, 3, 10, passage)[0].reason == "question_in_answer"
+
+
+# SmolLM2-135M-Instruct's "rewrites" of PharmacotherapyDB drafts that the word-ratio check accepted (bench_llm_checks)
+PHARMACO_DRAFT = "Memantine — SYM — Parkinson's disease. Memantine — DM — Alzheimer's disease."
+BUMETANIDE_DRAFT = "Bumetanide — DM — hypertension. Bumetanide — SYM — chronic kidney failure."
+
+
+@pytest.mark.parametrize(
+    ("text", "draft", "copied"),
+    [
+        (PHARMACO_DRAFT + "\n\nThis is a medical textbook.", PHARMACO_DRAFT, True),  # a sentence tacked on
+        ("Bumetanide – DM – hypertension. Bumetanide – SYM – chronic kidney failure.", BUMETANIDE_DRAFT, True),
+        ("Memantine is used for Alzheimer's disease and to ease symptoms of Parkinson's disease.", PHARMACO_DRAFT,
+         False),
+        ("Metformin lowers glucose in type 2 diabetes. " * 2 + "It is the usual first drug, cheap and well studied, "
+         "and its main risk, lactic acidosis, is rare.", "Metformin lowers glucose in type 2 diabetes.", False),
+    ],
+)  # fmt: skip
+def test_a_draft_written_back_with_other_dashes_or_a_sentence_added_is_a_copy(text, draft, copied):
+    assert copied_draft(text, draft) is copied
+
+
+def test_a_question_that_is_a_copied_statement_is_left_out():  # SmolLM2 on BC5CDR abstracts
+    statement = {"question": "In unanesthetized, spontaneously hypertensive rats the decrease in blood pressure and "
+                             "heart rate produced by intravenous clonidine, 5 to 20 micrograms/kg.",
+                 "answer": "Clonidine lowered blood pressure and heart rate in these rats."}  # fmt: skip
+    imperative = {"question": "Explain how clonidine lowers blood pressure", "answer": "It acts centrally on rats."}
+    text = json.dumps({"pairs": [statement, imperative]})
+    checked, left_out = check_qa_pairs(text, schema_validator(qa_schema()), 2, 10)
+    assert checked.value == [(imperative["question"], imperative["answer"])] and left_out == {"not_a_question": 1}
+    assert all(
+        map(is_question, ["胰岛素可以降低血糖吗", "糖尿病的治疗方法是什么", "请列出糖尿病的并发症", "Is it safe?"])
+    )
+    assert not any(map(is_question, ["吗啡的作用是镇痛。", "The electrocardiograms (ECGs) of 99 patients."]))
 
 
 def test_a_question_about_the_reference_passage_mentions_it():  # SmolLM2 on a BC5CDR abstract

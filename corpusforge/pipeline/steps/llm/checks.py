@@ -268,6 +268,23 @@ def check_qa_pairs(
     return Checked(pairs), left_out
 
 
+_ASKS = re.compile(
+    r"^\W*(?:what|which|how|why|when|where|who|whom|whose|is|are|was|were|do|does|did|can|could|should|would|will|"
+    r"may|might|has|have|had|describe|explain|list|name|define|summari[sz]e|compare|give|state|identify|outline)\b"
+    r"|什么|哪[些个种里类]|如何|怎么|怎样|为什么|为何|是否|多少|几[种个项类次]|[吗呢]\W*$|^\W*请",
+    re.IGNORECASE,
+)
+
+
+def is_question(text: str) -> bool:
+    """Ends in a question mark, or asks (an interrogative or an imperative like "Explain", in English or Chinese).
+
+    SmolLM2 "asked" a sentence copied from the abstract ("In unanesthetized, spontaneously hypertensive rats the
+    decrease in blood pressure ... produced by intravenous clonidine, 5 to 20 micrograms/kg.")."""
+    stripped = text.strip()
+    return stripped.endswith(("?", "？")) or bool(_ASKS.search(stripped))
+
+
 def pair_problem(
     question: str, answer: str, min_answer_chars: int, passage: str | None, max_chars: tuple[int, int] | None = None
 ) -> str | None:
@@ -280,6 +297,8 @@ def pair_problem(
         return "answer_too_short"
     if normalize(question.rstrip("?？ ")) in normalize(answer):
         return "question_in_answer"
+    if not is_question(question):
+        return "not_a_question"
     if commentary(answer):
         return "commentary"
     if passage is not None:

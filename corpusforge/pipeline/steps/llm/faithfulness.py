@@ -35,6 +35,7 @@ _COMMENTARY = re.compile(
 )
 _TABLE_ROW = re.compile(r"^[ \t]*[-*]?[ \t]*[^|\n]+\|[^|\n]+\|[^|\n]+$", re.MULTILINE)  # "- head | relation | tail"
 _NUMBER = re.compile(r"(?<![A-Za-z\d.,])\d+(?:[.,]\d+)*")  # not the 1 of HbA1c (a name)
+_PLAIN_WORD = re.compile(r"[^\W_]+")  # letters and digits, any script
 _LIST_MARKER = re.compile(r"^\s*(?:\d+[.)、]|[-*•])\s+", re.MULTILINE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*[A-Za-z0-9]|[A-Za-z]")
 # drug and disease name endings (metformin is caught by case only when capitalized; these catch lowercase names)
@@ -78,10 +79,21 @@ def prompt_echo(text: str, given: Given) -> bool:
     return any(line[:50] in norm for line in given.instructions) or bool(_TABLE_ROW.search(text))
 
 
-def copied_draft(text: str, draft: str, similarity: float = 0.9) -> bool:
-    """The draft written back (nearly) unchanged: 90% of its words in the same order (SmolLM2 swapped an "and")."""
-    a, b = normalize(text).split(), normalize(draft).split()
-    return SequenceMatcher(None, a, b, autojunk=False).ratio() >= similarity
+def copied_draft(text: str, draft: str, share: float = 0.9) -> bool:
+    """The draft written back (nearly) unchanged, whatever was tacked on: 90% of its words in the same order, and
+    those words half of the answer or more. SmolLM2 swapped an "and", turned "—" into "–", or appended "This is a
+    medical textbook." to the draft and called it a rewrite; punctuation is not a word here."""
+    answer, original = _plain_words(text), _plain_words(draft)
+    if not original or not answer:
+        return False
+    blocks = SequenceMatcher(None, answer, original, autojunk=False).get_matching_blocks()
+    matched = sum(block.size for block in blocks)
+    return matched >= share * len(original) and matched >= 0.5 * len(answer)
+
+
+def _plain_words(text: str) -> list[str]:
+    """The normalized words of `text`: dashes and punctuation are separators, not words."""
+    return _PLAIN_WORD.findall(normalize(text))
 
 
 def commentary(text: str) -> bool:
