@@ -1,8 +1,10 @@
 """Checkpoints: DeepSpeed's own (model, optimizer, LR schedule, per-rank ZeRO shards) + what the loop adds.
 
 Layout: OUTPUT/checkpoints/step-<N>/ (DeepSpeed's files, `config.yaml` = the resolved config, `rng-<rank>.pt`)
-and OUTPUT/checkpoints/latest (written by DeepSpeed after a complete save, so a run killed during a save resumes
-from the previous one). Frozen weights are not written (they are rebuilt from the config). The data position is
+and OUTPUT/checkpoints/complete, the tag of the last save that every rank finished, replaced atomically, so a run
+killed during a save resumes from the previous one. DeepSpeed's own `latest` is not enough: it is truncated, then
+written, and a SIGKILL in between left it empty, and the rerun failed inside DeepSpeed ("assert len(ckpt_list) >
+0"). It is still read for checkpoints written before `complete` existed. Frozen weights are not written (they are rebuilt from the config). The data position is
 not stored: the batch schedule is a function of the global step (train/data/batching.py), which DeepSpeed's
 client state carries, and the random state of every rank is restored, so a resumed run continues the same
 loss curve.
@@ -11,6 +13,7 @@ loss curve.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -59,7 +62,8 @@ def save(engine, output_dir: str | Path, step: int, config_yaml: str, rank: int,
     if rank == 0:
         (folder / "config.yaml").write_text(config_yaml, encoding="utf-8")
     engine.save_checkpoint(str(root), tag=tag, client_state={"global_step": step}, exclude_frozen_parameters=frozen)
-    if rank == 0:
+    if rank == 0:  # save_checkpoint ends with a barrier: every rank's files are written
+        mark_complete(root, tag)
         prune(root, keep)
         log.info(f"checkpoint saved: {folder}")
     return folder
@@ -71,12 +75,26 @@ def prune(root: Path, keep: int) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+COMPLETE = "complete"  # OUTPUT/checkpoints/complete: the tag of the last finished save
+
+
+def mark_complete(root: Path, tag: str) -> None:
+    """Name `tag` the last finished save: written to a temporary file, then renamed over the old one."""
+    partial = root / f"{COMPLETE}.partial"
+    partial.write_text(tag)
+    os.replace(partial, root / COMPLETE)
+
+
 def latest_tag(output_dir: str | Path) -> str | None:
-    latest = checkpoint_root(output_dir) / "latest"
-    if not latest.is_file():
-        return None
-    tag = latest.read_text().strip()
-    return tag if (checkpoint_root(output_dir) / tag).is_dir() else None
+    """The checkpoint to resume from: `complete`'s tag, else DeepSpeed's `latest` (older runs); None when neither
+    names an existing step folder (an empty file names nothing)."""
+    root = checkpoint_root(output_dir)
+    for name in (COMPLETE, "latest"):
+        marker = root / name
+        tag = marker.read_text().strip() if marker.is_file() else ""
+        if tag and tag.startswith("step-") and (root / tag).is_dir():
+            return tag
+    return None
 
 
 def resume(engine, output_dir: str | Path, rank: int, frozen: bool) -> int:
