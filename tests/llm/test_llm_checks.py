@@ -209,6 +209,11 @@ BUMETANIDE_DRAFT = "Bumetanide — DM — hypertension. Bumetanide — SYM — c
     ("text", "draft", "copied"),
     [
         (PHARMACO_DRAFT + "\n\nThis is a medical textbook.", PHARMACO_DRAFT, True),  # a sentence tacked on
+        (  # the draft's sentences swapped, then a sentence tacked on (accepted when sentences had to keep their order)
+            "Memantine — SYM — Parkinson's disease. Memantine — DM — Alzheimer's disease.\n\nThis is a medical textbook.",
+            "Memantine — DM — Alzheimer's disease. Memantine — SYM — Parkinson's disease.",
+            True,
+        ),
         ("Bumetanide – DM – hypertension. Bumetanide – SYM – chronic kidney failure.", BUMETANIDE_DRAFT, True),
         ("Memantine is used for Alzheimer's disease and to ease symptoms of Parkinson's disease.", PHARMACO_DRAFT,
          False),

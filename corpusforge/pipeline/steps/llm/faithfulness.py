@@ -36,6 +36,7 @@ _COMMENTARY = re.compile(
 _TABLE_ROW = re.compile(r"^[ \t]*[-*]?[ \t]*[^|\n]+\|[^|\n]+\|[^|\n]+$", re.MULTILINE)  # "- head | relation | tail"
 _NUMBER = re.compile(r"(?<![A-Za-z\d.,])\d+(?:[.,]\d+)*")  # not the 1 of HbA1c (a name)
 _PLAIN_WORD = re.compile(r"[^\W_]+")  # letters and digits, any script
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])|\n+")
 _LIST_MARKER = re.compile(r"^\s*(?:\d+[.)、]|[-*•])\s+", re.MULTILINE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*[A-Za-z0-9]|[A-Za-z]")
 # drug and disease name endings (metformin is caught by case only when capitalized; these catch lowercase names)
@@ -80,15 +81,21 @@ def prompt_echo(text: str, given: Given) -> bool:
 
 
 def copied_draft(text: str, draft: str, share: float = 0.9) -> bool:
-    """The draft written back (nearly) unchanged, whatever was tacked on: 90% of its words in the same order, and
-    those words half of the answer or more. SmolLM2 swapped an "and", turned "—" into "–", or appended "This is a
-    medical textbook." to the draft and called it a rewrite; punctuation is not a word here."""
-    answer, original = _plain_words(text), _plain_words(draft)
-    if not original or not answer:
+    """The draft written back (nearly) unchanged, whatever was tacked on: 90% of its words, each sentence's in the
+    same order (sentences may be swapped), and those words half of the answer or more. SmolLM2 swapped an "and",
+    turned "—" into "–", swapped the draft's two sentences and appended "This is a medical textbook.", and called
+    it a rewrite; punctuation is not a word here."""
+    answer = _plain_words(text)
+    sentences = [words for words in map(_plain_words, _SENTENCE_END.split(draft)) if words]
+    total = sum(map(len, sentences))
+    if not answer or not total:
         return False
-    blocks = SequenceMatcher(None, answer, original, autojunk=False).get_matching_blocks()
-    matched = sum(block.size for block in blocks)
-    return matched >= share * len(original) and matched >= 0.5 * len(answer)
+    matched = sum(
+        block.size
+        for sentence in sentences
+        for block in SequenceMatcher(None, answer, sentence, autojunk=False).get_matching_blocks()
+    )
+    return matched >= share * total and matched >= 0.5 * len(answer)
 
 
 def _plain_words(text: str) -> list[str]:
