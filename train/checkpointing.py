@@ -4,10 +4,11 @@ Layout: OUTPUT/checkpoints/step-<N>/ (DeepSpeed's files, `config.yaml` = the res
 and OUTPUT/checkpoints/complete, the tag of the last save that every rank finished, replaced atomically, so a run
 killed during a save resumes from the previous one. DeepSpeed's own `latest` is not enough: it is truncated, then
 written, and a SIGKILL in between left it empty, and the rerun failed inside DeepSpeed ("assert len(ckpt_list) >
-0"). It is still read for checkpoints written before `complete` existed. Frozen weights are not written (they are rebuilt from the config). The data position is
-not stored: the batch schedule is a function of the global step (train/data/batching.py), which DeepSpeed's
-client state carries, and the random state of every rank is restored, so a resumed run continues the same
-loss curve.
+0"); it is still read for checkpoints written before `complete` existed.
+
+Frozen weights are not written (they are rebuilt from the config). The data position is not stored: the batch
+schedule is a function of the global step (train/data/batching.py), which DeepSpeed's client state carries, and
+the random state of every rank is restored, so a resumed run continues the same loss curve.
 """
 
 from __future__ import annotations
