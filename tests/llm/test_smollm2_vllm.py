@@ -33,6 +33,7 @@ pytestmark = [pytest.mark.realmodel, pytest.mark.slow]
 ITEMS = 20
 DOCS = 20
 BACKEND = {"type": "vllm", "dtype": "bfloat16", "max_model_len": 4096, "enforce_eager": True}
+SPEC = VLLMBackendSpec(**{k: v for k, v in BACKEND.items() if k != "type"})
 
 
 @pytest.fixture(scope="module")
@@ -44,18 +45,15 @@ def engine(smollm2_dir):
     from corpusforge.llm.engine import preload, unload
 
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    spec = VLLMBackendSpec(**{k: v for k, v in BACKEND.items() if k != "type"})
-    llm = LLM(**VLLMBackend(spec, str(smollm2_dir), chat=True).engine_kwargs())
+    llm = LLM(**VLLMBackend(SPEC, str(smollm2_dir), chat=True).engine_kwargs())
     preload(str(smollm2_dir), llm)  # the build's LLM steps take this engine instead of starting their own
     yield llm
     unload(str(smollm2_dir))
     llm.llm_engine.engine_core.shutdown()
 
 
-def backend_on(engine, smollm2_dir, spec: dict = BACKEND) -> VLLMBackend:
-    backend = VLLMBackend(
-        VLLMBackendSpec(**{k: v for k, v in spec.items() if k != "type"}), str(smollm2_dir), chat=True, llm=engine
-    )
+def backend_on(engine, smollm2_dir) -> VLLMBackend:
+    backend = VLLMBackend(SPEC, str(smollm2_dir), chat=True, llm=engine)
     backend.load()
     return backend
 
