@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 log = logging.getLogger("train")
@@ -112,14 +113,49 @@ def shm_buffers(port: int | str, addr: str = "*", rank: int | str = "*") -> list
 
 def remove_shm_buffers(port: int | str, addr: str = "*", rank: int | str = "*") -> int:
     """Unlink the buffers of one rendezvous (a process that still maps one keeps its memory); returns how many."""
-    removed = 0
-    for path in shm_buffers(port, addr, rank):
+    return sum(remove_shm_buffers_at(path) for path in shm_buffers(port, addr, rank))
+
+
+def remove_stale_shm_buffers(min_age_s: float = 2.0) -> int:
+    """Unlink this user's buffers that no process maps any more: those of runs killed before any clean-up (a SIGKILL
+    of `corpusforge train` itself, a killed direct `deepspeed` launch). A buffer is mapped by the rank that created
+    it within microseconds of its creation, so `min_age_s` keeps a run that is starting right now safe."""
+    now = time.time()
+    candidates = []
+    for path in shm_buffers("*"):
         try:
-            path.unlink()
-            removed += 1
-        except FileNotFoundError:  # another rank or the supervisor was first
+            if now - path.stat().st_mtime >= min_age_s:
+                candidates.append(path)
+        except FileNotFoundError:
             pass
-    return removed
+    if not candidates:
+        return 0
+    mapped = mapped_files()
+    return sum(remove_shm_buffers_at(path) for path in candidates if str(path) not in mapped)
+
+
+def mapped_files() -> set[str]:
+    """Paths of the files mapped by the processes this user can see (/proc/*/maps; other users' are unreadable,
+    and their buffers carry their uid anyway)."""
+    paths = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        try:
+            text = maps.read_text()
+        except OSError:  # gone, or not ours
+            continue
+        for line in text.splitlines():
+            fields = line.split(None, 5)  # address perms offset dev inode [path]
+            if len(fields) == 6:
+                paths.add(fields[5])
+    return paths
+
+
+def remove_shm_buffers_at(path: Path) -> int:
+    try:
+        path.unlink()
+        return 1
+    except FileNotFoundError:
+        return 0
 
 
 def remove_own_shm_buffer() -> None:

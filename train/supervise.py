@@ -14,7 +14,8 @@ and nothing notices when the command that started them dies. So:
    or STOP_GRACE_S without an exit, kills the group. Several nodes (--hostfile): SIGINT goes to DeepSpeed's
    runner, whose handler stops the remote ranks through pdsh (no checkpoint then).
 4. On every way out, whatever is left of the group is killed, DeepSpeed's CPU all-reduce buffers of the run's
-   rendezvous port are unlinked from /dev/shm (train.runtime.shm_buffers; one node only), and the lock released.
+   rendezvous port, and those of earlier killed runs that no process maps, are unlinked from /dev/shm
+   (train.runtime.shm_buffers; one node only), and the lock released.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from corpusforge.errors import ConfigError, StopRequested
 from corpusforge.runtime.lock import RunLock
 from corpusforge.runtime.procgroup import ProcessGroup
 from train.lifecycle import EXIT_STOPPED, LOCK_ENV, LOCK_NAME
-from train.runtime import remove_shm_buffers
+from train.runtime import remove_shm_buffers, remove_stale_shm_buffers
 
 STOP_GRACE_S = 600.0
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -151,8 +152,10 @@ def supervise(cmd: list[str], output_dir: Path, multi_node: bool = False, port: 
         if stopper is not None:
             stopper.restore()
         leftovers = group.kill() if group is not None else []
-        if port is not None and not multi_node:  # a rank killed mid-run never unlinked its buffer
-            remove_shm_buffers(port)
+        if not multi_node:  # a rank killed mid-run never unlinked its buffer, nor did a run killed with this command
+            if port is not None:
+                remove_shm_buffers(port)
+            remove_stale_shm_buffers()
         lock.release()
     if leftovers and code == 0:
         say(f"ended {len(leftovers)} process(es) the launcher left behind: {'; '.join(leftovers)}")

@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from tests.train.conftest import REPO, launcher_env, make_config, read_metrics
+from train.runtime import shm_buffers
 
 CLI = "from corpusforge.cli import main; main()"
 STEPS = 40
@@ -103,6 +104,7 @@ def run_config(tmp_path, tiny_model_dir, pt_dataset, deepspeed_ops):
 @pytest.mark.slow
 def test_sigkill_of_the_cli_leaves_nothing_running_and_the_same_command_completes(run_config, tmp_path, capsys):
     config, run = run_config
+    buffers_before = set(shm_buffers("*"))
     first = start_cli(config, tmp_path / "first.log")
     wait_for_step(first, run, 3, tmp_path / "first.log")
 
@@ -139,6 +141,8 @@ def test_sigkill_of_the_cli_leaves_nothing_running_and_the_same_command_complete
     assert "training start-up: " in out  # progress lines, although the output is not a terminal
     assert any(line.startswith("training: ") and "step/s" in line for line in out.splitlines())
     assert run_processes(config) == []
+    # the killed run's all-reduce buffer (nobody unlinked it) is swept by the rerun: no process maps it
+    assert set(shm_buffers("*")) <= buffers_before
 
 
 @pytest.mark.slow

@@ -62,3 +62,29 @@ def test_several_nodes_leave_the_buffers_to_each_node(shm_dir, tmp_path):
     kept = buffer(shm_dir, 40010, 0)
     supervise([sys.executable, "-c", "pass"], tmp_path / "run", multi_node=True, port=40010)
     assert kept.exists()
+
+
+def test_buffers_no_process_maps_are_stale_and_removed_once_old_enough(shm_dir):
+    """A SIGKILL of `corpusforge train` leaves its ranks' buffers (the watchdog kills the ranks, nobody unlinks):
+    the next training sweeps every buffer of this user that no process maps, but never one just created."""
+    import subprocess
+    import time
+
+    from train.runtime import remove_stale_shm_buffers
+
+    stale, fresh, in_use = (buffer(shm_dir, port, 0) for port in (40020, 40021, 40022))
+    old = time.time() - 60
+    for path in (stale, in_use):
+        os.utime(path, (old, old))
+    holder = subprocess.Popen(  # a live rank: maps its buffer and keeps running
+        [sys.executable, "-c", "import mmap, sys, time\nf = open(sys.argv[1], 'r+b')\nm = mmap.mmap(f.fileno(), 0)\n"
+         "print('mapped', flush=True)\ntime.sleep(60)", str(in_use)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "mapped"
+        assert remove_stale_shm_buffers() == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not stale.exists() and fresh.exists() and in_use.exists()
