@@ -65,7 +65,7 @@ def build(
     from corpusforge.builder.recipe import load_recipe
     from corpusforge.builder.runner import BuildGuard, describe_plan, preflight
     from corpusforge.builder.runner import build as run_build
-    from corpusforge.runtime.guard import Stopped
+    from corpusforge.runtime.guard import Stopped, stop_behind
 
     console = Console()
     parsed = load_recipe(recipe, overrides=set_ or [], output=output)
@@ -88,7 +88,10 @@ def build(
             print_report(console, result.manifest, result.plan.output_dir)
             if report:
                 write_html_report(console, result.plan.output_dir)
-    except Stopped as stop:
+    except (Stopped, Exception) as error:
+        stop = stop_behind(error)
+        if stop is None:
+            raise
         console.print(
             f"stopped by {stop}: the finished tasks are kept in {output_dir}; run the same command again to resume",
             markup=False,

@@ -39,6 +39,19 @@ class Stopped(BaseException):
         return 128 + self.signum
 
 
+def stop_behind(error: BaseException) -> Stopped | None:
+    """The Stopped an error was raised while handling, if any. A stop signal sent to the whole process group (Ctrl-C,
+    Slurm's scancel, `pkill -f`) also ends datatrove's Manager process; the `finally` of the task that Stopped
+    interrupted then fails on its connection, and that ConnectionResetError replaced the stop."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, Stopped):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
 class RunGuard:
     """The lock, the sweeper and the stop signals of one run (see the module doc)."""
 

@@ -90,6 +90,28 @@ def test_sigterm_stops_a_two_worker_build_and_the_rerun_completes(tmp_path):
     assert manifest["sources"]["web"]["balanced"] and manifest["sources"]["web"]["kept"] == 600
 
 
+@pytest.mark.slow
+def test_sigterm_to_the_whole_process_group_is_a_stop_not_an_error(tmp_path):
+    """Ctrl-C, Slurm's scancel or `pkill -f` signal every process of the command, datatrove's Manager too. With one
+    worker the task runs in the command itself; its `finally` then failed on the dead Manager, and a build of
+    stage1_llm.yaml stopped that way ended in "unexpected error: ConnectionResetError" (exit 1)."""
+    folder = tmp_path / "source"
+    for i in range(4):
+        write_messy_source(folder / f"shard{i}", n_good=150, seed=i)
+    out = tmp_path / "out"
+    recipe = write_recipe(tmp_path / "r.yaml", messy_recipe(folder, out, tasks=4, workers=1))
+    proc = subprocess.Popen(
+        command("build", str(recipe)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    started = wait_for_first_task(proc, out)
+    os.killpg(proc.pid, signal.SIGTERM)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, output[-2000:]
+    assert "stopped by SIGTERM" in output and "unexpected error" not in output, output[-2000:]
+    assert_none_survive(started)
+
+
 def test_a_guard_entered_outside_the_main_thread_still_locks(tmp_path):
     import threading
 
