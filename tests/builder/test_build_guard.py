@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -66,16 +67,23 @@ def test_overwrite_replaces_the_output_but_keeps_the_lock_it_holds(tmp_path, mes
         assert guard.lock.fd is not None
 
 
-@pytest.mark.slow
-def test_sigterm_stops_a_two_worker_build_and_the_rerun_completes(tmp_path):
+def start_messy_build(tmp_path: Path, workers: int) -> tuple[subprocess.Popen, Path, Path]:
+    """`corpusforge build` of 4 messy shards in 4 tasks, started in a session of its own: (process, recipe, out)."""
     folder = tmp_path / "source"
     for i in range(4):
         write_messy_source(folder / f"shard{i}", n_good=150, seed=i)
     out = tmp_path / "out"
-    recipe = write_recipe(tmp_path / "r.yaml", messy_recipe(folder, out, tasks=4, workers=2))
+    recipe = write_recipe(tmp_path / "r.yaml", messy_recipe(folder, out, tasks=4, workers=workers))
     proc = subprocess.Popen(
-        command("build", str(recipe)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+        command("build", str(recipe)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    return proc, recipe, out
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_two_worker_build_and_the_rerun_completes(tmp_path):
+    proc, recipe, out = start_messy_build(tmp_path, workers=2)
     started = wait_for_first_task(proc, out)
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=60)
@@ -95,15 +103,7 @@ def test_sigterm_to_the_whole_process_group_is_a_stop_not_an_error(tmp_path):
     """Ctrl-C, Slurm's scancel or `pkill -f` signal every process of the command, datatrove's Manager too. With one
     worker the task runs in the command itself; its `finally` then failed on the dead Manager, and a build of
     stage1_llm.yaml stopped that way ended in "unexpected error: ConnectionResetError" (exit 1)."""
-    folder = tmp_path / "source"
-    for i in range(4):
-        write_messy_source(folder / f"shard{i}", n_good=150, seed=i)
-    out = tmp_path / "out"
-    recipe = write_recipe(tmp_path / "r.yaml", messy_recipe(folder, out, tasks=4, workers=1))
-    proc = subprocess.Popen(
-        command("build", str(recipe)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )  # fmt: skip
+    proc, _, out = start_messy_build(tmp_path, workers=1)
     started = wait_for_first_task(proc, out)
     os.killpg(proc.pid, signal.SIGTERM)
     output, _ = proc.communicate(timeout=60)
