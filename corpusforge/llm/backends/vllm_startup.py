@@ -107,9 +107,10 @@ def engine_death_message(on_cpu: bool, env: dict[str, str] | None = None) -> str
     if on_cpu:
         held = f"{env[KVCACHE_ENV]} GiB" if env.get(KVCACHE_ENV) else "model.backend.gpu_memory_utilization of RAM"
         cause = (
-            f"on CPU this is most often the out-of-memory killer: vLLM holds {held} for its KV cache whether it "
-            f"needs it or not, so anything else that takes memory ends it; a smaller {KVCACHE_ENV}=GiB (e.g. 2 "
-            "for a small model) leaves room"
+            "its log above says which: a worker that 'died unexpectedly (exit code: -9)' was killed, on CPU most "
+            f"often by the out-of-memory killer (vLLM holds {held} for its KV cache whether it needs it or not; a "
+            f"smaller {KVCACHE_ENV}=GiB, e.g. 2 for a small model, leaves room); a worker that 'hit an exception' "
+            "met an error of vLLM's own"
         )
     else:
         cause = "most often GPU memory or a lost GPU; its log above says why"
